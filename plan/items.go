@@ -1,0 +1,92 @@
+package plan
+
+import (
+	"slices"
+
+	"github.com/bulwark-k8s/bulwark/config"
+	"github.com/bulwark-k8s/bulwark/pki"
+)
+
+// Item is one row of the plan: something init writes, flattened for
+// reports (table, JSON, YAML).
+type Item struct {
+	Name     string   `json:"name"`
+	Kind     string   `json:"kind"`
+	Files    []string `json:"files"`
+	CA       string   `json:"ca,omitempty"`
+	CN       string   `json:"cn,omitempty"`
+	O        []string `json:"o,omitempty"`
+	SANs     []string `json:"sans,omitempty"`
+	Usages   []string `json:"usages,omitempty"`
+	Validity string   `json:"validity,omitempty"`
+	Key      string   `json:"key,omitempty"`
+	Purpose  string   `json:"purpose,omitempty"`
+}
+
+// Item kinds.
+const (
+	KindCA         = "ca"
+	KindCert       = "certificate"
+	KindKeyPair    = "key-pair"
+	KindKubeconfig = "kubeconfig"
+	KindManifest   = "manifest"
+)
+
+// Files of the cluster objects written under cluster/.
+const (
+	RBACManifestFile = "cluster/rbac.yaml"
+	// TokenManifestPattern holds the token ID.
+	TokenManifestPattern = "cluster/bootstrap-token-%s.yaml"
+)
+
+// Items lists everything init writes, in the order it is written.
+func (p *Plan) Items() []Item {
+	alg := string(p.Algorithm)
+	var items []Item
+	for _, c := range p.CAs {
+		items = append(items, Item{Name: c.Name, Kind: KindCA, Files: []string{c.CertFile(), c.KeyFile()}, CN: c.CN,
+			Usages: []string{"cert-sign", "crl-sign"}, Validity: config.Duration(c.Validity).String(), Key: alg, Purpose: "signs " + c.Signs})
+	}
+	items = append(items, Item{Name: "sa", Kind: KindKeyPair, Files: []string{ServiceAccountKeyFile, ServiceAccountPubFile}, Key: alg,
+		Purpose: "signs service-account tokens"})
+	for _, c := range p.Certs {
+		items = append(items, Item{Name: c.Name, Kind: KindCert, Files: []string{c.CertFile(), c.KeyFile()}, CA: c.CA, CN: c.Subject.CommonName,
+			O: slices.Clone(c.Subject.Organizations), SANs: SANStrings(c.Subject), Usages: usageStrings(c.Usages),
+			Validity: config.Duration(c.Validity).String(), Key: alg, Purpose: c.Purpose})
+	}
+	for _, k := range p.Kubeconfigs {
+		it := Item{Name: k.Name, Kind: KindKubeconfig, Files: []string{k.File()}, Purpose: k.Purpose}
+		if k.UsesToken() {
+			it.CN = BootstrapUserPrefix + "<token-id>"
+			it.O = append([]string{GroupBootstrappers}, p.TokenGroups...)
+			it.Validity = config.Duration(p.TokenTTL).String()
+		} else {
+			it.CA, it.CN, it.O = k.CA, k.Subject.CommonName, slices.Clone(k.Subject.Organizations)
+			it.Usages, it.Validity, it.Key = usageStrings(k.Request().Usages), config.Duration(k.Validity).String(), alg
+		}
+		items = append(items, it)
+	}
+	items = append(items,
+		Item{Name: "bootstrap-token", Kind: KindManifest, Files: []string{"cluster/bootstrap-token-<token-id>.yaml"},
+			Validity: config.Duration(p.TokenTTL).String(), Purpose: "bootstrap token Secret for kube-system"},
+		Item{Name: "rbac", Kind: KindManifest, Files: []string{RBACManifestFile}, Purpose: "ClusterRoleBindings for admins, kubelet API and TLS bootstrap"},
+	)
+	return items
+}
+
+// SANStrings lists a subject's DNS names then IP addresses.
+func SANStrings(s pki.Subject) []string {
+	out := slices.Clone(s.DNSNames)
+	for _, ip := range s.IPs {
+		out = append(out, ip.String())
+	}
+	return out
+}
+
+func usageStrings(us []pki.Usage) []string {
+	out := make([]string, len(us))
+	for i, u := range us {
+		out[i] = string(u)
+	}
+	return out
+}

@@ -1,0 +1,259 @@
+package plan
+
+import (
+	"fmt"
+	"net"
+	"slices"
+	"sort"
+	"time"
+
+	"github.com/bulwark-k8s/bulwark/config"
+	"github.com/bulwark-k8s/bulwark/pki"
+)
+
+// CA is a resolved trust root.
+type CA struct {
+	Name     string
+	CN       string
+	Signs    string
+	Trusted  string
+	Validity time.Duration
+}
+
+// CertFile and KeyFile are the CA's paths relative to the cluster folder.
+func (c CA) CertFile() string { return "pki/" + c.Name + ".crt" }
+func (c CA) KeyFile() string  { return "pki/" + c.Name + ".key" }
+
+// Request is what the CA issues itself.
+func (c CA) Request() pki.Request {
+	return pki.Request{Subject: pki.Subject{CommonName: c.CN}, IsCA: true, Validity: c.Validity}
+}
+
+// Cert is a resolved leaf certificate.
+type Cert struct {
+	Name     string // e.g. "apiserver", "etcd/server", "etcd/member-2/peer"
+	Kind     string // the spec it comes from, e.g. "etcd/peer"
+	CA       string
+	Member   string // etcd member, for per-member certificates
+	Subject  pki.Subject
+	Usages   []pki.Usage
+	Validity time.Duration
+	Purpose  string
+}
+
+// CertFile and KeyFile are the certificate's paths relative to the cluster folder.
+func (c Cert) CertFile() string { return "pki/" + c.Name + ".crt" }
+func (c Cert) KeyFile() string  { return "pki/" + c.Name + ".key" }
+
+// Request is what the CA is asked to sign.
+func (c Cert) Request() pki.Request {
+	return pki.Request{Subject: c.Subject, Usages: c.Usages, Validity: c.Validity}
+}
+
+// Kubeconfig is a resolved kubeconfig file.
+type Kubeconfig struct {
+	Name     string
+	CA       string
+	Subject  pki.Subject // empty CommonName: bootstrap token
+	Server   string
+	Validity time.Duration
+	Purpose  string
+}
+
+// File is the kubeconfig's path relative to the cluster folder.
+func (k Kubeconfig) File() string { return k.Name + ".conf" }
+
+// UsesToken reports whether the kubeconfig authenticates with a bootstrap token.
+func (k Kubeconfig) UsesToken() bool { return k.Subject.CommonName == "" }
+
+// Request is the client certificate request of a certificate kubeconfig.
+func (k Kubeconfig) Request() pki.Request {
+	return pki.Request{Subject: k.Subject, Usages: []pki.Usage{pki.ClientAuth}, Validity: k.Validity}
+}
+
+// ServiceAccountKey is the key pair that signs service-account tokens.
+const (
+	ServiceAccountKeyFile = "pki/sa.key"
+	ServiceAccountPubFile = "pki/sa.pub"
+)
+
+// Plan is everything bulwark writes for one cluster, resolved.
+type Plan struct {
+	Config      *config.Cluster
+	Algorithm   pki.Algorithm
+	CAs         []CA
+	Certs       []Cert
+	Kubeconfigs []Kubeconfig
+	TokenTTL    time.Duration
+	TokenGroups []string
+	KubeletCert time.Duration
+}
+
+// New resolves the tables for a validated configuration.
+func New(c *config.Cluster) (*Plan, error) {
+	alg, err := pki.ParseAlgorithm(c.KeyAlgorithm)
+	if err != nil {
+		return nil, err
+	}
+	p := &Plan{
+		Config:      c,
+		Algorithm:   alg,
+		TokenTTL:    c.BootstrapToken.TTL.D(),
+		TokenGroups: append([]string(nil), c.BootstrapToken.ExtraGroups...),
+		KubeletCert: c.Validity.KubeletClient.D(),
+	}
+	for _, s := range caSpecs() {
+		p.CAs = append(p.CAs, CA{Name: s.name, CN: s.cn, Signs: s.signs, Trusted: s.trusted, Validity: c.Validity.CA.D()})
+	}
+	for _, s := range certSpecs() {
+		if !s.perMember {
+			p.Certs = append(p.Certs, p.resolveCert(s, s.name, nil))
+			continue
+		}
+		for i := range c.EtcdMembers {
+			m := &c.EtcdMembers[i]
+			p.Certs = append(p.Certs, p.resolveCert(s, memberPath(s.name, m.Name, len(c.EtcdMembers)), m))
+		}
+	}
+	for _, s := range kubeconfigSpecs() {
+		k := Kubeconfig{Name: s.name, Server: c.APIServerURL(), Validity: c.Validity.Leaf.D(), Purpose: s.purpose,
+			Subject: pki.Subject{CommonName: s.cn, Organizations: slices.Clone(s.orgs)}}
+		if s.cn != "" {
+			k.CA = ClusterCA
+		}
+		p.Kubeconfigs = append(p.Kubeconfigs, k)
+	}
+	return p, nil
+}
+
+// memberPath places per-member certificates: kubeadm's own paths
+// (pki/etcd/server) for a single member, one folder per member otherwise
+// (pki/etcd/<member>/server), so each node gets its own copy.
+func memberPath(name, member string, members int) string {
+	if members == 1 {
+		return name
+	}
+	dir, base := splitLast(name)
+	return dir + "/" + member + "/" + base
+}
+
+func splitLast(p string) (string, string) {
+	for i := len(p) - 1; i >= 0; i-- {
+		if p[i] == '/' {
+			return p[:i], p[i+1:]
+		}
+	}
+	return "", p
+}
+
+func (p *Plan) resolveCert(s certSpec, name string, m *config.Node) Cert {
+	c := p.Config
+	cert := Cert{Name: name, Kind: s.name, CA: s.ca, Usages: slices.Clone(s.usages), Validity: c.Validity.Leaf.D(), Purpose: s.purpose}
+	cert.Subject.CommonName = s.cn
+	cert.Subject.Organizations = slices.Clone(s.orgs)
+	if m != nil {
+		cert.Member = m.Name
+		cert.Subject.CommonName = m.Name
+	}
+	var names sanSet
+	switch s.sans {
+	case sansAPIServer:
+		names.dns("kubernetes", "kubernetes.default", "kubernetes.default.svc", "kubernetes.default.svc."+c.ClusterDomain)
+		names.ips(c.ServiceIPs()...)
+		names.add(c.APIHost())
+		for _, n := range c.ControlPlane {
+			names.dns(n.Name)
+			names.dns(n.DNSNames...)
+			names.add(n.IPs...)
+		}
+		names.add(c.ExtraSANs...)
+	case sansEtcdServer:
+		names.dns(m.Name, "localhost")
+		names.dns(m.DNSNames...)
+		names.add(m.IPs...)
+		names.ips(net.IPv4(127, 0, 0, 1), net.IPv6loopback)
+	case sansEtcdPeer:
+		names.dns(m.Name)
+		names.dns(m.DNSNames...)
+		names.add(m.IPs...)
+	}
+	cert.Subject.DNSNames, cert.Subject.IPs = names.dnsNames, names.ipList
+	return cert
+}
+
+// sanSet collects names without repeats, in the order first given.
+type sanSet struct {
+	dnsNames []string
+	ipList   []net.IP
+}
+
+func (s *sanSet) dns(names ...string) {
+	for _, n := range names {
+		if !slices.Contains(s.dnsNames, n) {
+			s.dnsNames = append(s.dnsNames, n)
+		}
+	}
+}
+
+func (s *sanSet) ips(ips ...net.IP) {
+	for _, ip := range ips {
+		if !slices.ContainsFunc(s.ipList, ip.Equal) {
+			s.ipList = append(s.ipList, ip)
+		}
+	}
+}
+
+// add takes IP addresses and DNS names mixed.
+func (s *sanSet) add(names ...string) {
+	for _, n := range names {
+		if ip := net.ParseIP(n); ip != nil {
+			s.ips(ip)
+		} else {
+			s.dns(n)
+		}
+	}
+}
+
+// CA returns the named CA.
+func (p *Plan) CA(name string) (CA, bool) {
+	for _, c := range p.CAs {
+		if c.Name == name {
+			return c, true
+		}
+	}
+	return CA{}, false
+}
+
+// Names lists every name the renew command accepts, sorted.
+func (p *Plan) Names() []string {
+	var names []string
+	for _, c := range p.CAs {
+		names = append(names, c.Name)
+	}
+	for _, c := range p.Certs {
+		names = append(names, c.Name)
+	}
+	for _, k := range p.Kubeconfigs {
+		names = append(names, k.Name)
+	}
+	sort.Strings(names)
+	return names
+}
+
+// Lookup finds a certificate or kubeconfig by name.
+func (p *Plan) Lookup(name string) (any, error) {
+	if c, ok := p.CA(name); ok {
+		return c, nil
+	}
+	for _, c := range p.Certs {
+		if c.Name == name {
+			return c, nil
+		}
+	}
+	for _, k := range p.Kubeconfigs {
+		if k.Name == name || k.File() == name {
+			return k, nil
+		}
+	}
+	return nil, fmt.Errorf("no certificate or kubeconfig named %q", name)
+}
