@@ -1,0 +1,206 @@
+// Package build carries out a plan against a cluster folder: it reads and
+// validates what exists, generates what is missing (keys in parallel),
+// signs, and writes through the store. It never replaces an existing key;
+// Renew is the explicit command that replaces certificates.
+package build
+
+import (
+	"crypto"
+	"crypto/rand"
+	"crypto/x509"
+	"errors"
+	"fmt"
+	"io"
+	"runtime"
+	"sort"
+	"sync"
+	"time"
+
+	"github.com/bulwark-k8s/bulwark/pki"
+	"github.com/bulwark-k8s/bulwark/plan"
+	"github.com/bulwark-k8s/bulwark/store"
+)
+
+// Options inject time and randomness, so runs are reproducible in tests.
+type Options struct {
+	Now  func() time.Time
+	Rand io.Reader
+}
+
+func (o Options) now() time.Time {
+	if o.Now == nil {
+		return time.Now()
+	}
+	return o.Now()
+}
+
+func (o Options) rand() io.Reader {
+	if o.Rand == nil {
+		return rand.Reader
+	}
+	return o.Rand
+}
+
+// Action is what a run did to a file.
+type Action string
+
+// Actions reported in a Summary.
+const (
+	Created Action = "created"
+	Kept    Action = "kept"
+	Issued  Action = "issued" // a certificate issued for a key that already existed
+	Renewed Action = "renewed"
+	Removed Action = "removed"
+)
+
+// Result is one file and what was done to it.
+type Result struct {
+	File   string `json:"file"`
+	Action Action `json:"action"`
+}
+
+// Summary lists every file a run considered.
+type Summary []Result
+
+// Count returns how many files got the action.
+func (s Summary) Count(a Action) int {
+	n := 0
+	for _, r := range s {
+		if r.Action == a {
+			n++
+		}
+	}
+	return n
+}
+
+// Problem is an existing file that does not fit the plan. Fix names the
+// command that would repair it.
+type Problem struct {
+	File   string
+	Reason string
+	Fix    string
+}
+
+func (p *Problem) Error() string {
+	if p.Fix == "" {
+		return fmt.Sprintf("%s: %s", p.File, p.Reason)
+	}
+	return fmt.Sprintf("%s: %s; run `%s` to fix it", p.File, p.Reason, p.Fix)
+}
+
+// ErrMismatch is wrapped by every Problem, for callers that branch on it.
+var ErrMismatch = errors.New("existing file does not match the plan")
+
+func (p *Problem) Unwrap() error { return ErrMismatch }
+
+func renewFix(name string, newKey bool) string {
+	if newKey {
+		return "bulwark certs renew " + name + " --new-key"
+	}
+	return "bulwark certs renew " + name
+}
+
+// keyJob is one private key to generate.
+type keyJob struct {
+	alg pki.Algorithm
+	out *crypto.Signer
+}
+
+// generateKeys makes keys in parallel, one worker per core: RSA key
+// generation dominates a run, and it is CPU-bound.
+func generateKeys(jobs []keyJob, random io.Reader) error {
+	if len(jobs) == 0 {
+		return nil
+	}
+	workers := min(runtime.GOMAXPROCS(0), len(jobs))
+	next := make(chan keyJob)
+	errs := make(chan error, len(jobs))
+	var wg sync.WaitGroup
+	for range workers {
+		wg.Go(func() {
+			for j := range next {
+				k, err := pki.GenerateKey(j.alg, random)
+				if err != nil {
+					errs <- err
+					continue
+				}
+				*j.out = k
+			}
+		})
+	}
+	for _, j := range jobs {
+		next <- j
+	}
+	close(next)
+	wg.Wait()
+	close(errs)
+	return <-errs
+}
+
+// write is one file to write.
+type write struct {
+	file   string
+	data   []byte
+	secret bool
+	// replace an existing file (renew only); otherwise create.
+	replace bool
+}
+
+// writeAll writes files in parallel: each write ends in fsyncs that wait on
+// the disk, not the CPU, so more writers than cores keep it busy.
+func writeAll(d *store.Dir, ws []write) error {
+	const writers = 8
+	next := make(chan write)
+	errs := make(chan error, len(ws))
+	var wg sync.WaitGroup
+	for range min(writers, len(ws)) {
+		wg.Go(func() {
+			for w := range next {
+				errs <- writeOne(d, w)
+			}
+		})
+	}
+	for _, w := range ws {
+		next <- w
+	}
+	close(next)
+	wg.Wait()
+	close(errs)
+	var first error
+	for err := range errs {
+		if err != nil && first == nil {
+			first = err
+		}
+	}
+	return first
+}
+
+func writeOne(d *store.Dir, w write) error {
+	switch {
+	case w.secret && w.replace:
+		return d.Secrets.ReplaceSecret(w.file, w.data)
+	case w.secret:
+		return d.Secrets.CreateSecret(w.file, w.data)
+	case w.replace:
+		return d.Replace(w.file, w.data, store.PublicMode)
+	default:
+		return d.Create(w.file, w.data, store.PublicMode)
+	}
+}
+
+func sortSummary(s Summary) Summary {
+	sort.SliceStable(s, func(i, j int) bool { return s[i].File < s[j].File })
+	return s
+}
+
+// loadedCA is a CA as found on disk or about to be created.
+type loadedCA struct {
+	spec     plan.CA
+	cert     *x509.Certificate
+	key      crypto.Signer
+	certNew  bool
+	keyNew   bool
+	external bool // certificate without key: can verify, cannot sign
+}
+
+func (c *loadedCA) issuer() pki.Issuer { return pki.Issuer{Cert: c.cert, Key: c.key} }

@@ -1,0 +1,434 @@
+package build
+
+import (
+	"bytes"
+	"crypto"
+	"crypto/x509"
+	"fmt"
+	"slices"
+	"time"
+
+	"github.com/bulwark-k8s/bulwark/bootstraptoken"
+	"github.com/bulwark-k8s/bulwark/kubeconfig"
+	"github.com/bulwark-k8s/bulwark/manifest"
+	"github.com/bulwark-k8s/bulwark/pki"
+	"github.com/bulwark-k8s/bulwark/plan"
+	"github.com/bulwark-k8s/bulwark/store"
+)
+
+// run is the state of one Init: what exists, what is to be made.
+type run struct {
+	d    *store.Dir
+	p    *plan.Plan
+	opts Options
+	now  time.Time
+
+	cas     map[string]*loadedCA
+	keyJobs []keyJob
+	// Filled in phase by phase, then written keys first, so that a run
+	// killed part-way never leaves a certificate without its key.
+	keyWrites  []write
+	caWrites   []write
+	leafWrites []write
+	summary    Summary
+	todo       []func() error // signing steps, after keys exist
+}
+
+// Init makes everything in the plan that is missing and keeps everything
+// that exists, after checking it. If any existing file does not fit the
+// plan, it returns a *Problem and writes nothing. The caller holds the
+// folder's lock.
+func Init(d *store.Dir, p *plan.Plan, opts Options) (Summary, error) {
+	r := &run{d: d, p: p, opts: opts, now: opts.now(), cas: map[string]*loadedCA{}}
+	steps := []func() error{r.loadCAs, r.loadServiceAccount, r.loadLeaves, r.loadKubeconfigs, r.loadManifests}
+	for _, step := range steps {
+		if err := step(); err != nil {
+			return nil, err
+		}
+	}
+	if err := generateKeys(r.keyJobs, opts.rand()); err != nil {
+		return nil, err
+	}
+	for _, f := range r.todo {
+		if err := f(); err != nil {
+			return nil, err
+		}
+	}
+	for _, batch := range [][]write{r.keyWrites, r.caWrites, r.leafWrites} {
+		if err := writeAll(d, batch); err != nil {
+			return nil, err
+		}
+	}
+	return sortSummary(r.summary), nil
+}
+
+func (r *run) note(a Action, files ...string) {
+	for _, f := range files {
+		r.summary = append(r.summary, Result{File: f, Action: a})
+	}
+}
+
+// newKey schedules a key and its write; the returned pointer is filled once
+// keys are generated.
+func (r *run) newKey(file string) *crypto.Signer {
+	k := new(crypto.Signer)
+	r.keyJobs = append(r.keyJobs, keyJob{alg: r.p.Algorithm, out: k})
+	r.todo = append(r.todo, func() error {
+		data, err := pki.MarshalPrivateKey(*k)
+		if err != nil {
+			return err
+		}
+		r.keyWrites = append(r.keyWrites, write{file: file, data: data, secret: true})
+		return nil
+	})
+	r.note(Created, file)
+	return k
+}
+
+func (r *run) loadCAs() error {
+	for _, spec := range r.p.CAs {
+		fix := renewFix(spec.Name, false)
+		key, err := readKey(r.d, spec.KeyFile(), "")
+		if err != nil {
+			if pr, ok := err.(*Problem); ok {
+				pr.Reason += " (restore it from a backup: a new CA key would invalidate every certificate it signed)"
+			}
+			return err
+		}
+		cert, err := readCert(r.d, spec.CertFile(), fix)
+		if err != nil {
+			return err
+		}
+		ca := &loadedCA{spec: spec, cert: cert, key: key}
+		r.cas[spec.Name] = ca
+		switch {
+		case cert != nil:
+			if !cert.IsCA || !pki.SignedBy(cert, cert) {
+				return &Problem{File: spec.CertFile(), Reason: "is not a self-signed CA certificate"}
+			}
+			if r.now.After(cert.NotAfter) {
+				return &Problem{File: spec.CertFile(), Reason: "expired on " + cert.NotAfter.UTC().Format(time.RFC3339), Fix: fix}
+			}
+			if key == nil {
+				ca.external = true
+				r.note(Kept, spec.CertFile())
+				continue
+			}
+			if !pki.KeyMatches(cert, key) {
+				return &Problem{File: spec.CertFile(), Reason: "does not match " + spec.KeyFile(), Fix: fix}
+			}
+			r.note(Kept, spec.CertFile(), spec.KeyFile())
+		case key != nil:
+			// A run killed between the key and the certificate: issue the
+			// certificate for the key that is there.
+			r.note(Kept, spec.KeyFile())
+			r.note(Issued, spec.CertFile())
+			r.todo = append(r.todo, r.signCA(ca, func() crypto.Signer { return key }))
+		default:
+			ca.keyNew, ca.certNew = true, true
+			k := r.newKey(spec.KeyFile())
+			r.note(Created, spec.CertFile())
+			r.todo = append(r.todo, r.signCA(ca, func() crypto.Signer { return *k }))
+		}
+	}
+	return nil
+}
+
+func (r *run) signCA(ca *loadedCA, key func() crypto.Signer) func() error {
+	return func() error {
+		ca.key = key()
+		cert, err := pki.NewSelfSignedCA(ca.spec.Request(), ca.key, r.now, r.opts.rand())
+		if err != nil {
+			return err
+		}
+		ca.cert = cert
+		r.caWrites = append(r.caWrites, write{file: ca.spec.CertFile(), data: pki.MarshalCert(cert)})
+		return nil
+	}
+}
+
+// issuer returns a CA that can sign, or a Problem naming what is missing.
+func (r *run) issuer(name, forFile string) (*loadedCA, error) {
+	ca := r.cas[name]
+	if ca.external {
+		return nil, &Problem{File: ca.spec.KeyFile(), Reason: fmt.Sprintf("is missing, and %s must be signed by it (external CA: sign it yourself and place it there)", forFile)}
+	}
+	return ca, nil
+}
+
+func (r *run) loadServiceAccount() error {
+	const keyFile, pubFile = plan.ServiceAccountKeyFile, plan.ServiceAccountPubFile
+	key, err := readKey(r.d, keyFile, "")
+	if err != nil {
+		return err
+	}
+	pubExists, err := r.d.Exists(pubFile)
+	if err != nil {
+		return err
+	}
+	var pub crypto.PublicKey
+	if pubExists {
+		data, err := r.d.Read(pubFile)
+		if err != nil {
+			return &Problem{File: pubFile, Reason: "cannot be read: " + err.Error()}
+		}
+		if pub, err = pki.ParsePublicKey(data); err != nil {
+			return &Problem{File: pubFile, Reason: "is not a valid PEM public key"}
+		}
+	}
+	switch {
+	case key != nil && pub != nil:
+		if !pki.PublicKeysEqual(key.Public(), pub) {
+			return &Problem{File: pubFile, Reason: "does not match " + keyFile}
+		}
+		r.note(Kept, keyFile, pubFile)
+		return nil
+	case key == nil && pub != nil:
+		return &Problem{File: keyFile, Reason: "is missing while " + pubFile + " exists (restore it: tokens signed by it would stop working)"}
+	}
+	var k *crypto.Signer
+	if key != nil {
+		r.note(Kept, keyFile)
+		k = &key
+	} else {
+		k = r.newKey(keyFile)
+	}
+	r.note(Created, pubFile)
+	r.todo = append(r.todo, func() error {
+		data, err := pki.MarshalPublicKey((*k).Public())
+		if err != nil {
+			return err
+		}
+		r.caWrites = append(r.caWrites, write{file: pubFile, data: data})
+		return nil
+	})
+	return nil
+}
+
+func (r *run) loadLeaves() error {
+	for _, spec := range r.p.Certs {
+		if err := r.loadLeaf(spec); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+func (r *run) loadLeaf(spec plan.Cert) error {
+	keyFile, certFile := spec.KeyFile(), spec.CertFile()
+	key, err := readKey(r.d, keyFile, renewFix(spec.Name, true))
+	if err != nil {
+		return err
+	}
+	fix := renewFix(spec.Name, false)
+	cert, err := readCert(r.d, certFile, fix)
+	if err != nil {
+		return err
+	}
+	ca := r.cas[spec.CA]
+	switch {
+	case cert != nil && key == nil:
+		return &Problem{File: keyFile, Reason: "is missing while " + certFile + " exists", Fix: renewFix(spec.Name, true)}
+	case cert != nil:
+		if ca.certNew {
+			return &Problem{File: certFile, Reason: fmt.Sprintf("exists but its CA %s does not", ca.spec.CertFile()), Fix: fix}
+		}
+		if err := checkLeaf(certFile, cert, key, ca, spec.Request(), r.now, fix); err != nil {
+			return err
+		}
+		r.note(Kept, certFile, keyFile)
+		return nil
+	}
+	ca, err = r.issuer(spec.CA, certFile)
+	if err != nil {
+		return err
+	}
+	var k *crypto.Signer
+	if key != nil {
+		r.note(Kept, keyFile)
+		r.note(Issued, certFile)
+		k = &key
+	} else {
+		k = r.newKey(keyFile)
+		r.note(Created, certFile)
+	}
+	r.todo = append(r.todo, func() error {
+		c, err := ca.issuer().Sign(spec.Request(), (*k).Public(), r.now, r.opts.rand())
+		if err != nil {
+			return err
+		}
+		r.leafWrites = append(r.leafWrites, write{file: certFile, data: pki.MarshalCert(c)})
+		return nil
+	})
+	return nil
+}
+
+func (r *run) loadKubeconfigs() error {
+	for _, spec := range r.p.Kubeconfigs {
+		if err := r.loadKubeconfig(spec); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+func (r *run) loadKubeconfig(spec plan.Kubeconfig) error {
+	file := spec.File()
+	fix := renewFix(spec.Name, false)
+	ok, err := r.d.Exists(file)
+	if err != nil {
+		return err
+	}
+	clusterCA := r.cas[plan.ClusterCA]
+	if ok {
+		data, err := r.d.Secrets.ReadSecret(file)
+		if err != nil {
+			return &Problem{File: file, Reason: "cannot be read: " + err.Error(), Fix: fix}
+		}
+		kc, err := kubeconfig.Parse(data)
+		if err != nil {
+			return &Problem{File: file, Reason: err.Error(), Fix: fix}
+		}
+		if err := r.checkKubeconfig(spec, kc, clusterCA, fix); err != nil {
+			return err
+		}
+		r.note(Kept, file)
+		return nil
+	}
+	if spec.UsesToken() {
+		return r.newBootstrapKubeconfig(spec)
+	}
+	ca, err := r.issuer(spec.CA, file)
+	if err != nil {
+		return err
+	}
+	k := new(crypto.Signer)
+	r.keyJobs = append(r.keyJobs, keyJob{alg: r.p.Algorithm, out: k})
+	r.note(Created, file)
+	r.todo = append(r.todo, func() error {
+		c, err := ca.issuer().Sign(spec.Request(), (*k).Public(), r.now, r.opts.rand())
+		if err != nil {
+			return err
+		}
+		data, err := kubeconfig.Build(kubeconfig.Spec{
+			ClusterName: r.p.Config.ClusterName, Server: spec.Server, CA: ca.cert,
+			User: spec.Subject.CommonName, Credentials: kubeconfig.Credentials{Cert: c, Key: *k},
+		})
+		if err != nil {
+			return err
+		}
+		r.leafWrites = append(r.leafWrites, write{file: file, data: data, secret: true})
+		return nil
+	})
+	return nil
+}
+
+func (r *run) checkKubeconfig(spec plan.Kubeconfig, kc *kubeconfig.Parsed, ca *loadedCA, fix string) error {
+	file := spec.File()
+	if !ca.certNew && !slices.ContainsFunc(kc.CAs, func(c *x509.Certificate) bool { return bytes.Equal(c.Raw, ca.cert.Raw) }) {
+		return &Problem{File: file, Reason: "does not trust " + ca.spec.CertFile(), Fix: fix}
+	}
+	if kc.Server != spec.Server {
+		return &Problem{File: file, Reason: fmt.Sprintf("points at %s, want %s", kc.Server, spec.Server), Fix: fix}
+	}
+	if spec.UsesToken() {
+		if kc.Credentials.Token == "" {
+			return &Problem{File: file, Reason: "holds no bootstrap token", Fix: "bulwark token create"}
+		}
+		if _, err := bootstraptoken.Parse(kc.Credentials.Token); err != nil {
+			return &Problem{File: file, Reason: "holds a malformed bootstrap token", Fix: "bulwark token create"}
+		}
+		return nil
+	}
+	if kc.Credentials.Cert == nil {
+		return &Problem{File: file, Reason: "holds no client certificate", Fix: fix}
+	}
+	if ca.certNew {
+		return &Problem{File: file, Reason: fmt.Sprintf("exists but its CA %s does not", ca.spec.CertFile()), Fix: fix}
+	}
+	return checkLeaf(file, kc.Credentials.Cert, kc.Credentials.Key, ca, spec.Request(), r.now, fix)
+}
+
+// newBootstrapKubeconfig makes a bootstrap token, its Secret manifest and
+// the kubeconfig that carries it. A token Secret left by a run killed
+// before its kubeconfig was written is reused rather than orphaned.
+func (r *run) newBootstrapKubeconfig(spec plan.Kubeconfig) error {
+	tok, manifestFile, err := r.reusableToken()
+	if err != nil {
+		return err
+	}
+	if manifestFile == "" {
+		tok, err = bootstraptoken.New(r.now, r.p.TokenTTL, nil, r.p.TokenGroups, "kubelet TLS bootstrap, made by bulwark init")
+		if err != nil {
+			return err
+		}
+		manifestFile = fmt.Sprintf(plan.TokenManifestPattern, tok.ID)
+		data, err := tok.MarshalSecret()
+		if err != nil {
+			return err
+		}
+		// The Secret goes out with the keys: it must exist before the
+		// kubeconfig that uses it.
+		r.keyWrites = append(r.keyWrites, write{file: manifestFile, data: data, secret: true})
+		r.note(Created, manifestFile)
+	} else {
+		r.note(Kept, manifestFile)
+	}
+	r.note(Created, spec.File())
+	r.todo = append(r.todo, func() error {
+		data, err := BootstrapKubeconfig(r.p, r.cas[plan.ClusterCA].cert, tok)
+		if err != nil {
+			return err
+		}
+		r.leafWrites = append(r.leafWrites, write{file: spec.File(), data: data, secret: true})
+		return nil
+	})
+	return nil
+}
+
+// BootstrapKubeconfig is the kubeconfig a kubelet bootstraps with.
+func BootstrapKubeconfig(p *plan.Plan, ca *x509.Certificate, tok bootstraptoken.Token) ([]byte, error) {
+	return kubeconfig.Build(kubeconfig.Spec{
+		ClusterName: p.Config.ClusterName, Server: p.Config.APIServerURL(), CA: ca,
+		User: "kubelet-bootstrap", Credentials: kubeconfig.Credentials{Token: tok.String()},
+	})
+}
+
+func (r *run) reusableToken() (bootstraptoken.Token, string, error) {
+	toks, err := ListTokenManifests(r.d)
+	if err != nil {
+		return bootstraptoken.Token{}, "", err
+	}
+	for _, t := range toks {
+		if !t.Token.Expired(r.now) && t.Token.Description == "kubelet TLS bootstrap, made by bulwark init" {
+			return t.Token, t.File, nil
+		}
+	}
+	return bootstraptoken.Token{}, "", nil
+}
+
+func (r *run) loadManifests() error {
+	want, err := manifest.RBAC()
+	if err != nil {
+		return err
+	}
+	file := plan.RBACManifestFile
+	ok, err := r.d.Exists(file)
+	if err != nil {
+		return err
+	}
+	if ok {
+		have, err := r.d.Read(file)
+		if err == nil && bytes.Equal(have, want) {
+			r.note(Kept, file)
+			return nil
+		}
+		// Derived data, not a key: bring it back to the table.
+		r.leafWrites = append(r.leafWrites, write{file: file, data: want, replace: true})
+		r.note(Renewed, file)
+		return nil
+	}
+	r.leafWrites = append(r.leafWrites, write{file: file, data: want})
+	r.note(Created, file)
+	return nil
+}

@@ -1,0 +1,134 @@
+// Package expiry reports when every certificate of a cluster folder ends:
+// the PKI's certificates and those embedded in kubeconfigs. It reads
+// bulwark's folders and kubeadm's alike.
+package expiry
+
+import (
+	"crypto/x509"
+	"fmt"
+	"path"
+	"sort"
+	"strings"
+	"time"
+
+	"github.com/bulwark-k8s/bulwark/kubeconfig"
+	"github.com/bulwark-k8s/bulwark/pki"
+	"github.com/bulwark-k8s/bulwark/store"
+)
+
+// Status of one certificate.
+type Status string
+
+// Statuses, from good to bad.
+const (
+	OK       Status = "ok"
+	Expiring Status = "expiring"
+	Expired  Status = "expired"
+	Invalid  Status = "invalid"
+)
+
+// Entry is one certificate.
+type Entry struct {
+	File      string        `json:"file"`
+	Where     string        `json:"where,omitempty"` // inside a kubeconfig: which cluster or user
+	Subject   string        `json:"subject,omitempty"`
+	Issuer    string        `json:"issuer,omitempty"`
+	CA        bool          `json:"ca"`
+	NotAfter  time.Time     `json:"notAfter"`
+	Remaining time.Duration `json:"-"`
+	// RemainingSeconds is Remaining for JSON readers.
+	RemainingSeconds int64  `json:"remainingSeconds"`
+	Status           Status `json:"status"`
+	Error            string `json:"error,omitempty"`
+}
+
+// Scan lists every certificate under pki/ and in the folder's top-level
+// kubeconfigs, with its status at now: expiring when it ends within
+// warnWithin.
+func Scan(d *store.Dir, now time.Time, warnWithin time.Duration) ([]Entry, error) {
+	files, err := d.Walk(".")
+	if err != nil {
+		return nil, fmt.Errorf("failed to list %s: %w", d.Root(), err)
+	}
+	var out []Entry
+	for _, f := range files {
+		switch {
+		case strings.HasPrefix(f, "pki/") && strings.HasSuffix(f, ".crt"):
+			out = append(out, certEntries(d, f, now, warnWithin)...)
+		case path.Dir(f) == "." && strings.HasSuffix(f, ".conf"):
+			out = append(out, kubeconfigEntries(d, f, now, warnWithin)...)
+		}
+	}
+	sort.SliceStable(out, func(i, j int) bool {
+		if out[i].File != out[j].File {
+			return out[i].File < out[j].File
+		}
+		return out[i].Where < out[j].Where
+	})
+	return out, nil
+}
+
+func certEntries(d *store.Dir, f string, now time.Time, warn time.Duration) []Entry {
+	data, err := d.Read(f)
+	if err != nil {
+		return []Entry{{File: f, Status: Invalid, Error: "cannot be read"}}
+	}
+	certs, err := pki.ParseCerts(data)
+	if err != nil {
+		return []Entry{{File: f, Status: Invalid, Error: "not a valid PEM certificate"}}
+	}
+	var out []Entry
+	for i, c := range certs {
+		e := entry(f, c, now, warn)
+		if len(certs) > 1 {
+			e.Where = fmt.Sprintf("#%d", i+1)
+		}
+		out = append(out, e)
+	}
+	return out
+}
+
+func kubeconfigEntries(d *store.Dir, f string, now time.Time, warn time.Duration) []Entry {
+	data, err := d.Secrets.ReadSecret(f)
+	if err != nil {
+		return []Entry{{File: f, Status: Invalid, Error: "cannot be read"}}
+	}
+	certs, err := kubeconfig.Certificates(data)
+	if err != nil {
+		return []Entry{{File: f, Status: Invalid, Error: err.Error()}}
+	}
+	var out []Entry
+	for where, c := range certs {
+		e := entry(f, c, now, warn)
+		e.Where = where
+		out = append(out, e)
+	}
+	return out
+}
+
+func entry(f string, c *x509.Certificate, now time.Time, warn time.Duration) Entry {
+	e := Entry{File: f, Subject: c.Subject.CommonName, Issuer: c.Issuer.CommonName, CA: c.IsCA,
+		NotAfter: c.NotAfter.UTC(), Remaining: c.NotAfter.Sub(now).Truncate(time.Second), Status: OK}
+	switch {
+	case !now.Before(c.NotAfter):
+		e.Status, e.Remaining = Expired, 0
+	case now.Before(c.NotBefore):
+		e.Status, e.Error = Invalid, "not valid before "+c.NotBefore.UTC().Format(time.RFC3339)
+	case c.NotAfter.Sub(now) <= warn:
+		e.Status = Expiring
+	}
+	e.RemainingSeconds = int64(e.Remaining / time.Second)
+	return e
+}
+
+// Worst is the worst status among entries.
+func Worst(es []Entry) Status {
+	rank := map[Status]int{OK: 0, Expiring: 1, Expired: 2, Invalid: 3}
+	w := OK
+	for _, e := range es {
+		if rank[e.Status] > rank[w] {
+			w = e.Status
+		}
+	}
+	return w
+}

@@ -1,0 +1,48 @@
+// Package manifest encodes the cluster objects that go with the PKI (the
+// RBAC bindings of plan.Bindings) as YAML manifests to apply.
+package manifest
+
+import (
+	"bytes"
+	"fmt"
+
+	rbacv1 "k8s.io/api/rbac/v1"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"sigs.k8s.io/yaml"
+
+	"github.com/bulwark-k8s/bulwark/plan"
+)
+
+// ClusterRoleBindings turns the plan's binding table into objects.
+func ClusterRoleBindings() []rbacv1.ClusterRoleBinding {
+	var out []rbacv1.ClusterRoleBinding
+	for _, b := range plan.Bindings() {
+		out = append(out, rbacv1.ClusterRoleBinding{
+			TypeMeta: metav1.TypeMeta{APIVersion: rbacv1.SchemeGroupVersion.String(), Kind: "ClusterRoleBinding"},
+			ObjectMeta: metav1.ObjectMeta{
+				Name:        b.Name,
+				Labels:      map[string]string{"app.kubernetes.io/managed-by": "bulwark"},
+				Annotations: map[string]string{"bulwark.dev/why": b.Why},
+			},
+			RoleRef:  rbacv1.RoleRef{APIGroup: rbacv1.GroupName, Kind: "ClusterRole", Name: b.ClusterRole},
+			Subjects: []rbacv1.Subject{{APIGroup: rbacv1.GroupName, Kind: b.SubjectKind, Name: b.Subject}},
+		})
+	}
+	return out
+}
+
+// RBAC is the multi-document manifest of ClusterRoleBindings.
+func RBAC() ([]byte, error) {
+	var buf bytes.Buffer
+	for i, crb := range ClusterRoleBindings() {
+		doc, err := yaml.Marshal(crb)
+		if err != nil {
+			return nil, fmt.Errorf("failed to encode ClusterRoleBinding %q: %w", crb.Name, err)
+		}
+		if i > 0 {
+			buf.WriteString("---\n")
+		}
+		buf.Write(doc)
+	}
+	return buf.Bytes(), nil
+}
