@@ -1,0 +1,49 @@
+# A thin wrapper over go commands. `make test` is what CI runs.
+GO      ?= go
+DIR     ?= ./cluster
+GOFLAGS ?=
+
+.PHONY: all build run test unit e2e tools bench fuzz lint deps clean
+
+all: build
+
+# Tools the tests need that Go does not bring: openssl for chain checks.
+deps:
+	@command -v openssl >/dev/null 2>&1 || { apt-get update -qq && apt-get install -y -qq openssl >/dev/null; }
+
+build:
+	$(GO) build -o bin/bulwark ./cmd/bulwark
+
+# Set up and run the main job with the built-in defaults.
+run: build
+	./bin/bulwark init --dir $(DIR)
+
+# The pinned real components (etcd, kube-apiserver, kube-controller-manager,
+# kube-scheduler, kubectl, kubeadm) in .cache/bin.
+tools:
+	bash hack/build-tools.sh
+
+# Everything: unit, CLI, fuzz seeds and the real-component tests.
+test: deps tools
+	$(GO) vet ./...
+	$(GO) test -count=1 -timeout 80m ./...
+
+unit:
+	$(GO) test -short -count=1 ./...
+
+e2e: deps tools
+	$(GO) test -count=1 -timeout 60m -run 'E2E|Real' ./...
+
+bench: deps tools
+	$(GO) test -run '^$$' -bench . -benchtime 10x -timeout 60m ./bench/
+
+fuzz:
+	@for f in $$($(GO) test -list 'Fuzz.*' ./... | grep ^Fuzz); do :; done
+	$(GO) test -run '^$$' -fuzz FuzzParse -fuzztime 30s ./config/
+
+lint:
+	$(GO) vet ./...
+	$(GO) run honnef.co/go/tools/cmd/staticcheck@2025.1.1 ./...
+
+clean:
+	rm -rf bin .cache
