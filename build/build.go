@@ -11,6 +11,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"io/fs"
 	"runtime"
 	"sort"
 	"sync"
@@ -144,6 +145,8 @@ type write struct {
 	secret bool
 	// replace an existing file (renew only); otherwise create.
 	replace bool
+	// mode of a file that is not a secret; default store.PublicMode.
+	mode fs.FileMode
 }
 
 // writeAll writes files in parallel: each write ends in fsyncs that wait on
@@ -181,11 +184,15 @@ func writeOne(d *store.Dir, w write) error {
 		return d.Secrets.ReplaceSecret(w.file, w.data)
 	case w.secret:
 		return d.Secrets.CreateSecret(w.file, w.data)
-	case w.replace:
-		return d.Replace(w.file, w.data, store.PublicMode)
-	default:
-		return d.Create(w.file, w.data, store.PublicMode)
 	}
+	mode := w.mode
+	if mode == 0 {
+		mode = store.PublicMode
+	}
+	if w.replace {
+		return d.Replace(w.file, w.data, mode)
+	}
+	return d.Create(w.file, w.data, mode)
 }
 
 func sortSummary(s Summary) Summary {

@@ -12,7 +12,10 @@ import (
 )
 
 func newInitCmd(env *Env) *cobra.Command {
-	var cf clusterFlags
+	var (
+		cf clusterFlags
+		rf renderFlags
+	)
 	cmd := &cobra.Command{
 		Use:   "init --dir DIR [--config FILE]",
 		Short: "Write the whole PKI, every kubeconfig and the cluster objects; keep what exists",
@@ -20,7 +23,8 @@ func newInitCmd(env *Env) *cobra.Command {
 four CAs (cluster, etcd, etcd peer, front proxy), the service-account key pair,
 every leaf certificate, etcd server and peer certificates for every member,
 five kubeconfigs, and under cluster/ the bootstrap token Secret and the
-ClusterRoleBindings to apply.
+ClusterRoleBindings to apply. Then it renders the hardened configuration
+(see "bulwark render").
 
 A rerun keeps every existing key byte for byte, creates only what is missing and
 checks what exists (key matches certificate, chain verifies, names still cover
@@ -28,6 +32,9 @@ the configuration). If anything does not fit, it writes nothing and names the
 command that would fix it.`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
+			if err := rf.validate(); err != nil {
+				return err
+			}
 			p, raw, err := cf.plan(env)
 			if err != nil {
 				return err
@@ -41,6 +48,11 @@ command that would fix it.`,
 			if err != nil {
 				return err
 			}
+			rendered, err := build.Render(d, p, rf.o, buildOptions(env))
+			if err != nil {
+				return err
+			}
+			sum = append(sum, rendered...)
 			if err := saveConfig(d, raw); err != nil {
 				return err
 			}
@@ -49,6 +61,7 @@ command that would fix it.`,
 		},
 	}
 	cf.register(cmd, true)
+	rf.register(cmd)
 	return cmd
 }
 

@@ -1,0 +1,329 @@
+// Package hardening is the table of every setting bulwark gives etcd,
+// kube-apiserver, kube-controller-manager, kube-scheduler and the kubelet,
+// each with the reason for it. render writes configuration from it and
+// audit checks clusters against it: one table, two uses.
+package hardening
+
+import (
+	"fmt"
+	"net"
+	"path"
+	"strconv"
+	"strings"
+
+	"github.com/bulwark-k8s/bulwark/config"
+	"github.com/bulwark-k8s/bulwark/plan"
+)
+
+// Component names a control-plane program.
+type Component string
+
+// The components.
+const (
+	Etcd              Component = "etcd"
+	APIServer         Component = "kube-apiserver"
+	ControllerManager Component = "kube-controller-manager"
+	Scheduler         Component = "kube-scheduler"
+	Kubelet           Component = "kubelet"
+)
+
+// Components lists them in start order.
+func Components() []Component {
+	return []Component{Etcd, APIServer, ControllerManager, Scheduler, Kubelet}
+}
+
+// Default ports, the components' own.
+const (
+	EtcdClientPort    = 2379
+	EtcdPeerPort      = 2380
+	EtcdMetricsPort   = 2381
+	APIServerPort     = 6443
+	ControllerMgrPort = 10257
+	SchedulerPort     = 10259
+	KubeletPort       = 10250
+)
+
+// Files rendered beside the PKI, relative to the cluster folder.
+const (
+	EncryptionConfigFile = "encryption-config.yaml"
+	AuditPolicyFile      = "audit-policy.yaml"
+	AuthnConfigFile      = "authentication-config.yaml"
+	KubeletConfigFile    = "kubelet/config.yaml"
+	AuditLogPath         = "/var/log/kubernetes/audit/audit.log"
+	EtcdDataDir          = "/var/lib/etcd"
+)
+
+// Context is what a setting's value depends on.
+type Context struct {
+	// Root is where the cluster folder sits on the host, e.g. /etc/kubernetes.
+	Root string
+	Plan *plan.Plan
+	// Node is the control-plane node being rendered (API server,
+	// controller manager, scheduler).
+	Node config.Node
+	// Member is the etcd member being rendered.
+	Member config.Node
+}
+
+// File is the host path of a file of the cluster folder.
+func (c *Context) File(rel string) string { return path.Join(c.Root, rel) }
+
+func (c *Context) cert(name string) string {
+	for _, ce := range c.Plan.Certs {
+		if ce.Name == name || (ce.Kind == name && ce.Member == c.Member.Name) {
+			return c.File(ce.CertFile())
+		}
+	}
+	panic("hardening: no certificate " + name)
+}
+
+func (c *Context) key(name string) string { return strings.TrimSuffix(c.cert(name), ".crt") + ".key" }
+
+func (c *Context) caCert(name string) string {
+	ca, _ := c.Plan.CA(name)
+	return c.File(ca.CertFile())
+}
+
+func (c *Context) caKey(name string) string {
+	ca, _ := c.Plan.CA(name)
+	return c.File(ca.KeyFile())
+}
+
+func firstIP(n config.Node) string {
+	if len(n.IPs) > 0 {
+		return n.IPs[0]
+	}
+	return "127.0.0.1"
+}
+
+func url(host string, port int) string {
+	return "https://" + net.JoinHostPort(host, strconv.Itoa(port))
+}
+
+// Severity of a rule broken.
+type Severity string
+
+// Severities, from worst.
+const (
+	Critical Severity = "critical"
+	High     Severity = "high"
+	Medium   Severity = "medium"
+	Low      Severity = "low"
+	Info     Severity = "info"
+)
+
+// Match says how audit judges an effective value against the rendered one.
+type Match int
+
+// How values are compared.
+const (
+	// Operational settings: rendered, not audited.
+	NotAudited Match = iota
+	// The effective value must equal the rendered one.
+	Equals
+	// The effective value is a comma-separated list that must contain
+	// every item of the rendered one.
+	Contains
+	// The setting must be present (any value), e.g. a file path.
+	Present
+)
+
+// Setting is one flag of a component, or one field of the kubelet's
+// configuration file.
+type Setting struct {
+	Component Component
+	// Name is the flag without dashes, or a dotted KubeletConfiguration
+	// field path.
+	Name string
+	// Value computes the rendered value: a string for flags; for kubelet
+	// fields, the JSON value (bool, string, number, list).
+	Value func(c *Context) any
+	// Reason is the one-line why.
+	Reason string
+	// How audit checks it, and how bad it is to get it wrong.
+	Match    Match
+	Severity Severity
+	// CIS Kubernetes Benchmark recommendation, where there is one.
+	CIS string
+}
+
+// ID is the stable name of the setting's rule.
+func (s Setting) ID() string { return string(s.Component) + ":" + s.Name }
+
+// FlagValue renders a flag's value as a string.
+func (s Setting) FlagValue(c *Context) string { return fmt.Sprint(s.Value(c)) }
+
+func lit(v any) func(*Context) any { return func(*Context) any { return v } }
+
+// Settings is the table.
+func Settings() []Setting {
+	return append(append(append(append(etcdSettings(), apiServerSettings()...), controllerManagerSettings()...), schedulerSettings()...), kubeletSettings()...)
+}
+
+// For returns the settings of one component, in table order.
+func For(comp Component) []Setting {
+	var out []Setting
+	for _, s := range Settings() {
+		if s.Component == comp {
+			out = append(out, s)
+		}
+	}
+	return out
+}
+
+func etcdSettings() []Setting {
+	e := func(name string, v func(*Context) any, m Match, sev Severity, cis, reason string) Setting {
+		return Setting{Component: Etcd, Name: name, Value: v, Match: m, Severity: sev, CIS: cis, Reason: reason}
+	}
+	return []Setting{
+		e("name", func(c *Context) any { return c.Member.Name }, NotAudited, "", "", "member name; matches its certificates' CN"),
+		e("data-dir", lit(EtcdDataDir), NotAudited, "", "", "where the member keeps its data"),
+		e("listen-client-urls", func(c *Context) any {
+			urls := []string{url(firstIP(c.Member), EtcdClientPort)}
+			if firstIP(c.Member) != "127.0.0.1" {
+				urls = append(urls, url("127.0.0.1", EtcdClientPort))
+			}
+			return strings.Join(urls, ",")
+		}, NotAudited, "", "", "TLS only, on the member's own address and loopback, never 0.0.0.0"),
+		e("advertise-client-urls", func(c *Context) any { return url(firstIP(c.Member), EtcdClientPort) }, NotAudited, "", "", "clients reach the member over TLS"),
+		e("listen-peer-urls", func(c *Context) any { return url(firstIP(c.Member), EtcdPeerPort) }, NotAudited, "", "", "peers over TLS on the member's own address only"),
+		e("initial-advertise-peer-urls", func(c *Context) any { return url(firstIP(c.Member), EtcdPeerPort) }, NotAudited, "", "", "peers over TLS"),
+		e("initial-cluster", func(c *Context) any {
+			var parts []string
+			for _, m := range c.Plan.Config.EtcdMembers {
+				parts = append(parts, m.Name+"="+url(firstIP(m), EtcdPeerPort))
+			}
+			return strings.Join(parts, ",")
+		}, NotAudited, "", "", "every member, by TLS peer URL"),
+		e("initial-cluster-state", lit("new"), NotAudited, "", "", "bootstrap a new cluster"),
+		e("initial-cluster-token", func(c *Context) any { return c.Plan.Config.ClusterName + "-etcd" }, NotAudited, "", "", "keeps members of another cluster out at bootstrap"),
+		e("cert-file", func(c *Context) any { return c.cert("etcd/server") }, Present, High, "2.1", "serve clients over TLS"),
+		e("key-file", func(c *Context) any { return c.key("etcd/server") }, Present, High, "2.1", "serve clients over TLS"),
+		e("client-cert-auth", lit("true"), Equals, Critical, "2.2", "only clients with a certificate from etcd/ca may connect: etcd holds every Secret"),
+		e("trusted-ca-file", func(c *Context) any { return c.caCert(plan.EtcdCA) }, Present, Critical, "2.7", "trust etcd/ca only, never the cluster CA"),
+		e("auto-tls", lit("false"), Equals, High, "2.3", "self-signed client certificates would defeat client-cert-auth"),
+		e("peer-cert-file", func(c *Context) any { return c.cert("etcd/peer") }, Present, High, "2.4", "peers talk over TLS"),
+		e("peer-key-file", func(c *Context) any { return c.key("etcd/peer") }, Present, High, "2.4", "peers talk over TLS"),
+		e("peer-client-cert-auth", lit("true"), Equals, Critical, "2.5", "only holders of an etcd/peer-ca certificate may join as members"),
+		e("peer-trusted-ca-file", func(c *Context) any { return c.caCert(plan.EtcdPeerCA) }, Present, Critical, "2.4", "a separate peer CA: a stolen client certificate cannot join the cluster"),
+		e("peer-auto-tls", lit("false"), Equals, High, "2.6", "self-signed peer certificates would defeat peer-client-cert-auth"),
+		e("tls-min-version", lit("TLS1.2"), Equals, Medium, "", "no TLS 1.0/1.1"),
+		e("listen-metrics-urls", lit("http://127.0.0.1:2381"), NotAudited, "", "", "plain-HTTP health and metrics on loopback only, for the liveness probe"),
+	}
+}
+
+func apiServerSettings() []Setting {
+	a := func(name string, v func(*Context) any, m Match, sev Severity, cis, reason string) Setting {
+		return Setting{Component: APIServer, Name: name, Value: v, Match: m, Severity: sev, CIS: cis, Reason: reason}
+	}
+	return []Setting{
+		a("advertise-address", func(c *Context) any { return firstIP(c.Node) }, NotAudited, "", "", "the address the API server announces to the cluster"),
+		a("secure-port", lit(strconv.Itoa(APIServerPort)), NotAudited, "", "", "HTTPS only; there is no insecure port"),
+		a("authentication-config", func(c *Context) any { return c.File(AuthnConfigFile) }, Present, High, "1.2.1",
+			"anonymous requests only on /livez, /readyz and /healthz (for probes); everything else needs credentials"),
+		a("authorization-mode", lit("Node,RBAC"), Equals, Critical, "1.2.6", "Node authorizer for kubelets, RBAC for everyone else; never AlwaysAllow"),
+		a("enable-admission-plugins", lit("NodeRestriction"), Contains, High, "1.2.14", "a kubelet may only change its own Node and Pods"),
+		a("enable-bootstrap-token-auth", lit("true"), Equals, Medium, "", "kubelet TLS bootstrap with short-lived tokens"),
+		a("client-ca-file", func(c *Context) any { return c.caCert(plan.ClusterCA) }, Present, Critical, "1.2.26", "client certificates must come from the cluster CA"),
+		a("tls-cert-file", func(c *Context) any { return c.cert("apiserver") }, Present, High, "1.2.25", "serve over TLS"),
+		a("tls-private-key-file", func(c *Context) any { return c.key("apiserver") }, Present, High, "1.2.25", "serve over TLS"),
+		a("tls-min-version", lit("VersionTLS12"), Equals, Medium, "", "no TLS 1.0/1.1"),
+		a("kubelet-client-certificate", func(c *Context) any { return c.cert("apiserver-kubelet-client") }, Present, High, "1.2.4", "authenticate to kubelets as kube-apiserver-kubelet-client"),
+		a("kubelet-client-key", func(c *Context) any { return c.key("apiserver-kubelet-client") }, Present, High, "1.2.4", "authenticate to kubelets"),
+		a("kubelet-preferred-address-types", lit("InternalIP,ExternalIP,Hostname"), NotAudited, "", "", "reach kubelets by address first"),
+		a("etcd-servers", func(c *Context) any {
+			var urls []string
+			for _, m := range c.Plan.Config.EtcdMembers {
+				urls = append(urls, url(firstIP(m), EtcdClientPort))
+			}
+			return strings.Join(urls, ",")
+		}, NotAudited, "", "", "every etcd member, over TLS"),
+		a("etcd-cafile", func(c *Context) any { return c.caCert(plan.EtcdCA) }, Present, Critical, "1.2.27", "verify etcd against etcd/ca"),
+		a("etcd-certfile", func(c *Context) any { return c.cert("apiserver-etcd-client") }, Present, Critical, "1.2.27", "authenticate to etcd with its own client certificate"),
+		a("etcd-keyfile", func(c *Context) any { return c.key("apiserver-etcd-client") }, Present, Critical, "1.2.27", "authenticate to etcd"),
+		a("proxy-client-cert-file", func(c *Context) any { return c.cert("front-proxy-client") }, Present, Low, "", "authenticate to aggregated API servers"),
+		a("proxy-client-key-file", func(c *Context) any { return c.key("front-proxy-client") }, Present, Low, "", "authenticate to aggregated API servers"),
+		a("requestheader-client-ca-file", func(c *Context) any { return c.caCert(plan.FrontProxyCA) }, Present, High, "", "trust identity headers only from front-proxy-ca clients"),
+		a("requestheader-allowed-names", lit("front-proxy-client"), Equals, High, "", "and only from the front-proxy client itself"),
+		a("requestheader-username-headers", lit("X-Remote-User"), NotAudited, "", "", "aggregation headers"),
+		a("requestheader-group-headers", lit("X-Remote-Group"), NotAudited, "", "", "aggregation headers"),
+		a("requestheader-extra-headers-prefix", lit("X-Remote-Extra-"), NotAudited, "", "", "aggregation headers"),
+		a("service-account-issuer", func(c *Context) any { return "https://kubernetes.default.svc." + c.Plan.Config.ClusterDomain }, Present, High, "", "tokens name their issuer"),
+		a("service-account-key-file", func(c *Context) any { return c.File(plan.ServiceAccountPubFile) }, Present, High, "1.2.24", "verify service-account tokens"),
+		a("service-account-signing-key-file", func(c *Context) any { return c.File(plan.ServiceAccountKeyFile) }, Present, High, "", "sign service-account tokens (TokenRequest)"),
+		a("service-cluster-ip-range", func(c *Context) any { return c.Plan.Config.ServiceCIDR }, NotAudited, "", "", "Service addresses; the first is in the serving certificate"),
+		a("encryption-provider-config", func(c *Context) any { return c.File(EncryptionConfigFile) }, Present, High, "1.2.29", "Secrets are encrypted before they reach etcd"),
+		a("audit-policy-file", func(c *Context) any { return c.File(AuditPolicyFile) }, Present, Medium, "3.2.1", "record who did what"),
+		a("audit-log-path", lit(AuditLogPath), Present, Medium, "1.2.16", "where the audit log goes"),
+		a("audit-log-maxage", lit("30"), NotAudited, "", "1.2.17", "keep 30 days of audit logs"),
+		a("audit-log-maxbackup", lit("10"), NotAudited, "", "1.2.18", "keep 10 rotated audit logs"),
+		a("audit-log-maxsize", lit("100"), NotAudited, "", "1.2.19", "rotate the audit log at 100 MB"),
+		a("profiling", lit("false"), Equals, Low, "1.2.15", "no profiling endpoints"),
+		a("allow-privileged", lit("true"), NotAudited, "", "", "CNI and kube-proxy DaemonSets need privileged Pods; Pod Security admission limits who may run them"),
+	}
+}
+
+func controllerManagerSettings() []Setting {
+	m := func(name string, v func(*Context) any, ma Match, sev Severity, cis, reason string) Setting {
+		return Setting{Component: ControllerManager, Name: name, Value: v, Match: ma, Severity: sev, CIS: cis, Reason: reason}
+	}
+	kc := func(c *Context) any { return c.File("controller-manager.conf") }
+	return []Setting{
+		m("kubeconfig", kc, Present, High, "", "authenticate as system:kube-controller-manager"),
+		m("authentication-kubeconfig", kc, Present, Medium, "", "delegated authentication of its own HTTPS endpoint"),
+		m("authorization-kubeconfig", kc, Present, Medium, "", "delegated authorization of its own HTTPS endpoint"),
+		m("bind-address", lit("127.0.0.1"), Equals, Medium, "1.3.7", "its HTTPS endpoint on loopback only"),
+		m("secure-port", lit(strconv.Itoa(ControllerMgrPort)), NotAudited, "", "", "its HTTPS endpoint"),
+		m("client-ca-file", func(c *Context) any { return c.caCert(plan.ClusterCA) }, Present, Medium, "", "verify clients of its endpoint"),
+		m("requestheader-client-ca-file", func(c *Context) any { return c.caCert(plan.FrontProxyCA) }, NotAudited, "", "", "verify proxied clients"),
+		m("cluster-signing-cert-file", func(c *Context) any { return c.caCert(plan.ClusterCA) }, Present, High, "", "sign kubelet certificates through the CSR API"),
+		m("cluster-signing-key-file", func(c *Context) any { return c.caKey(plan.ClusterCA) }, Present, High, "", "sign kubelet certificates through the CSR API"),
+		m("cluster-signing-duration", func(c *Context) any { return c.Plan.KubeletCert.String() }, Equals, Medium, "", "kubelet certificates live 72h and are rotated"),
+		m("controllers", lit("*,bootstrapsigner,tokencleaner"), Contains, Medium, "", "sign cluster-info and remove expired bootstrap tokens"),
+		m("root-ca-file", func(c *Context) any { return c.caCert(plan.ClusterCA) }, Present, Medium, "1.3.5", "Pods verify the API server"),
+		m("service-account-private-key-file", func(c *Context) any { return c.File(plan.ServiceAccountKeyFile) }, Present, High, "1.3.4", "sign legacy service-account tokens with the same key"),
+		m("use-service-account-credentials", lit("true"), Equals, High, "1.3.3", "each controller acts with its own least-privilege identity"),
+		m("profiling", lit("false"), Equals, Low, "1.3.2", "no profiling endpoints"),
+		m("terminated-pod-gc-threshold", lit("1000"), NotAudited, "", "1.3.1", "garbage-collect terminated Pods"),
+		m("leader-elect", lit("true"), NotAudited, "", "", "one active controller manager"),
+		m("cluster-name", func(c *Context) any { return c.Plan.Config.ClusterName }, NotAudited, "", "", "cluster name"),
+		m("service-cluster-ip-range", func(c *Context) any { return c.Plan.Config.ServiceCIDR }, NotAudited, "", "", "Service addresses"),
+	}
+}
+
+func schedulerSettings() []Setting {
+	s := func(name string, v func(*Context) any, m Match, sev Severity, cis, reason string) Setting {
+		return Setting{Component: Scheduler, Name: name, Value: v, Match: m, Severity: sev, CIS: cis, Reason: reason}
+	}
+	kc := func(c *Context) any { return c.File("scheduler.conf") }
+	return []Setting{
+		s("kubeconfig", kc, Present, High, "", "authenticate as system:kube-scheduler"),
+		s("authentication-kubeconfig", kc, Present, Medium, "", "delegated authentication of its own HTTPS endpoint"),
+		s("authorization-kubeconfig", kc, Present, Medium, "", "delegated authorization of its own HTTPS endpoint"),
+		s("bind-address", lit("127.0.0.1"), Equals, Medium, "1.4.2", "its HTTPS endpoint on loopback only"),
+		s("secure-port", lit(strconv.Itoa(SchedulerPort)), NotAudited, "", "", "its HTTPS endpoint"),
+		s("profiling", lit("false"), Equals, Low, "1.4.1", "no profiling endpoints"),
+		s("leader-elect", lit("true"), NotAudited, "", "", "one active scheduler"),
+	}
+}
+
+func kubeletSettings() []Setting {
+	k := func(name string, v func(*Context) any, m Match, sev Severity, cis, reason string) Setting {
+		return Setting{Component: Kubelet, Name: name, Value: v, Match: m, Severity: sev, CIS: cis, Reason: reason}
+	}
+	return []Setting{
+		k("authentication.anonymous.enabled", lit(false), Equals, Critical, "4.2.1", "anonymous requests to the kubelet API are refused (401)"),
+		k("authentication.webhook.enabled", lit(true), Equals, High, "4.2.2", "bearer tokens are checked with the API server"),
+		k("authentication.x509.clientCAFile", func(c *Context) any { return c.caCert(plan.ClusterCA) }, Present, High, "4.2.3", "client certificates (the API server's) must come from the cluster CA"),
+		k("authorization.mode", lit("Webhook"), Equals, Critical, "4.2.2", "every request is authorized by the API server (SubjectAccessReview)"),
+		k("readOnlyPort", lit(0), Equals, High, "4.2.4", "no unauthenticated read-only port 10255"),
+		k("rotateCertificates", lit(true), Equals, Medium, "4.2.11", "renew the 72h client certificate before it ends"),
+		k("protectKernelDefaults", lit(true), Equals, Low, "4.2.6", "fail rather than change kernel settings"),
+		k("tlsMinVersion", lit("VersionTLS12"), Equals, Medium, "", "no TLS 1.0/1.1"),
+		k("serverTLSBootstrap", lit(false), NotAudited, Medium, "4.2.12",
+			"serving CSRs are not approved by Kubernetes itself; turn on only with an approver that checks each CSR against its Node"),
+		k("staticPodPath", func(c *Context) any { return c.File("manifests") }, NotAudited, "", "", "where the control-plane manifests are"),
+		k("clusterDomain", func(c *Context) any { return c.Plan.Config.ClusterDomain }, NotAudited, "", "", "cluster DNS domain"),
+		k("cgroupDriver", lit("systemd"), NotAudited, "", "", "match the container runtime"),
+	}
+}
