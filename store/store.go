@@ -322,3 +322,28 @@ func (d *Dir) IsDir() bool {
 	fi, err := os.Stat(d.root)
 	return err == nil && fi.IsDir()
 }
+
+// List returns the files directly in a folder whose names end with one of
+// the suffixes, sorted. A missing folder lists nothing.
+func List(dir string, suffixes ...string) ([]string, error) {
+	entries, err := os.ReadDir(dir)
+	if errors.Is(err, fs.ErrNotExist) {
+		return nil, nil
+	}
+	if err != nil {
+		return nil, fmt.Errorf("cannot list %q: %w", dir, unwrapPath(err))
+	}
+	var out []string
+	for _, e := range entries {
+		if e.IsDir() {
+			continue
+		}
+		for _, s := range suffixes {
+			if strings.HasSuffix(e.Name(), s) {
+				out = append(out, filepath.Join(dir, e.Name()))
+				break
+			}
+		}
+	}
+	return out, nil
+}
