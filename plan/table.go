@@ -83,11 +83,13 @@ func certSpecs() []certSpec {
 			purpose: "API server to etcd"},
 		{name: "etcd/healthcheck-client", ca: EtcdCA, cn: "kube-etcd-healthcheck-client", usages: client,
 			purpose: "etcd liveness probe"},
-		// etcd's serving certificate needs serverAuth only: etcd members
-		// dial each other with their peer certificates, and the gRPC
-		// gateway dials with the client certificate given to it.
-		{name: "etcd/server", ca: EtcdCA, usages: server, perMember: true, sans: sansEtcdServer,
-			purpose: "etcd client-port serving certificate"},
+		// etcd's serving certificate needs clientAuth as well: etcd's own
+		// gRPC gateway (the /v3 JSON API on the client port) dials the member
+		// with this certificate, and etcd refuses it without clientAuth
+		// ("incompatible key usage"), as e2e/etcd_test.go shows. The key never
+		// leaves the member, which holds all of etcd's data anyway.
+		{name: "etcd/server", ca: EtcdCA, usages: []pki.Usage{pki.ServerAuth, pki.ClientAuth}, perMember: true, sans: sansEtcdServer,
+			purpose: "etcd client-port serving certificate (and its gateway's client)"},
 		{name: "etcd/peer", ca: EtcdPeerCA, usages: []pki.Usage{pki.ServerAuth, pki.ClientAuth}, perMember: true, sans: sansEtcdPeer,
 			purpose: "etcd member to member"},
 	}

@@ -1,0 +1,224 @@
+// Package e2e proves bulwark's output on the real components: etcd,
+// kube-apiserver, kube-controller-manager, kube-scheduler and kubectl, built
+// from the pinned modules and started on loopback from the command lines of
+// the manifests bulwark rendered. Only host paths and ports are remapped.
+package e2e
+
+import (
+	"bytes"
+	"context"
+	"fmt"
+	"net/url"
+	"os"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"testing"
+	"time"
+
+	corev1 "k8s.io/api/core/v1"
+	"sigs.k8s.io/yaml"
+
+	"github.com/bulwark-k8s/bulwark/internal/cli"
+	"github.com/bulwark-k8s/bulwark/internal/components"
+	"github.com/bulwark-k8s/bulwark/kubeconfig"
+)
+
+// cluster is a folder made by bulwark init, rendered with the folder
+// itself as the host root so that every path in the manifests is real.
+type cluster struct {
+	dir     string
+	apiPort int
+	etcd    *components.EtcdCluster
+	api     *components.Process
+}
+
+func bulwark(t *testing.T, args ...string) string {
+	t.Helper()
+	var out, errb bytes.Buffer
+	env := cli.Env{Now: time.Now, Hostname: func() (string, error) { return "node-a", nil }, Stdin: strings.NewReader(""), Stdout: &out, Stderr: &errb}
+	if code := cli.Run(env, args); code != 0 {
+		t.Fatalf("bulwark %s: exit %d: %s%s", strings.Join(args, " "), code, out.String(), errb.String())
+	}
+	return out.String()
+}
+
+// newCluster writes the PKI and configuration for a control plane of one
+// node and the given etcd members, all on 127.0.0.1.
+func newCluster(t *testing.T, etcdMembers ...string) *cluster {
+	t.Helper()
+	c := &cluster{dir: t.TempDir(), apiPort: components.FreePort(t)}
+	doc := fmt.Sprintf("apiVersion: bulwark.dev/v1alpha1\nkind: ClusterConfig\napiEndpoint: 127.0.0.1:%d\ncontrolPlane:\n  - {name: cp-1, ips: [127.0.0.1]}\n", c.apiPort)
+	if len(etcdMembers) > 0 {
+		doc += "etcdMembers:\n"
+		for _, m := range etcdMembers {
+			doc += "  - {name: " + m + ", ips: [127.0.0.1]}\n"
+		}
+	}
+	cfg := filepath.Join(t.TempDir(), "cluster.yaml")
+	if err := os.WriteFile(cfg, []byte(doc), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	bulwark(t, "init", "--dir", c.dir, "--config", cfg, "--root", c.dir)
+	return c
+}
+
+func (c *cluster) path(rel string) string { return filepath.Join(c.dir, rel) }
+
+// podArgs reads a rendered static Pod's command line.
+func (c *cluster) podArgs(t *testing.T, manifest string) []string {
+	t.Helper()
+	data, err := os.ReadFile(c.path(manifest))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var pod corev1.Pod
+	if err := yaml.UnmarshalStrict(data, &pod); err != nil {
+		t.Fatalf("%s: %v", manifest, err)
+	}
+	return pod.Spec.Containers[0].Command[1:]
+}
+
+// manifest finds a component's manifest: manifests/<component>.yaml for a
+// single host, manifests/<host>/<component>.yaml otherwise.
+func (c *cluster) manifest(t *testing.T, host, comp string) string {
+	t.Helper()
+	for _, rel := range []string{"manifests/" + host + "/" + comp + ".yaml", "manifests/" + comp + ".yaml"} {
+		if _, err := os.Stat(c.path(rel)); err == nil {
+			return rel
+		}
+	}
+	t.Fatalf("no %s manifest for %s", comp, host)
+	return ""
+}
+
+// setFlag replaces one flag's value; it fails if the flag is not there, so
+// the remapping can never add a flag render did not write.
+func setFlag(t *testing.T, args []string, name, value string) []string {
+	t.Helper()
+	out := append([]string(nil), args...)
+	for i, a := range out {
+		if strings.HasPrefix(a, "--"+name+"=") {
+			out[i] = "--" + name + "=" + value
+			return out
+		}
+	}
+	t.Fatalf("rendered command line has no --%s", name)
+	return nil
+}
+
+func flagValue(args []string, name string) string {
+	for _, a := range args {
+		if v, ok := strings.CutPrefix(a, "--"+name+"="); ok {
+			return v
+		}
+	}
+	return ""
+}
+
+// withPort rewrites the port of every URL in a comma-separated list.
+func withPort(t *testing.T, urls string, port int) string {
+	t.Helper()
+	var out []string
+	for _, u := range strings.Split(urls, ",") {
+		p, err := url.Parse(u)
+		if err != nil {
+			t.Fatal(err)
+		}
+		p.Host = p.Hostname() + ":" + strconv.Itoa(port)
+		out = append(out, p.String())
+	}
+	return strings.Join(out, ",")
+}
+
+type etcdPorts struct{ client, peer, metrics int }
+
+// startEtcd starts every member from its rendered manifest. Members share
+// 127.0.0.1, so each gets its own ports; the data folder moves to a
+// temporary one.
+func (c *cluster) startEtcd(t *testing.T, members ...string) {
+	t.Helper()
+	ports := map[string]etcdPorts{}
+	for _, m := range members {
+		ports[m] = etcdPorts{components.FreePort(t), components.FreePort(t), components.FreePort(t)}
+	}
+	var specs []components.EtcdMember
+	for _, m := range members {
+		p := ports[m]
+		args := c.podArgs(t, c.manifest(t, m, "etcd"))
+		args = setFlag(t, args, "data-dir", t.TempDir())
+		for _, f := range []string{"listen-client-urls", "advertise-client-urls"} {
+			args = setFlag(t, args, f, withPort(t, flagValue(args, f), p.client))
+		}
+		for _, f := range []string{"listen-peer-urls", "initial-advertise-peer-urls"} {
+			args = setFlag(t, args, f, withPort(t, flagValue(args, f), p.peer))
+		}
+		args = setFlag(t, args, "listen-metrics-urls", withPort(t, flagValue(args, "listen-metrics-urls"), p.metrics))
+		var initial []string
+		for _, pair := range strings.Split(flagValue(args, "initial-cluster"), ",") {
+			name, u, _ := strings.Cut(pair, "=")
+			initial = append(initial, name+"="+withPort(t, u, ports[name].peer))
+		}
+		args = setFlag(t, args, "initial-cluster", strings.Join(initial, ","))
+		specs = append(specs, components.EtcdMember{Name: m, ClientURL: withPort(t, "https://127.0.0.1", p.client), Args: args})
+	}
+	health := components.TLSConfig(t, c.path("pki/etcd/ca.crt"), c.path("pki/etcd/healthcheck-client.crt"), c.path("pki/etcd/healthcheck-client.key"))
+	c.etcd = components.StartEtcd(t, specs, health)
+}
+
+// startAPIServer starts kube-apiserver from its rendered manifest, on the
+// cluster's port and the test etcd, and waits until it is ready.
+func (c *cluster) startAPIServer(t *testing.T) {
+	t.Helper()
+	args := c.podArgs(t, c.manifest(t, "cp-1", "kube-apiserver"))
+	args = setFlag(t, args, "secure-port", strconv.Itoa(c.apiPort))
+	args = setFlag(t, args, "etcd-servers", strings.Join(c.etcd.Endpoints(), ","))
+	args = setFlag(t, args, "audit-log-path", filepath.Join(t.TempDir(), "audit.log"))
+	c.api = components.Start(t, "kube-apiserver", components.Path(t, "kube-apiserver"), args...)
+	client := components.HTTPClient(components.TLSConfig(t, c.path("pki/ca.crt"), "", ""))
+	components.WaitFor(t, "kube-apiserver", 120*time.Second, func() error {
+		if c.api.Exited() {
+			t.Fatalf("kube-apiserver exited:\n%s", c.api.Tail(40))
+		}
+		resp, err := client.Get(fmt.Sprintf("https://127.0.0.1:%d/readyz", c.apiPort))
+		if err != nil {
+			return err
+		}
+		resp.Body.Close()
+		if resp.StatusCode != 200 {
+			return fmt.Errorf("readyz: %s", resp.Status)
+		}
+		return nil
+	})
+}
+
+// kubectl runs the real kubectl with one of the folder's kubeconfigs.
+func (c *cluster) kubectl(t *testing.T, conf string, args ...string) (string, error) {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
+	defer cancel()
+	return components.Run(ctx, components.Path(t, "kubectl"), append([]string{"--kubeconfig", c.path(conf)}, args...)...)
+}
+
+func (c *cluster) mustKubectl(t *testing.T, conf string, args ...string) string {
+	t.Helper()
+	out, err := c.kubectl(t, conf, args...)
+	if err != nil {
+		t.Fatalf("kubectl --kubeconfig %s %s: %v\n%s", conf, strings.Join(args, " "), err, out)
+	}
+	return out
+}
+
+// bootstrapToken is the token in bootstrap-kubelet.conf.
+func (c *cluster) bootstrapToken(t *testing.T) string {
+	t.Helper()
+	data, err := os.ReadFile(c.path("bootstrap-kubelet.conf"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	kc, err := kubeconfig.Parse(data)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return kc.Credentials.Token
+}
