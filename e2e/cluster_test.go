@@ -7,6 +7,7 @@ package e2e
 import (
 	"bytes"
 	"context"
+	"crypto/tls"
 	"fmt"
 	"net/url"
 	"os"
@@ -31,6 +32,7 @@ type cluster struct {
 	apiPort int
 	etcd    *components.EtcdCluster
 	api     *components.Process
+	apiArgs []string
 }
 
 func bulwark(t *testing.T, args ...string) string {
@@ -174,6 +176,7 @@ func (c *cluster) startAPIServer(t *testing.T) {
 	args = setFlag(t, args, "secure-port", strconv.Itoa(c.apiPort))
 	args = setFlag(t, args, "etcd-servers", strings.Join(c.etcd.Endpoints(), ","))
 	args = setFlag(t, args, "audit-log-path", filepath.Join(t.TempDir(), "audit.log"))
+	c.apiArgs = args
 	c.api = components.Start(t, "kube-apiserver", components.Path(t, "kube-apiserver"), args...)
 	client := components.HTTPClient(components.TLSConfig(t, c.path("pki/ca.crt"), "", ""))
 	components.WaitFor(t, "kube-apiserver", 120*time.Second, func() error {
@@ -221,4 +224,10 @@ func (c *cluster) bootstrapToken(t *testing.T) string {
 		t.Fatal(err)
 	}
 	return kc.Credentials.Token
+}
+
+type tlsCertificate = tls.Certificate
+
+func loadPair(certPEM, keyPEM []byte) (tls.Certificate, error) {
+	return tls.X509KeyPair(certPEM, keyPEM)
 }
