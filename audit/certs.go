@@ -164,7 +164,7 @@ func (n *node) checkCertFile(r *Report, rel string) {
 	n.checkExpiry(r, rel, "certificate "+rel, cert)
 	n.checkMasters(r, rel, cert, false)
 	keyRel := strings.TrimSuffix(rel, ".crt") + ".key"
-	if data, err := n.dir.Secrets.ReadSecret(keyRel); err == nil {
+	if data, err := n.dir.ReadSecret(keyRel); err == nil {
 		r.Checked++
 		if key, err := pki.ParsePrivateKey(data); err != nil || !pki.KeyMatches(cert, key) {
 			r.add(Finding{ID: "cert:key-mismatch", Severity: hardening.High, Title: "a certificate does not match its private key",
@@ -254,7 +254,7 @@ func (n *node) checkKubeconfigs(r *Report) {
 		if path.Dir(rel) != "." || !strings.HasSuffix(rel, ".conf") {
 			continue
 		}
-		data, err := n.dir.Secrets.ReadSecret(rel)
+		data, err := n.dir.ReadSecret(rel)
 		if err != nil {
 			continue
 		}

@@ -11,7 +11,6 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"io/fs"
 	"runtime"
 	"sort"
 	"sync"
@@ -19,7 +18,6 @@ import (
 
 	"github.com/bulwark-k8s/bulwark/pki"
 	"github.com/bulwark-k8s/bulwark/plan"
-	"github.com/bulwark-k8s/bulwark/store"
 )
 
 // Options inject time and randomness, so runs are reproducible in tests.
@@ -136,63 +134,6 @@ func generateKeys(jobs []keyJob, random io.Reader) error {
 	wg.Wait()
 	close(errs)
 	return <-errs
-}
-
-// write is one file to write.
-type write struct {
-	file   string
-	data   []byte
-	secret bool
-	// replace an existing file (renew only); otherwise create.
-	replace bool
-	// mode of a file that is not a secret; default store.PublicMode.
-	mode fs.FileMode
-}
-
-// writeAll writes files in parallel: each write ends in fsyncs that wait on
-// the disk, not the CPU, so more writers than cores keep it busy.
-func writeAll(d *store.Dir, ws []write) error {
-	const writers = 8
-	next := make(chan write)
-	errs := make(chan error, len(ws))
-	var wg sync.WaitGroup
-	for range min(writers, len(ws)) {
-		wg.Go(func() {
-			for w := range next {
-				errs <- writeOne(d, w)
-			}
-		})
-	}
-	for _, w := range ws {
-		next <- w
-	}
-	close(next)
-	wg.Wait()
-	close(errs)
-	var first error
-	for err := range errs {
-		if err != nil && first == nil {
-			first = err
-		}
-	}
-	return first
-}
-
-func writeOne(d *store.Dir, w write) error {
-	switch {
-	case w.secret && w.replace:
-		return d.Secrets.ReplaceSecret(w.file, w.data)
-	case w.secret:
-		return d.Secrets.CreateSecret(w.file, w.data)
-	}
-	mode := w.mode
-	if mode == 0 {
-		mode = store.PublicMode
-	}
-	if w.replace {
-		return d.Replace(w.file, w.data, mode)
-	}
-	return d.Create(w.file, w.data, mode)
 }
 
 func sortSummary(s Summary) Summary {

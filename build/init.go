@@ -27,9 +27,9 @@ type run struct {
 	keyJobs []keyJob
 	// Filled in phase by phase, then written keys first, so that a run
 	// killed part-way never leaves a certificate without its key.
-	keyWrites  []write
-	caWrites   []write
-	leafWrites []write
+	keyWrites  []store.File
+	caWrites   []store.File
+	leafWrites []store.File
 	summary    Summary
 	todo       []func() error // signing steps, after keys exist
 }
@@ -54,10 +54,15 @@ func Init(d *store.Dir, p *plan.Plan, opts Options) (Summary, error) {
 			return nil, err
 		}
 	}
-	for _, batch := range [][]write{r.keyWrites, r.caWrites, r.leafWrites} {
-		if err := writeAll(d, batch); err != nil {
-			return nil, err
+	var files []store.File
+	for stage, batch := range [][]store.File{r.keyWrites, r.caWrites, r.leafWrites} {
+		for _, f := range batch {
+			f.Stage = stage
+			files = append(files, f)
 		}
+	}
+	if err := d.WriteBatch(files); err != nil {
+		return nil, err
 	}
 	return sortSummary(r.summary), nil
 }
@@ -78,7 +83,7 @@ func (r *run) newKey(file string) *crypto.Signer {
 		if err != nil {
 			return err
 		}
-		r.keyWrites = append(r.keyWrites, write{file: file, data: data, secret: true})
+		r.keyWrites = append(r.keyWrites, store.File{Rel: file, Data: data, Secret: true})
 		return nil
 	})
 	r.note(Created, file)
@@ -123,7 +128,11 @@ func (r *run) loadCAs() error {
 			// certificate for the key that is there.
 			r.note(Kept, spec.KeyFile())
 			r.note(Issued, spec.CertFile())
-			r.todo = append(r.todo, r.signCA(ca, func() crypto.Signer { return key }))
+			// Signed now, so that leaves already signed by this key (with a
+			// CA certificate since lost) are checked against it below.
+			if err := r.signCA(ca, func() crypto.Signer { return key })(); err != nil {
+				return err
+			}
 		default:
 			ca.keyNew, ca.certNew = true, true
 			k := r.newKey(spec.KeyFile())
@@ -142,7 +151,7 @@ func (r *run) signCA(ca *loadedCA, key func() crypto.Signer) func() error {
 			return err
 		}
 		ca.cert = cert
-		r.caWrites = append(r.caWrites, write{file: ca.spec.CertFile(), data: pki.MarshalCert(cert)})
+		r.caWrites = append(r.caWrites, store.File{Rel: ca.spec.CertFile(), Data: pki.MarshalCert(cert)})
 		return nil
 	}
 }
@@ -199,7 +208,7 @@ func (r *run) loadServiceAccount() error {
 		if err != nil {
 			return err
 		}
-		r.caWrites = append(r.caWrites, write{file: pubFile, data: data})
+		r.caWrites = append(r.caWrites, store.File{Rel: pubFile, Data: data})
 		return nil
 	})
 	return nil
@@ -257,7 +266,7 @@ func (r *run) loadLeaf(spec plan.Cert) error {
 		if err != nil {
 			return err
 		}
-		r.leafWrites = append(r.leafWrites, write{file: certFile, data: pki.MarshalCert(c)})
+		r.leafWrites = append(r.leafWrites, store.File{Rel: certFile, Data: pki.MarshalCert(c)})
 		return nil
 	})
 	return nil
@@ -281,7 +290,7 @@ func (r *run) loadKubeconfig(spec plan.Kubeconfig) error {
 	}
 	clusterCA := r.cas[plan.ClusterCA]
 	if ok {
-		data, err := r.d.Secrets.ReadSecret(file)
+		data, err := r.d.ReadSecret(file)
 		if err != nil {
 			return &Problem{File: file, Reason: "cannot be read: " + err.Error(), Fix: fix}
 		}
@@ -317,7 +326,7 @@ func (r *run) loadKubeconfig(spec plan.Kubeconfig) error {
 		if err != nil {
 			return err
 		}
-		r.leafWrites = append(r.leafWrites, write{file: file, data: data, secret: true})
+		r.leafWrites = append(r.leafWrites, store.File{Rel: file, Data: data, Secret: true})
 		return nil
 	})
 	return nil
@@ -325,7 +334,9 @@ func (r *run) loadKubeconfig(spec plan.Kubeconfig) error {
 
 func (r *run) checkKubeconfig(spec plan.Kubeconfig, kc *kubeconfig.Parsed, ca *loadedCA, fix string) error {
 	file := spec.File()
-	if !ca.certNew && !slices.ContainsFunc(kc.CAs, func(c *x509.Certificate) bool { return bytes.Equal(c.Raw, ca.cert.Raw) }) {
+	// Trust is by key: a CA certificate reissued for the same key (after a
+	// renewal) still verifies what the old one did.
+	if !ca.certNew && !slices.ContainsFunc(kc.CAs, func(c *x509.Certificate) bool { return pki.PublicKeysEqual(c.PublicKey, ca.cert.PublicKey) }) {
 		return &Problem{File: file, Reason: "does not trust " + ca.spec.CertFile(), Fix: fix}
 	}
 	if kc.Server != spec.Server {
@@ -369,7 +380,7 @@ func (r *run) newBootstrapKubeconfig(spec plan.Kubeconfig) error {
 		}
 		// The Secret goes out with the keys: it must exist before the
 		// kubeconfig that uses it.
-		r.keyWrites = append(r.keyWrites, write{file: manifestFile, data: data, secret: true})
+		r.keyWrites = append(r.keyWrites, store.File{Rel: manifestFile, Data: data, Secret: true})
 		r.note(Created, manifestFile)
 	} else {
 		r.note(Kept, manifestFile)
@@ -380,7 +391,7 @@ func (r *run) newBootstrapKubeconfig(spec plan.Kubeconfig) error {
 		if err != nil {
 			return err
 		}
-		r.leafWrites = append(r.leafWrites, write{file: spec.File(), data: data, secret: true})
+		r.leafWrites = append(r.leafWrites, store.File{Rel: spec.File(), Data: data, Secret: true})
 		return nil
 	})
 	return nil
@@ -424,11 +435,11 @@ func (r *run) loadManifests() error {
 			return nil
 		}
 		// Derived data, not a key: bring it back to the table.
-		r.leafWrites = append(r.leafWrites, write{file: file, data: want, replace: true})
+		r.leafWrites = append(r.leafWrites, store.File{Rel: file, Data: want, Replace: true})
 		r.note(Renewed, file)
 		return nil
 	}
-	r.leafWrites = append(r.leafWrites, write{file: file, data: want})
+	r.leafWrites = append(r.leafWrites, store.File{Rel: file, Data: want})
 	r.note(Created, file)
 	return nil
 }

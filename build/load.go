@@ -19,7 +19,7 @@ func readKey(d *store.Dir, file, fix string) (crypto.Signer, error) {
 	if err != nil || !ok {
 		return nil, err
 	}
-	data, err := d.Secrets.ReadSecret(file)
+	data, err := d.ReadSecret(file)
 	if err != nil {
 		return nil, &Problem{File: file, Reason: "cannot be read: " + err.Error(), Fix: fix}
 	}

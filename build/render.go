@@ -23,7 +23,7 @@ func Render(d *store.Dir, p *plan.Plan, o render.Options, opts Options) (Summary
 		return nil, err
 	}
 	var (
-		writes []write
+		writes []store.File
 		sum    Summary
 	)
 	enc := hardening.EncryptionConfigFile
@@ -32,7 +32,7 @@ func Render(d *store.Dir, p *plan.Plan, o render.Options, opts Options) (Summary
 		return nil, err
 	}
 	if ok {
-		data, err := d.Secrets.ReadSecret(enc)
+		data, err := d.ReadSecret(enc)
 		if err != nil {
 			return nil, &Problem{File: enc, Reason: "cannot be read: " + err.Error()}
 		}
@@ -45,7 +45,7 @@ func Render(d *store.Dir, p *plan.Plan, o render.Options, opts Options) (Summary
 		if err != nil {
 			return nil, err
 		}
-		writes = append(writes, write{file: enc, data: data, secret: true})
+		writes = append(writes, store.File{Rel: enc, Data: data, Secret: true})
 		sum = append(sum, Result{File: enc, Action: Created})
 	}
 	for _, f := range files {
@@ -54,14 +54,14 @@ func Render(d *store.Dir, p *plan.Plan, o render.Options, opts Options) (Summary
 		case err == nil && bytes.Equal(have, f.Data):
 			sum = append(sum, Result{File: f.Path, Action: Kept})
 		case err == nil:
-			writes = append(writes, write{file: f.Path, data: f.Data, replace: true, mode: RenderMode})
+			writes = append(writes, store.File{Rel: f.Path, Data: f.Data, Replace: true, Mode: RenderMode})
 			sum = append(sum, Result{File: f.Path, Action: Renewed})
 		default:
-			writes = append(writes, write{file: f.Path, data: f.Data, mode: RenderMode})
+			writes = append(writes, store.File{Rel: f.Path, Data: f.Data, Mode: RenderMode})
 			sum = append(sum, Result{File: f.Path, Action: Created})
 		}
 	}
-	if err := writeAll(d, writes); err != nil {
+	if err := d.WriteBatch(writes); err != nil {
 		return nil, err
 	}
 	return sortSummary(sum), nil

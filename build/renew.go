@@ -18,7 +18,7 @@ import (
 func Renew(d *store.Dir, p *plan.Plan, names []string, newKey bool, opts Options) (Summary, error) {
 	now := opts.now()
 	var (
-		writes []write
+		writes []store.File
 		sum    Summary
 	)
 	cas := map[string]*loadedCA{}
@@ -81,7 +81,7 @@ func Renew(d *store.Dir, p *plan.Plan, names []string, newKey bool, opts Options
 				return nil, err
 			}
 			ca.cert = cert
-			writes = append(writes, write{file: it.CertFile(), data: pki.MarshalCert(cert), replace: true})
+			writes = append(writes, store.File{Rel: it.CertFile(), Data: pki.MarshalCert(cert), Replace: true})
 			sum = append(sum, Result{File: it.CertFile(), Action: Renewed})
 		case plan.Cert:
 			ca, err := caFor(it.CA)
@@ -101,10 +101,10 @@ func Renew(d *store.Dir, p *plan.Plan, names []string, newKey bool, opts Options
 				if err != nil {
 					return nil, err
 				}
-				writes = append(writes, write{file: it.KeyFile(), data: data, secret: true, replace: true})
+				writes = append(writes, store.File{Rel: it.KeyFile(), Data: data, Secret: true, Replace: true})
 				sum = append(sum, Result{File: it.KeyFile(), Action: Renewed})
 			}
-			writes = append(writes, write{file: it.CertFile(), data: pki.MarshalCert(cert), replace: true})
+			writes = append(writes, store.File{Rel: it.CertFile(), Data: pki.MarshalCert(cert), Replace: true})
 			sum = append(sum, Result{File: it.CertFile(), Action: Renewed})
 		case plan.Kubeconfig:
 			if it.UsesToken() {
@@ -115,7 +115,7 @@ func Renew(d *store.Dir, p *plan.Plan, names []string, newKey bool, opts Options
 				return nil, err
 			}
 			key, _, err := leafKey(it.File(), func() (crypto.Signer, error) {
-				data, err := d.Secrets.ReadSecret(it.File())
+				data, err := d.ReadSecret(it.File())
 				if err != nil {
 					return nil, nil
 				}
@@ -137,23 +137,17 @@ func Renew(d *store.Dir, p *plan.Plan, names []string, newKey bool, opts Options
 			if err != nil {
 				return nil, err
 			}
-			writes = append(writes, write{file: it.File(), data: data, secret: true, replace: true})
+			writes = append(writes, store.File{Rel: it.File(), Data: data, Secret: true, Replace: true})
 			sum = append(sum, Result{File: it.File(), Action: Renewed})
 		}
 	}
 	// Keys before the certificates that name them.
-	var keys, rest []write
-	for _, w := range writes {
-		if w.secret && !isKubeconfig(w.file) {
-			keys = append(keys, w)
-		} else {
-			rest = append(rest, w)
+	for i := range writes {
+		if !writes[i].Secret || isKubeconfig(writes[i].Rel) {
+			writes[i].Stage = 1
 		}
 	}
-	if err := writeAll(d, keys); err != nil {
-		return nil, err
-	}
-	if err := writeAll(d, rest); err != nil {
+	if err := d.WriteBatch(writes); err != nil {
 		return nil, err
 	}
 	return sortSummary(sum), nil

@@ -32,7 +32,7 @@ func ListTokenManifests(d *store.Dir) ([]TokenFile, error) {
 		if path.Dir(f) != "cluster" || !strings.HasPrefix(base, "bootstrap-token-") || !strings.HasSuffix(base, ".yaml") {
 			continue
 		}
-		data, err := d.Secrets.ReadSecret(f)
+		data, err := d.ReadSecret(f)
 		if err != nil {
 			return nil, fmt.Errorf("failed to read %s: %w", f, err)
 		}
@@ -72,10 +72,10 @@ func CreateToken(d *store.Dir, p *plan.Plan, ttl time.Duration, usages, groups [
 		return bootstraptoken.Token{}, nil, err
 	}
 	manifestFile, kcFile := fmt.Sprintf(plan.TokenManifestPattern, tok.ID), tokenKubeconfigFile(tok.ID)
-	if err := d.Secrets.CreateSecret(manifestFile, secret); err != nil {
+	if err := d.CreateSecret(manifestFile, secret); err != nil {
 		return bootstraptoken.Token{}, nil, err
 	}
-	if err := d.Secrets.CreateSecret(kcFile, kc); err != nil {
+	if err := d.CreateSecret(kcFile, kc); err != nil {
 		return bootstraptoken.Token{}, nil, err
 	}
 	return tok, Summary{{File: manifestFile, Action: Created}, {File: kcFile, Action: Created}}, nil
@@ -130,7 +130,7 @@ func kubeconfigCarries(d *store.Dir, file, id string) (bool, error) {
 	if err != nil || !ok {
 		return false, err
 	}
-	data, err := d.Secrets.ReadSecret(file)
+	data, err := d.ReadSecret(file)
 	if err != nil {
 		return false, err
 	}

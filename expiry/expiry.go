@@ -89,7 +89,7 @@ func certEntries(d *store.Dir, f string, now time.Time, warn time.Duration) []En
 }
 
 func kubeconfigEntries(d *store.Dir, f string, now time.Time, warn time.Duration) []Entry {
-	data, err := d.Secrets.ReadSecret(f)
+	data, err := d.ReadSecret(f)
 	if err != nil {
 		return []Entry{{File: f, Status: Invalid, Error: "cannot be read"}}
 	}

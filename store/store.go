@@ -34,26 +34,30 @@ const maxFileSize = 4 << 20
 // and the next locked run removes them.
 const tmpPrefix = ".bulwark-tmp-"
 
-// Secrets stores files that hold secrets: private keys, kubeconfigs with
-// embedded keys or tokens, bootstrap token Secrets. The plain
-// implementation writes them 0600; an encrypting one can replace it without
-// the generators noticing.
+// Secrets seals files that hold secrets (private keys, kubeconfigs with
+// embedded keys or tokens, bootstrap token Secrets, the encryption key)
+// before they are written, and opens them when read. Every secret goes
+// through it, so that encryption at rest can be put behind it without the
+// generators noticing. The default is plain: files are stored as they are,
+// mode 0600.
 type Secrets interface {
-	// CreateSecret writes a new secret; it fails with ErrExist rather than
-	// replace one.
-	CreateSecret(rel string, data []byte) error
-	// ReplaceSecret atomically replaces a secret; only explicit renew and
-	// rotate commands call it.
-	ReplaceSecret(rel string, data []byte) error
-	// ReadSecret returns a secret's plaintext.
-	ReadSecret(rel string) ([]byte, error)
+	Seal(rel string, plaintext []byte) ([]byte, error)
+	Open(rel string, stored []byte) ([]byte, error)
 }
+
+// Plain stores secrets unencrypted (mode 0600).
+type Plain struct{}
+
+// Seal returns the plaintext.
+func (Plain) Seal(_ string, plaintext []byte) ([]byte, error) { return plaintext, nil }
+
+// Open returns the stored bytes.
+func (Plain) Open(_ string, stored []byte) ([]byte, error) { return stored, nil }
 
 // Dir is a cluster folder.
 type Dir struct {
 	root string
-	// Secrets is where secret files go; by default the plain 0600 files of
-	// this folder.
+	// Secrets seals and opens secret files; Plain by default.
 	Secrets Secrets
 }
 
@@ -63,9 +67,7 @@ func Open(root string) (*Dir, error) {
 	if err != nil {
 		return nil, fmt.Errorf("invalid folder %q: %w", root, err)
 	}
-	d := &Dir{root: abs}
-	d.Secrets = plainSecrets{d}
-	return d, nil
+	return &Dir{root: abs, Secrets: Plain{}}, nil
 }
 
 // Root is the folder's absolute path.
@@ -286,18 +288,38 @@ func unwrapPath(err error) error {
 	return err
 }
 
-// plainSecrets keeps secrets as 0600 files of the folder.
-type plainSecrets struct{ d *Dir }
-
-func (s plainSecrets) CreateSecret(rel string, data []byte) error {
-	return s.d.Create(rel, data, SecretMode)
+// CreateSecret seals and writes a new secret file, mode 0600; it fails
+// with ErrExist rather than replace one.
+func (d *Dir) CreateSecret(rel string, data []byte) error {
+	sealed, err := d.Secrets.Seal(rel, data)
+	if err != nil {
+		return fmt.Errorf("failed to seal %s: %w", rel, err)
+	}
+	return d.Create(rel, sealed, SecretMode)
 }
 
-func (s plainSecrets) ReplaceSecret(rel string, data []byte) error {
-	return s.d.Replace(rel, data, SecretMode)
+// ReplaceSecret seals and atomically replaces a secret file; only explicit
+// renew and rotate commands call it.
+func (d *Dir) ReplaceSecret(rel string, data []byte) error {
+	sealed, err := d.Secrets.Seal(rel, data)
+	if err != nil {
+		return fmt.Errorf("failed to seal %s: %w", rel, err)
+	}
+	return d.Replace(rel, sealed, SecretMode)
 }
 
-func (s plainSecrets) ReadSecret(rel string) ([]byte, error) { return s.d.Read(rel) }
+// ReadSecret reads and opens a secret file.
+func (d *Dir) ReadSecret(rel string) ([]byte, error) {
+	stored, err := d.Read(rel)
+	if err != nil {
+		return nil, err
+	}
+	data, err := d.Secrets.Open(rel, stored)
+	if err != nil {
+		return nil, fmt.Errorf("failed to open %s: %w", rel, err)
+	}
+	return data, nil
+}
 
 // ReadInput reads a file named on the command line (a configuration, a
 // manifest), refusing more than max bytes. Errors name the path once.

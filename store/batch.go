@@ -1,0 +1,180 @@
+package store
+
+import (
+	"errors"
+	"fmt"
+	"io/fs"
+	"os"
+	"path/filepath"
+	"sort"
+	"sync"
+
+	"golang.org/x/sys/unix"
+)
+
+// File is one file of a batch.
+type File struct {
+	Rel  string
+	Data []byte
+	// Mode of a file that is not a secret (secrets are always 0600).
+	Mode   fs.FileMode
+	Secret bool
+	// Replace an existing file; otherwise the write fails if one exists.
+	Replace bool
+	// Stage orders the batch: every file of a stage is durable in place
+	// before any file of a later stage appears.
+	Stage int
+}
+
+// WriteBatch writes files atomically and durably with few flushes. Every
+// file's content goes to a temporary file beside it, all of them are
+// flushed to disk at once, and then, stage by stage, they are linked (or,
+// with Replace, renamed) into place and their folders flushed. After a
+// crash each file is absent (or, with Replace, its old self) or complete,
+// and no file of a stage is there unless every file of the stages before it
+// is.
+func (d *Dir) WriteBatch(files []File) error {
+	if len(files) == 0 {
+		return nil
+	}
+	type staged struct {
+		File
+		tmp   string
+		final string
+	}
+	items := make([]*staged, len(files))
+	for i, f := range files {
+		if f.Secret {
+			sealed, err := d.Secrets.Seal(f.Rel, f.Data)
+			if err != nil {
+				return fmt.Errorf("failed to seal %s: %w", f.Rel, err)
+			}
+			f.Data, f.Mode = sealed, SecretMode
+		} else if f.Mode == 0 {
+			f.Mode = PublicMode
+		}
+		items[i] = &staged{File: f, final: d.Path(f.Rel)}
+		if err := d.mkdirs(filepath.Dir(items[i].final)); err != nil {
+			return err
+		}
+	}
+	defer func() {
+		for _, it := range items {
+			if it.tmp != "" {
+				os.Remove(it.tmp)
+			}
+		}
+	}()
+	if err := parallel(len(items), func(i int) error {
+		it := items[i]
+		f, err := os.CreateTemp(filepath.Dir(it.final), tmpPrefix+"*")
+		if err != nil {
+			return fmt.Errorf("failed to write %s: %w", it.Rel, unwrapPath(err))
+		}
+		it.tmp = f.Name()
+		if err := f.Chmod(it.Mode); err == nil {
+			_, err = f.Write(it.Data)
+		}
+		if cerr := f.Close(); err == nil {
+			err = cerr
+		}
+		if err != nil {
+			return fmt.Errorf("failed to write %s: %w", it.Rel, unwrapPath(err))
+		}
+		return nil
+	}); err != nil {
+		return err
+	}
+	// One flush of the file system instead of one per file.
+	if err := d.syncAll(); err != nil {
+		if err := parallel(len(items), func(i int) error { return syncFile(items[i].tmp) }); err != nil {
+			return err
+		}
+	}
+	stages := map[int][]*staged{}
+	var order []int
+	for _, it := range items {
+		if _, ok := stages[it.Stage]; !ok {
+			order = append(order, it.Stage)
+		}
+		stages[it.Stage] = append(stages[it.Stage], it)
+	}
+	sort.Ints(order)
+	for _, st := range order {
+		dirs := map[string]bool{}
+		for _, it := range stages[st] {
+			var err error
+			if it.Replace {
+				err = os.Rename(it.tmp, it.final)
+			} else {
+				err = os.Link(it.tmp, it.final)
+			}
+			if err != nil {
+				if errors.Is(err, fs.ErrExist) {
+					return fmt.Errorf("%s: %w", it.Rel, ErrExist)
+				}
+				return fmt.Errorf("failed to write %s: %w", it.Rel, unwrapPath(err))
+			}
+			dirs[filepath.Dir(it.final)] = true
+		}
+		list := make([]string, 0, len(dirs))
+		for dir := range dirs {
+			list = append(list, dir)
+		}
+		if err := parallel(len(list), func(i int) error { return syncDir(list[i]) }); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// syncAll flushes the file system that holds the folder.
+func (d *Dir) syncAll() error {
+	f, err := os.Open(d.root)
+	if err != nil {
+		return err
+	}
+	defer f.Close()
+	return unix.Syncfs(int(f.Fd()))
+}
+
+func syncFile(p string) error {
+	f, err := os.OpenFile(p, os.O_RDWR, 0)
+	if err != nil {
+		return fmt.Errorf("failed to sync %s: %w", p, unwrapPath(err))
+	}
+	defer f.Close()
+	if err := f.Sync(); err != nil {
+		return fmt.Errorf("failed to sync %s: %w", p, unwrapPath(err))
+	}
+	return nil
+}
+
+// parallel runs f for 0..n-1 on a few workers and returns the first error.
+// File system calls block on the disk, not the CPU, so more workers than
+// cores keep it busy.
+func parallel(n int, f func(i int) error) error {
+	const workers = 8
+	next := make(chan int)
+	errs := make(chan error, n)
+	var wg sync.WaitGroup
+	for range min(workers, n) {
+		wg.Go(func() {
+			for i := range next {
+				errs <- f(i)
+			}
+		})
+	}
+	for i := range n {
+		next <- i
+	}
+	close(next)
+	wg.Wait()
+	close(errs)
+	for err := range errs {
+		if err != nil {
+			return err
+		}
+	}
+	return nil
+}
