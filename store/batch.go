@@ -27,8 +27,9 @@ type File struct {
 }
 
 // WriteBatch writes files atomically and durably with few flushes. Every
-// file's content goes to a temporary file beside it, all of them are
-// flushed to disk at once, and then, stage by stage, they are linked (or,
+// file's content goes to a temporary file beside it (an unnamed one where
+// the file system allows), all of them are flushed to disk together, and
+// then, stage by stage, they are linked (or,
 // with Replace, renamed) into place and their folders flushed. After a
 // crash each file is absent (or, with Replace, its old self) or complete,
 // and no file of a stage is there unless every file of the stages before it
@@ -39,7 +40,8 @@ func (d *Dir) WriteBatch(files []File) error {
 	}
 	type staged struct {
 		File
-		tmp   string
+		tmp   string   // named temporary file, or
+		anon  *os.File // an unnamed one (O_TMPFILE), linked in by descriptor
 		final string
 	}
 	items := make([]*staged, len(files))
@@ -63,20 +65,39 @@ func (d *Dir) WriteBatch(files []File) error {
 			if it.tmp != "" {
 				os.Remove(it.tmp)
 			}
+			if it.anon != nil {
+				it.anon.Close()
+			}
 		}
 	}()
 	if err := parallel(len(items), func(i int) error {
 		it := items[i]
-		f, err := os.CreateTemp(filepath.Dir(it.final), tmpPrefix+"*")
-		if err != nil {
-			return fmt.Errorf("failed to write %s: %w", it.Rel, unwrapPath(err))
+		dir := filepath.Dir(it.final)
+		var (
+			f   *os.File
+			err error
+		)
+		// A new file starts as an unnamed inode: one directory operation
+		// (the link) instead of three (create, link, unlink).
+		if !it.Replace {
+			if fd, terr := unix.Open(dir, unix.O_TMPFILE|unix.O_WRONLY|unix.O_CLOEXEC, uint32(it.Mode)); terr == nil {
+				f = os.NewFile(uintptr(fd), it.final)
+				it.anon = f
+			}
 		}
-		it.tmp = f.Name()
-		if err := f.Chmod(it.Mode); err == nil {
+		if f == nil {
+			if f, err = os.CreateTemp(dir, tmpPrefix+"*"); err != nil {
+				return fmt.Errorf("failed to write %s: %w", it.Rel, unwrapPath(err))
+			}
+			it.tmp = f.Name()
+		}
+		if err = f.Chmod(it.Mode); err == nil {
 			_, err = f.Write(it.Data)
 		}
-		if cerr := f.Close(); err == nil {
-			err = cerr
+		if it.anon == nil {
+			if cerr := f.Close(); err == nil {
+				err = cerr
+			}
 		}
 		if err != nil {
 			return fmt.Errorf("failed to write %s: %w", it.Rel, unwrapPath(err))
@@ -85,11 +106,19 @@ func (d *Dir) WriteBatch(files []File) error {
 	}); err != nil {
 		return err
 	}
-	// One flush of the file system instead of one per file.
-	if err := d.syncAll(); err != nil {
-		if err := parallel(len(items), func(i int) error { return syncFile(items[i].tmp) }); err != nil {
-			return err
+	// Flush every file's data, in parallel so that the journal commits
+	// them together. (syncfs would be one call, but it also waits for every
+	// other process's dirty data on the file system.)
+	if err := parallel(len(items), func(i int) error {
+		if it := items[i]; it.anon != nil {
+			if err := it.anon.Sync(); err != nil {
+				return fmt.Errorf("failed to sync %s: %w", it.Rel, err)
+			}
+			return nil
 		}
+		return syncFile(items[i].tmp)
+	}); err != nil {
+		return err
 	}
 	stages := map[int][]*staged{}
 	var order []int
@@ -104,9 +133,12 @@ func (d *Dir) WriteBatch(files []File) error {
 		dirs := map[string]bool{}
 		for _, it := range stages[st] {
 			var err error
-			if it.Replace {
+			switch {
+			case it.anon != nil:
+				err = unix.Linkat(unix.AT_FDCWD, fmt.Sprintf("/proc/self/fd/%d", it.anon.Fd()), unix.AT_FDCWD, it.final, unix.AT_SYMLINK_FOLLOW)
+			case it.Replace:
 				err = os.Rename(it.tmp, it.final)
-			} else {
+			default:
 				err = os.Link(it.tmp, it.final)
 			}
 			if err != nil {
@@ -126,16 +158,6 @@ func (d *Dir) WriteBatch(files []File) error {
 		}
 	}
 	return nil
-}
-
-// syncAll flushes the file system that holds the folder.
-func (d *Dir) syncAll() error {
-	f, err := os.Open(d.root)
-	if err != nil {
-		return err
-	}
-	defer f.Close()
-	return unix.Syncfs(int(f.Fd()))
 }
 
 func syncFile(p string) error {
