@@ -307,7 +307,10 @@ func KubeletConfig(ctx *hardening.Context) ([]byte, error) {
 	if err := yaml.UnmarshalStrict(raw, &kc); err != nil {
 		return nil, fmt.Errorf("kubelet configuration does not decode as KubeletConfiguration: %w", err)
 	}
-	return yaml.Marshal(&kc)
+	// Written from the table's rows, not from the struct: the struct would
+	// drop readOnlyPort: 0 (omitempty) and spell out every other field as
+	// a zero value.
+	return yaml.Marshal(doc)
 }
 
 func setPath(m map[string]any, keys []string, v any) {
