@@ -35,11 +35,16 @@ e2e: deps tools
 	$(GO) test -count=1 -timeout 60m -run 'E2E|Real' ./...
 
 bench: deps tools
-	$(GO) test -run '^$$' -bench . -benchtime 10x -timeout 60m ./bench/
+	$(GO) test -run '^$$' -bench . -benchtime 20x -timeout 60m ./bench/ ./audit/
 
+# Run every fuzzer for FUZZTIME each (plain `go test` runs their seeds).
+FUZZTIME ?= 30s
 fuzz:
-	@for f in $$($(GO) test -list 'Fuzz.*' ./... | grep ^Fuzz); do :; done
-	$(GO) test -run '^$$' -fuzz FuzzParse -fuzztime 30s ./config/
+	@for pkg in $$($(GO) list ./...); do \
+	  for f in $$($(GO) test -list '^Fuzz' $$pkg | grep '^Fuzz'); do \
+	    echo "== $$pkg $$f"; $(GO) test -run '^$$' -fuzz "^$$f$$" -fuzztime $(FUZZTIME) $$pkg || exit 1; \
+	  done; \
+	done
 
 lint:
 	$(GO) vet ./...
