@@ -154,6 +154,22 @@ func TestControlPlane(t *testing.T) {
 		}
 	})
 
+	t.Run("token create, list and delete on the live cluster", func(t *testing.T) {
+		id := tokenID(t, bulwark(t, "token", "create", "--kubeconfig", c.path("super-admin.conf"), "--ttl", "1h", "--groups", "system:bootstrappers:workers"))
+		list := bulwark(t, "token", "list", "--kubeconfig", c.path("super-admin.conf"), "-o", "json")
+		if !strings.Contains(list, `"id": "`+id+`"`) || !strings.Contains(list, "system:bootstrappers:workers") {
+			t.Fatalf("token %s not listed:\n%s", id, list)
+		}
+		if strings.Contains(list, "token-secret") {
+			t.Fatalf("token list shows secrets:\n%s", list)
+		}
+		c.mustKubectl(t, "super-admin.conf", "get", "secret", "-n", "kube-system", "bootstrap-token-"+id)
+		bulwark(t, "token", "delete", id, "--kubeconfig", c.path("super-admin.conf"))
+		if out, err := c.kubectl(t, "super-admin.conf", "get", "secret", "-n", "kube-system", "bootstrap-token-"+id); err == nil {
+			t.Fatalf("token Secret still there after delete:\n%s", out)
+		}
+	})
+
 	kcmPort, schedPort := components.FreePort(t), components.FreePort(t)
 	c.startSidecar(t, "kube-controller-manager", kcmPort)
 	c.startSidecar(t, "kube-scheduler", schedPort)
