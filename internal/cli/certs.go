@@ -146,6 +146,13 @@ unless --new-key is given. A CA is renewed with its own key, which keeps every
 certificate it signed valid. --all renews every leaf and kubeconfig, not the CAs.
 
 Names are those of "bulwark plan": e.g. apiserver, etcd/server, admin, ca.`,
+		ValidArgsFunction: func(cmd *cobra.Command, args []string, _ string) ([]string, cobra.ShellCompDirective) {
+			p, _, err := cf.plan(env)
+			if err != nil {
+				return nil, cobra.ShellCompDirectiveError
+			}
+			return p.Names(), cobra.ShellCompDirectiveNoFileComp
+		},
 		RunE: func(cmd *cobra.Command, args []string) error {
 			if all == (len(args) > 0) {
 				return usagef("give certificate names or --all, not both or neither")

@@ -81,7 +81,7 @@ func Run(env Env, args []string) int {
 // and argument counts, which it does not type.
 func isCobraUsage(err error) bool {
 	s := err.Error()
-	for _, p := range []string{"unknown command", "unknown flag", "unknown shorthand flag", "flag needs an argument", "invalid argument", "accepts ", "requires at least", "requires exactly", "bad flag syntax"} {
+	for _, p := range []string{"unknown command", "unknown flag", "unknown shorthand flag", "flag needs an argument", "invalid argument", "accepts ", "requires at least", "requires exactly", "bad flag syntax", "required flag(s)", "if any flags in the group"} {
 		if strings.Contains(s, p) {
 			return true
 		}
