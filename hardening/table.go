@@ -155,6 +155,14 @@ func (s Setting) FlagValue(c *Context) string { return fmt.Sprint(s.Value(c)) }
 
 func lit(v any) func(*Context) any { return func(*Context) any { return v } }
 
+// row returns the constructor of one component's rows, in the table's
+// column order: name, value, match, severity, CIS, reason.
+func row(comp Component) func(name string, v func(*Context) any, m Match, sev Severity, cis, reason string) Setting {
+	return func(name string, v func(*Context) any, m Match, sev Severity, cis, reason string) Setting {
+		return Setting{Component: comp, Name: name, Value: v, Match: m, Severity: sev, CIS: cis, Reason: reason}
+	}
+}
+
 // Settings is the table.
 func Settings() []Setting {
 	return append(append(append(append(etcdSettings(), apiServerSettings()...), controllerManagerSettings()...), schedulerSettings()...), kubeletSettings()...)
@@ -172,9 +180,7 @@ func For(comp Component) []Setting {
 }
 
 func etcdSettings() []Setting {
-	e := func(name string, v func(*Context) any, m Match, sev Severity, cis, reason string) Setting {
-		return Setting{Component: Etcd, Name: name, Value: v, Match: m, Severity: sev, CIS: cis, Reason: reason}
-	}
+	e := row(Etcd)
 	return []Setting{
 		e("name", func(c *Context) any { return c.Member.Name }, NotAudited, "", "", "member name; matches its certificates' CN"),
 		e("data-dir", lit(EtcdDataDir), NotAudited, "", "", "where the member keeps its data"),
@@ -213,9 +219,7 @@ func etcdSettings() []Setting {
 }
 
 func apiServerSettings() []Setting {
-	a := func(name string, v func(*Context) any, m Match, sev Severity, cis, reason string) Setting {
-		return Setting{Component: APIServer, Name: name, Value: v, Match: m, Severity: sev, CIS: cis, Reason: reason}
-	}
+	a := row(APIServer)
 	return []Setting{
 		a("advertise-address", func(c *Context) any { return firstIP(c.Node) }, NotAudited, "", "", "the address the API server announces to the cluster"),
 		a("secure-port", lit(strconv.Itoa(APIServerPort)), NotAudited, "", "", "HTTPS only; there is no insecure port"),
@@ -264,9 +268,7 @@ func apiServerSettings() []Setting {
 }
 
 func controllerManagerSettings() []Setting {
-	m := func(name string, v func(*Context) any, ma Match, sev Severity, cis, reason string) Setting {
-		return Setting{Component: ControllerManager, Name: name, Value: v, Match: ma, Severity: sev, CIS: cis, Reason: reason}
-	}
+	m := row(ControllerManager)
 	kc := func(c *Context) any { return c.File("controller-manager.conf") }
 	return []Setting{
 		m("kubeconfig", kc, Present, High, "", "authenticate as system:kube-controller-manager"),
@@ -292,9 +294,7 @@ func controllerManagerSettings() []Setting {
 }
 
 func schedulerSettings() []Setting {
-	s := func(name string, v func(*Context) any, m Match, sev Severity, cis, reason string) Setting {
-		return Setting{Component: Scheduler, Name: name, Value: v, Match: m, Severity: sev, CIS: cis, Reason: reason}
-	}
+	s := row(Scheduler)
 	kc := func(c *Context) any { return c.File("scheduler.conf") }
 	return []Setting{
 		s("kubeconfig", kc, Present, High, "", "authenticate as system:kube-scheduler"),
@@ -308,9 +308,7 @@ func schedulerSettings() []Setting {
 }
 
 func kubeletSettings() []Setting {
-	k := func(name string, v func(*Context) any, m Match, sev Severity, cis, reason string) Setting {
-		return Setting{Component: Kubelet, Name: name, Value: v, Match: m, Severity: sev, CIS: cis, Reason: reason}
-	}
+	k := row(Kubelet)
 	return []Setting{
 		k("authentication.anonymous.enabled", lit(false), Equals, Critical, "4.2.1", "anonymous requests to the kubelet API are refused (401)"),
 		k("authentication.webhook.enabled", lit(true), Equals, High, "4.2.2", "bearer tokens are checked with the API server"),
