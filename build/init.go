@@ -13,6 +13,7 @@ import (
 	"github.com/bulwark-k8s/bulwark/manifest"
 	"github.com/bulwark-k8s/bulwark/pki"
 	"github.com/bulwark-k8s/bulwark/plan"
+	"github.com/bulwark-k8s/bulwark/render"
 	"github.com/bulwark-k8s/bulwark/store"
 )
 
@@ -39,32 +40,71 @@ type run struct {
 // plan, it returns a *Problem and writes nothing. The caller holds the
 // folder's lock.
 func Init(d *store.Dir, p *plan.Plan, opts Options) (Summary, error) {
+	files, sum, err := prepareInit(d, p, opts)
+	if err != nil {
+		return nil, err
+	}
+	if err := d.WriteBatch(files); err != nil {
+		return nil, err
+	}
+	return sortSummary(sum), nil
+}
+
+// InitAndRender is Init then Render, checked together before anything is
+// written and written as one batch: a problem with the rendered files
+// leaves the PKI untouched too.
+func InitAndRender(d *store.Dir, p *plan.Plan, o render.Options, opts Options) (Summary, error) {
+	files, sum, err := prepareInit(d, p, opts)
+	if err != nil {
+		return nil, err
+	}
+	rfiles, rsum, err := prepareRender(d, p, o, opts)
+	if err != nil {
+		return nil, err
+	}
+	for _, f := range rfiles {
+		f.Stage = stageRendered
+		files = append(files, f)
+	}
+	if err := d.WriteBatch(files); err != nil {
+		return nil, err
+	}
+	return sortSummary(append(sum, rsum...)), nil
+}
+
+// Write stages: a key is on disk before the certificate that names it, a
+// CA certificate before the leaves it signed.
+const (
+	stageKeys = iota
+	stageCAs
+	stageLeaves
+	stageRendered
+)
+
+func prepareInit(d *store.Dir, p *plan.Plan, opts Options) ([]store.File, Summary, error) {
 	r := &run{d: d, p: p, opts: opts, now: opts.now(), cas: map[string]*loadedCA{}}
 	steps := []func() error{r.loadCAs, r.loadServiceAccount, r.loadLeaves, r.loadKubeconfigs, r.loadManifests}
 	for _, step := range steps {
 		if err := step(); err != nil {
-			return nil, err
+			return nil, nil, err
 		}
 	}
 	if err := generateKeys(r.keyJobs, opts.rand()); err != nil {
-		return nil, err
+		return nil, nil, err
 	}
 	for _, f := range r.todo {
 		if err := f(); err != nil {
-			return nil, err
+			return nil, nil, err
 		}
 	}
 	var files []store.File
-	for stage, batch := range [][]store.File{r.keyWrites, r.caWrites, r.leafWrites} {
+	for stage, batch := range map[int][]store.File{stageKeys: r.keyWrites, stageCAs: r.caWrites, stageLeaves: r.leafWrites} {
 		for _, f := range batch {
 			f.Stage = stage
 			files = append(files, f)
 		}
 	}
-	if err := d.WriteBatch(files); err != nil {
-		return nil, err
-	}
-	return sortSummary(r.summary), nil
+	return files, r.summary, nil
 }
 
 func (r *run) note(a Action, files ...string) {

@@ -18,9 +18,20 @@ const RenderMode = store.SecretMode
 // equal); the encryption configuration holds a key, so it is made once and
 // then only checked. Nothing is written if any check fails.
 func Render(d *store.Dir, p *plan.Plan, o render.Options, opts Options) (Summary, error) {
-	files, err := render.Derived(p, o)
+	writes, sum, err := prepareRender(d, p, o, opts)
 	if err != nil {
 		return nil, err
+	}
+	if err := d.WriteBatch(writes); err != nil {
+		return nil, err
+	}
+	return sortSummary(sum), nil
+}
+
+func prepareRender(d *store.Dir, p *plan.Plan, o render.Options, opts Options) ([]store.File, Summary, error) {
+	files, err := render.Derived(p, o)
+	if err != nil {
+		return nil, nil, err
 	}
 	var (
 		writes []store.File
@@ -29,21 +40,21 @@ func Render(d *store.Dir, p *plan.Plan, o render.Options, opts Options) (Summary
 	enc := hardening.EncryptionConfigFile
 	ok, err := d.Exists(enc)
 	if err != nil {
-		return nil, err
+		return nil, nil, err
 	}
 	if ok {
 		data, err := d.ReadSecret(enc)
 		if err != nil {
-			return nil, &Problem{File: enc, Reason: "cannot be read: " + err.Error()}
+			return nil, nil, &Problem{File: enc, Reason: "cannot be read: " + err.Error()}
 		}
 		if err := render.ParseEncryptionConfig(data); err != nil {
-			return nil, &Problem{File: enc, Reason: err.Error() + " (fix it by hand: its key decrypts every Secret in etcd)"}
+			return nil, nil, &Problem{File: enc, Reason: err.Error() + " (fix it by hand: its key decrypts every Secret in etcd)"}
 		}
 		sum = append(sum, Result{File: enc, Action: Kept})
 	} else {
 		data, err := render.EncryptionConfig(opts.rand())
 		if err != nil {
-			return nil, err
+			return nil, nil, err
 		}
 		writes = append(writes, store.File{Rel: enc, Data: data, Secret: true})
 		sum = append(sum, Result{File: enc, Action: Created})
@@ -61,8 +72,5 @@ func Render(d *store.Dir, p *plan.Plan, o render.Options, opts Options) (Summary
 			sum = append(sum, Result{File: f.Path, Action: Created})
 		}
 	}
-	if err := d.WriteBatch(writes); err != nil {
-		return nil, err
-	}
-	return sortSummary(sum), nil
+	return writes, sum, nil
 }

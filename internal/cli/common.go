@@ -182,3 +182,24 @@ func join(ss []string) string {
 	}
 	return strings.Join(ss, ",")
 }
+
+// onFolder is the shape of every command that changes a cluster folder:
+// resolve the plan, take the folder's lock, do the work, print what was
+// done.
+func onFolder(env *Env, cf *clusterFlags, create bool, work func(d *store.Dir, p *plan.Plan, raw []byte) (build.Summary, error)) error {
+	p, raw, err := cf.plan(env)
+	if err != nil {
+		return err
+	}
+	d, unlock, err := openLocked(cf.dir, create)
+	if err != nil {
+		return err
+	}
+	defer unlock()
+	sum, err := work(d, p, raw)
+	if err != nil {
+		return err
+	}
+	printSummary(env.Stdout, d.Root(), sum)
+	return nil
+}

@@ -8,6 +8,7 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/bulwark-k8s/bulwark/build"
+	"github.com/bulwark-k8s/bulwark/plan"
 	"github.com/bulwark-k8s/bulwark/store"
 )
 
@@ -35,29 +36,13 @@ command that would fix it.`,
 			if err := rf.validate(); err != nil {
 				return err
 			}
-			p, raw, err := cf.plan(env)
-			if err != nil {
-				return err
-			}
-			d, unlock, err := openLocked(cf.dir, true)
-			if err != nil {
-				return err
-			}
-			defer unlock()
-			sum, err := build.Init(d, p, buildOptions(env))
-			if err != nil {
-				return err
-			}
-			rendered, err := build.Render(d, p, rf.o, buildOptions(env))
-			if err != nil {
-				return err
-			}
-			sum = append(sum, rendered...)
-			if err := saveConfig(d, raw); err != nil {
-				return err
-			}
-			printSummary(env.Stdout, d.Root(), sum)
-			return nil
+			return onFolder(env, &cf, true, func(d *store.Dir, p *plan.Plan, raw []byte) (build.Summary, error) {
+				sum, err := build.InitAndRender(d, p, rf.o, buildOptions(env))
+				if err != nil {
+					return nil, err
+				}
+				return sum, saveConfig(d, raw)
+			})
 		},
 	}
 	cf.register(cmd, true)

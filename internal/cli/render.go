@@ -4,7 +4,9 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/bulwark-k8s/bulwark/build"
+	"github.com/bulwark-k8s/bulwark/plan"
 	"github.com/bulwark-k8s/bulwark/render"
+	"github.com/bulwark-k8s/bulwark/store"
 )
 
 // renderFlags are the flags of init and render that shape the rendered files.
@@ -46,21 +48,9 @@ date on every run; the encryption configuration is never replaced.`,
 			if err := rf.validate(); err != nil {
 				return err
 			}
-			p, _, err := cf.plan(env)
-			if err != nil {
-				return err
-			}
-			d, unlock, err := openLocked(cf.dir, false)
-			if err != nil {
-				return err
-			}
-			defer unlock()
-			sum, err := build.Render(d, p, rf.o, buildOptions(env))
-			if err != nil {
-				return err
-			}
-			printSummary(env.Stdout, d.Root(), sum)
-			return nil
+			return onFolder(env, &cf, false, func(d *store.Dir, p *plan.Plan, _ []byte) (build.Summary, error) {
+				return build.Render(d, p, rf.o, buildOptions(env))
+			})
 		},
 	}
 	cf.register(cmd, true)
