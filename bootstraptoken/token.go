@@ -99,7 +99,9 @@ func (t Token) ToSecret() *corev1.Secret {
 		bootstrapapi.BootstrapTokenSecretKey: []byte(t.Secret),
 	}
 	if !t.Expires.IsZero() {
-		data[bootstrapapi.BootstrapTokenExpirationKey] = []byte(t.Expires.UTC().Format(time.RFC3339))
+		// RFC3339Nano writes whole seconds exactly as RFC3339 does, and keeps
+		// the fraction of an expiration read from someone else's Secret.
+		data[bootstrapapi.BootstrapTokenExpirationKey] = []byte(t.Expires.UTC().Format(time.RFC3339Nano))
 	}
 	if t.Description != "" {
 		data[bootstrapapi.BootstrapTokenDescriptionKey] = []byte(t.Description)

@@ -5,6 +5,7 @@ package config
 
 import (
 	"fmt"
+	"math"
 	"net"
 	"strconv"
 	"strings"
@@ -179,7 +180,9 @@ type Duration time.Duration
 func ParseDuration(s string) (Duration, error) {
 	if days, ok := strings.CutSuffix(s, "d"); ok {
 		n, err := strconv.ParseUint(days, 10, 32)
-		if err != nil {
+		// Beyond about 292 years a time.Duration overflows and would wrap
+		// round to some other, plausible-looking value.
+		if err != nil || n > uint64(math.MaxInt64/int64(24*time.Hour)) {
 			return 0, fmt.Errorf("invalid duration %q", s)
 		}
 		return Duration(time.Duration(n) * 24 * time.Hour), nil

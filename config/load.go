@@ -1,8 +1,10 @@
 package config
 
 import (
+	"bytes"
 	"errors"
 	"fmt"
+	"io"
 	"reflect"
 	"strings"
 
@@ -19,7 +21,13 @@ type Error struct {
 	Line  int    // 1-based line of the field, 0 when unknown
 	Field string // path such as controlPlane[0].ips[1]
 	Msg   string
+	// Err is the sentinel the problem is an instance of (ErrUnknownField),
+	// for errors.Is; nil for most problems.
+	Err error
 }
+
+// Unwrap returns the sentinel, if any.
+func (e *Error) Unwrap() error { return e.Err }
 
 func (e *Error) Error() string {
 	var b strings.Builder
@@ -43,22 +51,38 @@ func Parse(data []byte, hostname string) (*Cluster, error) {
 	if len(data) > maxConfigSize {
 		return nil, fmt.Errorf("config larger than %d bytes", maxConfigSize)
 	}
+	// A decoder, not yamlv3.Unmarshal: Unmarshal reads the first document
+	// and silently drops the rest.
+	dec := yamlv3.NewDecoder(bytes.NewReader(data))
 	var doc yamlv3.Node
-	if err := yamlv3.Unmarshal(data, &doc); err != nil {
+	if err := dec.Decode(&doc); err != nil && !errors.Is(err, io.EOF) {
 		return nil, fmt.Errorf("invalid YAML: %s", strings.TrimPrefix(err.Error(), "yaml: "))
 	}
 	lines := map[string]int{}
 	if len(doc.Content) == 0 {
 		return nil, errors.New("config is empty")
 	}
-	if len(doc.Content) > 1 {
-		return nil, errors.New("config holds more than one YAML document")
+	var next yamlv3.Node
+	switch err := dec.Decode(&next); {
+	case errors.Is(err, io.EOF):
+	case err != nil:
+		return nil, fmt.Errorf("invalid YAML: %s", strings.TrimPrefix(err.Error(), "yaml: "))
+	case len(next.Content) > 0 && !(next.Content[0].Kind == yamlv3.ScalarNode && next.Content[0].Tag == "!!null"):
+		// An empty document after a trailing "---" is harmless; a second
+		// configuration is not.
+		return nil, &Error{Line: next.Content[0].Line, Msg: "config holds more than one YAML document"}
 	}
 	if err := walk(doc.Content[0], reflect.TypeOf(Cluster{}), "", lines); err != nil {
 		return nil, err
 	}
+	// Decode the checked document, with its strings marked as strings by
+	// walk, rather than the input.
+	checked, err := yamlv3.Marshal(&doc)
+	if err != nil {
+		return nil, fmt.Errorf("invalid YAML: %s", strings.TrimPrefix(err.Error(), "yaml: "))
+	}
 	var c Cluster
-	if err := yaml.UnmarshalStrict(data, &c); err != nil {
+	if err := yaml.UnmarshalStrict(checked, &c); err != nil {
 		// walk has already matched every field and kind; what is left are
 		// value errors such as a bad duration.
 		return nil, fmt.Errorf("invalid config: %s", trimJSONNoise(err.Error()))
@@ -109,6 +133,10 @@ func walk(n *yamlv3.Node, t reflect.Type, path string, lines map[string]int) err
 		if n.Kind != yamlv3.ScalarNode {
 			return &Error{Line: n.Line, Field: path, Msg: "must be a single value"}
 		}
+		// The schema says string, so the text is the value: without this
+		// the YAML 1.1 decoder below reads a node named 017 as "15", and
+		// y or on as "true".
+		n.Tag, n.Style = "!!str", yamlv3.DoubleQuotedStyle
 	case t.Kind() == reflect.Slice:
 		if n.Kind != yamlv3.SequenceNode {
 			return &Error{Line: n.Line, Field: path, Msg: "must be a list"}
@@ -134,7 +162,7 @@ func walk(n *yamlv3.Node, t reflect.Type, path string, lines map[string]int) err
 			}
 			ft, ok := fields[k.Value]
 			if !ok {
-				return &Error{Line: k.Line, Field: p, Msg: ErrUnknownField.Error() + hint(k.Value, fields)}
+				return &Error{Line: k.Line, Field: p, Msg: ErrUnknownField.Error() + hint(k.Value, fields), Err: ErrUnknownField}
 			}
 			if seen[k.Value] {
 				return &Error{Line: k.Line, Field: p, Msg: "field given twice"}
