@@ -1,0 +1,375 @@
+// Package rbac answers authorization questions about a cluster's RBAC
+// policy exactly as kube-apiserver does with --authorization-mode=Node,RBAC:
+// "may this user do this?" (Engine.Check, Engine.Authorize), "who may do
+// this?" (Engine.WhoCan), and which grants are risky (Lint).
+//
+// A Policy is loaded from manifests (Decode) or from a live cluster (package
+// rbac/live), merged over the built-in policy of the pinned Kubernetes
+// release (Builtin), and compiled into an Engine. Compiling computes
+// ClusterRole aggregation the way kube-controller-manager's
+// clusterrole-aggregation controller does, so that manifests answer the
+// same as the running cluster.
+//
+// The facts it reproduces, from k8s.io/kubernetes v1.36:
+//   - the authorizer chain: members of system:masters are allowed
+//     everything before any authorizer runs; the Node authorizer then
+//     answers for node identities (user system:node:<name> in group
+//     system:nodes); RBAC last. Neither denies: a request is allowed when
+//     one of them allows it.
+//   - a ClusterRoleBinding grants its role in every namespace and at cluster
+//     scope; a RoleBinding grants its Role, or a ClusterRole, in its own
+//     namespace only.
+//   - subjects: User by name, Group by membership, ServiceAccount by the
+//     username system:serviceaccount:<namespace>:<name>, the namespace
+//     defaulting to the RoleBinding's.
+//   - rules: verbs, apiGroups, resources ("*", "resource/subresource",
+//     "*/subresource"), resourceNames (empty means any), nonResourceURLs
+//     (exact, "*" or a "/prefix/*").
+package rbac
+
+import (
+	"bufio"
+	"bytes"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"strings"
+
+	rbacv1 "k8s.io/api/rbac/v1"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	utilyaml "k8s.io/apimachinery/pkg/util/yaml"
+	"sigs.k8s.io/yaml"
+)
+
+// Kinds of the objects in a Policy, and of the references in paths.
+const (
+	KindRole               = "Role"
+	KindClusterRole        = "ClusterRole"
+	KindRoleBinding        = "RoleBinding"
+	KindClusterRoleBinding = "ClusterRoleBinding"
+)
+
+// Ref names one RBAC object.
+type Ref struct {
+	Kind      string `json:"kind"`
+	Namespace string `json:"namespace,omitempty"`
+	Name      string `json:"name"`
+}
+
+func (r Ref) String() string {
+	if r.Namespace != "" {
+		return fmt.Sprintf("%s %s/%s", r.Kind, r.Namespace, r.Name)
+	}
+	return fmt.Sprintf("%s %s", r.Kind, r.Name)
+}
+
+// Policy is a set of RBAC objects. Objects are kept in the order they were
+// added; adding an object with the key of an existing one replaces it, as
+// applying a manifest does.
+type Policy struct {
+	ClusterRoles        []rbacv1.ClusterRole        `json:"clusterRoles,omitempty"`
+	ClusterRoleBindings []rbacv1.ClusterRoleBinding `json:"clusterRoleBindings,omitempty"`
+	Roles               []rbacv1.Role               `json:"roles,omitempty"`
+	RoleBindings        []rbacv1.RoleBinding        `json:"roleBindings,omitempty"`
+	// Sources says where each object came from ("file.yaml#3": the third
+	// document of file.yaml; "built-in"; "cluster"), for reports.
+	Sources map[Ref]string `json:"-"`
+
+	index   map[Ref]int // position of each object in its slice
+	indexed int         // Len when index was built
+}
+
+// Len is the number of objects.
+func (p *Policy) Len() int {
+	return len(p.ClusterRoles) + len(p.ClusterRoleBindings) + len(p.Roles) + len(p.RoleBindings)
+}
+
+// Rules counts the rules of every role as written (before aggregation).
+func (p *Policy) Rules() int {
+	n := 0
+	for i := range p.ClusterRoles {
+		n += len(p.ClusterRoles[i].Rules)
+	}
+	for i := range p.Roles {
+		n += len(p.Roles[i].Rules)
+	}
+	return n
+}
+
+// Source is where an object came from, or "".
+func (p *Policy) Source(r Ref) string { return p.Sources[r] }
+
+func (p *Policy) setSource(r Ref, src string) {
+	if src == "" {
+		return
+	}
+	if p.Sources == nil {
+		p.Sources = map[Ref]string{}
+	}
+	p.Sources[r] = src
+}
+
+// Merge adds every object of q to p, replacing objects with the same kind,
+// namespace and name.
+func (p *Policy) Merge(q *Policy) {
+	p.reindex()
+	p.ClusterRoles = mergeObjects(p, p.ClusterRoles, q.ClusterRoles, q, func(o *rbacv1.ClusterRole) Ref { return Ref{KindClusterRole, "", o.Name} })
+	p.ClusterRoleBindings = mergeObjects(p, p.ClusterRoleBindings, q.ClusterRoleBindings, q, func(o *rbacv1.ClusterRoleBinding) Ref { return Ref{KindClusterRoleBinding, "", o.Name} })
+	p.Roles = mergeObjects(p, p.Roles, q.Roles, q, func(o *rbacv1.Role) Ref { return Ref{KindRole, o.Namespace, o.Name} })
+	p.RoleBindings = mergeObjects(p, p.RoleBindings, q.RoleBindings, q, func(o *rbacv1.RoleBinding) Ref { return Ref{KindRoleBinding, o.Namespace, o.Name} })
+	p.indexed = p.Len()
+}
+
+// reindex rebuilds the index of objects by key unless it is current (the
+// slices were not changed behind Merge's back).
+func (p *Policy) reindex() {
+	if p.index != nil && p.indexed == p.Len() {
+		return
+	}
+	p.index = make(map[Ref]int, p.Len())
+	for i := range p.ClusterRoles {
+		p.index[Ref{KindClusterRole, "", p.ClusterRoles[i].Name}] = i
+	}
+	for i := range p.ClusterRoleBindings {
+		p.index[Ref{KindClusterRoleBinding, "", p.ClusterRoleBindings[i].Name}] = i
+	}
+	for i := range p.Roles {
+		p.index[Ref{KindRole, p.Roles[i].Namespace, p.Roles[i].Name}] = i
+	}
+	for i := range p.RoleBindings {
+		p.index[Ref{KindRoleBinding, p.RoleBindings[i].Namespace, p.RoleBindings[i].Name}] = i
+	}
+	p.indexed = p.Len()
+}
+
+func mergeObjects[T any](p *Policy, dst, src []T, q *Policy, ref func(*T) Ref) []T {
+	for i := range src {
+		r := ref(&src[i])
+		if j, ok := p.index[r]; ok && j < len(dst) && ref(&dst[j]) == r {
+			dst[j] = src[i]
+		} else {
+			p.index[r] = len(dst)
+			dst = append(dst, src[i])
+		}
+		if s := q.Sources[r]; s != "" {
+			p.setSource(r, s)
+		} else if p.Sources != nil {
+			delete(p.Sources, r)
+		}
+	}
+	return dst
+}
+
+// Add appends one object: a Role, ClusterRole, RoleBinding or
+// ClusterRoleBinding, by value or pointer.
+func (p *Policy) Add(obj any, source string) error {
+	q := &Policy{}
+	var r Ref
+	switch o := obj.(type) {
+	case rbacv1.Role:
+		return p.Add(&o, source)
+	case rbacv1.ClusterRole:
+		return p.Add(&o, source)
+	case rbacv1.RoleBinding:
+		return p.Add(&o, source)
+	case rbacv1.ClusterRoleBinding:
+		return p.Add(&o, source)
+	case *rbacv1.Role:
+		q.Roles, r = []rbacv1.Role{*o}, Ref{KindRole, o.Namespace, o.Name}
+	case *rbacv1.ClusterRole:
+		q.ClusterRoles, r = []rbacv1.ClusterRole{*o}, Ref{KindClusterRole, "", o.Name}
+	case *rbacv1.RoleBinding:
+		q.RoleBindings, r = []rbacv1.RoleBinding{*o}, Ref{KindRoleBinding, o.Namespace, o.Name}
+	case *rbacv1.ClusterRoleBinding:
+		q.ClusterRoleBindings, r = []rbacv1.ClusterRoleBinding{*o}, Ref{KindClusterRoleBinding, "", o.Name}
+	default:
+		return fmt.Errorf("not an RBAC object: %T", obj)
+	}
+	q.setSource(r, source)
+	p.Merge(q)
+	return nil
+}
+
+// DecodeOptions tune Decode.
+type DecodeOptions struct {
+	// Namespace is given to Roles and RoleBindings that name none, as
+	// kubectl apply gives them the context's namespace ("default" when
+	// empty).
+	Namespace string
+}
+
+// ErrUnsupportedVersion is wrapped by errors for RBAC objects of an API
+// version that Kubernetes 1.36 does not serve.
+var ErrUnsupportedVersion = errors.New("unsupported RBAC API version")
+
+// Decode reads RBAC objects from YAML or JSON: one or more documents, each
+// an object or a List (v1 List, RoleList, ClusterRoleList...). Objects of
+// other kinds are skipped, so a folder of mixed manifests loads. Decoding
+// is strict: an unknown field in an RBAC object is an error, as
+// kubectl apply's server-side validation makes it. source names the input
+// in errors and in Policy.Sources.
+func Decode(data []byte, source string, opts DecodeOptions) (*Policy, error) {
+	if opts.Namespace == "" {
+		opts.Namespace = metav1.NamespaceDefault
+	}
+	p := &Policy{}
+	r := utilyaml.NewYAMLReader(bufioReader(data))
+	for doc := 1; ; doc++ {
+		raw, err := r.Read()
+		if errors.Is(err, io.EOF) {
+			break
+		}
+		if err != nil {
+			return nil, fmt.Errorf("%s: document %d: %w", source, doc, err)
+		}
+		raw = bytes.TrimSpace(raw)
+		if len(bytes.TrimSpace(stripComments(raw))) == 0 {
+			continue
+		}
+		js := raw
+		if raw[0] != '{' {
+			if js, err = yaml.YAMLToJSON(raw); err != nil {
+				return nil, fmt.Errorf("%s: document %d: %w", source, doc, err)
+			}
+		}
+		if err := p.decodeObject(js, fmt.Sprintf("%s#%d", source, doc), opts, 0); err != nil {
+			return nil, fmt.Errorf("%s: document %d: %w", source, doc, err)
+		}
+	}
+	return p, nil
+}
+
+// maxListDepth bounds Lists nested in Lists.
+const maxListDepth = 8
+
+func (p *Policy) decodeObject(js []byte, source string, opts DecodeOptions, depth int) error {
+	if string(js) == "null" {
+		return nil
+	}
+	var tm struct {
+		APIVersion string            `json:"apiVersion"`
+		Kind       string            `json:"kind"`
+		Items      []json.RawMessage `json:"items"`
+	}
+	if err := json.Unmarshal(js, &tm); err != nil {
+		return fmt.Errorf("not a Kubernetes object: %w", err)
+	}
+	group, version, _ := strings.Cut(tm.APIVersion, "/")
+	if !strings.Contains(tm.APIVersion, "/") {
+		group, version = "", tm.APIVersion
+	}
+	if strings.HasSuffix(tm.Kind, "List") && tm.Items != nil {
+		if group == rbacv1.GroupName && version != "v1" {
+			return fmt.Errorf("%w: %s (Kubernetes 1.36 serves rbac.authorization.k8s.io/v1 only)", ErrUnsupportedVersion, tm.APIVersion)
+		}
+		if depth >= maxListDepth {
+			return errors.New("Lists nested too deep")
+		}
+		for i, item := range tm.Items {
+			if err := p.decodeObject(item, fmt.Sprintf("%s.items[%d]", source, i), opts, depth+1); err != nil {
+				return fmt.Errorf("items[%d]: %w", i, err)
+			}
+		}
+		return nil
+	}
+	if group != rbacv1.GroupName {
+		return nil
+	}
+	if version != "v1" {
+		return fmt.Errorf("%w: %s %s (Kubernetes 1.36 serves rbac.authorization.k8s.io/v1 only)", ErrUnsupportedVersion, tm.APIVersion, tm.Kind)
+	}
+	var obj any
+	switch tm.Kind {
+	case KindRole:
+		o := &rbacv1.Role{}
+		if err := strict(js, o, tm.Kind); err != nil {
+			return err
+		}
+		if o.Namespace == "" {
+			o.Namespace = opts.Namespace
+		}
+		obj = o
+	case KindClusterRole:
+		o := &rbacv1.ClusterRole{}
+		if err := strict(js, o, tm.Kind); err != nil {
+			return err
+		}
+		o.Namespace = ""
+		obj = o
+	case KindRoleBinding:
+		o := &rbacv1.RoleBinding{}
+		if err := strict(js, o, tm.Kind); err != nil {
+			return err
+		}
+		if o.Namespace == "" {
+			o.Namespace = opts.Namespace
+		}
+		defaultSubjects(o.Subjects)
+		obj = o
+	case KindClusterRoleBinding:
+		o := &rbacv1.ClusterRoleBinding{}
+		if err := strict(js, o, tm.Kind); err != nil {
+			return err
+		}
+		o.Namespace = ""
+		defaultSubjects(o.Subjects)
+		obj = o
+	default:
+		return fmt.Errorf("unknown kind %s in %s", tm.Kind, tm.APIVersion)
+	}
+	name := objectName(obj)
+	if name == "" {
+		return fmt.Errorf("%s without metadata.name", tm.Kind)
+	}
+	return p.Add(obj, source)
+}
+
+func objectName(obj any) string {
+	switch o := obj.(type) {
+	case *rbacv1.Role:
+		return o.Name
+	case *rbacv1.ClusterRole:
+		return o.Name
+	case *rbacv1.RoleBinding:
+		return o.Name
+	case *rbacv1.ClusterRoleBinding:
+		return o.Name
+	}
+	return ""
+}
+
+// defaultSubjects fills a subject's apiGroup as the API server's defaulting
+// does: rbac.authorization.k8s.io for users and groups.
+func defaultSubjects(ss []rbacv1.Subject) {
+	for i := range ss {
+		if ss[i].APIGroup == "" && (ss[i].Kind == rbacv1.UserKind || ss[i].Kind == rbacv1.GroupKind) {
+			ss[i].APIGroup = rbacv1.GroupName
+		}
+	}
+}
+
+func strict(js []byte, v any, kind string) error {
+	dec := json.NewDecoder(bytes.NewReader(js))
+	dec.DisallowUnknownFields()
+	if err := dec.Decode(v); err != nil {
+		return fmt.Errorf("invalid %s: %w", kind, err)
+	}
+	return nil
+}
+
+func bufioReader(data []byte) *bufio.Reader {
+	return bufio.NewReaderSize(bytes.NewReader(data), 64<<10)
+}
+
+// stripComments drops YAML comment lines, to tell an empty document from
+// one that holds an object.
+func stripComments(doc []byte) []byte {
+	var out []byte
+	for _, line := range bytes.Split(doc, []byte("\n")) {
+		if t := bytes.TrimSpace(line); len(t) > 0 && t[0] != '#' {
+			out = append(out, t...)
+		}
+	}
+	return out
+}
