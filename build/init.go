@@ -336,7 +336,8 @@ func (r *run) loadKubeconfig(spec plan.Kubeconfig) error {
 		}
 		kc, err := kubeconfig.Parse(data)
 		if err != nil {
-			return &Problem{File: file, Reason: err.Error(), Fix: fix}
+			// Its key cannot be read back: a new one is the only fix.
+			return &Problem{File: file, Reason: err.Error(), Fix: renewFix(spec.Name, true)}
 		}
 		if err := r.checkKubeconfig(spec, kc, clusterCA, fix); err != nil {
 			return err

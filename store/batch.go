@@ -7,7 +7,9 @@ import (
 	"os"
 	"path/filepath"
 	"sort"
+	"strconv"
 	"sync"
+	"syscall"
 
 	"golang.org/x/sys/unix"
 )
@@ -129,6 +131,7 @@ func (d *Dir) WriteBatch(files []File) error {
 		stages[it.Stage] = append(stages[it.Stage], it)
 	}
 	sort.Ints(order)
+	linked := 0
 	for _, st := range order {
 		dirs := map[string]bool{}
 		for _, it := range stages[st] {
@@ -148,6 +151,10 @@ func (d *Dir) WriteBatch(files []File) error {
 				return fmt.Errorf("failed to write %s: %w", it.Rel, unwrapPath(err))
 			}
 			dirs[filepath.Dir(it.final)] = true
+			linked++
+			if linked == killAfterLinks {
+				_ = syscall.Kill(os.Getpid(), syscall.SIGKILL)
+			}
 		}
 		list := make([]string, 0, len(dirs))
 		for dir := range dirs {
@@ -159,6 +166,12 @@ func (d *Dir) WriteBatch(files []File) error {
 	}
 	return nil
 }
+
+// killAfterLinks, from BULWARK_TEST_KILL_AFTER_LINKS, makes a batch kill
+// its own process after that many files are in place: the crash tests use
+// it to stop a real run at every point of its write phase. Unset, it is 0
+// and never matches.
+var killAfterLinks, _ = strconv.Atoi(os.Getenv("BULWARK_TEST_KILL_AFTER_LINKS"))
 
 func syncFile(p string) error {
 	f, err := os.OpenFile(p, os.O_RDWR, 0)
