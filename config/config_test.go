@@ -162,9 +162,9 @@ func TestParseBad(t *testing.T) {
 		{"multiple documents", header + "---\n" + header, 4, "", "more than one YAML document"},
 		{"top level list", "- a\n- b\n", 1, "", "must be a mapping"},
 		// Value errors found while decoding: no line, but the value is named.
-		{"bad duration", header + "validity:\n  leaf: 1y\n", 0, "", `invalid duration "1y"`},
-		{"overflowing days", header + "validity:\n  ca: 300000d\n", 0, "", `invalid duration "300000d"`},
-		{"number for a duration", header + "validity:\n  leaf: 5\n", 0, "", `invalid duration "5"`},
+		{"bad duration", header + "validity:\n  leaf: 1y\n", 4, "validity.leaf", `invalid duration "1y"`},
+		{"overflowing days", header + "validity:\n  ca: 300000d\n", 4, "validity.ca", `invalid duration "300000d"`},
+		{"number for a duration", header + "validity:\n  leaf: 5\n", 4, "validity.leaf", `invalid duration "5"`},
 		{"empty document", "", 0, "", "config is empty"},
 		{"only comments", "# nothing\n", 0, "", "config is empty"},
 		{"not YAML", header + "clusterName: \"unterminated\n", 0, "", "invalid YAML"},

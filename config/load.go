@@ -133,6 +133,11 @@ func walk(n *yamlv3.Node, t reflect.Type, path string, lines map[string]int) err
 		if n.Kind != yamlv3.ScalarNode {
 			return &Error{Line: n.Line, Field: path, Msg: "must be a single value"}
 		}
+		if t == durationType {
+			if _, err := ParseDuration(n.Value); err != nil {
+				return &Error{Line: n.Line, Field: path, Msg: err.Error()}
+			}
+		}
 		// The schema says string, so the text is the value: without this
 		// the YAML 1.1 decoder below reads a node named 017 as "15", and
 		// y or on as "true".
