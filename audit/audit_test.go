@@ -194,7 +194,39 @@ func TestRules(t *testing.T) {
 		{"API server AlwaysAllow", func(f *fixture) { f.editPod("kube-apiserver", with("authorization-mode", "AlwaysAllow")) }, []string{"kube-apiserver:authorization-mode"}},
 		{"API server RBAC,Node order is fine", func(f *fixture) { f.editPod("kube-apiserver", with("authorization-mode", "RBAC,Node")) }, nil},
 		{"API server Node,RBAC,AlwaysAllow", func(f *fixture) { f.editPod("kube-apiserver", with("authorization-mode", "Node,RBAC,AlwaysAllow")) }, []string{"kube-apiserver:authorization-mode"}},
-		{"API server without NodeRestriction", func(f *fixture) { f.editPod("kube-apiserver", with("enable-admission-plugins", "PodSecurity")) }, []string{"kube-apiserver:enable-admission-plugins"}},
+		{"API server without NodeRestriction", func(f *fixture) { f.editPod("kube-apiserver", with("enable-admission-plugins", "PodSecurity")) },
+			[]string{"kube-apiserver:admission:DenyServiceExternalIPs", "kube-apiserver:admission:NodeRestriction"}},
+		{"API server without DenyServiceExternalIPs", func(f *fixture) { f.editPod("kube-apiserver", with("enable-admission-plugins", "NodeRestriction")) },
+			[]string{"kube-apiserver:admission:DenyServiceExternalIPs"}},
+		{"API server keeps 3 audit logs", func(f *fixture) { f.editPod("kube-apiserver", with("audit-log-maxbackup", "3")) }, []string{"kube-apiserver:audit-log-maxbackup"}},
+		{"API server keeps audit logs 40 days: fine", func(f *fixture) { f.editPod("kube-apiserver", with("audit-log-maxage", "40")) }, nil},
+		{"API server with a weak cipher", func(f *fixture) {
+			f.editPod("kube-apiserver", with("tls-cipher-suites", "TLS_ECDHE_RSA_WITH_AES_128_GCM_SHA256,TLS_RSA_WITH_AES_128_CBC_SHA"))
+		}, []string{"kube-apiserver:tls-cipher-suites"}},
+		{"API server extends service-account tokens", func(f *fixture) { f.editPod("kube-apiserver", without("service-account-extend-token-expiration")) },
+			[]string{"kube-apiserver:service-account-extend-token-expiration"}},
+		{"no aggregation layer at all: fine", func(f *fixture) {
+			f.editPod("kube-apiserver", func(a []string) []string {
+				for _, n := range []string{"requestheader-client-ca-file", "requestheader-allowed-names", "proxy-client-cert-file", "proxy-client-key-file"} {
+					a = without(n)(a)
+				}
+				return a
+			})
+		}, nil},
+		{"a private key readable by others", func(f *fixture) {
+			if err := os.Chmod(f.path("pki/apiserver.key"), 0o644); err != nil {
+				f.t.Fatal(err)
+			}
+		}, []string{"file:mode"}},
+		{"kubeadm-style kubelet unit: drop-in, Environment and EnvironmentFile expanded", func(f *fixture) {
+			f.write("kubelet.service", []byte("[Service]\nExecStart=/usr/bin/kubelet\n"))
+			f.write("kubelet.service.d/10-kubeadm.conf", []byte("[Service]\n"+
+				"Environment=\"KUBELET_CONFIG_ARGS=--config="+f.path("kubelet/config.yaml")+"\"\n"+
+				"EnvironmentFile=-"+f.path("kubeadm-flags.env")+"\n"+
+				"ExecStart=\nExecStart=/usr/bin/kubelet $KUBELET_CONFIG_ARGS $KUBELET_KUBEADM_ARGS $KUBELET_EXTRA_ARGS\n"))
+			f.write("kubeadm-flags.env", []byte("KUBELET_KUBEADM_ARGS=\"--container-runtime-endpoint=unix:///run/containerd/containerd.sock --read-only-port=10255\"\n"))
+			f.cmdlines = append(f.cmdlines, f.path("kubelet.service"))
+		}, []string{"kubelet:readOnlyPort"}},
 		{"API server profiling", func(f *fixture) { f.editPod("kube-apiserver", without("profiling")) }, []string{"kube-apiserver:profiling"}},
 		{"API server without encryption at rest", func(f *fixture) { f.editPod("kube-apiserver", without("encryption-provider-config")) }, []string{"kube-apiserver:encryption-provider-config"}},
 		{"API server without audit", func(f *fixture) {
@@ -203,7 +235,7 @@ func TestRules(t *testing.T) {
 		{"API server without etcd client certificate", func(f *fixture) {
 			f.editPod("kube-apiserver", func(a []string) []string { return without("etcd-certfile")(without("etcd-keyfile")(a)) })
 		}, []string{"kube-apiserver:etcd-certfile", "kube-apiserver:etcd-keyfile"}},
-		{"API server without bootstrap tokens", func(f *fixture) { f.editPod("kube-apiserver", without("enable-bootstrap-token-auth")) }, []string{"kube-apiserver:enable-bootstrap-token-auth"}},
+		{"API server without bootstrap tokens: a choice, not a weakness", func(f *fixture) { f.editPod("kube-apiserver", without("enable-bootstrap-token-auth")) }, nil},
 		{"front-proxy CA is the cluster CA", func(f *fixture) {
 			f.editPod("kube-apiserver", with("requestheader-client-ca-file", f.path("pki/ca.crt")))
 		}, []string{"kube-apiserver:separate-front-proxy-ca"}},
@@ -215,7 +247,14 @@ func TestRules(t *testing.T) {
 		{"controller manager signs kubelet certificates for a year", func(f *fixture) {
 			f.editPod("kube-controller-manager", without("cluster-signing-duration"))
 		}, []string{"kube-controller-manager:cluster-signing-duration"}},
-		{"controller manager without tokencleaner", func(f *fixture) { f.editPod("kube-controller-manager", with("controllers", "*")) }, []string{"kube-controller-manager:controllers"}},
+		{"controller manager without tokencleaner: expired tokens are refused anyway", func(f *fixture) { f.editPod("kube-controller-manager", with("controllers", "*")) }, nil},
+		{"controller manager without delegated authentication: only health checks get in", func(f *fixture) {
+			f.editPod("kube-controller-manager", func(a []string) []string {
+				return without("client-ca-file")(without("authorization-kubeconfig")(without("authentication-kubeconfig")(a)))
+			})
+		}, nil},
+		{"controller manager keeps no terminated-Pod limit", func(f *fixture) { f.editPod("kube-controller-manager", without("terminated-pod-gc-threshold")) },
+			[]string{"kube-controller-manager:terminated-pod-gc-threshold"}},
 		{"scheduler profiling and every address", func(f *fixture) {
 			f.editPod("kube-scheduler", func(a []string) []string { return without("profiling")(with("bind-address", "0.0.0.0")(a)) })
 		}, []string{"kube-scheduler:bind-address", "kube-scheduler:profiling"}},
@@ -226,12 +265,14 @@ func TestRules(t *testing.T) {
 		{"kubelet AlwaysAllow", func(f *fixture) { f.editKubelet("mode: Webhook", "mode: AlwaysAllow") }, []string{"kubelet:authorization.mode"}},
 		{"kubelet config without the fields: v1beta1 defaults", func(f *fixture) {
 			f.write("kubelet/config.yaml", []byte("apiVersion: kubelet.config.k8s.io/v1beta1\nkind: KubeletConfiguration\n"))
-		}, []string{"kubelet:authentication.x509.clientCAFile", "kubelet:protectKernelDefaults", "kubelet:rotateCertificates"}},
+		}, []string{"kubelet:authentication.x509.clientCAFile", "kubelet:podPidsLimit", "kubelet:protectKernelDefaults", "kubelet:rotateCertificates",
+			"kubelet:seccompDefault", "kubelet:tlsCipherSuites"}},
 		{"kubelet with no configuration file: flag defaults", func(f *fixture) {
 			f.write("kubelet.service", []byte("[Service]\nExecStart=/usr/bin/kubelet \\\n  --kubeconfig=/etc/kubernetes/kubelet.conf \\\n  --v=2\n"))
 			f.cmdlines = append(f.cmdlines, f.path("kubelet.service"))
 		}, []string{"kubelet:authentication.anonymous.enabled", "kubelet:authentication.webhook.enabled", "kubelet:authentication.x509.clientCAFile",
-			"kubelet:authorization.mode", "kubelet:protectKernelDefaults", "kubelet:readOnlyPort", "kubelet:rotateCertificates"}},
+			"kubelet:authorization.mode", "kubelet:podPidsLimit", "kubelet:protectKernelDefaults", "kubelet:readOnlyPort", "kubelet:rotateCertificates",
+			"kubelet:seccompDefault", "kubelet:tlsCipherSuites"}},
 		{"kubelet flag overrides its configuration file", func(f *fixture) {
 			f.write("kubelet.service", []byte("[Service]\nExecStart=/usr/bin/kubelet --config="+f.path("kubelet/config.yaml")+" --read-only-port=10255\n"))
 			f.cmdlines = append(f.cmdlines, f.path("kubelet.service"))
@@ -373,9 +414,12 @@ func TestKubeadmDefaults(t *testing.T) {
 	}
 	want := []string{
 		"etcd:separate-peer-ca",
+		"kube-apiserver:admission:DenyServiceExternalIPs",
 		"kube-apiserver:anonymous-auth", "kube-apiserver:audit-log-path", "kube-apiserver:audit-policy-file",
 		"kube-apiserver:encryption-provider-config", "kube-apiserver:profiling",
+		"kube-apiserver:service-account-extend-token-expiration", "kube-apiserver:tls-cipher-suites",
 		"kube-controller-manager:cluster-signing-duration", "kube-controller-manager:profiling",
+		"kube-controller-manager:terminated-pod-gc-threshold",
 		"kube-scheduler:profiling",
 	}
 	if got := above(r); !slices.Equal(got, want) {

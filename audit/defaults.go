@@ -19,13 +19,17 @@ var builtinFlagDefaults = map[hardening.Component]map[string]string{
 		"tls-min-version":       "TLS1.2",
 	},
 	hardening.APIServer: {
-		"anonymous-auth":              "true",
-		"authorization-mode":          "AlwaysAllow",
-		"enable-admission-plugins":    "",
-		"enable-bootstrap-token-auth": "false",
-		"profiling":                   "true",
-		"tls-min-version":             "VersionTLS12",
-		"requestheader-allowed-names": "",
+		"anonymous-auth":                          "true",
+		"authorization-mode":                      "AlwaysAllow",
+		"enable-admission-plugins":                "",
+		"enable-bootstrap-token-auth":             "false",
+		"profiling":                               "true",
+		"tls-min-version":                         "VersionTLS12",
+		"requestheader-allowed-names":             "",
+		"service-account-extend-token-expiration": "true",
+		"audit-log-maxage":                        "0",
+		"audit-log-maxbackup":                     "0",
+		"audit-log-maxsize":                       "0",
 	},
 	hardening.ControllerManager: {
 		"bind-address":                    "0.0.0.0",
@@ -65,6 +69,8 @@ var kubeletConfigDefaults = map[string]string{
 	"protectKernelDefaults":            "false",
 	"tlsMinVersion":                    "VersionTLS12",
 	"serverTLSBootstrap":               "false",
+	"tlsCipherSuites":                  "",
+	"seccompDefault":                   "false",
 }
 
 // kubeletFlagFields maps kubelet flags to the configuration fields they
@@ -78,4 +84,7 @@ var kubeletFlagFields = map[string]string{
 	"rotate-certificates":          "rotateCertificates",
 	"protect-kernel-defaults":      "protectKernelDefaults",
 	"tls-min-version":              "tlsMinVersion",
+	"tls-cipher-suites":            "tlsCipherSuites",
+	"pod-max-pids":                 "podPidsLimit",
+	"seccomp-default":              "seccompDefault",
 }

@@ -163,21 +163,47 @@ func fromManifest(file string, data []byte) (*Component, error) {
 	return nil, nil
 }
 
-// fromCommandLine reads a systemd unit (its ExecStart=) or a file holding a
-// plain command line, with backslash continuations.
-func fromCommandLine(file string, data []byte) (*Component, error) {
-	text := string(data)
-	joined := strings.ReplaceAll(text, "\\\n", " ")
-	var line string
-	for _, l := range strings.Split(joined, "\n") {
-		l = strings.TrimSpace(l)
-		if v, ok := strings.CutPrefix(l, "ExecStart="); ok && strings.TrimSpace(v) != "" {
-			line = v
-		} else if line == "" && l != "" && !strings.HasPrefix(l, "#") && !strings.HasPrefix(l, "[") && !strings.Contains(strings.SplitN(l, " ", 2)[0], "=") {
-			line = l
+// fromCommandLine reads a systemd unit (its last ExecStart=, after its
+// drop-ins, with Environment= and EnvironmentFile= variables expanded as
+// systemd expands them) or a file holding a plain command line, with
+// backslash continuations. read fetches the environment files a unit names.
+func fromCommandLine(file string, units [][]byte, read func(string) ([]byte, error)) (*Component, error) {
+	var (
+		line string
+		env  = map[string]string{}
+		text strings.Builder
+	)
+	for _, data := range units {
+		text.Write(data)
+		text.WriteString("\n")
+		joined := strings.ReplaceAll(string(data), "\\\n", " ")
+		for _, l := range strings.Split(joined, "\n") {
+			l = strings.TrimSpace(l)
+			switch {
+			case strings.HasPrefix(l, "ExecStart="):
+				line = strings.TrimSpace(strings.TrimPrefix(l, "ExecStart="))
+			case strings.HasPrefix(l, "Environment="):
+				for _, w := range splitWords(strings.TrimPrefix(l, "Environment=")) {
+					if k, v, ok := strings.Cut(w, "="); ok {
+						env[k] = v
+					}
+				}
+			case strings.HasPrefix(l, "EnvironmentFile="):
+				path := strings.TrimPrefix(strings.TrimPrefix(l, "EnvironmentFile="), "-")
+				if data, err := read(path); err == nil {
+					for _, el := range strings.Split(string(data), "\n") {
+						el = strings.TrimSpace(el)
+						if k, v, ok := strings.Cut(el, "="); ok && !strings.HasPrefix(el, "#") {
+							env[strings.TrimSpace(k)] = strings.Trim(strings.TrimSpace(v), `"'`)
+						}
+					}
+				}
+			case line == "" && l != "" && !strings.HasPrefix(l, "#") && !strings.HasPrefix(l, "[") && !strings.Contains(strings.SplitN(l, " ", 2)[0], "="):
+				line = l
+			}
 		}
 	}
-	argv := splitWords(line)
+	argv := expandWords(splitWords(line), env)
 	// Skip wrappers such as "/usr/bin/env" or "exec".
 	for len(argv) > 0 {
 		if _, ok := knownComponent(argv[0]); ok {
@@ -189,7 +215,26 @@ func fromCommandLine(file string, data []byte) (*Component, error) {
 		return nil, fmt.Errorf("%s: no etcd, kube-apiserver, kube-controller-manager, kube-scheduler or kubelet command line found", file)
 	}
 	comp, _ := knownComponent(argv[0])
-	return &Component{Name: comp, Source: file, Flags: parseArgs(argv[1:], file, text)}, nil
+	return &Component{Name: comp, Source: file, Flags: parseArgs(argv[1:], file, text.String())}, nil
+}
+
+// expandWords expands variables as systemd does in ExecStart=: a word that
+// is exactly $NAME becomes the value's words; ${NAME} is replaced in place.
+func expandWords(words []string, env map[string]string) []string {
+	var out []string
+	for _, w := range words {
+		if name, ok := strings.CutPrefix(w, "$"); ok && !strings.HasPrefix(name, "{") {
+			out = append(out, splitWords(env[name])...)
+			continue
+		}
+		for k, v := range env {
+			w = strings.ReplaceAll(w, "${"+k+"}", v)
+		}
+		if w != "" {
+			out = append(out, w)
+		}
+	}
+	return out
 }
 
 // splitWords splits a command line as a shell would for plain words and

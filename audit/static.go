@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"path/filepath"
 	"slices"
+	"strconv"
 	"strings"
 
 	apiserverv1 "k8s.io/apiserver/pkg/apis/apiserver/v1"
@@ -57,6 +58,7 @@ func Static(opts Options) (*Report, error) {
 		r.Components = append(r.Components, *c)
 	}
 	n.checkCAs(r)
+	n.checkModes(r)
 	n.checkCerts(r)
 	n.checkKubeconfigs(r)
 	r.sort()
@@ -120,7 +122,20 @@ func (n *node) discover() error {
 		if err != nil {
 			return err
 		}
-		c, err := fromCommandLine(f, data)
+		// A unit's drop-ins (<unit>.d/*.conf) apply after it, in name order.
+		units := [][]byte{data}
+		dropIns, err := store.List(f+".d", ".conf")
+		if err != nil {
+			return err
+		}
+		for _, d := range dropIns {
+			more, err := store.ReadInput(d, maxInput)
+			if err != nil {
+				return err
+			}
+			units = append(units, more)
+		}
+		c, err := fromCommandLine(f, units, n.read)
 		if err != nil {
 			return err
 		}
@@ -186,14 +201,48 @@ func (n *node) find(name hardening.Component) *Component {
 // custom rules replace the generic comparison for settings with more than
 // one good answer.
 var custom = map[string]func(n *node, r *Report, c *Component, s hardening.Setting){
-	"kube-apiserver:authentication-config": checkAnonymous,
-	"kube-apiserver:authorization-mode":    checkAuthorizationMode,
+	"kube-apiserver:authentication-config":    checkAnonymous,
+	"kube-apiserver:authorization-mode":       checkAuthorizationMode,
+	"kube-apiserver:enable-admission-plugins": checkAdmission,
+}
+
+// checkAdmission wants NodeRestriction (high) and DenyServiceExternalIPs
+// (low) enabled, and notes the CIS manual items EventRateLimit and
+// AlwaysPullImages, which need a configuration or a workload policy of the
+// cluster's own.
+func checkAdmission(n *node, r *Report, c *Component, s hardening.Setting) {
+	v := c.Flag("enable-admission-plugins")
+	on := strings.Split(v.Value, ",")
+	ev := Evidence{File: c.Source, Detail: "--enable-admission-plugins is not set"}
+	if !v.Origin.Default {
+		ev = Evidence{File: v.Origin.File, Line: v.Origin.Line, Detail: "--enable-admission-plugins=" + v.Value}
+	}
+	for _, p := range []struct {
+		name, cis, why string
+		sev            hardening.Severity
+	}{
+		{"NodeRestriction", "1.2.14", "a kubelet may only change its own Node and Pods", hardening.High},
+		{"DenyServiceExternalIPs", "1.2.3", "no Service can claim an outside address (CVE-2020-8554)", hardening.Low},
+		{"EventRateLimit", "1.2.9", "limits event floods; needs an admission configuration of the cluster's own", hardening.Info},
+		{"AlwaysPullImages", "1.2.11", "private images are pulled with each Pod's own credentials; fits multi-tenant clusters", hardening.Info},
+	} {
+		if !slices.Contains(on, p.name) {
+			r.add(Finding{ID: "kube-apiserver:admission:" + p.name, Severity: p.sev, Component: string(c.Name), CIS: p.cis,
+				Title: "kube-apiserver: admission plugin " + p.name + " is off: " + p.why, Evidence: ev,
+				Remediation: "add " + p.name + " to --enable-admission-plugins"})
+		}
+	}
 }
 
 func (n *node) checkComponent(r *Report, c *Component) {
 	for _, s := range hardening.For(c.Name) {
 		if s.Match == hardening.NotAudited {
 			continue
+		}
+		if s.OnlyIf != "" {
+			if v, given := c.Flags[s.OnlyIf]; !given || v.Value == "" {
+				continue
+			}
 		}
 		r.Checked++
 		if f, ok := custom[s.ID()]; ok {
@@ -210,6 +259,12 @@ func (n *node) checkComponent(r *Report, c *Component) {
 			ok = !v.Unset && containsAll(v.Value, want)
 		case hardening.Present:
 			ok = !v.Unset && v.Value != ""
+		case hardening.AtLeast:
+			have, err1 := strconv.Atoi(strings.TrimSpace(v.Value))
+			min, err2 := strconv.Atoi(want)
+			ok = !v.Unset && err1 == nil && err2 == nil && have >= min
+		case hardening.Subset:
+			ok = !v.Unset && v.Value != "" && containsAll(want, v.Value)
 		}
 		if !ok {
 			r.add(settingFinding(c, s, v, want))
@@ -329,14 +384,31 @@ func checkAuthorizationMode(n *node, r *Report, c *Component, s hardening.Settin
 
 // checkKubeletServing reports the kubelet serving-certificate gap as a
 // warning: serverTLSBootstrap needs an approver Kubernetes does not ship.
+// A kubelet that serves a certificate of its own (tlsCertFile) to an API
+// server that verifies it (--kubelet-certificate-authority) has no gap.
 func (n *node) checkKubeletServing(r *Report, c *Component) {
-	s := hardening.Setting{Component: hardening.Kubelet, Name: "serverTLSBootstrap"}
-	if v := c.Setting(s); normalize(v.Value) != "true" {
-		r.add(Finding{ID: "kubelet:serverTLSBootstrap", Severity: hardening.Info, Component: "kubelet", CIS: "4.2.12",
-			Title:       "kubelet serves a self-signed certificate: the API server cannot verify it (--kubelet-certificate-authority)",
-			Evidence:    Evidence{File: c.Source, Detail: "serverTLSBootstrap is " + v.Value},
-			Remediation: "set serverTLSBootstrap: true together with a CSR approver that checks each serving CSR against its Node, then set the API server's --kubelet-certificate-authority"})
+	if normalize(c.Setting(hardening.Setting{Component: hardening.Kubelet, Name: "serverTLSBootstrap"}).Value) == "true" {
+		return
 	}
+	verified := false
+	if api := n.find(hardening.APIServer); api != nil {
+		_, verified = api.Flags["kubelet-certificate-authority"]
+	}
+	own := c.Setting(hardening.Setting{Component: hardening.Kubelet, Name: "tlsCertFile"})
+	if f, ok := c.Flags["tls-cert-file"]; ok {
+		own = f
+	}
+	if !own.Unset && own.Value != "" && verified {
+		return
+	}
+	title := "kubelet serves a self-signed certificate: the API server cannot verify it (--kubelet-certificate-authority)"
+	if !own.Unset && own.Value != "" {
+		title = "the API server does not verify the kubelet's serving certificate (no --kubelet-certificate-authority)"
+	}
+	r.add(Finding{ID: "kubelet:serverTLSBootstrap", Severity: hardening.Info, Component: "kubelet", CIS: "4.2.9",
+		Title:       title,
+		Evidence:    Evidence{File: c.Source, Detail: "serverTLSBootstrap is not true and no verified tlsCertFile"},
+		Remediation: "set serverTLSBootstrap: true together with a CSR approver that checks each serving CSR against its Node, then set the API server's --kubelet-certificate-authority"})
 }
 
 // relPath shows a file of the folder by its path in the folder.

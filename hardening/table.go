@@ -126,7 +126,18 @@ const (
 	Contains
 	// The setting must be present (any value), e.g. a file path.
 	Present
+	// The effective value is a number at least the rendered one.
+	AtLeast
+	// The effective value is a comma-separated list whose every item is in
+	// the rendered one (e.g. allowed cipher suites).
+	Subset
 )
+
+// StrongCipherSuites are the TLS 1.2 suites bulwark allows: ECDHE key
+// exchange and AEAD ciphers (TLS 1.3 suites are not configurable).
+const StrongCipherSuites = "TLS_ECDHE_ECDSA_WITH_AES_128_GCM_SHA256,TLS_ECDHE_ECDSA_WITH_AES_256_GCM_SHA384," +
+	"TLS_ECDHE_ECDSA_WITH_CHACHA20_POLY1305_SHA256,TLS_ECDHE_RSA_WITH_AES_128_GCM_SHA256," +
+	"TLS_ECDHE_RSA_WITH_AES_256_GCM_SHA384,TLS_ECDHE_RSA_WITH_CHACHA20_POLY1305_SHA256"
 
 // Setting is one flag of a component, or one field of the kubelet's
 // configuration file.
@@ -143,15 +154,30 @@ type Setting struct {
 	// How audit checks it, and how bad it is to get it wrong.
 	Match    Match
 	Severity Severity
-	// CIS Kubernetes Benchmark recommendation, where there is one.
+	// CIS Kubernetes Benchmark recommendation, where there is one
+	// (numbered as in CIS 1.12, kube-bench's cis-1.12).
 	CIS string
+	// OnlyIf names another flag of the component: the rule applies only
+	// when that one is set (audit-log retention without an audit log means
+	// nothing).
+	OnlyIf string
+}
+
+func (s Setting) onlyIf(flag string) Setting {
+	s.OnlyIf = flag
+	return s
 }
 
 // ID is the stable name of the setting's rule.
 func (s Setting) ID() string { return string(s.Component) + ":" + s.Name }
 
 // FlagValue renders a flag's value as a string.
-func (s Setting) FlagValue(c *Context) string { return fmt.Sprint(s.Value(c)) }
+func (s Setting) FlagValue(c *Context) string {
+	if list, ok := s.Value(c).([]string); ok {
+		return strings.Join(list, ",")
+	}
+	return fmt.Sprint(s.Value(c))
+}
 
 func lit(v any) func(*Context) any { return func(*Context) any { return v } }
 
@@ -226,12 +252,14 @@ func apiServerSettings() []Setting {
 		a("authentication-config", func(c *Context) any { return c.File(AuthnConfigFile) }, Present, High, "1.2.1",
 			"anonymous requests only on /livez, /readyz and /healthz (for probes); everything else needs credentials"),
 		a("authorization-mode", lit("Node,RBAC"), Equals, Critical, "1.2.6", "Node authorizer for kubelets, RBAC for everyone else; never AlwaysAllow"),
-		a("enable-admission-plugins", lit("NodeRestriction"), Contains, High, "1.2.14", "a kubelet may only change its own Node and Pods"),
-		a("enable-bootstrap-token-auth", lit("true"), Equals, Medium, "", "kubelet TLS bootstrap with short-lived tokens"),
+		a("enable-admission-plugins", lit("NodeRestriction,DenyServiceExternalIPs"), Contains, High, "1.2.14",
+			"NodeRestriction: a kubelet may only change its own Node and Pods; DenyServiceExternalIPs: no Service can claim an outside address (CVE-2020-8554)"),
+		a("enable-bootstrap-token-auth", lit("true"), NotAudited, "", "", "kubelet TLS bootstrap with short-lived tokens"),
 		a("client-ca-file", func(c *Context) any { return c.caCert(plan.ClusterCA) }, Present, Critical, "1.2.26", "client certificates must come from the cluster CA"),
 		a("tls-cert-file", func(c *Context) any { return c.cert("apiserver") }, Present, High, "1.2.25", "serve over TLS"),
 		a("tls-private-key-file", func(c *Context) any { return c.key("apiserver") }, Present, High, "1.2.25", "serve over TLS"),
 		a("tls-min-version", lit("VersionTLS12"), Equals, Medium, "", "no TLS 1.0/1.1"),
+		a("tls-cipher-suites", lit(StrongCipherSuites), Subset, Low, "1.2.29", "TLS 1.2 with forward-secret AEAD ciphers only"),
 		a("kubelet-client-certificate", func(c *Context) any { return c.cert("apiserver-kubelet-client") }, Present, High, "1.2.4", "authenticate to kubelets as kube-apiserver-kubelet-client"),
 		a("kubelet-client-key", func(c *Context) any { return c.key("apiserver-kubelet-client") }, Present, High, "1.2.4", "authenticate to kubelets"),
 		a("kubelet-preferred-address-types", lit("InternalIP,ExternalIP,Hostname"), NotAudited, "", "", "reach kubelets by address first"),
@@ -245,10 +273,10 @@ func apiServerSettings() []Setting {
 		a("etcd-cafile", func(c *Context) any { return c.caCert(plan.EtcdCA) }, Present, Critical, "1.2.27", "verify etcd against etcd/ca"),
 		a("etcd-certfile", func(c *Context) any { return c.cert("apiserver-etcd-client") }, Present, Critical, "1.2.27", "authenticate to etcd with its own client certificate"),
 		a("etcd-keyfile", func(c *Context) any { return c.key("apiserver-etcd-client") }, Present, Critical, "1.2.27", "authenticate to etcd"),
-		a("proxy-client-cert-file", func(c *Context) any { return c.cert("front-proxy-client") }, Present, Low, "", "authenticate to aggregated API servers"),
-		a("proxy-client-key-file", func(c *Context) any { return c.key("front-proxy-client") }, Present, Low, "", "authenticate to aggregated API servers"),
-		a("requestheader-client-ca-file", func(c *Context) any { return c.caCert(plan.FrontProxyCA) }, Present, High, "", "trust identity headers only from front-proxy-ca clients"),
-		a("requestheader-allowed-names", lit("front-proxy-client"), Equals, High, "", "and only from the front-proxy client itself"),
+		a("proxy-client-cert-file", func(c *Context) any { return c.cert("front-proxy-client") }, NotAudited, "", "", "authenticate to aggregated API servers"),
+		a("proxy-client-key-file", func(c *Context) any { return c.key("front-proxy-client") }, NotAudited, "", "", "authenticate to aggregated API servers"),
+		a("requestheader-client-ca-file", func(c *Context) any { return c.caCert(plan.FrontProxyCA) }, NotAudited, "", "", "trust identity headers only from front-proxy-ca clients (audit compares it with the cluster CA by key)"),
+		a("requestheader-allowed-names", lit("front-proxy-client"), Equals, High, "", "and only from the front-proxy client itself").onlyIf("requestheader-client-ca-file"),
 		a("requestheader-username-headers", lit("X-Remote-User"), NotAudited, "", "", "aggregation headers"),
 		a("requestheader-group-headers", lit("X-Remote-Group"), NotAudited, "", "", "aggregation headers"),
 		a("requestheader-extra-headers-prefix", lit("X-Remote-Extra-"), NotAudited, "", "", "aggregation headers"),
@@ -256,12 +284,13 @@ func apiServerSettings() []Setting {
 		a("service-account-key-file", func(c *Context) any { return c.File(plan.ServiceAccountPubFile) }, Present, High, "1.2.24", "verify service-account tokens"),
 		a("service-account-signing-key-file", func(c *Context) any { return c.File(plan.ServiceAccountKeyFile) }, Present, High, "", "sign service-account tokens (TokenRequest)"),
 		a("service-cluster-ip-range", func(c *Context) any { return c.Plan.Config.ServiceCIDR }, NotAudited, "", "", "Service addresses; the first is in the serving certificate"),
-		a("encryption-provider-config", func(c *Context) any { return c.File(EncryptionConfigFile) }, Present, High, "1.2.29", "Secrets are encrypted before they reach etcd"),
+		a("encryption-provider-config", func(c *Context) any { return c.File(EncryptionConfigFile) }, Present, High, "1.2.27", "Secrets are encrypted before they reach etcd"),
 		a("audit-policy-file", func(c *Context) any { return c.File(AuditPolicyFile) }, Present, Medium, "3.2.1", "record who did what"),
 		a("audit-log-path", lit(AuditLogPath), Present, Medium, "1.2.16", "where the audit log goes"),
-		a("audit-log-maxage", lit("30"), NotAudited, "", "1.2.17", "keep 30 days of audit logs"),
-		a("audit-log-maxbackup", lit("10"), NotAudited, "", "1.2.18", "keep 10 rotated audit logs"),
-		a("audit-log-maxsize", lit("100"), NotAudited, "", "1.2.19", "rotate the audit log at 100 MB"),
+		a("audit-log-maxage", lit("30"), AtLeast, Low, "1.2.17", "keep 30 days of audit logs").onlyIf("audit-log-path"),
+		a("audit-log-maxbackup", lit("10"), AtLeast, Low, "1.2.18", "keep 10 rotated audit logs").onlyIf("audit-log-path"),
+		a("audit-log-maxsize", lit("100"), AtLeast, Low, "1.2.19", "rotate the audit log at 100 MB").onlyIf("audit-log-path"),
+		a("service-account-extend-token-expiration", lit("false"), Equals, Low, "1.2.30", "projected service-account tokens live as long as they say, not a year"),
 		a("profiling", lit("false"), Equals, Low, "1.2.15", "no profiling endpoints"),
 		a("allow-privileged", lit("true"), NotAudited, "", "", "CNI and kube-proxy DaemonSets need privileged Pods; Pod Security admission limits who may run them"),
 	}
@@ -272,21 +301,21 @@ func controllerManagerSettings() []Setting {
 	kc := func(c *Context) any { return c.File("controller-manager.conf") }
 	return []Setting{
 		m("kubeconfig", kc, Present, High, "", "authenticate as system:kube-controller-manager"),
-		m("authentication-kubeconfig", kc, Present, Medium, "", "delegated authentication of its own HTTPS endpoint"),
-		m("authorization-kubeconfig", kc, Present, Medium, "", "delegated authorization of its own HTTPS endpoint"),
+		m("authentication-kubeconfig", kc, NotAudited, "", "", "delegated authentication of its own HTTPS endpoint (without it, only health checks get in)"),
+		m("authorization-kubeconfig", kc, NotAudited, "", "", "delegated authorization of its own HTTPS endpoint"),
 		m("bind-address", lit("127.0.0.1"), Equals, Medium, "1.3.7", "its HTTPS endpoint on loopback only"),
 		m("secure-port", lit(strconv.Itoa(ControllerMgrPort)), NotAudited, "", "", "its HTTPS endpoint"),
-		m("client-ca-file", func(c *Context) any { return c.caCert(plan.ClusterCA) }, Present, Medium, "", "verify clients of its endpoint"),
+		m("client-ca-file", func(c *Context) any { return c.caCert(plan.ClusterCA) }, NotAudited, "", "", "verify clients of its endpoint"),
 		m("requestheader-client-ca-file", func(c *Context) any { return c.caCert(plan.FrontProxyCA) }, NotAudited, "", "", "verify proxied clients"),
 		m("cluster-signing-cert-file", func(c *Context) any { return c.caCert(plan.ClusterCA) }, Present, High, "", "sign kubelet certificates through the CSR API"),
 		m("cluster-signing-key-file", func(c *Context) any { return c.caKey(plan.ClusterCA) }, Present, High, "", "sign kubelet certificates through the CSR API"),
 		m("cluster-signing-duration", func(c *Context) any { return c.Plan.KubeletCert.String() }, Equals, Medium, "", "kubelet certificates live 72h and are rotated"),
-		m("controllers", lit("*,bootstrapsigner,tokencleaner"), Contains, Medium, "", "sign cluster-info and remove expired bootstrap tokens"),
+		m("controllers", lit("*,bootstrapsigner,tokencleaner"), NotAudited, "", "", "sign cluster-info and remove expired bootstrap tokens (the API server refuses expired ones anyway)"),
 		m("root-ca-file", func(c *Context) any { return c.caCert(plan.ClusterCA) }, Present, Medium, "1.3.5", "Pods verify the API server"),
 		m("service-account-private-key-file", func(c *Context) any { return c.File(plan.ServiceAccountKeyFile) }, Present, High, "1.3.4", "sign legacy service-account tokens with the same key"),
 		m("use-service-account-credentials", lit("true"), Equals, High, "1.3.3", "each controller acts with its own least-privilege identity"),
 		m("profiling", lit("false"), Equals, Low, "1.3.2", "no profiling endpoints"),
-		m("terminated-pod-gc-threshold", lit("1000"), NotAudited, "", "1.3.1", "garbage-collect terminated Pods"),
+		m("terminated-pod-gc-threshold", lit("1000"), Present, Low, "1.3.1", "garbage-collect terminated Pods before they fill etcd"),
 		m("leader-elect", lit("true"), NotAudited, "", "", "one active controller manager"),
 		m("cluster-name", func(c *Context) any { return c.Plan.Config.ClusterName }, NotAudited, "", "", "cluster name"),
 		m("service-cluster-ip-range", func(c *Context) any { return c.Plan.Config.ServiceCIDR }, NotAudited, "", "", "Service addresses"),
@@ -298,8 +327,8 @@ func schedulerSettings() []Setting {
 	kc := func(c *Context) any { return c.File("scheduler.conf") }
 	return []Setting{
 		s("kubeconfig", kc, Present, High, "", "authenticate as system:kube-scheduler"),
-		s("authentication-kubeconfig", kc, Present, Medium, "", "delegated authentication of its own HTTPS endpoint"),
-		s("authorization-kubeconfig", kc, Present, Medium, "", "delegated authorization of its own HTTPS endpoint"),
+		s("authentication-kubeconfig", kc, NotAudited, "", "", "delegated authentication of its own HTTPS endpoint (without it, only health checks get in)"),
+		s("authorization-kubeconfig", kc, NotAudited, "", "", "delegated authorization of its own HTTPS endpoint"),
 		s("bind-address", lit("127.0.0.1"), Equals, Medium, "1.4.2", "its HTTPS endpoint on loopback only"),
 		s("secure-port", lit(strconv.Itoa(SchedulerPort)), NotAudited, "", "", "its HTTPS endpoint"),
 		s("profiling", lit("false"), Equals, Low, "1.4.1", "no profiling endpoints"),
@@ -318,7 +347,10 @@ func kubeletSettings() []Setting {
 		k("rotateCertificates", lit(true), Equals, Medium, "4.2.11", "renew the 72h client certificate before it ends"),
 		k("protectKernelDefaults", lit(true), Equals, Low, "4.2.6", "fail rather than change kernel settings"),
 		k("tlsMinVersion", lit("VersionTLS12"), Equals, Medium, "", "no TLS 1.0/1.1"),
-		k("serverTLSBootstrap", lit(false), NotAudited, Medium, "4.2.12",
+		k("tlsCipherSuites", func(*Context) any { return strings.Split(StrongCipherSuites, ",") }, Subset, Low, "4.2.12", "TLS 1.2 with forward-secret AEAD ciphers only"),
+		k("podPidsLimit", lit(4096), Present, Low, "4.2.13", "a Pod cannot exhaust the node's process IDs"),
+		k("seccompDefault", lit(true), Equals, Low, "4.2.14", "containers run with the runtime's default seccomp profile"),
+		k("serverTLSBootstrap", lit(false), NotAudited, Medium, "4.2.9",
 			"serving CSRs are not approved by Kubernetes itself; turn on only with an approver that checks each CSR against its Node"),
 		k("staticPodPath", func(c *Context) any { return c.File("manifests") }, NotAudited, "", "", "where the control-plane manifests are"),
 		k("clusterDomain", func(c *Context) any { return c.Plan.Config.ClusterDomain }, NotAudited, "", "", "cluster DNS domain"),

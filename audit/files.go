@@ -1,0 +1,110 @@
+package audit
+
+import (
+	"fmt"
+	"io/fs"
+	"os"
+	"os/user"
+	"path"
+	"strconv"
+	"strings"
+	"syscall"
+
+	"github.com/bulwark-k8s/bulwark/hardening"
+)
+
+// modeRule is the most a kind of file may allow.
+type modeRule struct {
+	what string
+	max  fs.FileMode
+	sev  hardening.Severity
+	cis  string
+}
+
+// modeFor says how open a file of the cluster folder may be.
+func modeFor(rel string) (modeRule, bool) {
+	switch {
+	case strings.HasPrefix(rel, "pki/") && strings.HasSuffix(rel, ".key"):
+		return modeRule{"private key", 0o600, hardening.Medium, "1.1.21"}, true
+	case strings.HasPrefix(rel, "pki/") && strings.HasSuffix(rel, ".crt"):
+		return modeRule{"certificate", 0o644, hardening.Low, "1.1.20"}, true
+	case path.Dir(rel) == "." && strings.HasSuffix(rel, ".conf"):
+		return modeRule{"kubeconfig", 0o600, hardening.Medium, "1.1.13"}, true
+	case strings.HasPrefix(rel, "manifests/") && strings.HasSuffix(rel, ".yaml"):
+		return modeRule{"static Pod manifest", 0o600, hardening.Low, "1.1.1"}, true
+	case rel == hardening.EncryptionConfigFile:
+		return modeRule{"encryption configuration (holds the key to every Secret)", 0o600, hardening.High, ""}, true
+	}
+	return modeRule{}, false
+}
+
+// checkModes reports files and folders more open than CIS allows: the
+// cluster folder's keys, kubeconfigs, manifests and certificates, the
+// kubelet's configuration and unit files, and etcd's data folder.
+func (n *node) checkModes(r *Report) {
+	files, err := n.dir.Walk(".")
+	if err != nil {
+		return
+	}
+	for _, rel := range files {
+		if rule, ok := modeFor(rel); ok {
+			n.checkMode(r, n.dir.Path(rel), rel, rule)
+		}
+	}
+	if k := n.find(hardening.Kubelet); k != nil {
+		if k.ConfigFile != "" {
+			n.checkMode(r, n.local(k.ConfigFile), k.ConfigFile, modeRule{"kubelet configuration", 0o600, hardening.Low, "4.1.9"})
+		}
+		if strings.HasSuffix(k.Source, ".service") || strings.HasSuffix(k.Source, ".conf") {
+			n.checkMode(r, k.Source, k.Source, modeRule{"kubelet unit file", 0o600, hardening.Low, "4.1.1"})
+		}
+	}
+	if e := n.find(hardening.Etcd); e != nil {
+		if dd, ok := e.Flags["data-dir"]; ok {
+			n.checkEtcdData(r, n.local(dd.Value))
+		}
+	}
+}
+
+func (n *node) checkMode(r *Report, file, shown string, rule modeRule) {
+	fi, err := os.Stat(file)
+	if err != nil {
+		return
+	}
+	r.Checked++
+	if extra := fi.Mode().Perm() &^ rule.max; extra != 0 {
+		r.add(Finding{ID: "file:mode", Severity: rule.sev, CIS: rule.cis,
+			Title:       fmt.Sprintf("a %s is more open than %o", rule.what, rule.max),
+			Evidence:    Evidence{File: shown, Detail: fmt.Sprintf("mode %o", fi.Mode().Perm())},
+			Remediation: fmt.Sprintf("chmod %o %s", rule.max, file)})
+	}
+}
+
+// checkEtcdData wants etcd's data folder 0700 and, where an etcd user
+// exists, owned by it.
+func (n *node) checkEtcdData(r *Report, dir string) {
+	fi, err := os.Stat(dir)
+	if err != nil || !fi.IsDir() {
+		return
+	}
+	r.Checked++
+	if fi.Mode().Perm()&^0o700 != 0 {
+		r.add(Finding{ID: "file:mode", Severity: hardening.Medium, CIS: "1.1.11", Component: "etcd",
+			Title:    "etcd's data folder is open to other users: it holds every Secret",
+			Evidence: Evidence{File: dir, Detail: fmt.Sprintf("mode %o", fi.Mode().Perm())}, Remediation: "chmod 700 " + dir})
+	}
+	st, ok := fi.Sys().(*syscall.Stat_t)
+	if !ok {
+		return
+	}
+	owner := strconv.Itoa(int(st.Uid))
+	if u, err := user.LookupId(owner); err == nil {
+		owner = u.Username
+	}
+	if owner != "etcd" {
+		r.add(Finding{ID: "file:etcd-data-owner", Severity: hardening.Low, CIS: "1.1.12", Component: "etcd",
+			Title:       "etcd's data folder is not owned by a dedicated etcd user",
+			Evidence:    Evidence{File: dir, Detail: "owned by " + owner},
+			Remediation: "run etcd as its own user and chown -R etcd:etcd " + dir})
+	}
+}
