@@ -47,6 +47,7 @@ func (d *Dir) WriteBatch(files []File) error {
 		final string
 	}
 	items := make([]*staged, len(files))
+	created := map[string]bool{}
 	for i, f := range files {
 		if f.Secret {
 			sealed, err := d.Secrets.Seal(f.Rel, f.Data)
@@ -58,9 +59,12 @@ func (d *Dir) WriteBatch(files []File) error {
 			f.Mode = PublicMode
 		}
 		items[i] = &staged{File: f, final: d.Path(f.Rel)}
-		if err := d.mkdirs(filepath.Dir(items[i].final)); err != nil {
+		if err := makeDirs(filepath.Dir(items[i].final), created); err != nil {
 			return err
 		}
+	}
+	if err := syncParents(created); err != nil {
+		return err
 	}
 	defer func() {
 		for _, it := range items {

@@ -187,19 +187,43 @@ func (d *Dir) write(rel string, data []byte, mode fs.FileMode, replace bool) err
 
 // mkdirs creates missing folders 0700 and makes their creation durable.
 func (d *Dir) mkdirs(dir string) error {
+	created := map[string]bool{}
+	if err := makeDirs(dir, created); err != nil {
+		return err
+	}
+	return syncParents(created)
+}
+
+// makeDirs creates missing folders 0700, noting each one made.
+func makeDirs(dir string, created map[string]bool) error {
 	if _, err := os.Stat(dir); err == nil {
 		return nil
 	}
 	parent := filepath.Dir(dir)
 	if parent != dir {
-		if err := d.mkdirs(parent); err != nil {
+		if err := makeDirs(parent, created); err != nil {
 			return err
 		}
 	}
 	if err := os.Mkdir(dir, DirMode); err != nil && !errors.Is(err, fs.ErrExist) {
 		return fmt.Errorf("failed to create %s: %w", dir, unwrapPath(err))
 	}
-	return syncDir(parent)
+	created[dir] = true
+	return nil
+}
+
+// syncParents makes the creation of folders durable: each parent once, in
+// parallel.
+func syncParents(created map[string]bool) error {
+	parents := map[string]bool{}
+	for dir := range created {
+		parents[filepath.Dir(dir)] = true
+	}
+	list := make([]string, 0, len(parents))
+	for p := range parents {
+		list = append(list, p)
+	}
+	return parallel(len(list), func(i int) error { return syncDir(list[i]) })
 }
 
 func syncDir(dir string) error {
