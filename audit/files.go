@@ -15,7 +15,7 @@ import (
 
 // modeRule is the most a kind of file may allow.
 type modeRule struct {
-	what string
+	what string // with its article: "a private key", "the kubelet unit file"
 	max  fs.FileMode
 	sev  hardening.Severity
 	cis  string
@@ -25,15 +25,15 @@ type modeRule struct {
 func modeFor(rel string) (modeRule, bool) {
 	switch {
 	case strings.HasPrefix(rel, "pki/") && strings.HasSuffix(rel, ".key"):
-		return modeRule{"private key", 0o600, hardening.Medium, "1.1.21"}, true
+		return modeRule{"a private key", 0o600, hardening.Medium, "1.1.21"}, true
 	case strings.HasPrefix(rel, "pki/") && strings.HasSuffix(rel, ".crt"):
-		return modeRule{"certificate", 0o644, hardening.Low, "1.1.20"}, true
+		return modeRule{"a certificate", 0o644, hardening.Low, "1.1.20"}, true
 	case path.Dir(rel) == "." && strings.HasSuffix(rel, ".conf"):
-		return modeRule{"kubeconfig", 0o600, hardening.Medium, "1.1.13"}, true
+		return modeRule{"a kubeconfig", 0o600, hardening.Medium, "1.1.13"}, true
 	case strings.HasPrefix(rel, "manifests/") && strings.HasSuffix(rel, ".yaml"):
-		return modeRule{"static Pod manifest", 0o600, hardening.Low, "1.1.1"}, true
+		return modeRule{"a static Pod manifest", 0o600, hardening.Low, "1.1.1"}, true
 	case rel == hardening.EncryptionConfigFile:
-		return modeRule{"encryption configuration (holds the key to every Secret)", 0o600, hardening.High, ""}, true
+		return modeRule{"the encryption configuration (holds the key to every Secret)", 0o600, hardening.High, ""}, true
 	}
 	return modeRule{}, false
 }
@@ -53,10 +53,10 @@ func (n *node) checkModes(r *Report) {
 	}
 	if k := n.find(hardening.Kubelet); k != nil {
 		if k.ConfigFile != "" {
-			n.checkMode(r, n.local(k.ConfigFile), k.ConfigFile, modeRule{"kubelet configuration", 0o600, hardening.Low, "4.1.9"})
+			n.checkMode(r, n.local(k.ConfigFile), k.ConfigFile, modeRule{"the kubelet configuration", 0o600, hardening.Low, "4.1.9"})
 		}
 		if strings.HasSuffix(k.Source, ".service") || strings.HasSuffix(k.Source, ".conf") {
-			n.checkMode(r, k.Source, k.Source, modeRule{"kubelet unit file", 0o600, hardening.Low, "4.1.1"})
+			n.checkMode(r, k.Source, k.Source, modeRule{"the kubelet unit file", 0o600, hardening.Low, "4.1.1"})
 		}
 	}
 	if e := n.find(hardening.Etcd); e != nil {
@@ -74,7 +74,7 @@ func (n *node) checkMode(r *Report, file, shown string, rule modeRule) {
 	r.Checked++
 	if extra := fi.Mode().Perm() &^ rule.max; extra != 0 {
 		r.add(Finding{ID: "file:mode", Severity: rule.sev, CIS: rule.cis,
-			Title:       fmt.Sprintf("a %s is more open than %o", rule.what, rule.max),
+			Title:       fmt.Sprintf("%s is more open than %o", rule.what, rule.max),
 			Evidence:    Evidence{File: shown, Detail: fmt.Sprintf("mode %o", fi.Mode().Perm())},
 			Remediation: fmt.Sprintf("chmod %o %s", rule.max, file)})
 	}
