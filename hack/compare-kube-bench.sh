@@ -143,8 +143,8 @@ inside() {
     kill -0 "$p" 2>/dev/null || { tail -n 20 "$logs"/*.log >&2; die "$s: a component exited (pid $p)"; }
   done
   ps -eo pid,args >"$dir/ps.txt"
-  # What the kubelet runs with, as a plain command line for bulwark: the same
-  # thing kube-bench reads from the process table.
+  # What the kubelet runs with, as a plain command line: the same thing
+  # kube-bench reads from the process table (bulwark's cross-check below).
   tr '\0' ' ' <"/proc/$kpid/cmdline" >"$dir/kubelet.cmdline"
 
   # From an empty folder: kube-bench's shell audits have unquoted globs
@@ -158,7 +158,7 @@ inside() {
 
   local -a bw
   case $s in
-    kubeadm|weakened) bw=(--dir /etc/kubernetes --cmdline "$dir/kubelet.cmdline") ;;
+    kubeadm|weakened) bw=(--dir /etc/kubernetes --cmdline "$kubelet_unit") ;;
     hardway)
       bw=(--dir /var/lib/kubernetes)
       for c in etcd kube-apiserver kube-controller-manager kube-scheduler kubelet; do
@@ -167,10 +167,10 @@ inside() {
   esac
   "$bulwark" audit "${bw[@]}" -o json >"$dir/bulwark.json" 2>"$logs/bulwark.err" || true
   [ -s "$dir/bulwark.json" ] || { cat "$logs/bulwark.err" >&2; die "$s: bulwark wrote no report"; }
-  # The same audit from the kubelet's unit file rather than its process: the
-  # two must agree.
+  # The same audit from the kubelet's process command line rather than its
+  # unit file (drop-in, Environment=, EnvironmentFile=): the two must agree.
   if [ "$s" != hardway ]; then
-    "$bulwark" audit --dir /etc/kubernetes --cmdline "$kubelet_unit" -o json >"$dir/bulwark-unit.json" 2>/dev/null || true
+    "$bulwark" audit --dir /etc/kubernetes --cmdline "$dir/kubelet.cmdline" -o json >"$dir/bulwark-process.json" 2>/dev/null || true
   fi
 
   for p in "${pids[@]}"; do kill -TERM "$p" 2>/dev/null || true; done
@@ -569,7 +569,7 @@ printf 'module kubeletstandin\n\ngo 1.22\n' >"$work/kubelet-standin/go.mod"
 kb_version=$("$kube_bench" version 2>/dev/null | head -n1)
 echo "kube-bench $kb_version, benchmark $benchmark; bulwark $("$bulwark" version 2>/dev/null | head -n1); work folder $work"
 echo "in each fixture: $kube_bench run --targets master,node,etcd,policies --benchmark $benchmark --config-dir $kube_bench_cfg --json"
-echo "                 bulwark audit --dir /etc/kubernetes --cmdline <kubelet command line> -o json   (hard way: --dir /var/lib/kubernetes --cmdline <each unit>)"
+echo "                 bulwark audit --dir /etc/kubernetes --cmdline <kubelet unit> -o json   (hard way: --dir /var/lib/kubernetes --cmdline <each unit>)"
 
 scenarios=${COMPARE_SCENARIOS:-kubeadm weakened hardway}
 export work ip bindir bulwark kube_bench kube_bench_cfg benchmark
@@ -599,8 +599,10 @@ done
 # ---------------------------------------------------------------------------
 # The comparison. One row per weakness (kind "weak") or per thing that is in
 # fact fine but that a tool may flag (kind "fine"): the fixtures it is in, the
-# kube-bench checks about it, the bulwark rules about it, a note. Verdicts are
-# computed from the two reports, never written here.
+# kube-bench checks about it, the bulwark rules about it, a note. A bulwark
+# rule written ID@FILE counts only a finding of that rule about that file
+# (evidence.file), for rules such as file:mode that report many files.
+# Verdicts are computed from the two reports, never written here.
 rows='kubeadm weakened hardway|weak|etcd peers and etcd clients share a CA: the API server'"'"'s etcd client certificate can join etcd as a member||etcd:separate-peer-ca|
 weakened|weak|etcd without `--client-cert-auth`: any client that reaches it reads every Secret|2.2|etcd:client-cert-auth|
 hardway|weak|etcd trusts the cluster CA (one CA, "the hard way"): any Kubernetes client certificate reads and writes etcd|2.7|etcd:separate-ca|kube-bench 2.7 only checks that `--trusted-ca-file` is set
@@ -615,7 +617,7 @@ kubeadm weakened hardway|weak|scheduler profiling on (the default)|1.4.1|kube-sc
 kubeadm weakened|weak|Secrets not encrypted at rest (no `--encryption-provider-config`)|1.2.27 1.2.28|kube-apiserver:encryption-provider-config|
 kubeadm weakened|weak|no audit log (no `--audit-log-path`, no policy)|1.2.16 1.2.17 1.2.18 1.2.19|kube-apiserver:audit-log-path kube-apiserver:audit-policy-file|
 hardway|weak|`--audit-log-path` without `--audit-policy-file`: the API server records nothing ("No audit policy file provided, no events will be recorded")|1.2.16|kube-apiserver:audit-policy-file|
-hardway|weak|audit log keeps 3 rotated files (CIS: at least 10)|1.2.18||bulwark does not audit the audit-log retention flags
+hardway|weak|audit log keeps 3 rotated files (CIS: at least 10)|1.2.18|kube-apiserver:audit-log-maxbackup|bulwark checks retention only when `--audit-log-path` is set
 hardway|weak|controller manager `--bind-address=0.0.0.0`|1.3.7|kube-controller-manager:bind-address|
 hardway|weak|scheduler without `--bind-address`: it serves on 0.0.0.0 by default|1.4.2|kube-scheduler:bind-address|kube-bench passes an absent flag
 kubeadm weakened hardway|weak|kubelet certificates signed for a year (`--cluster-signing-duration` default 8760h)||kube-controller-manager:cluster-signing-duration|
@@ -633,25 +635,31 @@ weakened|weak|expired certificate (`pki/apiserver-kubelet-client.crt` ended 30 d
 weakened|weak|`admin.conf` in `system:masters`: RBAC cannot revoke it|5.1.7|rbac:system-masters|kube-bench 5.1.7 is a manual item: the same WARN on every cluster
 kubeadm weakened|weak|break-glass `super-admin.conf` (`system:masters`) left on the node|5.1.7|kubeconfig:super-admin-present|bulwark: info
 kubeadm weakened|weak|CA private keys on the node (`etcd/ca.key`, `front-proxy-ca.key` are not needed there)||pki:ca-key-present|bulwark: info
-kubeadm weakened hardway|weak|etcd data directory owned by root, not etcd:etcd|1.1.12||kubeadm runs etcd as root
-kubeadm weakened hardway|weak|`--service-account-extend-token-expiration` on (the default): projected tokens last a year for legacy clients|1.2.30||
-kubeadm hardway|weak|kubelet unit file mode 0644 (CIS: 600)|4.1.1||
-weakened|weak|kubelet unit file mode 0644 (CIS: 600)|4.1.1 4.1.9||kube-bench checks the unit twice: 4.1.9 takes it for the configuration file
-kubeadm|weak|kubelet configuration file mode 0644 (CIS: 600)|4.1.9||
-hardway|weak|kubelet configuration file mode 0644 (CIS: 600)|4.1.9||kube-bench checks `/var/lib/kubelet/kubeconfig` (0600) instead
-kubeadm weakened hardway|weak|admission plugins EventRateLimit, AlwaysPullImages, DenyServiceExternalIPs not enabled|1.2.3 1.2.9 1.2.11||CIS manual items
-kubeadm weakened hardway|weak|TLS cipher suites not restricted to the CIS list (API server, kubelet)|1.2.29 4.2.12||bulwark checks the TLS 1.2 minimum only
-kubeadm weakened hardway|weak|controller manager `--terminated-pod-gc-threshold` not set|1.3.1||
-kubeadm weakened hardway|weak|kubelet `podPidsLimit` and `seccompDefault` not set|4.2.13 4.2.14||
+kubeadm weakened hardway|weak|etcd data directory owned by root, not etcd:etcd|1.1.12|file:etcd-data-owner|kubeadm runs etcd as root
+kubeadm weakened hardway|weak|`--service-account-extend-token-expiration` on (the default): projected tokens last a year for legacy clients|1.2.30|kube-apiserver:service-account-extend-token-expiration|
+kubeadm|weak|kubelet unit file mode 0644 (CIS: 600): kubeadm'"'"'s drop-in `kubelet.service.d/10-kubeadm.conf`|4.1.1|file:mode@/etc/systemd/system/kubelet.service.d/10-kubeadm.conf|
+hardway|weak|kubelet unit file mode 0644 (CIS: 600)|4.1.1|file:mode@/etc/systemd/system/kubelet.service|
+weakened|weak|kubelet unit file mode 0644 (CIS: 600)|4.1.1 4.1.9|file:mode@/etc/systemd/system/kubelet.service|kube-bench checks the unit twice: 4.1.9 takes it for the configuration file
+kubeadm|weak|kubelet configuration file `/var/lib/kubelet/config.yaml` mode 0644 (CIS: 600)|4.1.9|file:mode@/var/lib/kubelet/config.yaml|
+hardway|weak|kubelet configuration file `/var/lib/kubelet/kubelet-config.yaml` mode 0644 (CIS: 600)|4.1.9|file:mode@/var/lib/kubelet/kubelet-config.yaml|kube-bench checks `/var/lib/kubelet/kubeconfig` (0600) instead
+hardway|weak|encryption configuration `/var/lib/kubernetes/encryption-config.yaml` mode 0644: every user of the node reads the key to every Secret||file:mode@encryption-config.yaml|
+kubeadm weakened hardway|weak|admission plugin DenyServiceExternalIPs not enabled: any Service can claim an outside address (CVE-2020-8554)|1.2.3|kube-apiserver:admission:DenyServiceExternalIPs|CIS manual item
+kubeadm weakened hardway|weak|admission plugin EventRateLimit not enabled|1.2.9|kube-apiserver:admission:EventRateLimit|CIS manual item; bulwark: info (it needs an admission configuration of the cluster'"'"'s own)
+kubeadm weakened hardway|weak|admission plugin AlwaysPullImages not enabled|1.2.11|kube-apiserver:admission:AlwaysPullImages|CIS manual item; bulwark: info (it fits multi-tenant clusters)
+kubeadm weakened hardway|weak|API server TLS cipher suites not restricted (no `--tls-cipher-suites`)|1.2.29|kube-apiserver:tls-cipher-suites|CIS manual item
+kubeadm weakened hardway|weak|kubelet TLS cipher suites not restricted (no `tlsCipherSuites`)|4.2.12|kubelet:tlsCipherSuites|CIS manual item
+kubeadm weakened hardway|weak|controller manager `--terminated-pod-gc-threshold` not set|1.3.1|kube-controller-manager:terminated-pod-gc-threshold|
+kubeadm weakened hardway|weak|kubelet `podPidsLimit` not set: one Pod can exhaust the node'"'"'s process IDs|4.2.13|kubelet:podPidsLimit|
+kubeadm weakened hardway|weak|kubelet `seccompDefault` off: containers run unconfined by default|4.2.14|kubelet:seccompDefault|
 kubeadm weakened hardway|weak|default service accounts automount their tokens|5.1.5||a cluster object: the static audit reads files only
 kubeadm weakened hardway|fine|no kube-proxy on the node|4.3.1 4.1.3 4.1.4||
 kubeadm weakened hardway|fine|no CNI configuration on the node|1.1.9 1.1.10||
 hardway|fine|no static Pod manifests, no kubeadm kubeconfigs, no `/etc/kubernetes/pki` (components run from systemd units)|1.1.1 1.1.2 1.1.3 1.1.4 1.1.5 1.1.6 1.1.7 1.1.8 1.1.13 1.1.14 1.1.15 1.1.16 1.1.17 1.1.18 1.1.19 1.1.20 1.1.21 4.1.7 4.1.8||kube-bench checks kubeadm'"'"'s paths and fails when they are absent
 hardway|fine|kubelet anonymous auth off, webhook authorization, client CA: all set in its `--config` file|4.2.1 4.2.2 4.2.3||kube-bench reads `/var/lib/kubelet/kubeconfig` as the kubelet configuration
 hardway|fine|kubelet serving certificate from the cluster CA, verified by the API server (`tlsCertFile`, `--kubelet-certificate-authority`)|1.2.5 4.2.9|kubelet:serverTLSBootstrap|
-hardway|fine|no aggregation layer configured (no `--requestheader-*`, `--proxy-client-*`): no identity header is trusted||kube-apiserver:requestheader-client-ca-file kube-apiserver:requestheader-allowed-names kube-apiserver:proxy-client-cert-file kube-apiserver:proxy-client-key-file|bulwark'"'"'s own setup rules
-hardway|fine|no bootstrap tokens: bootstrap-token authentication and the bootstrapsigner/tokencleaner controllers off||kube-apiserver:enable-bootstrap-token-auth kube-controller-manager:controllers|bulwark'"'"'s own setup rules
-hardway|fine|controller manager and scheduler without delegated authentication/authorization: their ports deny all but health checks||kube-controller-manager:authentication-kubeconfig kube-controller-manager:authorization-kubeconfig kube-controller-manager:client-ca-file kube-scheduler:authentication-kubeconfig kube-scheduler:authorization-kubeconfig|bulwark'"'"'s own setup rules
+hardway|fine|no aggregation layer configured (no `--requestheader-*`, `--proxy-client-*`): no identity header is trusted||kube-apiserver:requestheader-client-ca-file kube-apiserver:requestheader-allowed-names kube-apiserver:proxy-client-cert-file kube-apiserver:proxy-client-key-file|bulwark'"'"'s own setup rules (it flagged these until it learned that absent is fine)
+hardway|fine|no bootstrap tokens: bootstrap-token authentication and the bootstrapsigner/tokencleaner controllers off||kube-apiserver:enable-bootstrap-token-auth kube-controller-manager:controllers|bulwark'"'"'s own setup rules (as above)
+hardway|fine|controller manager and scheduler without delegated authentication/authorization: their ports deny all but health checks||kube-controller-manager:authentication-kubeconfig kube-controller-manager:authorization-kubeconfig kube-controller-manager:client-ca-file kube-scheduler:authentication-kubeconfig kube-scheduler:authorization-kubeconfig|bulwark'"'"'s own setup rules (as above)
 kubeadm weakened hardway|fine|a fresh cluster: only built-in roles, no workloads|5.1.1 5.1.3 5.1.6 5.2.2 5.2.3 5.2.4 5.2.5 5.2.6||5.1.1 fails under /bin/sh (`[[: not found`); 5.1.3 flags built-in ClusterRoles; the others find no Pods'
 
 declare -A kb_state kb_type bw_sev
@@ -659,9 +667,10 @@ for s in $scenarios; do
   while read -r id st ty; do
     kb_state[$s/$id]=$st; kb_type[$s/$id]=$ty
   done < <(jq -r '.Controls[].tests[].results[] | "\(.test_number) \(.status) \(.type // "")"' "$work/$s/kube-bench.json")
-  while read -r id sev; do
+  while read -r id sev file; do
     [ -n "${bw_sev[$s/$id]:-}" ] || bw_sev[$s/$id]=$sev
-  done < <(jq -r '.findings[] | "\(.id) \(.severity)"' "$work/$s/bulwark.json")
+    [ -z "$file" ] || [ -n "${bw_sev[$s/$id@$file]:-}" ] || bw_sev[$s/$id@$file]=$sev
+  done < <(jq -r '.findings[] | "\(.id) \(.severity) \(.evidence.file // "")"' "$work/$s/bulwark.json")
 done
 
 # cell_kb S CHECKS: kube-bench's results, grouped by state. Sets kb_flag
@@ -687,7 +696,10 @@ cell_bw() {
   local s=$1 id out=""
   bw_found=0
   for id in $2; do
-    if [ -n "${bw_sev[$s/$id]:-}" ]; then bw_found=1; out="${out:+$out, }\`$id\` (${bw_sev[$s/$id]})"; fi
+    [ -n "${bw_sev[$s/$id]:-}" ] || continue
+    bw_found=1
+    if [[ $id == *@* ]]; then out="${out:+$out, }\`${id%%@*}\` (${bw_sev[$s/$id]}) on \`${id#*@}\`"
+    else out="${out:+$out, }\`$id\` (${bw_sev[$s/$id]})"; fi
   done
   printf '%s' "${out:-no finding}"
 }
@@ -743,13 +755,19 @@ for s in $scenarios; do
     [ "$ty" = manual ] && continue
     if [ -z "${seen_kb[$s/$id]:-}" ]; then echo "NOT IN THE TABLE: $s: kube-bench $id $st" >&2; missing=1; fi
   done < <(jq -r '.Controls[].tests[].results[] | select(.status != "PASS") | "\(.test_number) \(.status) \(.type // "")"' "$work/$s/kube-bench.json")
-  while read -r id sev; do
-    if [ -z "${seen_bw[$s/$id]:-}" ]; then echo "NOT IN THE TABLE: $s: bulwark $id ($sev)" >&2; missing=1; fi
-  done < <(jq -r '.findings[] | "\(.id) \(.severity)"' "$work/$s/bulwark.json" | sort -u)
-  # bulwark from the kubelet's unit file must agree with bulwark from its process.
-  if [ -s "$work/$s/bulwark-unit.json" ]; then
-    d=$(diff <(jq -r '.findings[].id' "$work/$s/bulwark.json" | sort -u) <(jq -r '.findings[].id' "$work/$s/bulwark-unit.json" | sort -u) || true)
-    [ -z "$d" ] || printf 'bulwark reads the kubelet unit differently from the process it starts (%s, %s):\n%s\n' "$s" "${unit_of[$s]}" "$d" >&2
+  while read -r id sev file; do
+    if [ -z "${seen_bw[$s/$id]:-}" ] && { [ -z "$file" ] || [ -z "${seen_bw[$s/$id@$file]:-}" ]; }; then
+      echo "NOT IN THE TABLE: $s: bulwark $id ($sev)${file:+ on $file}" >&2; missing=1
+    fi
+  done < <(jq -r '.findings[] | "\(.id) \(.severity) \(.evidence.file // "")"' "$work/$s/bulwark.json" | sort -u)
+  # bulwark from the kubelet's unit file must agree with bulwark from its
+  # process: the same findings (rule, severity, title), except the mode of the
+  # unit file itself, which only the unit reading can see.
+  if [ -s "$work/$s/bulwark-process.json" ]; then
+    same='.findings[] | select(.id != "file:mode" or .evidence.file != $unit) | "\(.id) (\(.severity)) \(.title)"'
+    d=$(diff <(jq -r --arg unit "${unit_of[$s]}" "$same" "$work/$s/bulwark.json" | sort -u) \
+             <(jq -r --arg unit "${unit_of[$s]}" "$same" "$work/$s/bulwark-process.json" | sort -u) || true)
+    [ -z "$d" ] || printf 'bulwark reads the kubelet unit differently from the process it starts (%s, %s; < unit, > process):\n%s\n' "$s" "${unit_of[$s]}" "$d" >&2
   fi
 done
 echo
