@@ -72,13 +72,15 @@ func InitAndRender(d *store.Dir, p *plan.Plan, o render.Options, opts Options) (
 	return sortSummary(append(sum, rsum...)), nil
 }
 
-// Write stages: a key is on disk before the certificate that names it, a
-// CA certificate before the leaves it signed.
+// Write stages: a key is on disk before any certificate that names it.
+// Certificates need no order among themselves: a leaf left without its CA
+// certificate by a crash is checked against the CA certificate the next run
+// reissues from the same key. Rendered files name paths only, so they go
+// with the keys.
 const (
 	stageKeys = iota
-	stageCAs
-	stageLeaves
-	stageRendered
+	stageCerts
+	stageRendered = stageKeys
 )
 
 func prepareInit(d *store.Dir, p *plan.Plan, opts Options) ([]store.File, Summary, error) {
@@ -98,9 +100,12 @@ func prepareInit(d *store.Dir, p *plan.Plan, opts Options) ([]store.File, Summar
 		}
 	}
 	var files []store.File
-	for stage, batch := range map[int][]store.File{stageKeys: r.keyWrites, stageCAs: r.caWrites, stageLeaves: r.leafWrites} {
-		for _, f := range batch {
-			f.Stage = stage
+	for _, batch := range []struct {
+		stage int
+		files []store.File
+	}{{stageKeys, r.keyWrites}, {stageCerts, r.caWrites}, {stageCerts, r.leafWrites}} {
+		for _, f := range batch.files {
+			f.Stage = batch.stage
 			files = append(files, f)
 		}
 	}
