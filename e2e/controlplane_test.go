@@ -36,8 +36,9 @@ import (
 // kube-scheduler from bulwark's rendered manifests and checks every channel
 // and identity the seeds name.
 func TestControlPlane(t *testing.T) {
-	c := newCluster(t)
-	c.startEtcd(t, "cp-1")
+	members := []string{"etcd-1", "etcd-2", "etcd-3"}
+	c := newCluster(t, members...)
+	c.startEtcd(t, members...)
 	c.startAPIServer(t)
 	base := fmt.Sprintf("https://127.0.0.1:%d", c.apiPort)
 	caFile := c.path("pki/ca.crt")
