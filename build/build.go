@@ -50,6 +50,7 @@ const (
 	Issued  Action = "issued" // a certificate issued for a key that already existed
 	Renewed Action = "renewed"
 	Removed Action = "removed"
+	Expired Action = "expired" // kept, but no longer usable: e.g. a bootstrap token past its TTL
 )
 
 // Result is one file and what was done to it.

@@ -75,8 +75,8 @@ etcdMembers:
 	fmt.Println("after renew: kept", sum.Count(build.Kept), err)
 	// Output:
 	// first run: created 31
-	// second run: kept 30 created 0
+	// second run: kept 31 created 0
 	// pki/apiserver.crt: does not cover 10.0.0.99
 	// fix: bulwark certs renew apiserver
-	// after renew: kept 30 <nil>
+	// after renew: kept 31 <nil>
 }

@@ -392,8 +392,24 @@ func (r *run) checkKubeconfig(spec plan.Kubeconfig, kc *kubeconfig.Parsed, ca *l
 		if kc.Credentials.Token == "" {
 			return &Problem{File: file, Reason: "holds no bootstrap token", Fix: "bulwark token create"}
 		}
-		if _, err := bootstraptoken.Parse(kc.Credentials.Token); err != nil {
+		tok, err := bootstraptoken.Parse(kc.Credentials.Token)
+		if err != nil {
 			return &Problem{File: file, Reason: "holds a malformed bootstrap token", Fix: "bulwark token create"}
+		}
+		// Report the token's Secret with it; an expired token is kept (it is
+		// harmless) but said, since new nodes can no longer join with it.
+		toks, err := ListTokenManifests(r.d)
+		if err != nil {
+			return err
+		}
+		for _, t := range toks {
+			if t.Token.ID == tok.ID {
+				if t.Token.Expired(r.now) {
+					r.note(Expired, t.File)
+				} else {
+					r.note(Kept, t.File)
+				}
+			}
 		}
 		return nil
 	}
