@@ -21,9 +21,12 @@ type aggregated struct {
 // controller makes of every ClusterRole with an aggregationRule: the rules
 // of every other ClusterRole matched by its selectors, taken selector by
 // selector and role by role in name order, each rule once (rules equal
-// field by field count once). It repeats until nothing changes, as the
-// controller does when a role it aggregated changes; a cycle that keeps
-// changing is reported.
+// field by field count once). When that is no rule at all, the role keeps
+// the rules it was written with: the controller applies its result with
+// server-side apply, and an apply without rules leaves the rules another
+// field manager wrote. It repeats until nothing changes, as the controller
+// does when a role it aggregated changes; a cycle that keeps changing is
+// reported.
 func aggregate(crs []rbacv1.ClusterRole) aggregated {
 	out := aggregated{rules: make([][]rbacv1.PolicyRule, len(crs)), from: make([][]string, len(crs))}
 	type target struct {
@@ -83,6 +86,9 @@ func aggregate(crs []rbacv1.ClusterRole) aggregated {
 						from = append(from, f)
 					}
 				}
+			}
+			if len(rules) == 0 {
+				rules, from = crs[t.i].Rules, make([]string, len(crs[t.i].Rules))
 			}
 			if !sameRules(rules, out.rules[t.i]) || !slices.Equal(from, out.from[t.i]) {
 				if !sameRules(rules, out.rules[t.i]) {

@@ -474,3 +474,20 @@ func TestRandomPolicies(t *testing.T) {
 		}
 	}
 }
+
+// An aggregated role whose selectors match no rules keeps the rules it was
+// written with: the controller's server-side apply of no rules leaves the
+// creator's.
+func TestAggregationOfNothingKeepsRules(t *testing.T) {
+	p := mustDecode(t, `
+apiVersion: rbac.authorization.k8s.io/v1
+kind: ClusterRole
+metadata: {name: lonely}
+aggregationRule: {clusterRoleSelectors: [{matchLabels: {nobody: here}}]}
+rules: [{apiGroups: [""], resources: [pods], verbs: [get]}]
+`)
+	e := rbac.Compile(p, rbac.Options{})
+	if got := e.Policy().ClusterRoles[0].Rules; len(got) != 1 || got[0].Resources[0] != "pods" {
+		t.Fatalf("rules = %v", got)
+	}
+}
