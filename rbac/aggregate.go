@@ -2,7 +2,6 @@ package rbac
 
 import (
 	"fmt"
-	"slices"
 	"sort"
 
 	rbacv1 "k8s.io/api/rbac/v1"
@@ -64,47 +63,85 @@ func aggregate(crs []rbacv1.ClusterRole) aggregated {
 		}
 	}
 	sort.SliceStable(targets, func(a, b int) bool { return crs[targets[a].i].Name < crs[targets[b].i].Name })
+	at := make(map[int]int, len(targets)) // cluster role → its target
+	for k, t := range targets {
+		at[t.i] = k
+	}
+	sync := func(t target) bool {
+		var rules []rbacv1.PolicyRule
+		var from []string
+		seen := map[string]bool{}
+		for _, src := range t.sources {
+			for _, j := range src {
+				for k := range out.rules[j] {
+					key := ruleKey(&out.rules[j][k])
+					if seen[key] {
+						continue
+					}
+					seen[key] = true
+					rules = append(rules, out.rules[j][k])
+					f := out.from[j][k]
+					if f == "" {
+						f = crs[j].Name
+					}
+					from = append(from, f)
+				}
+			}
+		}
+		if len(rules) == 0 {
+			rules, from = crs[t.i].Rules, make([]string, len(crs[t.i].Rules))
+		}
+		changed := !sameRules(rules, out.rules[t.i])
+		out.rules[t.i], out.from[t.i] = rules, from
+		return changed
+	}
+	// Sources first: in an acyclic policy one sync per role reaches the
+	// controller's fixed point.
+	state := make([]int8, len(targets)) // 0 to do, 1 in progress, 2 done
+	cycle := false
+	var visit func(k int)
+	visit = func(k int) {
+		switch state[k] {
+		case 1:
+			if !cycle {
+				out.problems = append(out.problems, Problem{Object: Ref{KindClusterRole, "", crs[targets[k].i].Name},
+					Msg: "aggregated roles select each other: what the controller stores depends on the order in which it sees them"})
+			}
+			cycle = true
+			return
+		case 2:
+			return
+		}
+		state[k] = 1
+		for _, src := range targets[k].sources {
+			for _, j := range src {
+				if d, ok := at[j]; ok {
+					visit(d)
+				}
+			}
+		}
+		sync(targets[k])
+		state[k] = 2
+	}
+	for k := range targets {
+		visit(k)
+	}
+	if !cycle {
+		return out
+	}
+	// Roles that select each other: sync all until nothing changes, as the
+	// controller does on every change, within a bound.
 	for pass := 0; ; pass++ {
 		changed := false
 		for _, t := range targets {
-			var rules []rbacv1.PolicyRule
-			var from []string
-			seen := map[string]bool{}
-			for _, src := range t.sources {
-				for _, j := range src {
-					for k := range out.rules[j] {
-						key := ruleKey(&out.rules[j][k])
-						if seen[key] {
-							continue
-						}
-						seen[key] = true
-						rules = append(rules, out.rules[j][k])
-						f := out.from[j][k]
-						if f == "" {
-							f = crs[j].Name
-						}
-						from = append(from, f)
-					}
-				}
-			}
-			if len(rules) == 0 {
-				rules, from = crs[t.i].Rules, make([]string, len(crs[t.i].Rules))
-			}
-			if !sameRules(rules, out.rules[t.i]) || !slices.Equal(from, out.from[t.i]) {
-				if !sameRules(rules, out.rules[t.i]) {
-					changed = true
-				}
-				out.rules[t.i], out.from[t.i] = rules, from
+			if sync(t) {
+				changed = true
 			}
 		}
 		if !changed {
 			break
 		}
 		if pass > len(targets)+1 {
-			for _, t := range targets {
-				out.problems = append(out.problems, Problem{Object: Ref{KindClusterRole, "", crs[t.i].Name},
-					Msg: "aggregation does not settle (aggregated roles select each other): the controller's result depends on the order of events"})
-			}
 			break
 		}
 	}

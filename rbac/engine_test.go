@@ -348,7 +348,9 @@ aggregationRule: {clusterRoleSelectors: [{matchLabels: {x: b}}]}
 rules: [{apiGroups: [""], resources: [services], verbs: [get]}]
 `)
 	e := rbac.Compile(p, rbac.Options{}) // must terminate
-	_ = e.Problems()
+	if len(e.Problems()) != 1 || !strings.Contains(e.Problems()[0].Msg, "select each other") {
+		t.Fatalf("problems: %v", e.Problems())
+	}
 }
 
 // naive is an independent, unindexed reading of the rules, to check the

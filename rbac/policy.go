@@ -34,7 +34,9 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"runtime"
 	"strings"
+	"sync"
 
 	rbacv1 "k8s.io/api/rbac/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
@@ -213,7 +215,7 @@ func Decode(data []byte, source string, opts DecodeOptions) (*Policy, error) {
 	if opts.Namespace == "" {
 		opts.Namespace = metav1.NamespaceDefault
 	}
-	p := &Policy{}
+	var docs [][]byte
 	r := utilyaml.NewYAMLReader(bufioReader(data))
 	for doc := 1; ; doc++ {
 		raw, err := r.Read()
@@ -223,18 +225,51 @@ func Decode(data []byte, source string, opts DecodeOptions) (*Policy, error) {
 		if err != nil {
 			return nil, fmt.Errorf("%s: document %d: %w", source, doc, err)
 		}
-		raw = bytes.TrimSpace(raw)
+		docs = append(docs, raw)
+	}
+	// Documents decode independently (YAML is the slow part), in parallel;
+	// they are merged in order.
+	parts := make([]*Policy, len(docs))
+	errs := make([]error, len(docs))
+	decodeDoc := func(i int) {
+		raw := bytes.TrimSpace(docs[i])
 		if len(bytes.TrimSpace(stripComments(raw))) == 0 {
-			continue
+			return
 		}
 		js := raw
 		if raw[0] != '{' {
+			var err error
 			if js, err = yaml.YAMLToJSON(raw); err != nil {
-				return nil, fmt.Errorf("%s: document %d: %w", source, doc, err)
+				errs[i] = fmt.Errorf("%s: document %d: %w", source, i+1, err)
+				return
 			}
 		}
-		if err := p.decodeObject(js, fmt.Sprintf("%s#%d", source, doc), opts, 0); err != nil {
-			return nil, fmt.Errorf("%s: document %d: %w", source, doc, err)
+		q := &Policy{}
+		if err := q.decodeObject(js, fmt.Sprintf("%s#%d", source, i+1), opts, 0); err != nil {
+			errs[i] = fmt.Errorf("%s: document %d: %w", source, i+1, err)
+			return
+		}
+		parts[i] = q
+	}
+	workers := min(runtime.GOMAXPROCS(0), len(docs)/64+1)
+	var wg sync.WaitGroup
+	for w := range workers {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for i := w; i < len(docs); i += workers {
+				decodeDoc(i)
+			}
+		}()
+	}
+	wg.Wait()
+	p := &Policy{}
+	for i := range docs {
+		if errs[i] != nil {
+			return nil, errs[i]
+		}
+		if parts[i] != nil {
+			p.Merge(parts[i])
 		}
 	}
 	return p, nil
