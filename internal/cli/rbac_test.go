@@ -1,7 +1,9 @@
 package cli_test
 
 import (
+	"bytes"
 	"encoding/json"
+	"fmt"
 	"os"
 	"path/filepath"
 	"strings"
@@ -28,6 +30,25 @@ metadata: {name: everyone-reads-secrets}
 roleRef: {apiGroup: rbac.authorization.k8s.io, kind: ClusterRole, name: secret-reader}
 subjects: [{kind: Group, name: system:authenticated}]
 `
+
+// rbacResult is one in-process run (these tests need no clock, randomness
+// or host name).
+type rbacResult struct {
+	args           []string
+	stdout, stderr string
+	code           int
+}
+
+func (r rbacResult) String() string {
+	return fmt.Sprintf("bulwark %s: exit %d\nstdout:\n%s\nstderr:\n%s", strings.Join(r.args, " "), r.code, r.stdout, r.stderr)
+}
+
+func runRBAC(t *testing.T, args ...string) rbacResult {
+	t.Helper()
+	var stdout, stderr bytes.Buffer
+	code := cli.Run(cli.Env{Stdin: strings.NewReader(""), Stdout: &stdout, Stderr: &stderr}, args)
+	return rbacResult{args, stdout.String(), stderr.String(), code}
+}
 
 func rbacDir(t *testing.T) string {
 	t.Helper()
@@ -63,7 +84,7 @@ func TestCanIExitCodes(t *testing.T) {
 		{[]string{"can-i", "get", "/healthz", "x", "--as", "alice"}, cli.ExitUsage, ""},
 		{[]string{"can-i", "get", "pods", "--as", "alice", "-o", "xml"}, cli.ExitUsage, ""},
 	} {
-		r := run(t, append(c.args, "-f", dir)...)
+		r := runRBAC(t, append(c.args, "-f", dir)...)
 		if r.code != c.code || !strings.Contains(r.stdout, c.out) {
 			t.Errorf("%s\nwant exit %d and %q", r, c.code, c.out)
 		}
@@ -74,10 +95,10 @@ func TestCanIExitCodes(t *testing.T) {
 			t.Errorf("%s\nwant one line on stderr", r)
 		}
 	}
-	if r := run(t, "can-i", "get", "pods", "--as", "alice"); r.code != cli.ExitUsage || !strings.Contains(r.stderr, "-f FILE|DIR or --kubeconfig") {
+	if r := runRBAC(t, "can-i", "get", "pods", "--as", "alice"); r.code != cli.ExitUsage || !strings.Contains(r.stderr, "-f FILE|DIR or --kubeconfig") {
 		t.Errorf("%s\nwithout a policy", r)
 	}
-	if r := run(t, "can-i", "get", "pods", "--as", "alice", "-f", filepath.Join(dir, "missing.yaml")); r.code != cli.ExitUsage || !strings.Contains(r.stderr, "missing.yaml") {
+	if r := runRBAC(t, "can-i", "get", "pods", "--as", "alice", "-f", filepath.Join(dir, "missing.yaml")); r.code != cli.ExitUsage || !strings.Contains(r.stderr, "missing.yaml") {
 		t.Errorf("%s\nmissing file", r)
 	}
 }
@@ -99,7 +120,7 @@ func TestCanIResources(t *testing.T) {
 		{"pods.", "", "web"}, // the core group, explicitly
 		{"widgets.example.com", "example.com", "web"},
 	} {
-		r := run(t, "can-i", "get", c.arg, "-n", "web", "--as", "alice", "-f", dir, "-o", "json")
+		r := runRBAC(t, "can-i", "get", c.arg, "-n", "web", "--as", "alice", "-f", dir, "-o", "json")
 		var got action
 		if err := json.Unmarshal([]byte(r.stdout), &got); err != nil {
 			t.Fatalf("%s\n%v", r, err)
@@ -108,14 +129,14 @@ func TestCanIResources(t *testing.T) {
 			t.Errorf("%s: group %q namespace %q, want %q %q", c.arg, got.Action.APIGroup, got.Action.Namespace, c.group, c.ns)
 		}
 	}
-	if r := run(t, "can-i", "get", "widgets", "--as", "alice", "-f", dir); !strings.Contains(r.stderr, "warning") {
+	if r := runRBAC(t, "can-i", "get", "widgets", "--as", "alice", "-f", dir); !strings.Contains(r.stderr, "warning") {
 		t.Errorf("%s\nan unknown resource without a group", r)
 	}
 }
 
 func TestWhoCan(t *testing.T) {
 	dir := rbacDir(t)
-	r := run(t, "who-can", "get", "pods/log", "-n", "web", "-f", dir, "-o", "json")
+	r := runRBAC(t, "who-can", "get", "pods/log", "-n", "web", "-f", dir, "-o", "json")
 	if r.code != cli.ExitOK {
 		t.Fatal(r)
 	}
@@ -136,21 +157,21 @@ func TestWhoCan(t *testing.T) {
 	if got := strings.Join(names, " "); !strings.Contains(got, "Group:/system:masters") || !strings.Contains(got, "User:/alice") || !strings.Contains(got, "ServiceAccount:web/ci") {
 		t.Fatalf("subjects %s, want %s among them", got, want)
 	}
-	if r := run(t, "who-can", "get", "pods", "-n", "web", "-f", dir); r.code != cli.ExitOK || !strings.Contains(r.stdout, "RoleBinding web/alice-reads → ClusterRole pod-reader rule 0") {
+	if r := runRBAC(t, "who-can", "get", "pods", "-n", "web", "-f", dir); r.code != cli.ExitOK || !strings.Contains(r.stdout, "RoleBinding web/alice-reads → ClusterRole pod-reader rule 0") {
 		t.Fatal(r)
 	}
 }
 
 func TestRBACLint(t *testing.T) {
 	dir := rbacDir(t)
-	r := run(t, "rbac", "lint", "-f", dir)
+	r := runRBAC(t, "rbac", "lint", "-f", dir)
 	if r.code != cli.ExitFindings || !strings.Contains(r.stdout, "RBAC011") || !strings.Contains(r.stdout, "RBAC012") {
 		t.Fatal(r)
 	}
-	if r := run(t, "rbac", "lint", "-f", dir, "--fail-on", "critical"); r.code != cli.ExitOK {
+	if r := runRBAC(t, "rbac", "lint", "-f", dir, "--fail-on", "critical"); r.code != cli.ExitOK {
 		t.Fatal(r)
 	}
-	r = run(t, "rbac", "lint", "-f", dir, "-o", "sarif")
+	r = runRBAC(t, "rbac", "lint", "-f", dir, "-o", "sarif")
 	var sarif struct {
 		Version string `json:"version"`
 		Runs    []struct {
@@ -170,10 +191,10 @@ func TestRBACLint(t *testing.T) {
 	if uri := sarif.Runs[0].Results[0].Locations[0].PhysicalLocation.ArtifactLocation.URI; !strings.HasSuffix(uri, "rbac.yaml") {
 		t.Errorf("finding located in %q", uri)
 	}
-	if r := run(t, "rbac", "lint", "--builtin=true", "-f", dir, "--include-builtin", "-o", "json"); r.code != cli.ExitFindings || !strings.Contains(r.stdout, "cluster-admin") {
+	if r := runRBAC(t, "rbac", "lint", "--builtin=true", "-f", dir, "--include-builtin", "-o", "json"); r.code != cli.ExitFindings || !strings.Contains(r.stdout, "cluster-admin") {
 		t.Errorf("%.500s", r)
 	}
-	if r := run(t, "rbac", "builtin"); r.code != cli.ExitOK || !strings.Contains(r.stdout, "name: system:node-proxier") {
+	if r := runRBAC(t, "rbac", "builtin"); r.code != cli.ExitOK || !strings.Contains(r.stdout, "name: system:node-proxier") {
 		t.Errorf("%.500s", r)
 	}
 }
