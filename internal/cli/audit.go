@@ -1,9 +1,12 @@
 package cli
 
 import (
+	"context"
+	"errors"
 	"fmt"
 	"slices"
 	"strings"
+	"time"
 
 	"github.com/spf13/cobra"
 
@@ -14,14 +17,18 @@ import (
 
 func newAuditCmd(env *Env) *cobra.Command {
 	var (
-		o      audit.Options
-		format string
-		failOn string
-		warn   string
+		o        audit.Options
+		format   string
+		failOn   string
+		warn     string
+		live     bool
+		lo       audit.LiveOptions
+		readOnly int
+		timeout  time.Duration
 	)
 	cmd := &cobra.Command{
-		Use:   "audit --dir DIR [--manifests DIR] [--cmdline FILE]... [--kubelet-config FILE]",
-		Short: "Check a control-plane node's files against the hardening table and the PKI rules",
+		Use:   "audit [--dir DIR [--manifests DIR] [--cmdline FILE]... [--kubelet-config FILE]] [--live --etcd HOST:PORT... ...]",
+		Short: "Check a control plane's files and live endpoints against the hardening table and the PKI rules",
 		Long: `audit computes each component's effective configuration (flags, over its
 configuration file, over the real built-in defaults of Kubernetes 1.36 and etcd 3.6)
 from static Pod manifests, systemd units or plain command lines, and the kubelet's
@@ -29,6 +36,17 @@ configuration file and drop-ins as its own --config and --config-dir name them. 
 checks every rule of the hardening table "bulwark render" writes from, and the PKI:
 expiry, key/certificate match, CN/O/usages per role, API server SANs, separate etcd
 CAs compared by key, system:masters holders, CA keys on the node.
+
+With --live it also probes the endpoints given, from outside: etcd's client
+(--etcd) and peer (--etcd-peer) ports must refuse a client without a
+certificate and one with a certificate from the cluster CA (--cluster-client-cert,
+default DIR/pki/apiserver-kubelet-client.crt); the API server (--apiserver, or
+the server of --kubeconfig) must answer 401 to an anonymous request for
+resources; kubelets (--kubelet) must answer 401 to an anonymous GET /pods and
+keep the read-only port closed; the controller manager's and the scheduler's
+ports (--controller-manager, --scheduler: a host, or :PORT for this machine)
+must not be reachable on any non-loopback address; and every certificate
+served must be valid for --warn-within. --live works without --dir.
 
 Formats: table, json, sarif (2.1.0), junit.
 Exit codes: 0 no finding at or above --fail-on; 3 findings at or above it; 1 the audit
@@ -47,9 +65,46 @@ could not run; 2 bad usage.`,
 				return usagef("invalid --warn-within %q", warn)
 			}
 			o.WarnWithin, o.Now = w.D(), env.Now()
-			rep, err := audit.Static(o)
-			if err != nil {
-				return err
+			liveFlags := []string{"etcd", "etcd-peer", "apiserver", "kubeconfig", "kubelet", "kubelet-read-only-port",
+				"controller-manager", "scheduler", "cluster-client-cert", "cluster-client-key", "timeout"}
+			switch {
+			case !live && o.Dir == "":
+				return usagef(`required flag(s) "dir" not set`)
+			case live && lo.Empty():
+				return usagef("--live needs an endpoint: --etcd, --etcd-peer, --apiserver, --kubeconfig, --kubelet, --controller-manager or --scheduler")
+			case live && (readOnly < 0 || readOnly > 65535):
+				return usagef("invalid --kubelet-read-only-port %d", readOnly)
+			case live && timeout <= 0:
+				return usagef("invalid --timeout %s", timeout)
+			}
+			if !live {
+				for _, f := range liveFlags {
+					if cmd.Flags().Changed(f) {
+						return usagef("--%s probes a live endpoint: add --live", f)
+					}
+				}
+			}
+			rep := &audit.Report{}
+			if o.Dir != "" {
+				if rep, err = audit.Static(o); err != nil {
+					return err
+				}
+			}
+			if live {
+				lo.Dir, lo.Now, lo.WarnWithin, lo.Timeout = o.Dir, o.Now, o.WarnWithin, timeout
+				lo.ReadOnlyPort, lo.SkipReadOnlyPort = readOnly, readOnly == 0
+				ctx := cmd.Context()
+				if ctx == nil {
+					ctx = context.Background()
+				}
+				lrep, err := audit.Live(ctx, lo)
+				if errors.Is(err, audit.ErrNoEndpoint) || errors.Is(err, audit.ErrInvalidEndpoint) {
+					return usageError{err}
+				}
+				if err != nil {
+					return err
+				}
+				rep.Merge(lrep)
 			}
 			if err := rep.Write(env.Stdout, format); err != nil {
 				return err
@@ -66,8 +121,7 @@ could not run; 2 bad usage.`,
 			return nil
 		},
 	}
-	cmd.Flags().StringVar(&o.Dir, "dir", "", "cluster folder (pki/, *.conf, manifests/), e.g. /etc/kubernetes")
-	_ = cmd.MarkFlagRequired("dir")
+	cmd.Flags().StringVar(&o.Dir, "dir", "", "cluster folder (pki/, *.conf, manifests/), e.g. /etc/kubernetes (optional with --live)")
 	cmd.Flags().StringVar(&o.Root, "root", render.DefaultRoot, "the folder's path as the manifests name it; paths under it are read from --dir")
 	cmd.Flags().StringVar(&o.ManifestDir, "manifests", "", "static Pod manifests folder (default DIR/manifests)")
 	cmd.Flags().StringArrayVar(&o.CommandLines, "cmdline", nil, "a systemd unit or a file holding a component's command line (repeatable)")
@@ -75,5 +129,17 @@ could not run; 2 bad usage.`,
 	cmd.Flags().StringVarP(&format, "output", "o", "table", "output format: "+strings.Join(audit.Formats, ", "))
 	cmd.Flags().StringVar(&failOn, "fail-on", "low", "exit 3 when a finding is at or above this severity: info, low, medium, high, critical")
 	cmd.Flags().StringVar(&warn, "warn-within", "30d", "report certificates that end within this period")
+	cmd.Flags().BoolVar(&live, "live", false, "also probe the live endpoints given below")
+	cmd.Flags().StringSliceVar(&lo.Etcd, "etcd", nil, "etcd client endpoint HOST[:PORT] (default port 2379; repeatable)")
+	cmd.Flags().StringSliceVar(&lo.EtcdPeers, "etcd-peer", nil, "etcd peer endpoint HOST[:PORT] (default port 2380; repeatable)")
+	cmd.Flags().StringVar(&lo.APIServer, "apiserver", "", "API server URL, e.g. https://10.0.0.1:6443")
+	cmd.Flags().StringVar(&lo.Kubeconfig, "kubeconfig", "", "a kubeconfig naming the API server (when --apiserver is not given)")
+	cmd.Flags().StringSliceVar(&lo.Kubelets, "kubelet", nil, "kubelet endpoint HOST[:PORT] (default port 10250; repeatable)")
+	cmd.Flags().IntVar(&readOnly, "kubelet-read-only-port", audit.KubeletReadOnlyPort, "port that must be closed on every --kubelet host (0: do not probe)")
+	cmd.Flags().StringSliceVar(&lo.ControllerManagers, "controller-manager", nil, "controller-manager HOST[:PORT] (default port 10257; :PORT for this machine), probed on its non-loopback addresses")
+	cmd.Flags().StringSliceVar(&lo.Schedulers, "scheduler", nil, "scheduler HOST[:PORT] (default port 10259; :PORT for this machine), probed on its non-loopback addresses")
+	cmd.Flags().StringVar(&lo.ClientCert, "cluster-client-cert", "", "a client certificate from the cluster CA that etcd must refuse (default DIR/"+audit.ClusterClientCert+")")
+	cmd.Flags().StringVar(&lo.ClientKey, "cluster-client-key", "", "its key (default DIR/"+audit.ClusterClientKey+")")
+	cmd.Flags().DurationVar(&timeout, "timeout", 5*time.Second, "time allowed for each connection")
 	return cmd
 }
