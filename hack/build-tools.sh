@@ -9,7 +9,11 @@ out=${1:-$repo/.cache/bin}
 mkdir -p "$out"
 stamp="$out/.stamp"
 want=$(cat "$repo/tools/etcd/go.mod" "$repo/tools/etcd/go.sum" "$repo/tools/kube/go.mod" "$repo/tools/kube/go.sum" "$0" | sha256sum | cut -d' ' -f1)
-if [ -f "$stamp" ] && [ "$(cat "$stamp")" = "$want" ]; then
+all_there=1
+for b in etcd kube-apiserver kube-controller-manager kube-scheduler kubectl kubeadm; do
+  [ -x "$out/$b" ] || all_there=0
+done
+if [ "$all_there" = 1 ] && [ -f "$stamp" ] && [ "$(cat "$stamp")" = "$want" ]; then
   echo "components up to date in $out"
   exit 0
 fi
