@@ -3,7 +3,6 @@ package audit
 import (
 	"errors"
 	"fmt"
-	"path/filepath"
 	"slices"
 	"strconv"
 	"strings"
@@ -431,12 +430,4 @@ func (n *node) checkKubeletServing(r *Report, c *Component) {
 		Title:       title,
 		Evidence:    Evidence{File: c.Source, Detail: "serverTLSBootstrap is not true and no verified tlsCertFile"},
 		Remediation: "set serverTLSBootstrap: true together with a CSR approver that checks each serving CSR against its Node, then set the API server's --kubelet-certificate-authority"})
-}
-
-// relPath shows a file of the folder by its path in the folder.
-func (n *node) relPath(abs string) string {
-	if rel, err := filepath.Rel(n.dir.Root(), abs); err == nil && !strings.HasPrefix(rel, "..") {
-		return filepath.ToSlash(rel)
-	}
-	return abs
 }

@@ -1,7 +1,6 @@
 package build_test
 
 import (
-	"bytes"
 	"crypto"
 	"crypto/x509"
 	"fmt"
@@ -272,5 +271,3 @@ func action(sum build.Summary, file string) build.Action {
 	}
 	return ""
 }
-
-func pemEqual(a, b []byte) bool { return bytes.Equal(bytes.TrimSpace(a), bytes.TrimSpace(b)) }

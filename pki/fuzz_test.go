@@ -3,7 +3,7 @@ package pki_test
 import (
 	"bytes"
 	"crypto"
-	"crypto/dsa"
+	"crypto/dsa" //lint:ignore SA1019 DSA keys are parsed here only to check that they are refused
 	"os"
 	"path/filepath"
 	"strings"

@@ -299,7 +299,7 @@ func (p *Policy) decodeObject(js []byte, source string, opts DecodeOptions, dept
 			return fmt.Errorf("%w: %s (Kubernetes 1.36 serves rbac.authorization.k8s.io/v1 only)", ErrUnsupportedVersion, tm.APIVersion)
 		}
 		if depth >= maxListDepth {
-			return errors.New("Lists nested too deep")
+			return errors.New("lists nested too deep")
 		}
 		for i, item := range tm.Items {
 			if err := p.decodeObject(item, fmt.Sprintf("%s.items[%d]", source, i), opts, depth+1); err != nil {
