@@ -44,7 +44,7 @@ func aggregate(crs []rbacv1.ClusterRole) aggregated {
 		for si := range crs[i].AggregationRule.ClusterRoleSelectors {
 			sel, err := metav1.LabelSelectorAsSelector(&crs[i].AggregationRule.ClusterRoleSelectors[si])
 			if err != nil {
-				out.problems = append(out.problems, Problem{Object: Ref{KindClusterRole, "", crs[i].Name},
+				out.problems = append(out.problems, Problem{Kind: ProblemAggregation, Object: Ref{KindClusterRole, "", crs[i].Name},
 					Msg: fmt.Sprintf("aggregationRule selector %d is invalid, so the controller leaves the role's rules as they are: %v", si, err)})
 				ok = false
 				break
@@ -104,7 +104,7 @@ func aggregate(crs []rbacv1.ClusterRole) aggregated {
 		switch state[k] {
 		case 1:
 			if !cycle {
-				out.problems = append(out.problems, Problem{Object: Ref{KindClusterRole, "", crs[targets[k].i].Name},
+				out.problems = append(out.problems, Problem{Kind: ProblemAggregation, Object: Ref{KindClusterRole, "", crs[targets[k].i].Name},
 					Msg: "aggregated roles select each other: what the controller stores depends on the order in which it sees them"})
 			}
 			cycle = true

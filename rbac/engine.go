@@ -20,9 +20,16 @@ type Options struct {
 // changes or blocks what it grants: a binding to a missing role, an
 // aggregation that cannot be computed.
 type Problem struct {
+	Kind   string `json:"kind"` // ProblemRoleRef or ProblemAggregation
 	Object Ref    `json:"object"`
 	Msg    string `json:"message"`
 }
+
+// Kinds of Problem.
+const (
+	ProblemRoleRef     = "role-ref"    // a binding's role is missing or cannot be referenced
+	ProblemAggregation = "aggregation" // an aggregationRule cannot be computed reliably
+)
 
 func (p Problem) String() string { return p.Object.String() + ": " + p.Msg }
 
@@ -263,7 +270,7 @@ func (e *Engine) newBinding(ref Ref, rr rbacv1.RoleRef, subjects []rbacv1.Subjec
 	default:
 		b.roleRef = Ref{rr.Kind, "", rr.Name}
 		b.missing = fmt.Sprintf("unsupported role reference kind %q", rr.Kind)
-		e.problems = append(e.problems, Problem{Object: ref, Msg: b.missing})
+		e.problems = append(e.problems, Problem{Kind: ProblemRoleRef, Object: ref, Msg: b.missing})
 		return b
 	}
 	if b.role == nil {
@@ -271,7 +278,7 @@ func (e *Engine) newBinding(ref Ref, rr rbacv1.RoleRef, subjects []rbacv1.Subjec
 		if rr.Kind == KindRole && ref.Namespace == "" {
 			b.missing = fmt.Sprintf("a ClusterRoleBinding cannot reference Role %q", rr.Name)
 		}
-		e.problems = append(e.problems, Problem{Object: ref, Msg: b.missing + ": the binding grants nothing"})
+		e.problems = append(e.problems, Problem{Kind: ProblemRoleRef, Object: ref, Msg: b.missing + ": the binding grants nothing"})
 	}
 	return b
 }
