@@ -306,7 +306,7 @@ func fileSet(t testing.TB, dir string) []string {
 	return out
 }
 
-// parseCertFile reads exactly one PEM certificate.
+// parseCertPEM reads exactly one PEM certificate.
 func parseCertPEM(data []byte) (*x509.Certificate, error) {
 	block, rest := pem.Decode(data)
 	if block == nil || block.Type != "CERTIFICATE" {
