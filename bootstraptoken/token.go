@@ -74,6 +74,9 @@ func Parse(s string) (Token, error) {
 	return Token{ID: id, Secret: secret}, nil
 }
 
+// ValidID reports whether s has the form of a token ID.
+func ValidID(s string) bool { return bootstraputil.IsValidBootstrapTokenID(s) }
+
 // String is the bearer token, "id.secret". It is a credential.
 func (t Token) String() string { return bootstraputil.TokenFromIDAndSecret(t.ID, t.Secret) }
 

@@ -11,6 +11,7 @@ import (
 	"github.com/bulwark-k8s/bulwark/build"
 	"github.com/bulwark-k8s/bulwark/config"
 	"github.com/bulwark-k8s/bulwark/expiry"
+	"github.com/bulwark-k8s/bulwark/plan"
 	"github.com/bulwark-k8s/bulwark/store"
 )
 
@@ -115,7 +116,7 @@ func runExpiry(env *Env, dir string, out *output, warn time.Duration, check bool
 				n++
 			}
 		}
-		return findingsError{fmt.Sprintf("%d certificate(s) %s or worse", n, worst)}
+		return findingsError{fmt.Sprintf("%d certificate(s) not ok (worst: %s)", n, worst)}
 	}
 	return nil
 }
@@ -174,8 +175,15 @@ Names are those of "bulwark plan": e.g. apiserver, etcd/server, admin, ca.`,
 				}
 			}
 			for _, n := range names {
-				if _, err := p.Lookup(n); err != nil {
+				item, err := p.Lookup(n)
+				if err != nil {
 					return usagef("%v (known: %s)", err, strings.Join(p.Names(), ", "))
+				}
+				if _, isCA := item.(plan.CA); isCA && newKey {
+					return usagef("%s: renewing a CA keeps its key; a new CA key is a CA rotation, not a renewal", n)
+				}
+				if k, ok := item.(plan.Kubeconfig); ok && k.UsesToken() {
+					return usagef("%s authenticates with a bootstrap token: use `bulwark token create`", k.File())
 				}
 			}
 			d, unlock, err := openLocked(cf.dir, false)

@@ -139,19 +139,12 @@ func TestCheckExpiration(t *testing.T) {
 	errorLine(t, r)
 }
 
-// kubeadmPath is the real kubeadm of the pinned release: $BULWARK_KUBEADM,
-// else /tmp/kbin/kubeadm, else the one internal/components builds.
-// TODO: testbin.Path(t, "kubeadm") once the internal/testbin harness is in.
+// kubeadmPath is the real kubeadm of the pinned release, built by
+// internal/components (or $BULWARK_KUBEADM).
 func kubeadmPath(t *testing.T) string {
 	t.Helper()
 	if p := os.Getenv("BULWARK_KUBEADM"); p != "" {
 		return p
-	}
-	if _, err := os.Stat("/tmp/kbin/kubeadm"); err == nil {
-		return "/tmp/kbin/kubeadm"
-	}
-	if testing.Short() {
-		t.Skip("-short: kubeadm would have to be built")
 	}
 	return components.Path(t, "kubeadm")
 }

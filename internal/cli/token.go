@@ -223,6 +223,9 @@ func newTokenDeleteCmd(env *Env) *cobra.Command {
 			if t, err := bootstraptoken.Parse(id); err == nil {
 				id = t.ID
 			}
+			if !bootstraptoken.ValidID(id) {
+				return usagef("invalid token ID %q (want 6 characters [a-z0-9], or a whole token)", id)
+			}
 			if tt.dir != "" {
 				d, unlock, err := openLocked(tt.dir, false)
 				if err != nil {

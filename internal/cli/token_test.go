@@ -204,7 +204,8 @@ func TestTokensOffline(t *testing.T) {
 		{[]string{"create", "--ttl", "soon"}, cli.ExitUsage},
 		{[]string{"create", "--usages", "everything"}, cli.ExitUsage},
 		{[]string{"delete", workers.id}, cli.ExitError},
-		{[]string{"delete", "ABC"}, cli.ExitError},
+		{[]string{"delete", "ABC"}, cli.ExitUsage},
+		{[]string{"delete", "abcdefg"}, cli.ExitUsage},
 		{[]string{"delete"}, cli.ExitUsage},
 	} {
 		before := snapshot(t, dir)
