@@ -467,15 +467,52 @@ func (e *Engine) node(u *User, a *Action) (allowed bool, rule int, graph bool) {
 	return false, 0, false
 }
 
-// rbac finds the first RBAC grant, ClusterRoleBindings first, as the API
-// server's RBAC authorizer does.
-func (e *Engine) rbac(u *User, a *Action, buf []match, errs *[]string) (bool, *Path) {
+// indexThreshold is the number of rules of a user's roles above which
+// looking the request up in the rule index beats scanning them.
+const indexThreshold = 24
+
+// candidates collects the user's bindings in the order the API server
+// visits them (ClusterRoleBindings, then the RoleBindings of the
+// namespace), and, when that is cheaper than scanning their roles, the
+// rules that allow the request.
+func (e *Engine) candidates(u *User, a *Action, buf []match, rules []ruleRef) ([]match, []ruleRef, bool) {
 	buf = e.crbSubjects.collect(u, buf)
-	if a.Namespace != "" {
+	if a.Namespace != "" && a.IsResource() {
 		if ix := e.rbSubjects[a.Namespace]; ix != nil {
 			buf = ix.collect(u, buf)
 		}
 	}
+	scan := 0
+	for _, m := range buf {
+		if m.b.role != nil {
+			scan += len(m.b.role.rules)
+		}
+	}
+	if scan <= indexThreshold {
+		return buf, rules, false
+	}
+	rules, ok := e.allowingRules(a, scan, rules)
+	return buf, rules, ok
+}
+
+// firstAllowing is the first rule of b's role that allows a, or -1.
+func firstAllowing(b *binding, a *Action, rules []ruleRef, indexed bool) int {
+	if indexed {
+		return firstRule(rules, b.role)
+	}
+	for i := range b.role.rules {
+		if RuleAllows(&b.role.rules[i], a) {
+			return i
+		}
+	}
+	return -1
+}
+
+// rbac finds the first RBAC grant, ClusterRoleBindings first, as the API
+// server's RBAC authorizer does.
+func (e *Engine) rbac(u *User, a *Action, buf []match, errs *[]string) (bool, *Path) {
+	var rbuf [32]ruleRef
+	buf, rules, indexed := e.candidates(u, a, buf, rbuf[:0])
 	for _, m := range buf {
 		if m.b.role == nil {
 			if errs != nil {
@@ -483,12 +520,9 @@ func (e *Engine) rbac(u *User, a *Action, buf []match, errs *[]string) (bool, *P
 			}
 			continue
 		}
-		rules := m.b.role.rules
-		for i := range rules {
-			if RuleAllows(&rules[i], a) {
-				p := m.b.path(m.s, i)
-				return true, &p
-			}
+		if i := firstAllowing(m.b, a, rules, indexed); i >= 0 {
+			p := m.b.path(m.s, i)
+			return true, &p
 		}
 	}
 	return false, nil
@@ -497,24 +531,16 @@ func (e *Engine) rbac(u *User, a *Action, buf []match, errs *[]string) (bool, *P
 // rbacPaths finds every binding that allows the request, each with its
 // first allowing rule.
 func (e *Engine) rbacPaths(u *User, a *Action, buf []match, errs *[]string) (bool, []Path) {
-	buf = e.crbSubjects.collect(u, buf)
-	if a.Namespace != "" && a.IsResource() {
-		if ix := e.rbSubjects[a.Namespace]; ix != nil {
-			buf = ix.collect(u, buf)
-		}
-	}
+	var rbuf [32]ruleRef
+	buf, rules, indexed := e.candidates(u, a, buf, rbuf[:0])
 	var paths []Path
 	for _, m := range buf {
 		if m.b.role == nil {
 			*errs = append(*errs, m.b.ref.String()+": "+m.b.missing)
 			continue
 		}
-		rules := m.b.role.rules
-		for i := range rules {
-			if RuleAllows(&rules[i], a) {
-				paths = append(paths, m.b.path(m.s, i))
-				break
-			}
+		if i := firstAllowing(m.b, a, rules, indexed); i >= 0 {
+			paths = append(paths, m.b.path(m.s, i))
 		}
 	}
 	return len(paths) > 0, paths

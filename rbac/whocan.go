@@ -14,7 +14,8 @@ import (
 type ruleIndex struct {
 	resources map[grKey][]ruleRef
 	urls      map[string][]ruleRef
-	prefixes  []prefixRef
+	prefixes  map[string][]ruleRef // by the prefix, "*"s trimmed
+	prefixSet []string             // the distinct prefixes
 }
 
 type grKey struct{ group, resource string }
@@ -24,13 +25,8 @@ type ruleRef struct {
 	i int
 }
 
-type prefixRef struct {
-	prefix string
-	ref    ruleRef
-}
-
 func newRuleIndex() ruleIndex {
-	return ruleIndex{resources: map[grKey][]ruleRef{}, urls: map[string][]ruleRef{}}
+	return ruleIndex{resources: map[grKey][]ruleRef{}, urls: map[string][]ruleRef{}, prefixes: map[string][]ruleRef{}}
 }
 
 func (ix *ruleIndex) add(r *role) {
@@ -39,7 +35,11 @@ func (ix *ruleIndex) add(r *role) {
 		for _, u := range r.rules[i].NonResourceURLs {
 			ref := ruleRef{r, i}
 			if u != rbacv1.NonResourceAll && strings.HasSuffix(u, "*") {
-				ix.prefixes = append(ix.prefixes, prefixRef{strings.TrimRight(u, "*"), ref})
+				p := strings.TrimRight(u, "*")
+				if _, ok := ix.prefixes[p]; !ok {
+					ix.prefixSet = append(ix.prefixSet, p)
+				}
+				ix.prefixes[p] = append(ix.prefixes[p], ref)
 			} else {
 				ix.urls[u] = append(ix.urls[u], ref)
 			}
@@ -58,28 +58,18 @@ func (ix *ruleIndex) addResources(r *role) {
 	}
 }
 
-// allowing records, for each role with a rule that allows a, the first
-// such rule.
-func (ix *ruleIndex) allowing(a *Action, found map[*role]int) {
-	check := func(refs []ruleRef) {
-		for _, ref := range refs {
-			rule := &ref.r.rules[ref.i]
-			if !RuleAllows(rule, a) {
-				continue
-			}
-			if j, ok := found[ref.r]; !ok || ref.i < j {
-				found[ref.r] = ref.i
-			}
-		}
-	}
+// buckets calls f with every list of rules that may allow a: those
+// indexed under its URL, "*" and each matching prefix, or under its API
+// group or "*" and its resource, "*" or "*/subresource".
+func (ix *ruleIndex) buckets(a *Action, f func([]ruleRef)) {
 	if !a.IsResource() {
-		check(ix.urls[a.Path])
+		f(ix.urls[a.Path])
 		if a.Path != rbacv1.NonResourceAll {
-			check(ix.urls[rbacv1.NonResourceAll])
+			f(ix.urls[rbacv1.NonResourceAll])
 		}
-		for _, p := range ix.prefixes {
-			if strings.HasPrefix(a.Path, p.prefix) {
-				check([]ruleRef{p.ref})
+		for _, p := range ix.prefixSet {
+			if strings.HasPrefix(a.Path, p) {
+				f(ix.prefixes[p])
 			}
 		}
 		return
@@ -104,9 +94,70 @@ func (ix *ruleIndex) allowing(a *Action, found map[*role]int) {
 	}
 	for _, g := range groups[:ng] {
 		for _, r := range resources[:n] {
-			check(ix.resources[grKey{g, r}])
+			f(ix.resources[grKey{g, r}])
 		}
 	}
+}
+
+// allowing records, for each role with a rule that allows a, the first
+// such rule.
+func (ix *ruleIndex) allowing(a *Action, found map[*role]int) {
+	ix.buckets(a, func(refs []ruleRef) {
+		for _, ref := range refs {
+			if !RuleAllows(&ref.r.rules[ref.i], a) {
+				continue
+			}
+			if j, ok := found[ref.r]; !ok || ref.i < j {
+				found[ref.r] = ref.i
+			}
+		}
+	})
+}
+
+// allowingRules appends every rule that allows a, unless that takes
+// checking more than max rules (then it reports false): for a user bound
+// to roles with many rules, the index finds the few that matter faster
+// than scanning them.
+func (e *Engine) allowingRules(a *Action, max int, out []ruleRef) ([]ruleRef, bool) {
+	var lists [24][]ruleRef
+	n, total := 0, 0
+	add := func(refs []ruleRef) {
+		if len(refs) > 0 && n < len(lists) {
+			lists[n] = refs
+			n++
+			total += len(refs)
+		} else if len(refs) > 0 {
+			total = max + 1
+		}
+	}
+	e.clusterRules.buckets(a, add)
+	if a.IsResource() && a.Namespace != "" {
+		if ix := e.nsRules[a.Namespace]; ix != nil {
+			ix.buckets(a, add)
+		}
+	}
+	if total > max {
+		return out, false
+	}
+	for _, refs := range lists[:n] {
+		for _, ref := range refs {
+			if RuleAllows(&ref.r.rules[ref.i], a) {
+				out = append(out, ref)
+			}
+		}
+	}
+	return out, true
+}
+
+// firstRule is the first rule of r among rules, or -1.
+func firstRule(rules []ruleRef, r *role) int {
+	best := -1
+	for _, c := range rules {
+		if c.r == r && (best < 0 || c.i < best) {
+			best = c.i
+		}
+	}
+	return best
 }
 
 // Access is one subject that may perform an action, with every path that
