@@ -64,6 +64,9 @@ const (
 // server names, who-can's subjects (none missing, none extra), the
 // aggregated rules, the built-in policy, and the policy read back live.
 func TestRBACDifferential(t *testing.T) {
+	if testing.Short() {
+		t.Skip("starts the real control plane")
+	}
 	s := seed(t)
 	t.Logf("seed %d (rerun with -args -seed=%d or BULWARK_RBAC_SEED=%d)", s, s, s)
 	r := rand.New(rand.NewPCG(s, 0x5eed))

@@ -437,10 +437,14 @@ func TestRandomPolicies(t *testing.T) {
 	}
 	for seed := range uint64(seeds) {
 		r := rand.New(rand.NewPCG(seed, 7))
+		size := rbactest.Small
+		if seed%2 == 1 {
+			size = rbactest.Medium
+		}
 		p := rbac.Builtin()
-		p.Merge(rbactest.Policy(r, rbactest.Small))
+		p.Merge(rbactest.Policy(r, size))
 		e := rbac.Compile(p, rbac.Options{NoNodeAuthorizer: true})
-		v := rbactest.Small.Vocab()
+		v := size.Vocab()
 		users := v.Identities(r, 30)
 		for range 300 {
 			a := v.Action(r)

@@ -46,6 +46,11 @@ type Size struct {
 var Small = Size{Namespaces: 3, ClusterRoles: 24, AggregatedRoles: 4, RolesPerNamespace: 4, RulesPerRole: 4,
 	ClusterRoleBindings: 24, BindingsPerNS: 8, Users: 5, Groups: 4, ServiceAccounts: 2, Wildcards: 0.04, Implicit: 0.23}
 
+// Medium has roles of many rules, so that questions go through the rule
+// index rather than a scan of the user's roles.
+var Medium = Size{Namespaces: 4, ClusterRoles: 40, AggregatedRoles: 6, RolesPerNamespace: 6, RulesPerRole: 16,
+	ClusterRoleBindings: 40, BindingsPerNS: 10, Users: 8, Groups: 6, ServiceAccounts: 3, Wildcards: 0.01, Implicit: 0.05}
+
 // Large is the benchmarks' policy: about 100k rules in 300 namespaces,
 // thousands of roles and bindings, with the built-in policy beside it.
 var Large = Size{Namespaces: 300, ClusterRoles: 2200, AggregatedRoles: 40, RolesPerNamespace: 8, RulesPerRole: 21,
