@@ -63,14 +63,22 @@ const (
 // every answer, which authorizer of the chain allowed, the binding the API
 // server names, who-can's subjects (none missing, none extra), the
 // aggregated rules, the built-in policy, and the policy read back live.
+//
+// It runs twice, on a small policy (roles of few rules: questions scan the
+// user's roles) and a medium one (roles of many rules: questions go
+// through bulwark's rule index), each on its own control plane.
 func TestRBACDifferential(t *testing.T) {
 	if testing.Short() {
 		t.Skip("starts the real control plane")
 	}
 	s := seed(t)
 	t.Logf("seed %d (rerun with -args -seed=%d or BULWARK_RBAC_SEED=%d)", s, s, s)
+	t.Run("small", func(t *testing.T) { rbacDifferential(t, rbactest.Small, s) })
+	t.Run("medium", func(t *testing.T) { rbacDifferential(t, rbactest.Medium, s) })
+}
+
+func rbacDifferential(t *testing.T, size rbactest.Size, s uint64) {
 	r := rand.New(rand.NewPCG(s, 0x5eed))
-	size := rbactest.Small
 	gen := rbactest.Policy(r, size)
 	addSentinels(gen)
 
