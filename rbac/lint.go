@@ -131,7 +131,7 @@ type LintReport struct {
 }
 
 // Lint examines a compiled policy: risky grants (per binding, through its
-// role), wildcards in roles, bindings to the groups of all authenticated or
+// role; a grant of every permission is one finding), wildcards in roles, bindings to the groups of all authenticated or
 // all anonymous users, bindings to missing roles, and what kept
 // aggregation from settling.
 func (e *Engine) Lint(opts LintOptions) LintReport {
@@ -240,6 +240,17 @@ func (e *Engine) lintBinding(b *binding, src string, rep *LintReport) {
 	}
 	if len(live) == 0 {
 		return
+	}
+	for i, r := range b.role.rules {
+		if slices.Contains(r.Verbs, "*") && slices.Contains(r.APIGroups, "*") && slices.Contains(r.Resources, "*") && len(r.ResourceNames) == 0 {
+			// One finding says it all; the table's would repeat it.
+			n := i
+			rep.Findings = append(rep.Findings, Finding{ID: "RBAC016", Severity: Critical, Title: "grants every permission on every resource", Object: b.ref, Source: src,
+				Subjects: live, Role: &b.role.ref, Rule: &n, Scope: scope,
+				Detail:      fmt.Sprintf("%s grants %s every verb on every resource (%s) through %s rule %d %s", b.ref, subjectList(live), scope, b.role.ref, i, FormatRule(r)),
+				Remediation: "keep full control to a break-glass group of administrators; grant others the roles they need"})
+			return
+		}
 	}
 	for _, g := range riskyGrants {
 		switch g.scope {

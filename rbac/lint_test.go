@@ -41,6 +41,12 @@ rules:
 ---
 apiVersion: rbac.authorization.k8s.io/v1
 kind: ClusterRoleBinding
+metadata: {name: admins}
+roleRef: {apiGroup: rbac.authorization.k8s.io, kind: ClusterRole, name: cluster-admin}
+subjects: [{kind: Group, name: admins}]
+---
+apiVersion: rbac.authorization.k8s.io/v1
+kind: ClusterRoleBinding
 metadata: {name: risky-everywhere}
 roleRef: {apiGroup: rbac.authorization.k8s.io, kind: ClusterRole, name: risky}
 subjects: [{kind: User, name: alice}, {kind: ServiceAccount, name: nowhere}]
@@ -76,6 +82,7 @@ subjects: [{kind: User, name: carol}]
 		"risky-in-kube-system": {"RBAC010"},                                                                   // resourceNames make the Secret grant narrow
 		"to-everyone":          {"RBAC011"},
 		"dangling":             {"RBAC012"},
+		"admins":               {"RBAC016"},
 		"narrow":               {"RBAC015"},
 		"system:node-proxier":  nil, // built in: skipped
 		"cluster-admin":        nil,

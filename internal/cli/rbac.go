@@ -426,7 +426,8 @@ func newRBACLintCmd(env *Env) *cobra.Command {
 		Use:   "lint (-f FILE|DIR | --kubeconfig FILE)",
 		Short: "Find risky grants, wildcards, bindings to everyone and bindings to missing roles",
 		Long: `lint examines every binding through its role (aggregation computed) and every
-role, and reports: Secrets readable cluster-wide; escalate, bind and impersonate;
+role, and reports: every permission on every resource (one finding, not one per
+risk); Secrets readable cluster-wide; escalate, bind and impersonate;
 pods/exec and pods/attach; nodes/proxy; creating Pods or workloads in kube-system;
 approving CSRs; minting service-account tokens; wildcards; bindings to
 system:authenticated, system:unauthenticated or system:anonymous; bindings to
