@@ -247,6 +247,12 @@ members of system:masters are allowed everything (as the API server's
 privileged-group authorizer does before Node and RBAC), and answers for nodes
 (system:node:<name> in system:nodes) say when the Node authorizer decides.
 
+A resource without .GROUP is the built-in resource of that name (in the core
+group first, as kubectl resolves it), else one the policy's rules name; "pods."
+names the core group explicitly. Cluster-scoped built-in resources are asked about
+without a namespace, as kubectl asks. Without --as, --kubeconfig asks as the
+kubeconfig's own user.
+
 It prints yes or no, then why: every binding → role → rule that allows it, or
 that none does. Exit codes: 0 yes, 1 no (as kubectl auth can-i), 2 bad usage.`,
 		Example: `  bulwark can-i get pods -n web --as alice -f rbac/
