@@ -64,6 +64,12 @@ func Run(env Env, args []string) int {
 	if err == nil {
 		return ExitOK
 	}
+	var denied deniedError
+	if errors.As(err, &denied) {
+		// can-i has printed its "no" (and the reason): like kubectl auth
+		// can-i, that is exit 1 and nothing more.
+		return ExitError
+	}
 	msg := strings.ReplaceAll(strings.TrimSpace(err.Error()), "\n", "; ")
 	fmt.Fprintf(env.Stderr, "bulwark: error: %s\n", msg)
 	var f findingsError

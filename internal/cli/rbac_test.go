@@ -91,7 +91,12 @@ func TestCanIExitCodes(t *testing.T) {
 		if c.code == cli.ExitOK && r.stderr != "" {
 			t.Errorf("%s\nwrote to stderr on success", r)
 		}
-		if c.code != cli.ExitOK && strings.Count(r.stderr, "\n") != 1 {
+		// A "no" is an answer, not an error: exit 1 and nothing on stderr,
+		// as kubectl auth can-i. Every other failure is one error line.
+		if c.code == cli.ExitError && r.stderr != "" {
+			t.Errorf("%s\na denied can-i wrote to stderr", r)
+		}
+		if c.code != cli.ExitOK && c.code != cli.ExitError && strings.Count(r.stderr, "\n") != 1 {
 			t.Errorf("%s\nwant one line on stderr", r)
 		}
 	}
