@@ -53,7 +53,8 @@ type LiveOptions struct {
 	Dir string
 	// APIServer is the API server's URL (default port 6443 when it names
 	// none); without it, Kubeconfig's current context names the server.
-	APIServer  string
+	APIServer string
+	// Kubeconfig's credentials read the cluster's objects.
 	Kubeconfig string
 	// Kubelets are kubelet endpoints (default port 10250), which must
 	// answer 401 to an anonymous request.
@@ -106,8 +107,9 @@ type live struct {
 // cluster-CA certificate; kubelets must answer 401 to anonymous requests
 // and keep the read-only port closed; the API server must refuse anonymous
 // requests for resources; the controller manager's and the scheduler's
-// ports must not be reachable beyond loopback; and every certificate
-// served must be valid for WarnWithin. An endpoint that cannot be reached
+// ports must not be reachable beyond loopback; every certificate served
+// must be valid for WarnWithin; and, with a Kubeconfig, no namespace's
+// default ServiceAccount may automount its token. An endpoint that cannot be reached
 // is a finding (live:unreachable), since its checks did not run.
 func Live(ctx context.Context, o LiveOptions) (*Report, error) {
 	if o.Empty() {
@@ -182,6 +184,10 @@ func Live(ctx context.Context, o LiveOptions) (*Report, error) {
 				jobs = append(jobs, job{net.JoinHostPort(host, strconv.Itoa(o.ReadOnlyPort)), l.readOnly})
 			}
 		}
+	}
+
+	if o.Kubeconfig != "" {
+		jobs = append(jobs, job{"", func(ctx context.Context, _ string) { l.clusterObjects(ctx) }})
 	}
 
 	var wg sync.WaitGroup

@@ -9,6 +9,7 @@ import (
 	"crypto/tls"
 	"crypto/x509"
 	"crypto/x509/pkix"
+	"encoding/json"
 	"encoding/pem"
 	"errors"
 	"fmt"
@@ -26,6 +27,8 @@ import (
 	"time"
 
 	"github.com/xeipuuv/gojsonschema"
+	corev1 "k8s.io/api/core/v1"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 
 	"github.com/bulwark-k8s/bulwark/audit"
 	"github.com/bulwark-k8s/bulwark/hardening"
@@ -234,13 +237,99 @@ func TestLiveAnonymousRequests(t *testing.T) {
 		none(t, runLive(t, audit.LiveOptions{Kubelets: []string{addr}}))
 	})
 	t.Run("the API server from a kubeconfig", func(t *testing.T) {
-		addr := tlsServer(t, &tls.Config{Certificates: []tls.Certificate{cert}}, 403, "")
-		kc := filepath.Join(t.TempDir(), "admin.conf")
-		doc := fmt.Sprintf("apiVersion: v1\nkind: Config\nclusters:\n- name: c\n  cluster: {server: https://%s}\ncontexts:\n- name: x\n  context: {cluster: c, user: u}\ncurrent-context: x\nusers:\n- name: u\n  user: {exec: {command: none, apiVersion: client.authentication.k8s.io/v1}}\n", addr)
-		if err := os.WriteFile(kc, []byte(doc), 0o600); err != nil {
-			t.Fatal(err)
+		off := false
+		addr := fakeAPIServer(t, cert, 403, [][]corev1.ServiceAccount{{defaultSA("default", &off)}})
+		only(t, runLive(t, audit.LiveOptions{Kubeconfig: tokenKubeconfig(t, addr, apiToken)}), "kube-apiserver:anonymous-auth", hardening.Medium)
+	})
+}
+
+// apiToken is the bearer token the fake API server accepts.
+const apiToken = "test-token-not-a-secret"
+
+// fakeAPIServer answers anonymous requests with anonStatus, and lists the
+// ServiceAccounts named default page by page to a client with apiToken.
+func fakeAPIServer(t *testing.T, cert tls.Certificate, anonStatus int, pages [][]corev1.ServiceAccount) string {
+	t.Helper()
+	srv := httptest.NewUnstartedServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.Header.Get("Authorization") != "Bearer "+apiToken {
+			w.WriteHeader(anonStatus)
+			return
 		}
-		only(t, runLive(t, audit.LiveOptions{Kubeconfig: kc}), "kube-apiserver:anonymous-auth", hardening.Medium)
+		if r.URL.Path != "/api/v1/serviceaccounts" || r.URL.Query().Get("fieldSelector") != "metadata.name=default" {
+			http.Error(w, "unexpected request "+r.URL.String(), http.StatusBadRequest)
+			return
+		}
+		page := 0
+		if c := r.URL.Query().Get("continue"); c != "" {
+			fmt.Sscan(c, &page)
+		}
+		list := corev1.ServiceAccountList{TypeMeta: metav1.TypeMeta{APIVersion: "v1", Kind: "ServiceAccountList"}, Items: pages[page]}
+		if page+1 < len(pages) {
+			list.Continue = fmt.Sprint(page + 1)
+		}
+		w.Header().Set("Content-Type", "application/json")
+		json.NewEncoder(w).Encode(list)
+	}))
+	srv.Config.ErrorLog = log.New(io.Discard, "", 0)
+	srv.TLS = &tls.Config{Certificates: []tls.Certificate{cert}}
+	srv.StartTLS()
+	t.Cleanup(srv.Close)
+	return srv.Listener.Addr().String()
+}
+
+func tokenKubeconfig(t *testing.T, addr, token string) string {
+	t.Helper()
+	kc := filepath.Join(t.TempDir(), "admin.conf")
+	doc := fmt.Sprintf("apiVersion: v1\nkind: Config\nclusters:\n- name: c\n  cluster: {server: https://%s, insecure-skip-tls-verify: true}\ncontexts:\n- name: x\n  context: {cluster: c, user: u}\ncurrent-context: x\nusers:\n- name: u\n  user: {token: %s}\n", addr, token)
+	if err := os.WriteFile(kc, []byte(doc), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	return kc
+}
+
+func defaultSA(ns string, automount *bool) corev1.ServiceAccount {
+	return corev1.ServiceAccount{ObjectMeta: metav1.ObjectMeta{Name: "default", Namespace: ns}, AutomountServiceAccountToken: automount}
+}
+
+// TestLiveClusterObjects reads the default ServiceAccounts with the
+// kubeconfig's credentials: each one that automounts its token (unset or
+// true) is one finding naming its namespace; one with automount off is
+// none; every page is read; a cluster that refuses the read is a
+// live:unreachable finding, not silence.
+func TestLiveClusterObjects(t *testing.T) {
+	cert := serverCert(t)
+	on, off := true, false
+	addr := fakeAPIServer(t, cert, 401, [][]corev1.ServiceAccount{
+		{defaultSA("default", &off), defaultSA("kube-system", nil)},
+		{defaultSA("team-a", &on), defaultSA("kube-public", &off)},
+	})
+	r := runLive(t, audit.LiveOptions{Kubeconfig: tokenKubeconfig(t, addr, apiToken)})
+	var got []string
+	for _, f := range r.Findings {
+		if f.ID != audit.DefaultSAAutomountID {
+			t.Errorf("unexpected finding %s %s", f.ID, f.Evidence)
+			continue
+		}
+		if f.Severity != hardening.Low || f.CIS != "5.1.5" || f.Remediation == "" || !strings.Contains(f.Evidence.Endpoint, "/api/v1/serviceaccounts") {
+			t.Errorf("finding %+v", f)
+		}
+		got = append(got, f.Evidence.Detail)
+	}
+	want := []string{
+		"ServiceAccount kube-system/default: automountServiceAccountToken unset (the default is true)",
+		"ServiceAccount team-a/default: automountServiceAccountToken true",
+	}
+	slices.Sort(got)
+	if !slices.Equal(got, want) {
+		t.Errorf("findings %q, want %q", got, want)
+	}
+
+	t.Run("credentials the cluster refuses", func(t *testing.T) {
+		only(t, runLive(t, audit.LiveOptions{Kubeconfig: tokenKubeconfig(t, addr, "wrong-token")}), audit.UnreachableID, hardening.Low)
+	})
+	t.Run("every default ServiceAccount without automount", func(t *testing.T) {
+		addr := fakeAPIServer(t, cert, 401, [][]corev1.ServiceAccount{{defaultSA("default", &off)}})
+		none(t, runLive(t, audit.LiveOptions{Kubeconfig: tokenKubeconfig(t, addr, apiToken)}))
 	})
 }
 

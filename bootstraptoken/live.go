@@ -9,41 +9,21 @@ import (
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/fields"
-	"k8s.io/apimachinery/pkg/runtime"
-	"k8s.io/apimachinery/pkg/runtime/schema"
-	"k8s.io/apimachinery/pkg/runtime/serializer"
-	utilruntime "k8s.io/apimachinery/pkg/util/runtime"
 	"k8s.io/client-go/rest"
-	"k8s.io/client-go/tools/clientcmd"
 	bootstrapapi "k8s.io/cluster-bootstrap/token/api"
 	bootstraputil "k8s.io/cluster-bootstrap/token/util"
+
+	"github.com/bulwark-k8s/bulwark/internal/kubeclient"
 )
 
 // Client reads and writes bootstrap token Secrets of a live cluster.
 type Client struct{ rc *rest.RESTClient }
 
-// coreScheme knows the core/v1 types only: the client needs Secrets, and
-// the full client-go scheme (every API group) costs every bulwark command
-// its registration at start-up.
-var coreScheme = func() *runtime.Scheme {
-	s := runtime.NewScheme()
-	utilruntime.Must(corev1.AddToScheme(s))
-	metav1.AddToGroupVersion(s, schema.GroupVersion{Version: "v1"})
-	return s
-}()
-
 // NewClient connects with a kubeconfig file.
 func NewClient(kubeconfigPath string) (*Client, error) {
-	cfg, err := clientcmd.BuildConfigFromFlags("", kubeconfigPath)
+	rc, err := kubeclient.Core(kubeconfigPath)
 	if err != nil {
-		return nil, fmt.Errorf("failed to load kubeconfig %q: %w", kubeconfigPath, err)
-	}
-	cfg.APIPath = "/api"
-	cfg.GroupVersion = &corev1.SchemeGroupVersion
-	cfg.NegotiatedSerializer = serializer.NewCodecFactory(coreScheme).WithoutConversion()
-	rc, err := rest.RESTClientFor(cfg)
-	if err != nil {
-		return nil, fmt.Errorf("failed to build a client from %q: %w", kubeconfigPath, err)
+		return nil, err
 	}
 	return &Client{rc: rc}, nil
 }

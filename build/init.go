@@ -481,11 +481,27 @@ func (r *run) reusableToken() (bootstraptoken.Token, string, error) {
 }
 
 func (r *run) loadManifests() error {
-	want, err := manifest.RBAC()
+	for _, m := range []struct {
+		file   string
+		encode func() ([]byte, error)
+	}{
+		{plan.RBACManifestFile, manifest.RBAC},
+		{plan.ServiceAccountsManifestFile, manifest.ServiceAccounts},
+	} {
+		if err := r.loadManifest(m.file, m.encode); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// loadManifest keeps a cluster-object manifest that matches its table and
+// brings back one that does not: derived data, not a key.
+func (r *run) loadManifest(file string, encode func() ([]byte, error)) error {
+	want, err := encode()
 	if err != nil {
 		return err
 	}
-	file := plan.RBACManifestFile
 	ok, err := r.d.Exists(file)
 	if err != nil {
 		return err
@@ -496,7 +512,6 @@ func (r *run) loadManifests() error {
 			r.note(Kept, file)
 			return nil
 		}
-		// Derived data, not a key: bring it back to the table.
 		r.leafWrites = append(r.leafWrites, store.File{Rel: file, Data: want, Replace: true})
 		r.note(Renewed, file)
 		return nil

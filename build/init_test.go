@@ -15,6 +15,7 @@ import (
 
 	"github.com/bulwark-k8s/bulwark/build"
 	"github.com/bulwark-k8s/bulwark/kubeconfig"
+	"github.com/bulwark-k8s/bulwark/manifest"
 	"github.com/bulwark-k8s/bulwark/pki"
 	"github.com/bulwark-k8s/bulwark/plan"
 )
@@ -98,7 +99,7 @@ func checkFiles(t *testing.T, d interface {
 		switch {
 		case e.IsDir():
 			want = 0o700
-		case strings.HasSuffix(rel, ".crt") || strings.HasSuffix(rel, ".pub") || rel == "cluster/rbac.yaml":
+		case strings.HasSuffix(rel, ".crt") || strings.HasSuffix(rel, ".pub") || rel == plan.RBACManifestFile || rel == plan.ServiceAccountsManifestFile:
 			want = 0o644
 		default: // keys, kubeconfigs, the token Secret, the lock
 			want = 0o600
@@ -388,6 +389,13 @@ func TestInitWritesClusterObjects(t *testing.T) {
 		if !bytes.Contains(rbac, []byte("name: "+b.Name+"\n")) {
 			t.Errorf("rbac.yaml lacks %s", b.Name)
 		}
+	}
+	sas, err := d.Read(plan.ServiceAccountsManifestFile)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if want, _ := manifest.ServiceAccounts(); !bytes.Equal(sas, want) {
+		t.Errorf("%s is not the table's manifest", plan.ServiceAccountsManifestFile)
 	}
 	// The kubeconfigs are complete for client-go.
 	data, err := d.ReadSecret("admin.conf")

@@ -126,6 +126,10 @@ func TestAuditLive(t *testing.T) {
 	}
 	t.Logf("components up after %s", time.Since(began).Round(time.Millisecond))
 
+	// The cluster objects init wrote (bindings, the quiet namespaces'
+	// default ServiceAccounts), applied as a user would.
+	c.mustKubectl(t, "super-admin.conf", "apply", "-f", c.path("cluster"))
+
 	loop := func(port int) string { return "127.0.0.1:" + strconv.Itoa(port) }
 	t.Run("the e2e cluster gives no finding above info, static and live", func(t *testing.T) {
 		static := auditJSON(t, 0, "audit", "--dir", c.dir, "--root", c.dir, "-o", "json")
@@ -143,14 +147,41 @@ func TestAuditLive(t *testing.T) {
 		// Every probe ran: etcd client and peer (no certificate, cluster-CA
 		// certificate), API server, kubelet, read-only port, controller
 		// manager and scheduler beyond loopback, and the six served
-		// certificates.
-		want := 2 + 2 + 1 + 1 + 1 + 6
+		// certificates; and the cluster's default ServiceAccounts.
+		want := 2 + 2 + 1 + 1 + 1 + 6 + 1
 		if addrs, _ := audit.MachineAddrs(); len(addrs) > 0 {
 			want += 2
 		}
 		if got := rep.Checked - static.Checked; got != want {
 			t.Errorf("the live audit made %d checks, want %d", got, want)
 		}
+	})
+
+	t.Run("a namespace made after init: its default ServiceAccount automounts, and only it is found", func(t *testing.T) {
+		c.mustKubectl(t, "admin.conf", "create", "namespace", "team-a")
+		components.WaitFor(t, "team-a's default ServiceAccount", 60*time.Second, func() error {
+			_, err := c.kubectl(t, "admin.conf", "-n", "team-a", "get", "serviceaccount", "default")
+			return err
+		})
+		rep := auditJSON(t, cli.ExitFindings, "audit", "-o", "json", "--live", "--kubeconfig", c.path("admin.conf"))
+		var got []string
+		for _, f := range rep.Findings {
+			got = append(got, fmt.Sprintf("%s %s %s", f.Severity, f.ID, f.Evidence.Detail))
+		}
+		want := []string{"low " + audit.DefaultSAAutomountID + " ServiceAccount team-a/default: automountServiceAccountToken unset (the default is true)"}
+		if !slices.Equal(got, want) {
+			t.Fatalf("findings:\n  %s\nwant:\n  %s", strings.Join(got, "\n  "), strings.Join(want, "\n  "))
+		}
+		// What the finding means, seen in the API server's own admission:
+		// a Pod that runs as default gets a token volume in team-a, and
+		// none in a quiet namespace.
+		for ns, wantToken := range map[string]bool{"team-a": true, "default": false, "kube-system": false} {
+			pod := c.mustKubectl(t, "admin.conf", "-n", ns, "run", "probe", "--image=registry.k8s.io/pause:3.10", "--dry-run=server", "-o", "json")
+			if got := strings.Contains(pod, "kube-api-access-"); got != wantToken {
+				t.Errorf("a Pod in %s as the default ServiceAccount: token volume %v, want %v", ns, got, wantToken)
+			}
+		}
+		c.mustKubectl(t, "admin.conf", "delete", "namespace", "team-a", "--wait=false")
 	})
 
 	t.Run("each weakened component gives exactly its finding", func(t *testing.T) {

@@ -49,6 +49,7 @@ controlPlane:
 	// bootstrap-kubelet        kubeconfig  -
 	// bootstrap-token          manifest    -
 	// rbac                     manifest    -
+	// service-accounts         manifest    -
 }
 
 // The API server's serving certificate covers the in-cluster names, the

@@ -2,6 +2,7 @@ package plan
 
 import (
 	"slices"
+	"strings"
 
 	"github.com/bulwark-k8s/bulwark/config"
 	"github.com/bulwark-k8s/bulwark/pki"
@@ -35,6 +36,9 @@ const (
 // Files of the cluster objects written under cluster/.
 const (
 	RBACManifestFile = "cluster/rbac.yaml"
+	// ServiceAccountsManifestFile holds the default ServiceAccounts of
+	// QuietNamespaces.
+	ServiceAccountsManifestFile = "cluster/service-accounts.yaml"
 	// TokenManifestPattern holds the token ID.
 	TokenManifestPattern = "cluster/bootstrap-token-%s.yaml"
 )
@@ -70,6 +74,8 @@ func (p *Plan) Items() []Item {
 		Item{Name: "bootstrap-token", Kind: KindManifest, Files: []string{"cluster/bootstrap-token-<token-id>.yaml"},
 			Validity: config.Duration(p.TokenTTL).String(), Purpose: "bootstrap token Secret for kube-system"},
 		Item{Name: "rbac", Kind: KindManifest, Files: []string{RBACManifestFile}, Purpose: "ClusterRoleBindings for admins, kubelet API and TLS bootstrap"},
+		Item{Name: "service-accounts", Kind: KindManifest, Files: []string{ServiceAccountsManifestFile},
+			Purpose: "default ServiceAccounts of " + strings.Join(QuietNamespaces(), ", ") + " without token automount"},
 	)
 	return items
 }

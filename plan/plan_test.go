@@ -539,7 +539,7 @@ func TestItemsDescribeTheTable(t *testing.T) {
 			t.Errorf("%s has no purpose", it.Name)
 		}
 	}
-	want := map[string]int{plan.KindCA: 4, plan.KindKeyPair: 1, plan.KindCert: 7, plan.KindKubeconfig: 5, plan.KindManifest: 2}
+	want := map[string]int{plan.KindCA: 4, plan.KindKeyPair: 1, plan.KindCert: 7, plan.KindKubeconfig: 5, plan.KindManifest: 3}
 	for k, n := range want {
 		if kinds[k] != n {
 			t.Errorf("%d items of kind %s, want %d", kinds[k], k, n)

@@ -145,3 +145,11 @@ func Bindings() []Binding {
 			"the controller manager approves a node's renewal of its own client certificate"},
 	}
 }
+
+// QuietNamespaces are the namespaces that exist in every cluster from its
+// first start. Their default ServiceAccount is written under cluster/ with
+// token automount off (CIS 5.1.5): a Pod that runs as "default" gets no
+// API credential unless its spec asks for one.
+func QuietNamespaces() []string {
+	return []string{"default", "kube-system", "kube-public", "kube-node-lease"}
+}

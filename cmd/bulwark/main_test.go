@@ -61,5 +61,3 @@ func run(t *testing.T, args ...string) result {
 	}
 	return result{out.String(), errb.String(), code}
 }
-
-

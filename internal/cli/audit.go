@@ -45,8 +45,10 @@ the server of --kubeconfig) must answer 401 to an anonymous request for
 resources; kubelets (--kubelet) must answer 401 to an anonymous GET /pods and
 keep the read-only port closed; the controller manager's and the scheduler's
 ports (--controller-manager, --scheduler: a host, or :PORT for this machine)
-must not be reachable on any non-loopback address; and every certificate
-served must be valid for --warn-within. --live works without --dir.
+must not be reachable on any non-loopback address; every certificate
+served must be valid for --warn-within; and, with --kubeconfig, the cluster's
+objects are read with its credentials: no namespace's default ServiceAccount
+may automount its token. --live works without --dir.
 
 Formats: table, json, sarif (2.1.0), junit.
 Exit codes: 0 no finding at or above --fail-on; 3 findings at or above it; 1 the audit
@@ -133,7 +135,7 @@ could not run; 2 bad usage.`,
 	cmd.Flags().StringSliceVar(&lo.Etcd, "etcd", nil, "etcd client endpoint HOST[:PORT] (default port 2379; repeatable)")
 	cmd.Flags().StringSliceVar(&lo.EtcdPeers, "etcd-peer", nil, "etcd peer endpoint HOST[:PORT] (default port 2380; repeatable)")
 	cmd.Flags().StringVar(&lo.APIServer, "apiserver", "", "API server URL, e.g. https://10.0.0.1:6443")
-	cmd.Flags().StringVar(&lo.Kubeconfig, "kubeconfig", "", "a kubeconfig naming the API server (when --apiserver is not given)")
+	cmd.Flags().StringVar(&lo.Kubeconfig, "kubeconfig", "", "a kubeconfig naming the API server (when --apiserver is not given), whose credentials read the cluster's objects")
 	cmd.Flags().StringSliceVar(&lo.Kubelets, "kubelet", nil, "kubelet endpoint HOST[:PORT] (default port 10250; repeatable)")
 	cmd.Flags().IntVar(&readOnly, "kubelet-read-only-port", audit.KubeletReadOnlyPort, "port that must be closed on every --kubelet host (0: do not probe)")
 	cmd.Flags().StringSliceVar(&lo.ControllerManagers, "controller-manager", nil, "controller-manager HOST[:PORT] (default port 10257; :PORT for this machine), probed on its non-loopback addresses")

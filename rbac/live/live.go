@@ -11,27 +11,17 @@ import (
 
 	authnv1 "k8s.io/api/authentication/v1"
 	rbacv1 "k8s.io/api/rbac/v1"
-	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/runtime"
-	"k8s.io/apimachinery/pkg/runtime/schema"
-	"k8s.io/apimachinery/pkg/runtime/serializer"
-	utilruntime "k8s.io/apimachinery/pkg/util/runtime"
 	"k8s.io/client-go/rest"
-	"k8s.io/client-go/tools/clientcmd"
 
+	"github.com/bulwark-k8s/bulwark/internal/kubeclient"
 	"github.com/bulwark-k8s/bulwark/rbac"
 )
 
 // Source is the Policy.Sources value of objects read from a cluster.
 const Source = "cluster"
 
-var scheme = func() *runtime.Scheme {
-	s := runtime.NewScheme()
-	utilruntime.Must(rbacv1.AddToScheme(s))
-	utilruntime.Must(authnv1.AddToScheme(s))
-	metav1.AddToGroupVersion(s, schema.GroupVersion{Version: "v1"})
-	return s
-}()
+var scheme = kubeclient.Scheme(rbacv1.AddToScheme, authnv1.AddToScheme)
 
 // Client reads one cluster.
 type Client struct {
@@ -41,32 +31,22 @@ type Client struct {
 
 // NewClient connects with a kubeconfig file.
 func NewClient(kubeconfigPath string) (*Client, error) {
-	cfg, err := clientcmd.BuildConfigFromFlags("", kubeconfigPath)
+	cfg, err := kubeclient.Load(kubeconfigPath)
 	if err != nil {
-		return nil, fmt.Errorf("failed to load kubeconfig %q: %w", kubeconfigPath, err)
+		return nil, err
 	}
 	return NewForConfig(cfg)
 }
 
 // NewForConfig connects with a REST configuration.
 func NewForConfig(cfg *rest.Config) (*Client, error) {
-	mk := func(gv schema.GroupVersion) (*rest.RESTClient, error) {
-		c := rest.CopyConfig(cfg)
-		c.APIPath = "/apis"
-		c.GroupVersion = &gv
-		c.NegotiatedSerializer = serializer.NewCodecFactory(scheme).WithoutConversion()
-		if c.QPS == 0 {
-			c.QPS, c.Burst = 50, 100
-		}
-		return rest.RESTClientFor(c)
-	}
-	r, err := mk(rbacv1.SchemeGroupVersion)
+	r, err := kubeclient.For(cfg, rbacv1.SchemeGroupVersion, scheme)
 	if err != nil {
-		return nil, fmt.Errorf("failed to build a client for %s: %w", cfg.Host, err)
+		return nil, err
 	}
-	a, err := mk(authnv1.SchemeGroupVersion)
+	a, err := kubeclient.For(cfg, authnv1.SchemeGroupVersion, scheme)
 	if err != nil {
-		return nil, fmt.Errorf("failed to build a client for %s: %w", cfg.Host, err)
+		return nil, err
 	}
 	return &Client{rbac: r, authn: a, host: cfg.Host}, nil
 }
