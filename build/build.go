@@ -11,9 +11,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"runtime"
 	"sort"
-	"sync"
 	"time"
 
 	"github.com/bulwark-k8s/bulwark/pki"
@@ -100,43 +98,6 @@ func renewFix(name string, newKey bool) string {
 	return "bulwark certs renew " + name
 }
 
-// keyJob is one private key to generate.
-type keyJob struct {
-	alg pki.Algorithm
-	out *crypto.Signer
-}
-
-// generateKeys makes keys in parallel, one worker per core: RSA key
-// generation dominates a run, and it is CPU-bound.
-func generateKeys(jobs []keyJob, random io.Reader) error {
-	if len(jobs) == 0 {
-		return nil
-	}
-	workers := min(runtime.GOMAXPROCS(0), len(jobs))
-	next := make(chan keyJob)
-	errs := make(chan error, len(jobs))
-	var wg sync.WaitGroup
-	for range workers {
-		wg.Go(func() {
-			for j := range next {
-				k, err := pki.GenerateKey(j.alg, random)
-				if err != nil {
-					errs <- err
-					continue
-				}
-				*j.out = k
-			}
-		})
-	}
-	for _, j := range jobs {
-		next <- j
-	}
-	close(next)
-	wg.Wait()
-	close(errs)
-	return <-errs
-}
-
 func sortSummary(s Summary) Summary {
 	sort.SliceStable(s, func(i, j int) bool { return s[i].File < s[j].File })
 	return s
@@ -150,6 +111,24 @@ type loadedCA struct {
 	certNew  bool
 	keyNew   bool
 	external bool // certificate without key: can verify, cannot sign
+	// ready, for a new CA, is closed once the step that signs its
+	// certificate has ended.
+	ready chan struct{}
+}
+
+// errNoCA is what a step returns when the CA it needs was not issued;
+// the step that failed to issue it says why.
+var errNoCA = errors.New("a CA it needs was not issued")
+
+// wait blocks until the CA's certificate is there.
+func (c *loadedCA) wait() error {
+	if c.ready != nil {
+		<-c.ready
+	}
+	if c.cert == nil {
+		return errNoCA
+	}
+	return nil
 }
 
 func (c *loadedCA) issuer() pki.Issuer { return pki.Issuer{Cert: c.cert, Key: c.key} }

@@ -4,8 +4,11 @@ import (
 	"bytes"
 	"crypto"
 	"crypto/x509"
+	"errors"
 	"fmt"
 	"slices"
+	"sort"
+	"sync"
 	"time"
 
 	"github.com/bulwark-k8s/bulwark/bootstraptoken"
@@ -24,15 +27,19 @@ type run struct {
 	opts Options
 	now  time.Time
 
-	cas     map[string]*loadedCA
-	keyJobs []keyJob
+	cas  map[string]*loadedCA
+	keys []*pendingKey // to generate
 	// Filled in phase by phase, then written keys first, so that a run
-	// killed part-way never leaves a certificate without its key.
+	// killed part-way never leaves a certificate without its key. The
+	// steps fill them concurrently, under mu.
+	mu         sync.Mutex
 	keyWrites  []store.File
 	caWrites   []store.File
 	leafWrites []store.File
 	summary    Summary
-	todo       []func() error // signing steps, after keys exist
+	// Steps that marshal keys and sign certificates: they run
+	// concurrently with key generation, each waiting for what it needs.
+	todo []func() error
 }
 
 // Init makes everything in the plan that is missing and keeps everything
@@ -91,13 +98,8 @@ func prepareInit(d *store.Dir, p *plan.Plan, opts Options) ([]store.File, Summar
 			return nil, nil, err
 		}
 	}
-	if err := generateKeys(r.keyJobs, opts.rand()); err != nil {
+	if err := r.generate(); err != nil {
 		return nil, nil, err
-	}
-	for _, f := range r.todo {
-		if err := f(); err != nil {
-			return nil, nil, err
-		}
 	}
 	var files []store.File
 	for _, batch := range []struct {
@@ -112,6 +114,46 @@ func prepareInit(d *store.Dir, p *plan.Plan, opts Options) ([]store.File, Summar
 	return files, r.summary, nil
 }
 
+// generate makes the new keys and runs the steps, each as soon as the keys
+// and CA certificates it needs are there.
+func (r *run) generate() error {
+	errs := make([]error, len(r.todo))
+	var wg sync.WaitGroup
+	for i, step := range r.todo {
+		wg.Go(func() { errs[i] = step() })
+	}
+	kerr := generateKeys(r.keys, r.opts.rand())
+	wg.Wait()
+	if kerr != nil {
+		return kerr
+	}
+	// A step that waited for a key or a CA that was not made says so;
+	// the step that failed to make it says why.
+	var first error
+	for _, err := range errs {
+		if err != nil && !errors.Is(err, errNoKey) && !errors.Is(err, errNoCA) {
+			return err
+		}
+		if first == nil {
+			first = err
+		}
+	}
+	if first != nil {
+		return first
+	}
+	for _, w := range [][]store.File{r.keyWrites, r.caWrites, r.leafWrites} {
+		sort.Slice(w, func(i, j int) bool { return w[i].Rel < w[j].Rel })
+	}
+	return nil
+}
+
+// write adds a file to one of the run's write lists.
+func (r *run) write(list *[]store.File, f store.File) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	*list = append(*list, f)
+}
+
 func (r *run) note(a Action, files ...string) {
 	for _, f := range files {
 		r.summary = append(r.summary, Result{File: f, Action: a})
@@ -120,15 +162,18 @@ func (r *run) note(a Action, files ...string) {
 
 // newKey schedules a key and its write; the returned pointer is filled once
 // keys are generated.
-func (r *run) newKey(file string) *crypto.Signer {
-	k := new(crypto.Signer)
-	r.keyJobs = append(r.keyJobs, keyJob{alg: r.p.Algorithm, out: k})
+func (r *run) newKey(file string) *pendingKey {
+	k := r.embeddedKey()
 	r.todo = append(r.todo, func() error {
-		data, err := pki.MarshalPrivateKey(*k)
+		key, err := k.get()
 		if err != nil {
 			return err
 		}
-		r.keyWrites = append(r.keyWrites, store.File{Rel: file, Data: data, Secret: true})
+		data, err := pki.MarshalPrivateKey(key)
+		if err != nil {
+			return err
+		}
+		r.write(&r.keyWrites, store.File{Rel: file, Data: data, Secret: true})
 		return nil
 	})
 	r.note(Created, file)
@@ -175,30 +220,47 @@ func (r *run) loadCAs() error {
 			r.note(Issued, spec.CertFile())
 			// Signed now, so that leaves already signed by this key (with a
 			// CA certificate since lost) are checked against it below.
-			if err := r.signCA(ca, func() crypto.Signer { return key })(); err != nil {
+			if err := r.signCA(ca, existingKey(key))(); err != nil {
 				return err
 			}
 		default:
 			ca.keyNew, ca.certNew = true, true
+			ca.ready = make(chan struct{})
 			k := r.newKey(spec.KeyFile())
 			r.note(Created, spec.CertFile())
-			r.todo = append(r.todo, r.signCA(ca, func() crypto.Signer { return *k }))
+			r.todo = append(r.todo, r.signCA(ca, k))
 		}
 	}
 	return nil
 }
 
-func (r *run) signCA(ca *loadedCA, key func() crypto.Signer) func() error {
+// signCA issues a CA's certificate for its key. The CA is ready for the
+// steps waiting on it once this ends, whether or not it succeeded.
+func (r *run) signCA(ca *loadedCA, k *pendingKey) func() error {
 	return func() error {
-		ca.key = key()
-		cert, err := pki.NewSelfSignedCA(ca.spec.Request(), ca.key, r.now, r.opts.rand())
+		if ca.ready != nil {
+			defer close(ca.ready)
+		}
+		key, err := k.get()
 		if err != nil {
 			return err
 		}
-		ca.cert = cert
-		r.caWrites = append(r.caWrites, store.File{Rel: ca.spec.CertFile(), Data: pki.MarshalCert(cert)})
+		cert, err := pki.NewSelfSignedCA(ca.spec.Request(), key, r.now, r.opts.rand())
+		if err != nil {
+			return err
+		}
+		ca.key, ca.cert = key, cert
+		r.write(&r.caWrites, store.File{Rel: ca.spec.CertFile(), Data: pki.MarshalCert(cert)})
 		return nil
 	}
+}
+
+// embeddedKey schedules a key that no file of its own holds (a
+// kubeconfig's).
+func (r *run) embeddedKey() *pendingKey {
+	k := &pendingKey{alg: r.p.Algorithm, done: make(chan struct{})}
+	r.keys = append(r.keys, k)
+	return k
 }
 
 // issuer returns a CA that can sign, or a Problem naming what is missing.
@@ -240,20 +302,24 @@ func (r *run) loadServiceAccount() error {
 	case key == nil && pub != nil:
 		return &Problem{File: keyFile, Reason: "is missing while " + pubFile + " exists (restore it: tokens signed by it would stop working)"}
 	}
-	var k *crypto.Signer
+	var k *pendingKey
 	if key != nil {
 		r.note(Kept, keyFile)
-		k = &key
+		k = existingKey(key)
 	} else {
 		k = r.newKey(keyFile)
 	}
 	r.note(Created, pubFile)
 	r.todo = append(r.todo, func() error {
-		data, err := pki.MarshalPublicKey((*k).Public())
+		key, err := k.get()
 		if err != nil {
 			return err
 		}
-		r.caWrites = append(r.caWrites, store.File{Rel: pubFile, Data: data})
+		data, err := pki.MarshalPublicKey(key.Public())
+		if err != nil {
+			return err
+		}
+		r.write(&r.caWrites, store.File{Rel: pubFile, Data: data})
 		return nil
 	})
 	return nil
@@ -297,21 +363,28 @@ func (r *run) loadLeaf(spec plan.Cert) error {
 	if err != nil {
 		return err
 	}
-	var k *crypto.Signer
+	var k *pendingKey
 	if key != nil {
 		r.note(Kept, keyFile)
 		r.note(Issued, certFile)
-		k = &key
+		k = existingKey(key)
 	} else {
 		k = r.newKey(keyFile)
 		r.note(Created, certFile)
 	}
 	r.todo = append(r.todo, func() error {
-		c, err := ca.issuer().Sign(spec.Request(), (*k).Public(), r.now, r.opts.rand())
+		key, err := k.get()
 		if err != nil {
 			return err
 		}
-		r.leafWrites = append(r.leafWrites, store.File{Rel: certFile, Data: pki.MarshalCert(c)})
+		if err := ca.wait(); err != nil {
+			return err
+		}
+		c, err := ca.issuer().Sign(spec.Request(), key.Public(), r.now, r.opts.rand())
+		if err != nil {
+			return err
+		}
+		r.write(&r.leafWrites, store.File{Rel: certFile, Data: pki.MarshalCert(c)})
 		return nil
 	})
 	return nil
@@ -357,22 +430,28 @@ func (r *run) loadKubeconfig(spec plan.Kubeconfig) error {
 	if err != nil {
 		return err
 	}
-	k := new(crypto.Signer)
-	r.keyJobs = append(r.keyJobs, keyJob{alg: r.p.Algorithm, out: k})
+	k := r.embeddedKey()
 	r.note(Created, file)
 	r.todo = append(r.todo, func() error {
-		c, err := ca.issuer().Sign(spec.Request(), (*k).Public(), r.now, r.opts.rand())
+		key, err := k.get()
+		if err != nil {
+			return err
+		}
+		if err := ca.wait(); err != nil {
+			return err
+		}
+		c, err := ca.issuer().Sign(spec.Request(), key.Public(), r.now, r.opts.rand())
 		if err != nil {
 			return err
 		}
 		data, err := kubeconfig.Build(kubeconfig.Spec{
 			ClusterName: r.p.Config.ClusterName, Server: spec.Server, CA: ca.cert,
-			User: spec.Subject.CommonName, Credentials: kubeconfig.Credentials{Cert: c, Key: *k},
+			User: spec.Subject.CommonName, Credentials: kubeconfig.Credentials{Cert: c, Key: key},
 		})
 		if err != nil {
 			return err
 		}
-		r.leafWrites = append(r.leafWrites, store.File{Rel: file, Data: data, Secret: true})
+		r.write(&r.leafWrites, store.File{Rel: file, Data: data, Secret: true})
 		return nil
 	})
 	return nil
@@ -449,11 +528,15 @@ func (r *run) newBootstrapKubeconfig(spec plan.Kubeconfig) error {
 	}
 	r.note(Created, spec.File())
 	r.todo = append(r.todo, func() error {
-		data, err := BootstrapKubeconfig(r.p, r.cas[plan.ClusterCA].cert, tok)
+		ca := r.cas[plan.ClusterCA]
+		if err := ca.wait(); err != nil {
+			return err
+		}
+		data, err := BootstrapKubeconfig(r.p, ca.cert, tok)
 		if err != nil {
 			return err
 		}
-		r.leafWrites = append(r.leafWrites, store.File{Rel: spec.File(), Data: data, Secret: true})
+		r.write(&r.leafWrites, store.File{Rel: spec.File(), Data: data, Secret: true})
 		return nil
 	})
 	return nil
