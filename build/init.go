@@ -60,18 +60,39 @@ func Init(d *store.Dir, p *plan.Plan, opts Options) (Summary, error) {
 // InitAndRender is Init then Render, checked together before anything is
 // written and written as one batch: a problem with the rendered files
 // leaves the PKI untouched too.
+//
+// With opts.Config, the configuration the plan came from is kept beside it
+// as ConfigFile, in the batch's first stage: a run killed part-way is
+// finished by a rerun with the same configuration.
 func InitAndRender(d *store.Dir, p *plan.Plan, o render.Options, opts Options) (Summary, error) {
+	// Both only read the folder until the batch is written; rendering is
+	// CPU work that overlaps key generation and signing.
+	var (
+		rfiles []store.File
+		rsum   Summary
+		rerr   error
+		done   = make(chan struct{})
+	)
+	go func() {
+		defer close(done)
+		rfiles, rsum, rerr = prepareRender(d, p, o, opts)
+	}()
 	files, sum, err := prepareInit(d, p, opts)
+	<-done
 	if err != nil {
 		return nil, err
 	}
-	rfiles, rsum, err := prepareRender(d, p, o, opts)
-	if err != nil {
-		return nil, err
+	if rerr != nil {
+		return nil, rerr
 	}
 	for _, f := range rfiles {
 		f.Stage = stageRendered
 		files = append(files, f)
+	}
+	if opts.Config != nil {
+		if have, err := d.Read(ConfigFile); err != nil || !bytes.Equal(have, opts.Config) {
+			files = append(files, store.File{Rel: ConfigFile, Data: opts.Config, Mode: store.PublicMode, Replace: err == nil, Stage: stageKeys})
+		}
 	}
 	if err := d.WriteBatch(files); err != nil {
 		return nil, err

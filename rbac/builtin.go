@@ -1,6 +1,7 @@
 package rbac
 
 import (
+	"bytes"
 	_ "embed"
 	"encoding/json"
 	"fmt"
@@ -44,7 +45,35 @@ const LabelBootstrapping = "kubernetes.io/bootstrapping"
 
 // KubernetesVersion is the release whose built-in policy and authorizer
 // behaviour this package reproduces.
-func KubernetesVersion() string { return builtin().KubernetesVersion }
+func KubernetesVersion() string { return builtinVersion() }
+
+// builtinVersion reads the version from the head of the embedded file,
+// without decoding the policy: help texts name it, and every command builds
+// them.
+var builtinVersion = sync.OnceValue(func() string {
+	dec := json.NewDecoder(bytes.NewReader(builtinJSON))
+	if _, err := dec.Token(); err != nil { // {
+		panic(fmt.Sprintf("rbac: embedded built-in policy: %v", err))
+	}
+	for dec.More() {
+		key, err := dec.Token()
+		if err != nil {
+			panic(fmt.Sprintf("rbac: embedded built-in policy: %v", err))
+		}
+		var v json.RawMessage
+		if err := dec.Decode(&v); err != nil {
+			panic(fmt.Sprintf("rbac: embedded built-in policy: %v", err))
+		}
+		if key == "kubernetesVersion" {
+			var s string
+			if err := json.Unmarshal(v, &s); err != nil {
+				panic(fmt.Sprintf("rbac: embedded built-in policy: %v", err))
+			}
+			return s
+		}
+	}
+	panic("rbac: embedded built-in policy has no kubernetesVersion")
+})
 
 // Builtin returns a fresh copy of the built-in policy: the cluster roles
 // and cluster role bindings (with the controllers'), and the roles and

@@ -26,6 +26,7 @@ import (
 
 	"github.com/bulwark-k8s/bulwark/config"
 	"github.com/bulwark-k8s/bulwark/hardening"
+	"github.com/bulwark-k8s/bulwark/internal/parallel"
 	"github.com/bulwark-k8s/bulwark/plan"
 )
 
@@ -121,42 +122,40 @@ func Derived(p *plan.Plan, o Options) ([]File, error) {
 		return nil, err
 	}
 	o = o.withDefaults()
-	var files []File
+	// Encoding YAML is most of a run's CPU time: the files are rendered
+	// on every core.
+	var jobs []func() (File, error)
 	for _, m := range p.Config.EtcdMembers {
 		ctx := &hardening.Context{Root: o.Root, Plan: p, Member: m}
-		f, err := staticPod(ctx, hardening.Etcd, o, m.Name)
-		if err != nil {
-			return nil, err
-		}
-		files = append(files, f)
+		jobs = append(jobs, func() (File, error) { return staticPod(ctx, hardening.Etcd, o, m.Name) })
 	}
 	for _, n := range p.Config.ControlPlane {
 		ctx := &hardening.Context{Root: o.Root, Plan: p, Node: n}
 		for _, comp := range []hardening.Component{hardening.APIServer, hardening.ControllerManager, hardening.Scheduler} {
-			f, err := staticPod(ctx, comp, o, n.Name)
-			if err != nil {
-				return nil, err
-			}
-			files = append(files, f)
+			jobs = append(jobs, func() (File, error) { return staticPod(ctx, comp, o, n.Name) })
 		}
 	}
-	kubelet, err := KubeletConfig(&hardening.Context{Root: o.Root, Plan: p})
-	if err != nil {
-		return nil, err
-	}
-	authn, err := yaml.Marshal(AuthenticationConfig())
-	if err != nil {
-		return nil, err
-	}
-	audit, err := yaml.Marshal(AuditPolicy())
-	if err != nil {
-		return nil, err
-	}
-	files = append(files,
-		File{Path: hardening.KubeletConfigFile, Data: kubelet},
-		File{Path: hardening.AuthnConfigFile, Data: authn},
-		File{Path: hardening.AuditPolicyFile, Data: audit},
+	jobs = append(jobs,
+		func() (File, error) {
+			data, err := KubeletConfig(&hardening.Context{Root: o.Root, Plan: p})
+			return File{Path: hardening.KubeletConfigFile, Data: data}, err
+		},
+		func() (File, error) {
+			data, err := yaml.Marshal(AuthenticationConfig())
+			return File{Path: hardening.AuthnConfigFile, Data: data}, err
+		},
+		func() (File, error) {
+			data, err := yaml.Marshal(AuditPolicy())
+			return File{Path: hardening.AuditPolicyFile, Data: data}, err
+		},
 	)
+	files := make([]File, len(jobs))
+	if err := parallel.Do(len(jobs), 0, func(i int) (err error) {
+		files[i], err = jobs[i]()
+		return err
+	}); err != nil {
+		return nil, err
+	}
 	sort.SliceStable(files, func(i, j int) bool { return files[i].Path < files[j].Path })
 	return files, nil
 }

@@ -8,10 +8,11 @@ import (
 	"path/filepath"
 	"sort"
 	"strconv"
-	"sync"
 	"syscall"
 
 	"golang.org/x/sys/unix"
+
+	par "github.com/bulwark-k8s/bulwark/internal/parallel"
 )
 
 // File is one file of a batch.
@@ -63,9 +64,10 @@ func (d *Dir) WriteBatch(files []File) error {
 			return err
 		}
 	}
-	if err := syncParents(created); err != nil {
-		return err
-	}
+	// The new folders' own entries are flushed while the files are
+	// written; they must be durable before any file is linked into them.
+	parentsSynced := make(chan error, 1)
+	go func() { parentsSynced <- syncParents(created) }()
 	defer func() {
 		for _, it := range items {
 			if it.tmp != "" {
@@ -76,7 +78,7 @@ func (d *Dir) WriteBatch(files []File) error {
 			}
 		}
 	}()
-	if err := parallel(len(items), func(i int) error {
+	err := parallel(len(items), func(i int) error {
 		it := items[i]
 		dir := filepath.Dir(it.final)
 		var (
@@ -100,30 +102,31 @@ func (d *Dir) WriteBatch(files []File) error {
 		if err = f.Chmod(it.Mode); err == nil {
 			_, err = f.Write(it.Data)
 		}
+		if err != nil {
+			if it.anon == nil {
+				f.Close()
+			}
+			return fmt.Errorf("failed to write %s: %w", it.Rel, unwrapPath(err))
+		}
+		// Each file is flushed as soon as it is written, on many workers
+		// at once, so that the journal commits them together. (syncfs
+		// would be one call, but it also waits for every other process's
+		// dirty data on the file system.)
+		err = f.Sync()
 		if it.anon == nil {
 			if cerr := f.Close(); err == nil {
 				err = cerr
 			}
 		}
 		if err != nil {
-			return fmt.Errorf("failed to write %s: %w", it.Rel, unwrapPath(err))
+			return fmt.Errorf("failed to sync %s: %w", it.Rel, unwrapPath(err))
 		}
 		return nil
-	}); err != nil {
-		return err
+	})
+	if perr := <-parentsSynced; err == nil {
+		err = perr
 	}
-	// Flush every file's data, in parallel so that the journal commits
-	// them together. (syncfs would be one call, but it also waits for every
-	// other process's dirty data on the file system.)
-	if err := parallel(len(items), func(i int) error {
-		if it := items[i]; it.anon != nil {
-			if err := it.anon.Sync(); err != nil {
-				return fmt.Errorf("failed to sync %s: %w", it.Rel, err)
-			}
-			return nil
-		}
-		return syncFile(items[i].tmp)
-	}); err != nil {
+	if err != nil {
 		return err
 	}
 	stages := map[int][]*staged{}
@@ -177,43 +180,8 @@ func (d *Dir) WriteBatch(files []File) error {
 // and never matches.
 var killAfterLinks, _ = strconv.Atoi(os.Getenv("BULWARK_TEST_KILL_AFTER_LINKS"))
 
-func syncFile(p string) error {
-	f, err := os.OpenFile(p, os.O_RDWR, 0)
-	if err != nil {
-		return fmt.Errorf("failed to sync %s: %w", p, unwrapPath(err))
-	}
-	defer f.Close()
-	if err := f.Sync(); err != nil {
-		return fmt.Errorf("failed to sync %s: %w", p, unwrapPath(err))
-	}
-	return nil
-}
 
 // parallel runs f for 0..n-1 on a few workers and returns the first error.
 // File system calls block on the disk, not the CPU, so more workers than
 // cores keep it busy.
-func parallel(n int, f func(i int) error) error {
-	const workers = 8
-	next := make(chan int)
-	errs := make(chan error, n)
-	var wg sync.WaitGroup
-	for range min(workers, n) {
-		wg.Go(func() {
-			for i := range next {
-				errs <- f(i)
-			}
-		})
-	}
-	for i := range n {
-		next <- i
-	}
-	close(next)
-	wg.Wait()
-	close(errs)
-	for err := range errs {
-		if err != nil {
-			return err
-		}
-	}
-	return nil
-}
+func parallel(n int, f func(i int) error) error { return par.Do(n, 8, f) }

@@ -17,9 +17,8 @@ import (
 	"github.com/bulwark-k8s/bulwark/store"
 )
 
-// savedConfig is where init keeps the configuration it was run with, so
-// that later commands on the folder use the same one.
-const savedConfig = "bulwark.yaml"
+// savedConfig is where init keeps the configuration it was run with.
+const savedConfig = build.ConfigFile
 
 const defaultLockTimeout = 2 * time.Minute
 

@@ -1,7 +1,6 @@
 package cli
 
 import (
-	"bytes"
 	"fmt"
 	"text/tabwriter"
 
@@ -37,25 +36,15 @@ command that would fix it.`,
 				return err
 			}
 			return onFolder(env, &cf, true, func(d *store.Dir, p *plan.Plan, raw []byte) (build.Summary, error) {
-				sum, err := build.InitAndRender(d, p, rf.o, buildOptions(env))
-				if err != nil {
-					return nil, err
-				}
-				return sum, saveConfig(d, raw)
+				opts := buildOptions(env)
+				opts.Config = raw
+				return build.InitAndRender(d, p, rf.o, opts)
 			})
 		},
 	}
 	cf.register(cmd, true)
 	rf.register(cmd)
 	return cmd
-}
-
-// saveConfig keeps the configuration beside what it produced.
-func saveConfig(d *store.Dir, raw []byte) error {
-	if have, err := d.Read(savedConfig); err == nil && bytes.Equal(have, raw) {
-		return nil
-	}
-	return d.Replace(savedConfig, raw, store.PublicMode)
 }
 
 func newPlanCmd(env *Env) *cobra.Command {
