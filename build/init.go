@@ -7,7 +7,6 @@ import (
 	"errors"
 	"fmt"
 	"slices"
-	"sort"
 	"sync"
 	"time"
 
@@ -29,14 +28,11 @@ type run struct {
 
 	cas  map[string]*loadedCA
 	keys []*pendingKey // to generate
-	// Filled in phase by phase, then written keys first, so that a run
-	// killed part-way never leaves a certificate without its key. The
-	// steps fill them concurrently, under mu.
-	mu         sync.Mutex
-	keyWrites  []store.File
-	caWrites   []store.File
-	leafWrites []store.File
-	summary    Summary
+	// b receives every file as soon as it is made; nothing of it appears
+	// before Commit. Keys go in the first stage, so that a run killed
+	// part-way never leaves a certificate without its key.
+	b       *store.Batch
+	summary Summary
 	// Steps that marshal keys and sign certificates: they run
 	// concurrently with key generation, each waiting for what it needs.
 	todo []func() error
@@ -47,11 +43,13 @@ type run struct {
 // plan, it returns a *Problem and writes nothing. The caller holds the
 // folder's lock.
 func Init(d *store.Dir, p *plan.Plan, opts Options) (Summary, error) {
-	files, sum, err := prepareInit(d, p, opts)
+	b := d.NewBatch()
+	sum, err := prepareInit(d, p, opts, b)
 	if err != nil {
+		b.Discard()
 		return nil, err
 	}
-	if err := d.WriteBatch(files); err != nil {
+	if err := b.Commit(); err != nil {
 		return nil, err
 	}
 	return sortSummary(sum), nil
@@ -67,34 +65,37 @@ func Init(d *store.Dir, p *plan.Plan, opts Options) (Summary, error) {
 func InitAndRender(d *store.Dir, p *plan.Plan, o render.Options, opts Options) (Summary, error) {
 	// Both only read the folder until the batch is written; rendering is
 	// CPU work that overlaps key generation and signing.
+	b := d.NewBatch()
 	var (
-		rfiles []store.File
-		rsum   Summary
-		rerr   error
-		done   = make(chan struct{})
+		rsum Summary
+		rerr error
+		done = make(chan struct{})
 	)
 	go func() {
 		defer close(done)
-		rfiles, rsum, rerr = prepareRender(d, p, o, opts)
+		var rfiles []store.File
+		if rfiles, rsum, rerr = prepareRender(d, p, o, opts); rerr == nil {
+			for _, f := range rfiles {
+				f.Stage = stageRendered
+				b.Add(f)
+			}
+		}
 	}()
-	files, sum, err := prepareInit(d, p, opts)
+	sum, err := prepareInit(d, p, opts, b)
 	<-done
+	if err == nil {
+		err = rerr
+	}
 	if err != nil {
+		b.Discard()
 		return nil, err
-	}
-	if rerr != nil {
-		return nil, rerr
-	}
-	for _, f := range rfiles {
-		f.Stage = stageRendered
-		files = append(files, f)
 	}
 	if opts.Config != nil {
 		if have, err := d.Read(ConfigFile); err != nil || !bytes.Equal(have, opts.Config) {
-			files = append(files, store.File{Rel: ConfigFile, Data: opts.Config, Mode: store.PublicMode, Replace: err == nil, Stage: stageKeys})
+			b.Add(store.File{Rel: ConfigFile, Data: opts.Config, Mode: store.PublicMode, Replace: err == nil, Stage: stageKeys})
 		}
 	}
-	if err := d.WriteBatch(files); err != nil {
+	if err := b.Commit(); err != nil {
 		return nil, err
 	}
 	return sortSummary(append(sum, rsum...)), nil
@@ -111,28 +112,21 @@ const (
 	stageRendered = stageKeys
 )
 
-func prepareInit(d *store.Dir, p *plan.Plan, opts Options) ([]store.File, Summary, error) {
-	r := &run{d: d, p: p, opts: opts, now: opts.now(), cas: map[string]*loadedCA{}}
+// prepareInit checks what exists and makes what is missing, adding every
+// file to b as soon as it is made. A *Problem comes before any key is
+// generated; after an error, nothing of b may be committed.
+func prepareInit(d *store.Dir, p *plan.Plan, opts Options, b *store.Batch) (Summary, error) {
+	r := &run{d: d, p: p, opts: opts, now: opts.now(), cas: map[string]*loadedCA{}, b: b}
 	steps := []func() error{r.loadCAs, r.loadServiceAccount, r.loadLeaves, r.loadKubeconfigs, r.loadManifests}
 	for _, step := range steps {
 		if err := step(); err != nil {
-			return nil, nil, err
+			return nil, err
 		}
 	}
 	if err := r.generate(); err != nil {
-		return nil, nil, err
+		return nil, err
 	}
-	var files []store.File
-	for _, batch := range []struct {
-		stage int
-		files []store.File
-	}{{stageKeys, r.keyWrites}, {stageCerts, r.caWrites}, {stageCerts, r.leafWrites}} {
-		for _, f := range batch.files {
-			f.Stage = batch.stage
-			files = append(files, f)
-		}
-	}
-	return files, r.summary, nil
+	return r.summary, nil
 }
 
 // generate makes the new keys and runs the steps, each as soon as the keys
@@ -159,20 +153,13 @@ func (r *run) generate() error {
 			first = err
 		}
 	}
-	if first != nil {
-		return first
-	}
-	for _, w := range [][]store.File{r.keyWrites, r.caWrites, r.leafWrites} {
-		sort.Slice(w, func(i, j int) bool { return w[i].Rel < w[j].Rel })
-	}
-	return nil
+	return first
 }
 
-// write adds a file to one of the run's write lists.
-func (r *run) write(list *[]store.File, f store.File) {
-	r.mu.Lock()
-	defer r.mu.Unlock()
-	*list = append(*list, f)
+// write adds a file to the batch in a stage.
+func (r *run) write(stage int, f store.File) {
+	f.Stage = stage
+	r.b.Add(f)
 }
 
 func (r *run) note(a Action, files ...string) {
@@ -194,7 +181,7 @@ func (r *run) newKey(file string) *pendingKey {
 		if err != nil {
 			return err
 		}
-		r.write(&r.keyWrites, store.File{Rel: file, Data: data, Secret: true})
+		r.write(stageKeys, store.File{Rel: file, Data: data, Secret: true})
 		return nil
 	})
 	r.note(Created, file)
@@ -271,7 +258,7 @@ func (r *run) signCA(ca *loadedCA, k *pendingKey) func() error {
 			return err
 		}
 		ca.key, ca.cert = key, cert
-		r.write(&r.caWrites, store.File{Rel: ca.spec.CertFile(), Data: pki.MarshalCert(cert)})
+		r.write(stageCerts, store.File{Rel: ca.spec.CertFile(), Data: pki.MarshalCert(cert)})
 		return nil
 	}
 }
@@ -340,7 +327,7 @@ func (r *run) loadServiceAccount() error {
 		if err != nil {
 			return err
 		}
-		r.write(&r.caWrites, store.File{Rel: pubFile, Data: data})
+		r.write(stageCerts, store.File{Rel: pubFile, Data: data})
 		return nil
 	})
 	return nil
@@ -405,7 +392,7 @@ func (r *run) loadLeaf(spec plan.Cert) error {
 		if err != nil {
 			return err
 		}
-		r.write(&r.leafWrites, store.File{Rel: certFile, Data: pki.MarshalCert(c)})
+		r.write(stageCerts, store.File{Rel: certFile, Data: pki.MarshalCert(c)})
 		return nil
 	})
 	return nil
@@ -472,7 +459,7 @@ func (r *run) loadKubeconfig(spec plan.Kubeconfig) error {
 		if err != nil {
 			return err
 		}
-		r.write(&r.leafWrites, store.File{Rel: file, Data: data, Secret: true})
+		r.write(stageCerts, store.File{Rel: file, Data: data, Secret: true})
 		return nil
 	})
 	return nil
@@ -542,7 +529,7 @@ func (r *run) newBootstrapKubeconfig(spec plan.Kubeconfig) error {
 		}
 		// The Secret goes out with the keys: it must exist before the
 		// kubeconfig that uses it.
-		r.keyWrites = append(r.keyWrites, store.File{Rel: manifestFile, Data: data, Secret: true})
+		r.write(stageKeys, store.File{Rel: manifestFile, Data: data, Secret: true})
 		r.note(Created, manifestFile)
 	} else {
 		r.note(Kept, manifestFile)
@@ -557,7 +544,7 @@ func (r *run) newBootstrapKubeconfig(spec plan.Kubeconfig) error {
 		if err != nil {
 			return err
 		}
-		r.write(&r.leafWrites, store.File{Rel: spec.File(), Data: data, Secret: true})
+		r.write(stageCerts, store.File{Rel: spec.File(), Data: data, Secret: true})
 		return nil
 	})
 	return nil
@@ -616,11 +603,11 @@ func (r *run) loadManifest(file string, encode func() ([]byte, error)) error {
 			r.note(Kept, file)
 			return nil
 		}
-		r.leafWrites = append(r.leafWrites, store.File{Rel: file, Data: want, Replace: true})
+		r.write(stageCerts, store.File{Rel: file, Data: want, Replace: true})
 		r.note(Renewed, file)
 		return nil
 	}
-	r.leafWrites = append(r.leafWrites, store.File{Rel: file, Data: want})
+	r.write(stageCerts, store.File{Rel: file, Data: want})
 	r.note(Created, file)
 	return nil
 }

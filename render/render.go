@@ -16,6 +16,7 @@ import (
 	"strings"
 
 	corev1 "k8s.io/api/core/v1"
+	"k8s.io/apimachinery/pkg/api/equality"
 	"k8s.io/apimachinery/pkg/api/resource"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/util/intstr"
@@ -122,17 +123,44 @@ func Derived(p *plan.Plan, o Options) ([]File, error) {
 		return nil, err
 	}
 	o = o.withDefaults()
-	// Encoding YAML is most of a run's CPU time: the files are rendered
-	// on every core.
-	var jobs []func() (File, error)
+	// Encoding YAML is most of a run's CPU time: each distinct Pod is
+	// encoded once (the controller manager's and the scheduler's are the
+	// same on every node), and the files are encoded on every core.
+	type podFile struct {
+		path string
+		pod  *corev1.Pod
+		same int // index of an equal Pod encoded before, or -1
+	}
+	var pods []podFile
+	add := func(ctx *hardening.Context, comp hardening.Component, node string) {
+		pf := podFile{path: ManifestFile(p, comp, node), pod: staticPod(ctx, comp, o), same: -1}
+		for i, q := range pods {
+			if q.same < 0 && equality.Semantic.DeepEqual(q.pod, pf.pod) {
+				pf.same = i
+				break
+			}
+		}
+		pods = append(pods, pf)
+	}
 	for _, m := range p.Config.EtcdMembers {
-		ctx := &hardening.Context{Root: o.Root, Plan: p, Member: m}
-		jobs = append(jobs, func() (File, error) { return staticPod(ctx, hardening.Etcd, o, m.Name) })
+		add(&hardening.Context{Root: o.Root, Plan: p, Member: m}, hardening.Etcd, m.Name)
 	}
 	for _, n := range p.Config.ControlPlane {
 		ctx := &hardening.Context{Root: o.Root, Plan: p, Node: n}
 		for _, comp := range []hardening.Component{hardening.APIServer, hardening.ControllerManager, hardening.Scheduler} {
-			jobs = append(jobs, func() (File, error) { return staticPod(ctx, comp, o, n.Name) })
+			add(ctx, comp, n.Name)
+		}
+	}
+	var jobs []func() (File, error)
+	for _, pf := range pods {
+		if pf.same < 0 {
+			jobs = append(jobs, func() (File, error) {
+				data, err := yaml.Marshal(pf.pod)
+				if err != nil {
+					return File{}, fmt.Errorf("failed to encode %s: %w", pf.path, err)
+				}
+				return File{Path: pf.path, Data: data}, nil
+			})
 		}
 	}
 	jobs = append(jobs,
@@ -155,6 +183,15 @@ func Derived(p *plan.Plan, o Options) ([]File, error) {
 		return err
 	}); err != nil {
 		return nil, err
+	}
+	encoded := map[string][]byte{}
+	for _, f := range files {
+		encoded[f.Path] = f.Data
+	}
+	for _, pf := range pods {
+		if pf.same >= 0 {
+			files = append(files, File{Path: pf.path, Data: encoded[pods[pf.same].path]})
+		}
 	}
 	sort.SliceStable(files, func(i, j int) bool { return files[i].Path < files[j].Path })
 	return files, nil
@@ -197,12 +234,12 @@ func probe(comp hardening.Component) *corev1.Probe {
 	return get(corev1.URISchemeHTTPS, hardening.SchedulerPort, "/healthz")
 }
 
-func staticPod(ctx *hardening.Context, comp hardening.Component, o Options, node string) (File, error) {
+func staticPod(ctx *hardening.Context, comp hardening.Component, o Options) *corev1.Pod {
 	flags := Flags(ctx, comp)
 	vols, mounts := volumes(ctx, comp, flags)
 	t := true
 	f := false
-	pod := corev1.Pod{
+	return &corev1.Pod{
 		TypeMeta: metav1.TypeMeta{APIVersion: "v1", Kind: "Pod"},
 		ObjectMeta: metav1.ObjectMeta{
 			Name:      string(comp),
@@ -231,11 +268,6 @@ func staticPod(ctx *hardening.Context, comp hardening.Component, o Options, node
 			Volumes: vols,
 		},
 	}
-	data, err := yaml.Marshal(pod)
-	if err != nil {
-		return File{}, fmt.Errorf("failed to encode %s manifest: %w", comp, err)
-	}
-	return File{Path: ManifestFile(ctx.Plan, comp, node), Data: data}, nil
 }
 
 func cpuRequest(comp hardening.Component) string {

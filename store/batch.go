@@ -8,6 +8,7 @@ import (
 	"path/filepath"
 	"sort"
 	"strconv"
+	"sync"
 	"syscall"
 
 	"golang.org/x/sys/unix"
@@ -29,123 +30,195 @@ type File struct {
 	Stage int
 }
 
-// WriteBatch writes files atomically and durably with few flushes. Every
-// file's content goes to a temporary file beside it (an unnamed one where
-// the file system allows), all of them are flushed to disk together, and
-// then, stage by stage, they are linked (or,
-// with Replace, renamed) into place and their folders flushed. After a
-// crash each file is absent (or, with Replace, its old self) or complete,
-// and no file of a stage is there unless every file of the stages before it
-// is.
+// WriteBatch writes files atomically and durably with few flushes: it is
+// a Batch of files, committed at once.
 func (d *Dir) WriteBatch(files []File) error {
-	if len(files) == 0 {
+	b := d.NewBatch()
+	for _, f := range files {
+		b.Add(f)
+	}
+	return b.Commit()
+}
+
+// Batch writes files atomically and durably with few flushes. Every file's
+// content goes to a temporary file (an unnamed one where the file system
+// allows) and is flushed to disk; the flushes run side by side, so that
+// the journal commits them together. Commit then, stage by stage, links
+// (or, with Replace, renames) the files into place and flushes their
+// folders. After a crash each file is absent (or, with Replace, its old
+// self) or complete, and no file of a stage is there unless every file of
+// the stages before it is. Until Commit nothing appears in the folder: a
+// batch that is discarded leaves it as it was.
+//
+// Add writes a new file's content at once, in the background, so that
+// the disk works while the caller computes the next file.
+type Batch struct {
+	d    *Dir
+	sem  chan struct{} // bounds the writers
+	wg   sync.WaitGroup
+	mu   sync.Mutex
+	all  []*staged
+	errs []error
+}
+
+type staged struct {
+	File
+	tmp   string   // a named temporary file beside final, or
+	anon  *os.File // an unnamed one (O_TMPFILE) in the root, linked in by descriptor
+	final string
+}
+
+// batchWriters is how many files a batch writes at once. File system
+// calls block on the disk, not the CPU, so more writers than cores keep it
+// busy.
+const batchWriters = 8
+
+// NewBatch starts an empty batch.
+func (d *Dir) NewBatch() *Batch {
+	return &Batch{d: d, sem: make(chan struct{}, batchWriters)}
+}
+
+// Add puts a file in the batch. It returns at once; errors are Commit's.
+func (b *Batch) Add(f File) {
+	it := &staged{File: f, final: b.d.Path(f.Rel)}
+	b.mu.Lock()
+	b.all = append(b.all, it)
+	b.mu.Unlock()
+	b.wg.Go(func() {
+		b.sem <- struct{}{}
+		defer func() { <-b.sem }()
+		if err := b.early(it); err != nil {
+			b.mu.Lock()
+			b.errs = append(b.errs, err)
+			b.mu.Unlock()
+		}
+	})
+}
+
+// early seals a file and, if it is new, writes and flushes its content to
+// an unnamed file in the root: its own folder may not exist yet, and an
+// unnamed file can be linked anywhere on the same file system.
+func (b *Batch) early(it *staged) error {
+	if it.Secret {
+		sealed, err := b.d.Secrets.Seal(it.Rel, it.Data)
+		if err != nil {
+			return fmt.Errorf("failed to seal %s: %w", it.Rel, err)
+		}
+		it.Data, it.Mode = sealed, SecretMode
+	} else if it.Mode == 0 {
+		it.Mode = PublicMode
+	}
+	if it.Replace {
 		return nil
 	}
-	type staged struct {
-		File
-		tmp   string   // named temporary file, or
-		anon  *os.File // an unnamed one (O_TMPFILE), linked in by descriptor
-		final string
+	fd, err := unix.Open(b.d.root, unix.O_TMPFILE|unix.O_WRONLY|unix.O_CLOEXEC, uint32(it.Mode))
+	if err != nil {
+		return nil // no unnamed files here: Commit writes a named one
 	}
-	items := make([]*staged, len(files))
-	created := map[string]bool{}
-	for i, f := range files {
-		if f.Secret {
-			sealed, err := d.Secrets.Seal(f.Rel, f.Data)
-			if err != nil {
-				return fmt.Errorf("failed to seal %s: %w", f.Rel, err)
-			}
-			f.Data, f.Mode = sealed, SecretMode
-		} else if f.Mode == 0 {
-			f.Mode = PublicMode
+	it.anon = os.NewFile(uintptr(fd), it.final)
+	return fill(it.anon, it)
+}
+
+// fill writes a file's content and mode and flushes it.
+func fill(f *os.File, it *staged) error {
+	err := f.Chmod(it.Mode)
+	if err == nil {
+		_, err = f.Write(it.Data)
+	}
+	if err != nil {
+		return fmt.Errorf("failed to write %s: %w", it.Rel, unwrapPath(err))
+	}
+	if err := f.Sync(); err != nil {
+		return fmt.Errorf("failed to sync %s: %w", it.Rel, unwrapPath(err))
+	}
+	return nil
+}
+
+// writeNamed writes a file's content to a named temporary file beside it.
+func writeNamed(it *staged) error {
+	f, err := os.CreateTemp(filepath.Dir(it.final), tmpPrefix+"*")
+	if err != nil {
+		return fmt.Errorf("failed to write %s: %w", it.Rel, unwrapPath(err))
+	}
+	it.tmp = f.Name()
+	err = fill(f, it)
+	if cerr := f.Close(); err == nil && cerr != nil {
+		err = fmt.Errorf("failed to write %s: %w", it.Rel, unwrapPath(cerr))
+	}
+	return err
+}
+
+// Discard drops the batch: nothing of it appears in the folder.
+func (b *Batch) Discard() {
+	b.wg.Wait()
+	b.cleanup()
+}
+
+func (b *Batch) cleanup() {
+	for _, it := range b.all {
+		if it.tmp != "" {
+			os.Remove(it.tmp)
 		}
-		items[i] = &staged{File: f, final: d.Path(f.Rel)}
-		if err := makeDirs(filepath.Dir(items[i].final), created); err != nil {
+		if it.anon != nil {
+			it.anon.Close()
+		}
+	}
+}
+
+// Commit puts every file of the batch in place, durably, stage by stage.
+func (b *Batch) Commit() error {
+	b.wg.Wait()
+	defer b.cleanup()
+	if err := errors.Join(b.errs...); err != nil {
+		return err
+	}
+	items := b.all
+	sort.SliceStable(items, func(i, j int) bool {
+		if items[i].Stage != items[j].Stage {
+			return items[i].Stage < items[j].Stage
+		}
+		return items[i].Rel < items[j].Rel
+	})
+	created := map[string]bool{}
+	for _, it := range items {
+		if err := makeDirs(filepath.Dir(it.final), created); err != nil {
 			return err
 		}
 	}
-	// The new folders' own entries are flushed while the files are
+	// The new folders' own entries are flushed while the last files are
 	// written; they must be durable before any file is linked into them.
 	parentsSynced := make(chan error, 1)
 	go func() { parentsSynced <- syncParents(created) }()
-	defer func() {
-		for _, it := range items {
-			if it.tmp != "" {
-				os.Remove(it.tmp)
-			}
-			if it.anon != nil {
-				it.anon.Close()
-			}
-		}
-	}()
-	err := parallel(len(items), func(i int) error {
-		it := items[i]
-		dir := filepath.Dir(it.final)
-		var (
-			f   *os.File
-			err error
-		)
-		// A new file starts as an unnamed inode: one directory operation
-		// (the link) instead of three (create, link, unlink).
-		if !it.Replace {
-			if fd, terr := unix.Open(dir, unix.O_TMPFILE|unix.O_WRONLY|unix.O_CLOEXEC, uint32(it.Mode)); terr == nil {
-				f = os.NewFile(uintptr(fd), it.final)
-				it.anon = f
-			}
-		}
-		if f == nil {
-			if f, err = os.CreateTemp(dir, tmpPrefix+"*"); err != nil {
-				return fmt.Errorf("failed to write %s: %w", it.Rel, unwrapPath(err))
-			}
-			it.tmp = f.Name()
-		}
-		if err = f.Chmod(it.Mode); err == nil {
-			_, err = f.Write(it.Data)
-		}
-		if err != nil {
-			if it.anon == nil {
-				f.Close()
-			}
-			return fmt.Errorf("failed to write %s: %w", it.Rel, unwrapPath(err))
-		}
-		// Each file is flushed as soon as it is written, on many workers
-		// at once, so that the journal commits them together. (syncfs
-		// would be one call, but it also waits for every other process's
-		// dirty data on the file system.)
-		err = f.Sync()
+	var named []*staged
+	for _, it := range items {
 		if it.anon == nil {
-			if cerr := f.Close(); err == nil {
-				err = cerr
-			}
+			named = append(named, it)
 		}
-		if err != nil {
-			return fmt.Errorf("failed to sync %s: %w", it.Rel, unwrapPath(err))
-		}
-		return nil
-	})
+	}
+	err := parallel(len(named), func(i int) error { return writeNamed(named[i]) })
 	if perr := <-parentsSynced; err == nil {
 		err = perr
 	}
 	if err != nil {
 		return err
 	}
-	stages := map[int][]*staged{}
-	var order []int
-	for _, it := range items {
-		if _, ok := stages[it.Stage]; !ok {
-			order = append(order, it.Stage)
-		}
-		stages[it.Stage] = append(stages[it.Stage], it)
-	}
-	sort.Ints(order)
 	linked := 0
-	for _, st := range order {
+	for start := 0; start < len(items); {
+		end := start
+		for end < len(items) && items[end].Stage == items[start].Stage {
+			end++
+		}
 		dirs := map[string]bool{}
-		for _, it := range stages[st] {
+		for _, it := range items[start:end] {
 			var err error
 			switch {
 			case it.anon != nil:
 				err = unix.Linkat(unix.AT_FDCWD, fmt.Sprintf("/proc/self/fd/%d", it.anon.Fd()), unix.AT_FDCWD, it.final, unix.AT_SYMLINK_FOLLOW)
+				if errors.Is(err, unix.EXDEV) { // its folder is another file system
+					if err = writeNamed(it); err == nil {
+						err = os.Link(it.tmp, it.final)
+					}
+				}
 			case it.Replace:
 				err = os.Rename(it.tmp, it.final)
 			default:
@@ -170,6 +243,7 @@ func (d *Dir) WriteBatch(files []File) error {
 		if err := parallel(len(list), func(i int) error { return syncDir(list[i]) }); err != nil {
 			return err
 		}
+		start = end
 	}
 	return nil
 }
@@ -180,8 +254,7 @@ func (d *Dir) WriteBatch(files []File) error {
 // and never matches.
 var killAfterLinks, _ = strconv.Atoi(os.Getenv("BULWARK_TEST_KILL_AFTER_LINKS"))
 
-
 // parallel runs f for 0..n-1 on a few workers and returns the first error.
 // File system calls block on the disk, not the CPU, so more workers than
 // cores keep it busy.
-func parallel(n int, f func(i int) error) error { return par.Do(n, 8, f) }
+func parallel(n int, f func(i int) error) error { return par.Do(n, batchWriters, f) }
