@@ -165,12 +165,21 @@ inside() {
         bw+=(--cmdline "/etc/systemd/system/$c.service")
       done ;;
   esac
-  "$bulwark" audit "${bw[@]}" -o json >"$dir/bulwark.json" 2>"$logs/bulwark.err" || true
+  # The static audit of the files, and the live audit of the cluster's
+  # objects through the same admin kubeconfig kube-bench's kubectl uses.
+  local -a live=(--live --kubeconfig "$admin_kubeconfig")
+  # The controller manager makes the default ServiceAccounts: wait for
+  # them, as a cluster that has run for a moment has them.
+  for i in $(seq 1 60); do
+    [ "$("$bindir/kubectl" --kubeconfig "$admin_kubeconfig" get serviceaccounts -A --field-selector metadata.name=default -o name 2>/dev/null | wc -l)" -ge 4 ] && break
+    sleep 1
+  done
+  "$bulwark" audit "${bw[@]}" "${live[@]}" -o json >"$dir/bulwark.json" 2>"$logs/bulwark.err" || true
   [ -s "$dir/bulwark.json" ] || { cat "$logs/bulwark.err" >&2; die "$s: bulwark wrote no report"; }
   # The same audit from the kubelet's process command line rather than its
   # unit file (drop-in, Environment=, EnvironmentFile=): the two must agree.
   if [ "$s" != hardway ]; then
-    "$bulwark" audit --dir /etc/kubernetes --cmdline "$dir/kubelet.cmdline" -o json >"$dir/bulwark-process.json" 2>/dev/null || true
+    "$bulwark" audit --dir /etc/kubernetes --cmdline "$dir/kubelet.cmdline" "${live[@]}" -o json >"$dir/bulwark-process.json" 2>/dev/null || true
   fi
 
   for p in "${pids[@]}"; do kill -TERM "$p" 2>/dev/null || true; done
@@ -569,7 +578,7 @@ printf 'module kubeletstandin\n\ngo 1.22\n' >"$work/kubelet-standin/go.mod"
 kb_version=$("$kube_bench" version 2>/dev/null | head -n1)
 echo "kube-bench $kb_version, benchmark $benchmark; bulwark $("$bulwark" version 2>/dev/null | head -n1); work folder $work"
 echo "in each fixture: $kube_bench run --targets master,node,etcd,policies --benchmark $benchmark --config-dir $kube_bench_cfg --json"
-echo "                 bulwark audit --dir /etc/kubernetes --cmdline <kubelet unit> -o json   (hard way: --dir /var/lib/kubernetes --cmdline <each unit>)"
+echo "                 bulwark audit --dir /etc/kubernetes --cmdline <kubelet unit> --live --kubeconfig <admin kubeconfig> -o json   (hard way: --dir /var/lib/kubernetes --cmdline <each unit>)"
 
 scenarios=${COMPARE_SCENARIOS:-kubeadm weakened hardway}
 export work ip bindir bulwark kube_bench kube_bench_cfg benchmark
@@ -651,7 +660,7 @@ kubeadm weakened hardway|weak|kubelet TLS cipher suites not restricted (no `tlsC
 kubeadm weakened hardway|weak|controller manager `--terminated-pod-gc-threshold` not set|1.3.1|kube-controller-manager:terminated-pod-gc-threshold|
 kubeadm weakened hardway|weak|kubelet `podPidsLimit` not set: one Pod can exhaust the node'"'"'s process IDs|4.2.13|kubelet:podPidsLimit|
 kubeadm weakened hardway|weak|kubelet `seccompDefault` off: containers run unconfined by default|4.2.14|kubelet:seccompDefault|
-kubeadm weakened hardway|weak|default service accounts automount their tokens|5.1.5||a cluster object: the static audit reads files only
+kubeadm weakened hardway|weak|default service accounts automount their tokens|5.1.5|cluster:default-sa-automount|bulwark reads the cluster'"'"'s ServiceAccounts with `--live --kubeconfig`: one finding per namespace
 kubeadm weakened hardway|fine|no kube-proxy on the node|4.3.1 4.1.3 4.1.4||
 kubeadm weakened hardway|fine|no CNI configuration on the node|1.1.9 1.1.10||
 hardway|fine|no static Pod manifests, no kubeadm kubeconfigs, no `/etc/kubernetes/pki` (components run from systemd units)|1.1.1 1.1.2 1.1.3 1.1.4 1.1.5 1.1.6 1.1.7 1.1.8 1.1.13 1.1.14 1.1.15 1.1.16 1.1.17 1.1.18 1.1.19 1.1.20 1.1.21 4.1.7 4.1.8||kube-bench checks kubeadm'"'"'s paths and fails when they are absent
