@@ -8,6 +8,7 @@ import (
 	"path/filepath"
 	"sort"
 	"strconv"
+	"strings"
 	"sync"
 	"syscall"
 
@@ -59,6 +60,33 @@ type Batch struct {
 	mu   sync.Mutex
 	all  []*staged
 	errs []error
+	// whole: flush the whole file system once (syncfs) instead of
+	// every file on its own. It is chosen when the machine has little
+	// dirty data, so that the one flush has little else to write.
+	whole bool
+}
+
+// QuietDirtyBytes is the most dirty page cache (the machine's, from
+// /proc/meminfo) at which a batch flushes the whole file system rather
+// than each file: below it, one syncfs costs less than a flush per file
+// and waits for little that is not the batch's own.
+var QuietDirtyBytes int64 = 32 << 20
+
+// quiet reports whether the machine's dirty page cache is under
+// QuietDirtyBytes. Unreadable means no.
+func quiet() bool {
+	data, err := os.ReadFile("/proc/meminfo")
+	if err != nil {
+		return false
+	}
+	for line := range strings.SplitSeq(string(data), "\n") {
+		if rest, ok := strings.CutPrefix(line, "Dirty:"); ok {
+			f := strings.Fields(rest)
+			kb, err := strconv.ParseInt(f[0], 10, 64)
+			return err == nil && len(f) == 2 && f[1] == "kB" && kb*1024 < QuietDirtyBytes
+		}
+	}
+	return false
 }
 
 type staged struct {
@@ -75,7 +103,7 @@ const batchWriters = 8
 
 // NewBatch starts an empty batch.
 func (d *Dir) NewBatch() *Batch {
-	return &Batch{d: d, sem: make(chan struct{}, batchWriters)}
+	return &Batch{d: d, sem: make(chan struct{}, batchWriters), whole: quiet()}
 }
 
 // Add puts a file in the batch. It returns at once; errors are Commit's.
@@ -116,17 +144,20 @@ func (b *Batch) early(it *staged) error {
 		return nil // no unnamed files here: Commit writes a named one
 	}
 	it.anon = os.NewFile(uintptr(fd), it.final)
-	return fill(it.anon, it)
+	return fill(it.anon, it, !b.whole)
 }
 
-// fill writes a file's content and mode and flushes it.
-func fill(f *os.File, it *staged) error {
+// fill writes a file's content and mode and, with flush, flushes it.
+func fill(f *os.File, it *staged, flush bool) error {
 	err := f.Chmod(it.Mode)
 	if err == nil {
 		_, err = f.Write(it.Data)
 	}
 	if err != nil {
 		return fmt.Errorf("failed to write %s: %w", it.Rel, unwrapPath(err))
+	}
+	if !flush {
+		return nil
 	}
 	if err := f.Sync(); err != nil {
 		return fmt.Errorf("failed to sync %s: %w", it.Rel, unwrapPath(err))
@@ -135,17 +166,47 @@ func fill(f *os.File, it *staged) error {
 }
 
 // writeNamed writes a file's content to a named temporary file beside it.
-func writeNamed(it *staged) error {
+func (b *Batch) writeNamed(it *staged) error {
 	f, err := os.CreateTemp(filepath.Dir(it.final), tmpPrefix+"*")
 	if err != nil {
 		return fmt.Errorf("failed to write %s: %w", it.Rel, unwrapPath(err))
 	}
 	it.tmp = f.Name()
-	err = fill(f, it)
+	err = fill(f, it, !b.whole)
 	if cerr := f.Close(); err == nil && cerr != nil {
 		err = fmt.Errorf("failed to write %s: %w", it.Rel, unwrapPath(cerr))
 	}
 	return err
+}
+
+// syncfs flushes every file system that holds a folder of the batch
+// (usually one: the folder's).
+func (b *Batch) syncfs() error {
+	dirs := map[string]bool{b.d.root: true}
+	for _, it := range b.all {
+		dirs[filepath.Dir(it.final)] = true
+	}
+	seen := map[uint64]bool{}
+	for dir := range dirs {
+		var st unix.Stat_t
+		if err := unix.Stat(dir, &st); err != nil {
+			return fmt.Errorf("failed to sync %s: %w", dir, err)
+		}
+		if seen[st.Dev] {
+			continue
+		}
+		seen[st.Dev] = true
+		f, err := os.Open(dir)
+		if err != nil {
+			return fmt.Errorf("failed to sync %s: %w", dir, unwrapPath(err))
+		}
+		err = unix.Syncfs(int(f.Fd()))
+		f.Close()
+		if err != nil {
+			return fmt.Errorf("failed to sync %s: %w", dir, err)
+		}
+	}
+	return nil
 }
 
 // Discard drops the batch: nothing of it appears in the folder.
@@ -188,16 +249,23 @@ func (b *Batch) Commit() error {
 	// The new folders' own entries are flushed while the last files are
 	// written; they must be durable before any file is linked into them.
 	parentsSynced := make(chan error, 1)
-	go func() { parentsSynced <- syncParents(created) }()
+	if b.whole {
+		parentsSynced <- nil // the syncfs below
+	} else {
+		go func() { parentsSynced <- syncParents(created) }()
+	}
 	var named []*staged
 	for _, it := range items {
 		if it.anon == nil {
 			named = append(named, it)
 		}
 	}
-	err := parallel(len(named), func(i int) error { return writeNamed(named[i]) })
+	err := parallel(len(named), func(i int) error { return b.writeNamed(named[i]) })
 	if perr := <-parentsSynced; err == nil {
 		err = perr
+	}
+	if err == nil && b.whole {
+		err = b.syncfs()
 	}
 	if err != nil {
 		return err
@@ -215,7 +283,10 @@ func (b *Batch) Commit() error {
 			case it.anon != nil:
 				err = unix.Linkat(unix.AT_FDCWD, fmt.Sprintf("/proc/self/fd/%d", it.anon.Fd()), unix.AT_FDCWD, it.final, unix.AT_SYMLINK_FOLLOW)
 				if errors.Is(err, unix.EXDEV) { // its folder is another file system
-					if err = writeNamed(it); err == nil {
+					if err = b.writeNamed(it); err == nil && b.whole {
+						err = b.syncfs()
+					}
+					if err == nil {
 						err = os.Link(it.tmp, it.final)
 					}
 				}
@@ -236,12 +307,18 @@ func (b *Batch) Commit() error {
 				_ = syscall.Kill(os.Getpid(), syscall.SIGKILL)
 			}
 		}
-		list := make([]string, 0, len(dirs))
-		for dir := range dirs {
-			list = append(list, dir)
-		}
-		if err := parallel(len(list), func(i int) error { return syncDir(list[i]) }); err != nil {
-			return err
+		if b.whole {
+			if err := b.syncfs(); err != nil {
+				return err
+			}
+		} else {
+			list := make([]string, 0, len(dirs))
+			for dir := range dirs {
+				list = append(list, dir)
+			}
+			if err := parallel(len(list), func(i int) error { return syncDir(list[i]) }); err != nil {
+				return err
+			}
 		}
 		start = end
 	}

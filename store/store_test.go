@@ -242,7 +242,23 @@ func TestSecretsGoThroughTheInterface(t *testing.T) {
 	var _ store.Secrets = store.Plain{}
 }
 
-func TestWriteBatch(t *testing.T) {
+// flushModes runs a test with each way a batch flushes: a flush per file
+// and folder, and one flush of the whole file system.
+func flushModes(t *testing.T, test func(t *testing.T)) {
+	saved := store.QuietDirtyBytes
+	t.Cleanup(func() { store.QuietDirtyBytes = saved })
+	for _, m := range []struct {
+		name  string
+		bytes int64
+	}{{"fsync per file", 0}, {"one syncfs", 1 << 62}} {
+		store.QuietDirtyBytes = m.bytes
+		t.Run(m.name, test)
+	}
+}
+
+func TestWriteBatch(t *testing.T) { flushModes(t, testWriteBatch) }
+
+func testWriteBatch(t *testing.T) {
 	d := openDir(t)
 	batch := []store.File{
 		{Rel: "pki/ca.key", Data: []byte("key"), Secret: true, Mode: 0o644}, // secrets are 0600 whatever Mode says
@@ -301,7 +317,9 @@ func TestWriteBatch(t *testing.T) {
 }
 
 // TestWriteBatchStages: a stage that fails stops the later stages.
-func TestWriteBatchStages(t *testing.T) {
+func TestWriteBatchStages(t *testing.T) { flushModes(t, testWriteBatchStages) }
+
+func testWriteBatchStages(t *testing.T) {
 	d := openDir(t)
 	if err := d.Create("taken", []byte("old"), store.PublicMode); err != nil {
 		t.Fatal(err)
@@ -321,6 +339,48 @@ func TestWriteBatchStages(t *testing.T) {
 		t.Errorf("existing file changed: %q", got)
 	}
 	assertNoTemp(t, d)
+}
+
+// TestBatchDiscard: files added to a batch, written in the background,
+// leave nothing in the folder (no file, no folder, no temporary file) when
+// the batch is discarded; and a batch streams its files before Commit
+// without showing any of them.
+func TestBatchDiscard(t *testing.T) {
+	flushModes(t, func(t *testing.T) {
+		d := openDir(t)
+		before, err := d.Walk("")
+		if err != nil {
+			t.Fatal(err)
+		}
+		b := d.NewBatch()
+		b.Add(store.File{Rel: "pki/ca.key", Data: []byte("key"), Secret: true})
+		b.Add(store.File{Rel: "pki/etcd/ca.crt", Data: []byte("cert"), Stage: 1})
+		b.Add(store.File{Rel: "bulwark.yaml", Data: []byte("cfg"), Replace: true})
+		b.Discard()
+		after, err := d.Walk("")
+		if err != nil {
+			t.Fatal(err)
+		}
+		if len(after) != len(before) {
+			t.Errorf("a discarded batch left %v (before: %v)", after, before)
+		}
+		if _, err := os.Stat(d.Path("pki")); !os.IsNotExist(err) {
+			t.Errorf("a discarded batch made a folder: %v", err)
+		}
+		assertNoTemp(t, d)
+
+		b = d.NewBatch()
+		b.Add(store.File{Rel: "pki/ca.key", Data: []byte("key"), Secret: true})
+		if ok, _ := d.Exists("pki/ca.key"); ok {
+			t.Error("a file appeared before Commit")
+		}
+		if err := b.Commit(); err != nil {
+			t.Fatal(err)
+		}
+		if got, _ := d.ReadSecret("pki/ca.key"); string(got) != "key" {
+			t.Errorf("committed key = %q", got)
+		}
+	})
 }
 
 func TestCleanTempAndWalk(t *testing.T) {
