@@ -263,6 +263,19 @@ func (r *run) signCA(ca *loadedCA, k *pendingKey) func() error {
 	}
 }
 
+// sign waits for a key and its CA, then issues the certificate.
+func (r *run) sign(ca *loadedCA, k *pendingKey, req pki.Request) (*x509.Certificate, crypto.Signer, error) {
+	key, err := k.get()
+	if err != nil {
+		return nil, nil, err
+	}
+	if err := ca.wait(); err != nil {
+		return nil, nil, err
+	}
+	c, err := ca.issuer().Sign(req, key.Public(), r.now, r.opts.rand())
+	return c, key, err
+}
+
 // embeddedKey schedules a key that no file of its own holds (a
 // kubeconfig's).
 func (r *run) embeddedKey() *pendingKey {
@@ -381,14 +394,7 @@ func (r *run) loadLeaf(spec plan.Cert) error {
 		r.note(Created, certFile)
 	}
 	r.todo = append(r.todo, func() error {
-		key, err := k.get()
-		if err != nil {
-			return err
-		}
-		if err := ca.wait(); err != nil {
-			return err
-		}
-		c, err := ca.issuer().Sign(spec.Request(), key.Public(), r.now, r.opts.rand())
+		c, _, err := r.sign(ca, k, spec.Request())
 		if err != nil {
 			return err
 		}
@@ -441,14 +447,7 @@ func (r *run) loadKubeconfig(spec plan.Kubeconfig) error {
 	k := r.embeddedKey()
 	r.note(Created, file)
 	r.todo = append(r.todo, func() error {
-		key, err := k.get()
-		if err != nil {
-			return err
-		}
-		if err := ca.wait(); err != nil {
-			return err
-		}
-		c, err := ca.issuer().Sign(spec.Request(), key.Public(), r.now, r.opts.rand())
+		c, key, err := r.sign(ca, k, spec.Request())
 		if err != nil {
 			return err
 		}
