@@ -218,6 +218,25 @@ func TestRules(t *testing.T) {
 				f.t.Fatal(err)
 			}
 		}, []string{"file:mode"}},
+		{"a key named by a flag outside the folder, readable by others", func(f *fixture) {
+			key, err := os.ReadFile(f.path("pki/apiserver-etcd-client.key"))
+			if err != nil {
+				f.t.Fatal(err)
+			}
+			f.write("var/lib/kubernetes/etcd-client-key.pem", key)
+			if err := os.Chmod(f.path("var/lib/kubernetes/etcd-client-key.pem"), 0o644); err != nil {
+				f.t.Fatal(err)
+			}
+			f.editPod("kube-apiserver", with("etcd-keyfile", f.path("var/lib/kubernetes/etcd-client-key.pem")))
+		}, []string{"file:mode"}},
+		{"a key named by a flag outside the folder, 0600: fine", func(f *fixture) {
+			key, err := os.ReadFile(f.path("pki/apiserver-etcd-client.key"))
+			if err != nil {
+				f.t.Fatal(err)
+			}
+			f.write("var/lib/kubernetes/etcd-client-key.pem", key)
+			f.editPod("kube-apiserver", with("etcd-keyfile", f.path("var/lib/kubernetes/etcd-client-key.pem")))
+		}, nil},
 		{"kubeadm-style kubelet unit: drop-in, Environment and EnvironmentFile expanded", func(f *fixture) {
 			f.write("kubelet.service", []byte("[Service]\nExecStart=/usr/bin/kubelet\n"))
 			f.write("kubelet.service.d/10-kubeadm.conf", []byte("[Service]\n"+

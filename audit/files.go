@@ -6,6 +6,8 @@ import (
 	"os"
 	"os/user"
 	"path"
+	"path/filepath"
+	"sort"
 	"strconv"
 	"strings"
 	"syscall"
@@ -38,6 +40,26 @@ func modeFor(rel string) (modeRule, bool) {
 	return modeRule{}, false
 }
 
+// modeForSetting says how open a file named by a flag or a kubelet
+// configuration field may be, from the setting's name.
+func modeForSetting(name string) (modeRule, bool) {
+	n := strings.ToLower(name)
+	switch {
+	case n == "encryption-provider-config":
+		return modeRule{"the encryption configuration (holds the key to every Secret)", 0o600, hardening.High, ""}, true
+	case n == "service-account-key-file": // the API server's: public keys that verify tokens
+		return modeRule{"a certificate", 0o644, hardening.Low, "1.1.20"}, true
+	case strings.HasSuffix(n, "key-file") || strings.HasSuffix(n, "keyfile") || n == "tlsprivatekeyfile":
+		return modeRule{"a private key", 0o600, hardening.Medium, "1.1.21"}, true
+	case strings.HasSuffix(n, "kubeconfig"):
+		return modeRule{"a kubeconfig", 0o600, hardening.Medium, "1.1.13"}, true
+	case strings.HasSuffix(n, "cert-file") || strings.HasSuffix(n, "certfile") || strings.HasSuffix(n, "ca-file") ||
+		strings.HasSuffix(n, "cafile") || n == "tlscertfile" || strings.HasSuffix(n, "x509.clientcafile"):
+		return modeRule{"a certificate", 0o644, hardening.Low, "1.1.20"}, true
+	}
+	return modeRule{}, false
+}
+
 // checkModes reports files and folders more open than CIS allows: the
 // cluster folder's keys, kubeconfigs, manifests and certificates, the
 // kubelet's configuration and unit files, and etcd's data folder.
@@ -46,9 +68,40 @@ func (n *node) checkModes(r *Report) {
 	if err != nil {
 		return
 	}
+	checked := map[string]bool{}
 	for _, rel := range files {
 		if rule, ok := modeFor(rel); ok {
 			n.checkMode(r, n.dir.Path(rel), rel, rule)
+			checked[n.dir.Path(rel)] = true
+		}
+	}
+	// Keys, kubeconfigs, certificates and the encryption configuration
+	// that the components name outside the folder's layout: the hard
+	// way's /var/lib/kubernetes/*-key.pem, etcd's keys in /etc/etcd.
+	for _, c := range n.comps {
+		names := make([]string, 0, len(c.Flags)+len(c.Config))
+		for name := range c.Flags {
+			names = append(names, name)
+		}
+		for name := range c.Config {
+			names = append(names, name)
+		}
+		sort.Strings(names)
+		for _, name := range names {
+			v, ok := c.Flags[name]
+			if !ok {
+				v = c.Config[name]
+			}
+			rule, ok := modeForSetting(name)
+			if !ok || v.Value == "" {
+				continue
+			}
+			file := n.local(v.Value)
+			if !filepath.IsAbs(file) || checked[file] {
+				continue
+			}
+			checked[file] = true
+			n.checkMode(r, file, file, rule)
 		}
 	}
 	if k := n.find(hardening.Kubelet); k != nil {
