@@ -102,6 +102,10 @@ func (r *Report) sort() {
 	})
 }
 
+// SystemUnitDirs are the folders systemd reads system units and their
+// drop-ins from, highest priority first.
+var SystemUnitDirs = []string{"/etc/systemd/system", "/run/systemd/system", "/usr/lib/systemd/system", "/lib/systemd/system"}
+
 // Options say what to audit.
 type Options struct {
 	// Dir is the cluster folder: pki/, *.conf and, unless ManifestDir says
@@ -118,6 +122,10 @@ type Options struct {
 	// KubeletConfig is a KubeletConfiguration to audit when no kubelet
 	// command line names one.
 	KubeletConfig string
+	// UnitDirs are systemd's system unit folders, highest priority first
+	// (default SystemUnitDirs). A unit installed in one of them gets the
+	// drop-ins of all of them, as systemd applies them.
+	UnitDirs []string
 	// Now and WarnWithin drive the expiry rules.
 	Now        time.Time
 	WarnWithin time.Duration

@@ -246,6 +246,19 @@ func TestRules(t *testing.T) {
 			f.write("kubeadm-flags.env", []byte("KUBELET_KUBEADM_ARGS=\"--container-runtime-endpoint=unix:///run/containerd/containerd.sock --read-only-port=10255\"\n"))
 			f.cmdlines = append(f.cmdlines, f.path("kubelet.service"))
 		}, []string{"kubelet:readOnlyPort"}},
+		{"packaged kubelet unit in /lib/systemd/system, kubeadm's drop-in in /etc/systemd/system", func(f *fixture) {
+			etc, run, lib := f.path("etc/systemd/system"), f.path("run/systemd/system"), f.path("lib/systemd/system")
+			f.write("lib/systemd/system/kubelet.service", []byte("[Service]\nExecStart=/usr/bin/kubelet\n"))
+			// The drop-in of /etc hides the one of the same name in /lib;
+			// one in /run applies too, after it by name.
+			f.write("etc/systemd/system/kubelet.service.d/10-kubeadm.conf", []byte("[Service]\nExecStart=\n"+
+				"ExecStart=/usr/bin/kubelet --config="+f.path("kubelet/config.yaml")+" --read-only-port=10255\n"))
+			f.write("lib/systemd/system/kubelet.service.d/10-kubeadm.conf", []byte("[Service]\nExecStart=\n"+
+				"ExecStart=/usr/bin/kubelet --config="+f.path("kubelet/config.yaml")+"\n"))
+			f.write("run/systemd/system/kubelet.service.d/20-extra.conf", []byte("[Service]\nEnvironment=\"UNUSED=1\"\n"))
+			f.cmdlines = append(f.cmdlines, f.path("lib/systemd/system/kubelet.service"))
+			f.opts = func(o *audit.Options) { o.UnitDirs = []string{etc, run, f.path("usr/lib/systemd/system"), lib} }
+		}, []string{"kubelet:readOnlyPort"}},
 		{"API server profiling", func(f *fixture) { f.editPod("kube-apiserver", without("profiling")) }, []string{"kube-apiserver:profiling"}},
 		{"API server without encryption at rest", func(f *fixture) { f.editPod("kube-apiserver", without("encryption-provider-config")) }, []string{"kube-apiserver:encryption-provider-config"}},
 		{"API server without audit", func(f *fixture) {

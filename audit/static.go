@@ -3,7 +3,9 @@ package audit
 import (
 	"errors"
 	"fmt"
+	"path/filepath"
 	"slices"
+	"sort"
 	"strconv"
 	"strings"
 
@@ -92,6 +94,47 @@ func (n *node) local(p string) string {
 	return p
 }
 
+// dropIns lists a unit's drop-ins in the order systemd applies them, after
+// the unit: <unit>.d/*.conf beside it and, when the unit is installed in
+// one of systemd's folders, <unit>.d/*.conf in every one of them (older
+// kubelet packages put kubelet.service in /lib/systemd/system and
+// kubeadm's 10-kubeadm.conf in /etc/systemd/system/kubelet.service.d). A
+// name in a folder of higher priority hides the same name in a lower one;
+// all apply in name order.
+func (n *node) dropIns(unit string) ([]string, error) {
+	dirs := []string{unit + ".d"}
+	unitDirs := n.opts.UnitDirs
+	if unitDirs == nil {
+		unitDirs = SystemUnitDirs
+	}
+	if abs, err := filepath.Abs(unit); err == nil && slices.Contains(unitDirs, filepath.Dir(abs)) {
+		dirs = nil
+		for _, d := range unitDirs {
+			dirs = append(dirs, filepath.Join(d, filepath.Base(abs)+".d"))
+		}
+	}
+	byName := map[string]string{}
+	var names []string
+	for _, dir := range dirs {
+		files, err := store.List(dir, ".conf")
+		if err != nil {
+			return nil, err
+		}
+		for _, f := range files {
+			if name := filepath.Base(f); byName[name] == "" {
+				byName[name] = f
+				names = append(names, name)
+			}
+		}
+	}
+	sort.Strings(names)
+	out := make([]string, len(names))
+	for i, name := range names {
+		out[i] = byName[name]
+	}
+	return out, nil
+}
+
 func (n *node) read(p string) ([]byte, error) { return store.ReadInput(n.local(p), maxInput) }
 
 func (n *node) discover() error {
@@ -121,9 +164,8 @@ func (n *node) discover() error {
 		if err != nil {
 			return err
 		}
-		// A unit's drop-ins (<unit>.d/*.conf) apply after it, in name order.
 		units := [][]byte{data}
-		dropIns, err := store.List(f+".d", ".conf")
+		dropIns, err := n.dropIns(f)
 		if err != nil {
 			return err
 		}
