@@ -122,6 +122,10 @@ type Options struct {
 	// KubeletConfig is a KubeletConfiguration to audit when no kubelet
 	// command line names one.
 	KubeletConfig string
+	// FileOwner and FileGroup own every key, certificate, kubeconfig,
+	// manifest and unit the audit looks at (CIS: root:root, the zero
+	// values).
+	FileOwner, FileGroup int
 	// UnitDirs are systemd's system unit folders, highest priority first
 	// (default SystemUnitDirs). A unit installed in one of them gets the
 	// drop-ins of all of them, as systemd applies them.

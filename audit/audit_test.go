@@ -116,7 +116,9 @@ func with(name, value string) func([]string) []string {
 
 func (f *fixture) run() *audit.Report {
 	f.t.Helper()
-	o := audit.Options{Dir: f.dir, Root: f.dir, CommandLines: f.cmdlines, KubeletConfig: f.kubeletConfig, Now: now, WarnWithin: 30 * 24 * time.Hour}
+	// The files are the test's own: root's in CI, a developer's elsewhere.
+	o := audit.Options{Dir: f.dir, Root: f.dir, CommandLines: f.cmdlines, KubeletConfig: f.kubeletConfig, Now: now, WarnWithin: 30 * 24 * time.Hour,
+		FileOwner: os.Getuid(), FileGroup: os.Getgid()}
 	if f.opts != nil {
 		f.opts(&o)
 	}
@@ -218,6 +220,11 @@ func TestRules(t *testing.T) {
 				f.t.Fatal(err)
 			}
 		}, []string{"file:mode"}},
+		{"a private key owned by another user", func(f *fixture) {
+			if err := os.Chown(f.path("pki/apiserver.key"), os.Getuid()+1000, os.Getgid()); err != nil {
+				f.t.Skipf("cannot give a file away (not root?): %v", err)
+			}
+		}, []string{"file:owner"}},
 		{"a key named by a flag outside the folder, readable by others", func(f *fixture) {
 			key, err := os.ReadFile(f.path("pki/apiserver-etcd-client.key"))
 			if err != nil {

@@ -60,7 +60,8 @@ func modeForSetting(name string) (modeRule, bool) {
 	return modeRule{}, false
 }
 
-// checkModes reports files and folders more open than CIS allows: the
+// checkModes reports files and folders more open than CIS allows, or not
+// owned by Options.FileOwner and FileGroup: the
 // cluster folder's keys, kubeconfigs, manifests and certificates, the
 // kubelet's configuration and unit files, and etcd's data folder.
 func (n *node) checkModes(r *Report) {
@@ -131,6 +132,34 @@ func (n *node) checkMode(r *Report, file, shown string, rule modeRule) {
 			Evidence:    Evidence{File: shown, Detail: fmt.Sprintf("mode %o", fi.Mode().Perm())},
 			Remediation: fmt.Sprintf("chmod %o %s", rule.max, file)})
 	}
+	st, ok := fi.Sys().(*syscall.Stat_t)
+	if !ok {
+		return
+	}
+	r.Checked++
+	if uid, gid := int(st.Uid), int(st.Gid); uid != n.opts.FileOwner || gid != n.opts.FileGroup {
+		r.add(Finding{ID: "file:owner", Severity: hardening.Low, CIS: ownerCIS[rule.cis],
+			Title: fmt.Sprintf("%s is not owned by %s", rule.what, ids(n.opts.FileOwner, n.opts.FileGroup)),
+			Evidence: Evidence{File: shown, Detail: "owned by " + ids(uid, gid) +
+				": that user can change it (and, for a key, read it)"},
+			Remediation: fmt.Sprintf("chown %d:%d %s", n.opts.FileOwner, n.opts.FileGroup, file)})
+	}
+}
+
+// ownerCIS is the CIS ownership check that goes with each permissions
+// check.
+var ownerCIS = map[string]string{"1.1.1": "1.1.2", "1.1.13": "1.1.14", "1.1.20": "1.1.19", "1.1.21": "1.1.19", "4.1.1": "4.1.2", "4.1.9": "4.1.10"}
+
+// ids shows a user and group by name where the machine knows them.
+func ids(uid, gid int) string {
+	u, g := strconv.Itoa(uid), strconv.Itoa(gid)
+	if x, err := user.LookupId(u); err == nil {
+		u = x.Username
+	}
+	if x, err := user.LookupGroupId(g); err == nil {
+		g = x.Name
+	}
+	return u + ":" + g
 }
 
 // checkEtcdData wants etcd's data folder 0700 and, where an etcd user

@@ -50,6 +50,8 @@ func TestAuditLiveCommandLine(t *testing.T) {
 		{"a live flag without --live", []string{"audit", "--dir", t.TempDir(), "--etcd", "127.0.0.1:2379"}, 2, "", "--etcd probes a live endpoint: add --live"},
 		{"a bad endpoint", []string{"audit", "--live", "--etcd", "127.0.0.1:99999"}, 2, "", `invalid endpoint "127.0.0.1:99999": bad port`},
 		{"a bad read-only port", []string{"audit", "--live", "--kubelet", hardened, "--kubelet-read-only-port", "-1"}, 2, "", "invalid --kubelet-read-only-port"},
+		{"a file owner without a group", []string{"audit", "--dir", t.TempDir(), "--file-owner", "5"}, 2, "", `invalid --file-owner "5" (want USER:GROUP`},
+		{"a file owner that does not exist", []string{"audit", "--dir", t.TempDir(), "--file-owner", "no-such-user-here:0"}, 2, "", `no user "no-such-user-here"`},
 		{"a hardened kubelet", []string{"audit", "--live", "--kubelet", hardened, "--kubelet-read-only-port", closed}, 0, "3 checks, 0 findings", ""},
 		{"an open kubelet", []string{"audit", "--live", "--kubelet", open, "--kubelet-read-only-port", "0"}, 3,
 			"critical  kubelet:authentication.anonymous.enabled  4.2.1", "bulwark: error: 1 finding(s) at or above low"},

@@ -4,7 +4,9 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"os/user"
 	"slices"
+	"strconv"
 	"strings"
 	"time"
 
@@ -24,6 +26,7 @@ func newAuditCmd(env *Env) *cobra.Command {
 		live     bool
 		lo       audit.LiveOptions
 		readOnly int
+		owner    string
 		timeout  time.Duration
 	)
 	cmd := &cobra.Command{
@@ -67,6 +70,9 @@ could not run; 2 bad usage.`,
 				return usagef("invalid --warn-within %q", warn)
 			}
 			o.WarnWithin, o.Now = w.D(), env.Now()
+			if o.FileOwner, o.FileGroup, err = parseOwner(owner); err != nil {
+				return usageError{err}
+			}
 			liveFlags := []string{"etcd", "etcd-peer", "apiserver", "kubeconfig", "kubelet", "kubelet-read-only-port",
 				"controller-manager", "scheduler", "cluster-client-cert", "cluster-client-key", "timeout"}
 			switch {
@@ -127,6 +133,7 @@ could not run; 2 bad usage.`,
 	cmd.Flags().StringVar(&o.Root, "root", render.DefaultRoot, "the folder's path as the manifests name it; paths under it are read from --dir")
 	cmd.Flags().StringVar(&o.ManifestDir, "manifests", "", "static Pod manifests folder (default DIR/manifests)")
 	cmd.Flags().StringArrayVar(&o.CommandLines, "cmdline", nil, "a systemd unit or a file holding a component's command line (repeatable)")
+	cmd.Flags().StringVar(&owner, "file-owner", "0:0", "USER:GROUP (names or numbers) that must own the keys, certificates, kubeconfigs, manifests and units")
 	cmd.Flags().StringVar(&o.KubeletConfig, "kubelet-config", "", "a KubeletConfiguration, when no kubelet command line names one")
 	cmd.Flags().StringVarP(&format, "output", "o", "table", "output format: "+strings.Join(audit.Formats, ", "))
 	cmd.Flags().StringVar(&failOn, "fail-on", "low", "exit 3 when a finding is at or above this severity: info, low, medium, high, critical")
@@ -144,4 +151,30 @@ could not run; 2 bad usage.`,
 	cmd.Flags().StringVar(&lo.ClientKey, "cluster-client-key", "", "its key (default DIR/"+audit.ClusterClientKey+")")
 	cmd.Flags().DurationVar(&timeout, "timeout", 5*time.Second, "time allowed for each connection")
 	return cmd
+}
+
+// parseOwner reads USER:GROUP, each a name or a number.
+func parseOwner(s string) (uid, gid int, err error) {
+	u, g, ok := strings.Cut(s, ":")
+	if !ok || u == "" || g == "" {
+		return 0, 0, fmt.Errorf("invalid --file-owner %q (want USER:GROUP, e.g. 0:0 or root:root)", s)
+	}
+	if uid, err = strconv.Atoi(u); err != nil {
+		x, lerr := user.Lookup(u)
+		if lerr != nil {
+			return 0, 0, fmt.Errorf("invalid --file-owner %q: no user %q", s, u)
+		}
+		uid, _ = strconv.Atoi(x.Uid)
+	}
+	if gid, err = strconv.Atoi(g); err != nil {
+		x, lerr := user.LookupGroup(g)
+		if lerr != nil {
+			return 0, 0, fmt.Errorf("invalid --file-owner %q: no group %q", s, g)
+		}
+		gid, _ = strconv.Atoi(x.Gid)
+	}
+	if uid < 0 || gid < 0 {
+		return 0, 0, fmt.Errorf("invalid --file-owner %q", s)
+	}
+	return uid, gid, nil
 }
