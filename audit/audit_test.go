@@ -102,6 +102,22 @@ func (f *fixture) write(rel string, data []byte) {
 	}
 }
 
+// etcdKeyOutside moves the API server's etcd client key out of the
+// folder's layout, the hard way's, with a mode.
+func (f *fixture) etcdKeyOutside(mode os.FileMode) {
+	f.t.Helper()
+	key, err := os.ReadFile(f.path("pki/apiserver-etcd-client.key"))
+	if err != nil {
+		f.t.Fatal(err)
+	}
+	const rel = "var/lib/kubernetes/etcd-client-key.pem"
+	f.write(rel, key)
+	if err := os.Chmod(f.path(rel), mode); err != nil {
+		f.t.Fatal(err)
+	}
+	f.editPod("kube-apiserver", with("etcd-keyfile", f.path(rel)))
+}
+
 func without(name string) func([]string) []string {
 	return func(args []string) []string {
 		return slices.DeleteFunc(args, func(a string) bool { return strings.HasPrefix(a, "--"+name+"=") || a == "--"+name })
@@ -225,25 +241,8 @@ func TestRules(t *testing.T) {
 				f.t.Skipf("cannot give a file away (not root?): %v", err)
 			}
 		}, []string{"file:owner"}},
-		{"a key named by a flag outside the folder, readable by others", func(f *fixture) {
-			key, err := os.ReadFile(f.path("pki/apiserver-etcd-client.key"))
-			if err != nil {
-				f.t.Fatal(err)
-			}
-			f.write("var/lib/kubernetes/etcd-client-key.pem", key)
-			if err := os.Chmod(f.path("var/lib/kubernetes/etcd-client-key.pem"), 0o644); err != nil {
-				f.t.Fatal(err)
-			}
-			f.editPod("kube-apiserver", with("etcd-keyfile", f.path("var/lib/kubernetes/etcd-client-key.pem")))
-		}, []string{"file:mode"}},
-		{"a key named by a flag outside the folder, 0600: fine", func(f *fixture) {
-			key, err := os.ReadFile(f.path("pki/apiserver-etcd-client.key"))
-			if err != nil {
-				f.t.Fatal(err)
-			}
-			f.write("var/lib/kubernetes/etcd-client-key.pem", key)
-			f.editPod("kube-apiserver", with("etcd-keyfile", f.path("var/lib/kubernetes/etcd-client-key.pem")))
-		}, nil},
+		{"a key named by a flag outside the folder, readable by others", func(f *fixture) { f.etcdKeyOutside(0o644) }, []string{"file:mode"}},
+		{"a key named by a flag outside the folder, 0600: fine", func(f *fixture) { f.etcdKeyOutside(0o600) }, nil},
 		{"kubeadm-style kubelet unit: drop-in, Environment and EnvironmentFile expanded", func(f *fixture) {
 			f.write("kubelet.service", []byte("[Service]\nExecStart=/usr/bin/kubelet\n"))
 			f.write("kubelet.service.d/10-kubeadm.conf", []byte("[Service]\n"+
