@@ -43,8 +43,10 @@ func (d *Dir) WriteBatch(files []File) error {
 
 // Batch writes files atomically and durably with few flushes. Every file's
 // content goes to a temporary file (an unnamed one where the file system
-// allows) and is flushed to disk; the flushes run side by side, so that
-// the journal commits them together. Commit then, stage by stage, links
+// allows) and is made durable before it is linked: each file flushed on
+// its own, side by side so that the journal commits them together, or, on
+// a quiet machine, the whole file system flushed once (QuietDirtyBytes).
+// Commit then, stage by stage, links
 // (or, with Replace, renames) the files into place and flushes their
 // folders. After a crash each file is absent (or, with Replace, its old
 // self) or complete, and no file of a stage is there unless every file of
