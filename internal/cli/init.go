@@ -22,9 +22,10 @@ func newInitCmd(env *Env) *cobra.Command {
 		Long: `init writes, at kubeadm's paths under DIR, everything "bulwark plan" lists:
 four CAs (cluster, etcd, etcd peer, front proxy), the service-account key pair,
 every leaf certificate, etcd server and peer certificates for every member,
-five kubeconfigs, and under cluster/ the bootstrap token Secret and the
-ClusterRoleBindings to apply. Then it renders the hardened configuration
-(see "bulwark render").
+five kubeconfigs, and under cluster/ the objects to apply: the bootstrap
+token Secret, the ClusterRoleBindings, and the default ServiceAccounts of
+default, kube-system, kube-public and kube-node-lease without token
+automount. Then it renders the hardened configuration (see "bulwark render").
 
 A rerun keeps every existing key byte for byte, creates only what is missing and
 checks what exists (key matches certificate, chain verifies, names still cover
