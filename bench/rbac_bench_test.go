@@ -110,7 +110,7 @@ func BenchmarkRBACWhoCan(b *testing.B) {
 // does: start-up, load, compile, answer.
 func BenchmarkRBACCommand(b *testing.B) {
 	f := largePolicy(b)
-	bin := bulwarkBin(b)
+	bin := buildBin(b, "cmd/bulwark")
 	for b.Loop() {
 		cmd := exec.Command(bin, "can-i", "get", "secrets", "-n", "ns-1", "--as", "user-1", "-f", f.file, "-q")
 		if err := cmd.Run(); err != nil {
