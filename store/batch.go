@@ -91,6 +91,22 @@ func quiet() bool {
 	return false
 }
 
+// testFlush, from BULWARK_TEST_FLUSH ("file" or "whole"), fixes how every
+// batch flushes whatever the dirty page cache: the crash tests use it to
+// kill real runs in each mode. Unset (or anything else), quiet decides.
+var testFlush = os.Getenv("BULWARK_TEST_FLUSH")
+
+// flushWhole reports whether a new batch flushes the whole file system.
+func flushWhole() bool {
+	switch testFlush {
+	case "file":
+		return false
+	case "whole":
+		return true
+	}
+	return quiet()
+}
+
 type staged struct {
 	File
 	tmp   string   // a named temporary file beside final, or
@@ -105,7 +121,7 @@ const batchWriters = 8
 
 // NewBatch starts an empty batch.
 func (d *Dir) NewBatch() *Batch {
-	return &Batch{d: d, sem: make(chan struct{}, batchWriters), whole: quiet()}
+	return &Batch{d: d, sem: make(chan struct{}, batchWriters), whole: flushWhole()}
 }
 
 // Add puts a file in the batch. It returns at once; errors are Commit's.
