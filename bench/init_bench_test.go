@@ -111,8 +111,9 @@ func run(b *testing.B, bin string, args ...string) time.Duration {
 //
 // Beside them it times keysonly, a process that makes kubeadm's 16 keys on
 // every core and does nothing else, and reports its ratio to kubeadm: with
-// RSA, where key generation is nearly all of both tools' work, that is the
-// least any tool's ratio can be on this machine.
+// RSA, where key generation is nearly all of both tools' work, that is
+// about the least any tool's ratio can be on this machine (a schedule
+// smarter than its plain queue gains a few percent).
 func BenchmarkInitVsKubeadm(b *testing.B) {
 	bw := buildBin(b, "cmd/bulwark")
 	keysOnly := buildBin(b, "bench/keysonly")
