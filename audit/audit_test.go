@@ -17,12 +17,12 @@ import (
 	"sigs.k8s.io/yaml"
 
 	"github.com/bulwark-k8s/bulwark/audit"
-	"github.com/bulwark-k8s/bulwark/build"
 	"github.com/bulwark-k8s/bulwark/config"
 	"github.com/bulwark-k8s/bulwark/hardening"
-	"github.com/bulwark-k8s/bulwark/internal/components"
+	"github.com/bulwark-k8s/bulwark/internal/pinned"
 	"github.com/bulwark-k8s/bulwark/pki"
 	"github.com/bulwark-k8s/bulwark/plan"
+	"github.com/bulwark-k8s/bulwark/provision"
 	"github.com/bulwark-k8s/bulwark/render"
 	"github.com/bulwark-k8s/bulwark/store"
 )
@@ -59,11 +59,11 @@ func newFixture(t *testing.T) *fixture {
 	if err := d.Create("bulwark.yaml", raw, 0o644); err != nil {
 		t.Fatal(err)
 	}
-	opts := build.Options{Now: func() time.Time { return now }}
-	if _, err := build.Init(d, p, opts); err != nil {
+	opts := provision.Options{Now: func() time.Time { return now }}
+	if _, err := provision.Init(d, p, opts); err != nil {
 		t.Fatal(err)
 	}
-	if _, err := build.Render(d, p, render.Options{Root: dir}, opts); err != nil {
+	if _, err := provision.Render(d, p, render.Options{Root: dir}, opts); err != nil {
 		t.Fatal(err)
 	}
 	return &fixture{t: t, dir: dir}
@@ -432,7 +432,7 @@ func TestKubeadmDefaults(t *testing.T) {
 	if testing.Short() {
 		t.Skip("builds the real kubeadm")
 	}
-	kubeadm := components.Path(t, "kubeadm")
+	kubeadm := pinned.Path(t, "kubeadm")
 	root := t.TempDir()
 	ip := hostIP(t)
 	cfg := "apiVersion: kubeadm.k8s.io/v1beta4\nkind: InitConfiguration\nlocalAPIEndpoint:\n  advertiseAddress: " + ip +
@@ -516,11 +516,11 @@ func BenchmarkStaticAudit(b *testing.B) {
 	d, _ := store.Open(dir)
 	_ = d.Init()
 	p, _ := plan.New(config.Default("cp-1"))
-	opts := build.Options{Now: func() time.Time { return now }}
-	if _, err := build.Init(d, p, opts); err != nil {
+	opts := provision.Options{Now: func() time.Time { return now }}
+	if _, err := provision.Init(d, p, opts); err != nil {
 		b.Fatal(err)
 	}
-	if _, err := build.Render(d, p, render.Options{Root: dir}, opts); err != nil {
+	if _, err := provision.Render(d, p, render.Options{Root: dir}, opts); err != nil {
 		b.Fatal(err)
 	}
 	for b.Loop() {

@@ -13,13 +13,13 @@ import (
 	"testing"
 	"time"
 
-	"github.com/bulwark-k8s/bulwark/internal/components"
+	"github.com/bulwark-k8s/bulwark/internal/pinned"
 )
 
 // buildBin builds one of the module's commands, by its folder, once per run.
 func buildBin(b *testing.B, pkg string) string {
 	b.Helper()
-	root, err := components.Root()
+	root, err := pinned.Root()
 	if err != nil {
 		b.Fatal(err)
 	}
@@ -117,7 +117,7 @@ func run(b *testing.B, bin string, args ...string) time.Duration {
 func BenchmarkInitVsKubeadm(b *testing.B) {
 	bw := buildBin(b, "cmd/bulwark")
 	keysOnly := buildBin(b, "bench/keysonly")
-	kubeadm := components.Path(b, "kubeadm")
+	kubeadm := pinned.Path(b, "kubeadm")
 	for _, tc := range []struct {
 		name    string
 		nodes   int

@@ -25,9 +25,9 @@ import (
 	"time"
 
 	"github.com/bulwark-k8s/bulwark/audit"
+	"github.com/bulwark-k8s/bulwark/cli"
 	"github.com/bulwark-k8s/bulwark/hardening"
-	"github.com/bulwark-k8s/bulwark/internal/cli"
-	"github.com/bulwark-k8s/bulwark/internal/components"
+	"github.com/bulwark-k8s/bulwark/internal/pinned"
 )
 
 // TestAuditLive probes real components from outside: the control plane of
@@ -51,7 +51,7 @@ func TestAuditLive(t *testing.T) {
 
 	// The weakened API server boots beside the real one: it shares etcd
 	// and every flag but authentication.
-	anonPort := components.FreePort(t)
+	anonPort := pinned.FreePort(t)
 	anonArgs := c.podArgs(t, c.manifest(t, "cp-1", "kube-apiserver"))
 	anonArgs = setFlag(t, anonArgs, "secure-port", strconv.Itoa(anonPort))
 	anonArgs = setFlag(t, anonArgs, "etcd-servers", strings.Join(c.etcd.Endpoints(), ","))
@@ -59,29 +59,29 @@ func TestAuditLive(t *testing.T) {
 	// --anonymous-auth and an authentication configuration with an
 	// anonymous section cannot be given together: the flag replaces it.
 	anonArgs = append(dropFlag(t, anonArgs, "authentication-config"), "--anonymous-auth=true")
-	anonAPI := components.Start(t, "kube-apiserver-anonymous", components.Path(t, "kube-apiserver"), anonArgs...)
+	anonAPI := pinned.Start(t, "kube-apiserver-anonymous", pinned.Path(t, "kube-apiserver"), anonArgs...)
 	c.startAPIServer(t)
 
-	kcmPort, schedPort, openKCMPort := components.FreePort(t), components.FreePort(t), components.FreePort(t)
+	kcmPort, schedPort, openKCMPort := pinned.FreePort(t), pinned.FreePort(t), pinned.FreePort(t)
 	c.startSidecar(t, "kube-controller-manager", kcmPort)
 	c.startSidecar(t, "kube-scheduler", schedPort)
 	kcmArgs := c.podArgs(t, c.manifest(t, "cp-1", "kube-controller-manager"))
 	kcmArgs = setFlag(t, kcmArgs, "secure-port", strconv.Itoa(openKCMPort))
 	kcmArgs = setFlag(t, kcmArgs, "bind-address", "0.0.0.0")
-	openKCM := components.Start(t, "kube-controller-manager-open", components.Path(t, "kube-controller-manager"), kcmArgs...)
+	openKCM := pinned.Start(t, "kube-controller-manager-open", pinned.Path(t, "kube-controller-manager"), kcmArgs...)
 
 	// etcd without client certificate authentication: etcd 3.6 still asks
 	// for a certificate while --trusted-ca-file is set, so both go (as in
 	// a cluster set up without etcd client certificates). Its peer port
 	// trusts the cluster CA.
-	openEtcd := c.startWeakEtcd(t, "open", components.TLSConfig(t, c.path("pki/etcd/ca.crt"), "", ""), func(args []string) []string {
+	openEtcd := c.startWeakEtcd(t, "open", pinned.TLSConfig(t, c.path("pki/etcd/ca.crt"), "", ""), func(args []string) []string {
 		args = dropFlag(t, dropFlag(t, args, "client-cert-auth"), "trusted-ca-file")
 		return setFlag(t, args, "peer-trusted-ca-file", c.path("pki/ca.crt"))
 	})
 	// etcd whose client port trusts the cluster CA (one CA for
 	// everything), and whose peer port asks for no certificate.
 	clusterCAEtcd := c.startWeakEtcd(t, "cluster-ca",
-		components.TLSConfig(t, c.path("pki/etcd/ca.crt"), c.path("pki/apiserver-kubelet-client.crt"), c.path("pki/apiserver-kubelet-client.key")),
+		pinned.TLSConfig(t, c.path("pki/etcd/ca.crt"), c.path("pki/apiserver-kubelet-client.crt"), c.path("pki/apiserver-kubelet-client.key")),
 		func(args []string) []string {
 			args = setFlag(t, args, "trusted-ca-file", c.path("pki/ca.crt"))
 			return dropFlag(t, dropFlag(t, args, "peer-client-cert-auth"), "peer-trusted-ca-file")
@@ -95,10 +95,10 @@ func TestAuditLive(t *testing.T) {
 		io.WriteString(w, `{"kind":"PodList","apiVersion":"v1","items":[]}`)
 	}))
 	t.Cleanup(readOnly.Close)
-	closedPort := components.FreePort(t)
+	closedPort := pinned.FreePort(t)
 
-	anon := components.HTTPClient(components.TLSConfig(t, c.path("pki/ca.crt"), "", ""))
-	components.WaitFor(t, "anonymous kube-apiserver", 120*time.Second, func() error {
+	anon := pinned.HTTPClient(pinned.TLSConfig(t, c.path("pki/ca.crt"), "", ""))
+	pinned.WaitFor(t, "anonymous kube-apiserver", 120*time.Second, func() error {
 		if anonAPI.Exited() {
 			t.Fatalf("kube-apiserver with --anonymous-auth=true exited:\n%s", anonAPI.Tail(40))
 		}
@@ -113,7 +113,7 @@ func TestAuditLive(t *testing.T) {
 		return nil
 	})
 	for name, port := range map[string]int{"kube-controller-manager": kcmPort, "kube-scheduler": schedPort, "kube-controller-manager on 0.0.0.0": openKCMPort} {
-		components.WaitFor(t, name, 60*time.Second, func() error {
+		pinned.WaitFor(t, name, 60*time.Second, func() error {
 			if openKCM.Exited() {
 				t.Fatalf("kube-controller-manager --bind-address=0.0.0.0 exited:\n%s", openKCM.Tail(40))
 			}
@@ -159,7 +159,7 @@ func TestAuditLive(t *testing.T) {
 
 	t.Run("a namespace made after init: its default ServiceAccount automounts, and only it is found", func(t *testing.T) {
 		c.mustKubectl(t, "admin.conf", "create", "namespace", "team-a")
-		components.WaitFor(t, "team-a's default ServiceAccount", 60*time.Second, func() error {
+		pinned.WaitFor(t, "team-a's default ServiceAccount", 60*time.Second, func() error {
 			_, err := c.kubectl(t, "admin.conf", "-n", "team-a", "get", "serviceaccount", "default")
 			return err
 		})
@@ -287,7 +287,7 @@ type weakEtcd struct{ client, peer string }
 // configuration it accepts.
 func (c *cluster) startWeakEtcd(t *testing.T, name string, health *tls.Config, weaken func([]string) []string) weakEtcd {
 	t.Helper()
-	client, peer, metrics := components.FreePort(t), components.FreePort(t), components.FreePort(t)
+	client, peer, metrics := pinned.FreePort(t), pinned.FreePort(t), pinned.FreePort(t)
 	args := c.podArgs(t, c.manifest(t, "cp-1", "etcd"))
 	args = setFlag(t, args, "data-dir", t.TempDir())
 	for _, f := range []string{"listen-client-urls", "advertise-client-urls"} {
@@ -298,7 +298,7 @@ func (c *cluster) startWeakEtcd(t *testing.T, name string, health *tls.Config, w
 	}
 	args = setFlag(t, args, "listen-metrics-urls", withPort(t, flagValue(args, "listen-metrics-urls"), metrics))
 	args = setFlag(t, args, "initial-cluster", "cp-1="+withPort(t, "https://127.0.0.1", peer))
-	components.StartEtcd(t, []components.EtcdMember{{Name: name, ClientURL: withPort(t, "https://127.0.0.1", client), Args: weaken(args)}}, health)
+	pinned.StartEtcd(t, []pinned.EtcdMember{{Name: name, ClientURL: withPort(t, "https://127.0.0.1", client), Args: weaken(args)}}, health)
 	return weakEtcd{client: "127.0.0.1:" + strconv.Itoa(client), peer: "127.0.0.1:" + strconv.Itoa(peer)}
 }
 

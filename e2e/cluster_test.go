@@ -20,8 +20,8 @@ import (
 	corev1 "k8s.io/api/core/v1"
 	"sigs.k8s.io/yaml"
 
-	"github.com/bulwark-k8s/bulwark/internal/cli"
-	"github.com/bulwark-k8s/bulwark/internal/components"
+	"github.com/bulwark-k8s/bulwark/cli"
+	"github.com/bulwark-k8s/bulwark/internal/pinned"
 	"github.com/bulwark-k8s/bulwark/kubeconfig"
 )
 
@@ -30,8 +30,8 @@ import (
 type cluster struct {
 	dir     string
 	apiPort int
-	etcd    *components.EtcdCluster
-	api     *components.Process
+	etcd    *pinned.EtcdCluster
+	api     *pinned.Process
 	apiArgs []string
 }
 
@@ -49,7 +49,7 @@ func bulwark(t *testing.T, args ...string) string {
 // node and the given etcd members, all on 127.0.0.1.
 func newCluster(t *testing.T, etcdMembers ...string) *cluster {
 	t.Helper()
-	c := &cluster{dir: t.TempDir(), apiPort: components.FreePort(t)}
+	c := &cluster{dir: t.TempDir(), apiPort: pinned.FreePort(t)}
 	doc := fmt.Sprintf("apiVersion: bulwark.dev/v1alpha1\nkind: ClusterConfig\napiEndpoint: 127.0.0.1:%d\ncontrolPlane:\n  - {name: cp-1, ips: [127.0.0.1]}\n", c.apiPort)
 	if len(etcdMembers) > 0 {
 		doc += "etcdMembers:\n"
@@ -142,9 +142,9 @@ func (c *cluster) startEtcd(t *testing.T, members ...string) {
 	t.Helper()
 	ports := map[string]etcdPorts{}
 	for _, m := range members {
-		ports[m] = etcdPorts{components.FreePort(t), components.FreePort(t), components.FreePort(t)}
+		ports[m] = etcdPorts{pinned.FreePort(t), pinned.FreePort(t), pinned.FreePort(t)}
 	}
-	var specs []components.EtcdMember
+	var specs []pinned.EtcdMember
 	for _, m := range members {
 		p := ports[m]
 		args := c.podArgs(t, c.manifest(t, m, "etcd"))
@@ -162,10 +162,10 @@ func (c *cluster) startEtcd(t *testing.T, members ...string) {
 			initial = append(initial, name+"="+withPort(t, u, ports[name].peer))
 		}
 		args = setFlag(t, args, "initial-cluster", strings.Join(initial, ","))
-		specs = append(specs, components.EtcdMember{Name: m, ClientURL: withPort(t, "https://127.0.0.1", p.client), Args: args})
+		specs = append(specs, pinned.EtcdMember{Name: m, ClientURL: withPort(t, "https://127.0.0.1", p.client), Args: args})
 	}
-	health := components.TLSConfig(t, c.path("pki/etcd/ca.crt"), c.path("pki/etcd/healthcheck-client.crt"), c.path("pki/etcd/healthcheck-client.key"))
-	c.etcd = components.StartEtcd(t, specs, health)
+	health := pinned.TLSConfig(t, c.path("pki/etcd/ca.crt"), c.path("pki/etcd/healthcheck-client.crt"), c.path("pki/etcd/healthcheck-client.key"))
+	c.etcd = pinned.StartEtcd(t, specs, health)
 }
 
 // startAPIServer starts kube-apiserver from its rendered manifest, on the
@@ -177,9 +177,9 @@ func (c *cluster) startAPIServer(t *testing.T) {
 	args = setFlag(t, args, "etcd-servers", strings.Join(c.etcd.Endpoints(), ","))
 	args = setFlag(t, args, "audit-log-path", filepath.Join(t.TempDir(), "audit.log"))
 	c.apiArgs = args
-	c.api = components.Start(t, "kube-apiserver", components.Path(t, "kube-apiserver"), args...)
-	client := components.HTTPClient(components.TLSConfig(t, c.path("pki/ca.crt"), "", ""))
-	components.WaitFor(t, "kube-apiserver", 120*time.Second, func() error {
+	c.api = pinned.Start(t, "kube-apiserver", pinned.Path(t, "kube-apiserver"), args...)
+	client := pinned.HTTPClient(pinned.TLSConfig(t, c.path("pki/ca.crt"), "", ""))
+	pinned.WaitFor(t, "kube-apiserver", 120*time.Second, func() error {
 		if c.api.Exited() {
 			t.Fatalf("kube-apiserver exited:\n%s", c.api.Tail(40))
 		}
@@ -200,7 +200,7 @@ func (c *cluster) kubectl(t *testing.T, conf string, args ...string) (string, er
 	t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
 	defer cancel()
-	return components.Run(ctx, components.Path(t, "kubectl"), append([]string{"--kubeconfig", c.path(conf)}, args...)...)
+	return pinned.Run(ctx, pinned.Path(t, "kubectl"), append([]string{"--kubeconfig", c.path(conf)}, args...)...)
 }
 
 func (c *cluster) mustKubectl(t *testing.T, conf string, args ...string) string {

@@ -28,7 +28,7 @@ import (
 	"k8s.io/client-go/rest"
 	"k8s.io/client-go/tools/clientcmd"
 
-	"github.com/bulwark-k8s/bulwark/internal/components"
+	"github.com/bulwark-k8s/bulwark/internal/pinned"
 	"github.com/bulwark-k8s/bulwark/pki"
 )
 
@@ -44,7 +44,7 @@ func TestControlPlane(t *testing.T) {
 	caFile := c.path("pki/ca.crt")
 
 	t.Run("anonymous requests: 401 on resources, health endpoints open", func(t *testing.T) {
-		anon := components.HTTPClient(components.TLSConfig(t, caFile, "", ""))
+		anon := pinned.HTTPClient(pinned.TLSConfig(t, caFile, "", ""))
 		for path, want := range map[string]int{"/api/v1/namespaces": 401, "/api/v1/secrets": 401, "/apis": 401, "/version": 401,
 			"/livez": 200, "/readyz": 200, "/healthz": 200} {
 			resp, err := anon.Get(base + path)
@@ -86,7 +86,7 @@ func TestControlPlane(t *testing.T) {
 
 	t.Run("etcd client and front-proxy client certificates are not user credentials", func(t *testing.T) {
 		for _, name := range []string{"apiserver-etcd-client", "etcd/healthcheck-client", "front-proxy-client"} {
-			client := components.HTTPClient(components.TLSConfig(t, caFile, c.path("pki/"+name+".crt"), c.path("pki/"+name+".key")))
+			client := pinned.HTTPClient(pinned.TLSConfig(t, caFile, c.path("pki/"+name+".crt"), c.path("pki/"+name+".key")))
 			resp, err := client.Get(base + "/api/v1/namespaces")
 			if err != nil {
 				t.Fatal(err)
@@ -100,21 +100,21 @@ func TestControlPlane(t *testing.T) {
 
 	t.Run("etcd refuses every certificate from the cluster CA", func(t *testing.T) {
 		for _, name := range []string{"apiserver-kubelet-client", "apiserver"} {
-			client := components.HTTPClient(components.TLSConfig(t, c.path("pki/etcd/ca.crt"), c.path("pki/"+name+".crt"), c.path("pki/"+name+".key")))
-			if _, err := components.EtcdGet(client, c.etcd.Endpoints()[0], "/registry/namespaces/default"); !isTLSRefusal(err) {
+			client := pinned.HTTPClient(pinned.TLSConfig(t, c.path("pki/etcd/ca.crt"), c.path("pki/"+name+".crt"), c.path("pki/"+name+".key")))
+			if _, err := pinned.EtcdGet(client, c.etcd.Endpoints()[0], "/registry/namespaces/default"); !isTLSRefusal(err) {
 				t.Errorf("%s reached etcd: %v", name, err)
 			}
 		}
 		for _, conf := range []string{"admin.conf", "super-admin.conf", "controller-manager.conf", "scheduler.conf"} {
 			cfg := restConfig(t, c, conf)
-			client := components.HTTPClient(components.TLSConfig(t, c.path("pki/etcd/ca.crt"), "", ""))
+			client := pinned.HTTPClient(pinned.TLSConfig(t, c.path("pki/etcd/ca.crt"), "", ""))
 			tr := client.Transport.(*http.Transport)
 			pair, err := tlsPair(cfg)
 			if err != nil {
 				t.Fatal(err)
 			}
 			tr.TLSClientConfig.Certificates = append(tr.TLSClientConfig.Certificates, pair)
-			if _, err := components.EtcdGet(client, c.etcd.Endpoints()[0], "/registry/namespaces/default"); !isTLSRefusal(err) {
+			if _, err := pinned.EtcdGet(client, c.etcd.Endpoints()[0], "/registry/namespaces/default"); !isTLSRefusal(err) {
 				t.Errorf("%s's certificate reached etcd: %v", conf, err)
 			}
 		}
@@ -122,8 +122,8 @@ func TestControlPlane(t *testing.T) {
 
 	t.Run("Secrets are encrypted in etcd", func(t *testing.T) {
 		c.mustKubectl(t, "admin.conf", "create", "secret", "generic", "probe", "-n", "default", "--from-literal=password=plaintext-canary")
-		etcdClient := components.HTTPClient(components.TLSConfig(t, c.path("pki/etcd/ca.crt"), c.path("pki/apiserver-etcd-client.crt"), c.path("pki/apiserver-etcd-client.key")))
-		raw, err := components.EtcdGet(etcdClient, c.etcd.Endpoints()[0], "/registry/secrets/default/probe")
+		etcdClient := pinned.HTTPClient(pinned.TLSConfig(t, c.path("pki/etcd/ca.crt"), c.path("pki/apiserver-etcd-client.crt"), c.path("pki/apiserver-etcd-client.key")))
+		raw, err := pinned.EtcdGet(etcdClient, c.etcd.Endpoints()[0], "/registry/secrets/default/probe")
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -132,7 +132,7 @@ func TestControlPlane(t *testing.T) {
 		}
 		// And a ConfigMap is not: the check above is not vacuous.
 		c.mustKubectl(t, "admin.conf", "create", "configmap", "probe", "-n", "default", "--from-literal=k=visible-canary")
-		raw, err = components.EtcdGet(etcdClient, c.etcd.Endpoints()[0], "/registry/configmaps/default/probe")
+		raw, err = pinned.EtcdGet(etcdClient, c.etcd.Endpoints()[0], "/registry/configmaps/default/probe")
 		if err != nil || !strings.Contains(raw, "visible-canary") {
 			t.Fatalf("ConfigMap raw read: %v", err)
 		}
@@ -171,15 +171,15 @@ func TestControlPlane(t *testing.T) {
 		}
 	})
 
-	kcmPort, schedPort := components.FreePort(t), components.FreePort(t)
+	kcmPort, schedPort := pinned.FreePort(t), pinned.FreePort(t)
 	c.startSidecar(t, "kube-controller-manager", kcmPort)
 	c.startSidecar(t, "kube-scheduler", schedPort)
 
 	t.Run("controller manager and scheduler report healthy on loopback", func(t *testing.T) {
-		anon := components.HTTPClient(components.TLSConfig(t, "", "", ""))
+		anon := pinned.HTTPClient(pinned.TLSConfig(t, "", "", ""))
 		anon.Transport.(*http.Transport).TLSClientConfig.InsecureSkipVerify = true // self-signed serving certificates
 		for name, port := range map[string]int{"kube-controller-manager": kcmPort, "kube-scheduler": schedPort} {
-			components.WaitFor(t, name+" healthz", 60*time.Second, func() error {
+			pinned.WaitFor(t, name+" healthz", 60*time.Second, func() error {
 				resp, err := anon.Get(fmt.Sprintf("https://127.0.0.1:%d/healthz", port))
 				if err != nil {
 					return err
@@ -203,7 +203,7 @@ func TestControlPlane(t *testing.T) {
 
 	t.Run("controller manager and scheduler act as their own identities", func(t *testing.T) {
 		admin := clientset(t, restConfig(t, c, "super-admin.conf"))
-		components.WaitFor(t, "leader leases", 90*time.Second, func() error {
+		pinned.WaitFor(t, "leader leases", 90*time.Second, func() error {
 			for _, name := range []string{"kube-controller-manager", "kube-scheduler"} {
 				if _, err := admin.CoordinationV1().Leases("kube-system").Get(context.Background(), name, metav1.GetOptions{}); err != nil {
 					return err
@@ -213,7 +213,7 @@ func TestControlPlane(t *testing.T) {
 		})
 		// The audit log records who did what: each renewed its lease as itself.
 		logFile := flagValue(c.apiArgs, "audit-log-path")
-		components.WaitFor(t, "audit entries", 30*time.Second, func() error {
+		pinned.WaitFor(t, "audit entries", 30*time.Second, func() error {
 			data, err := os.ReadFile(logFile)
 			if err != nil {
 				return err
@@ -229,7 +229,7 @@ func TestControlPlane(t *testing.T) {
 
 	t.Run("service-account tokens from TokenRequest carry the issuer and are accepted", func(t *testing.T) {
 		// The controller manager creates the default ServiceAccount.
-		components.WaitFor(t, "default ServiceAccount", 60*time.Second, func() error {
+		pinned.WaitFor(t, "default ServiceAccount", 60*time.Second, func() error {
 			_, err := c.kubectl(t, "admin.conf", "get", "serviceaccount", "default", "-n", "default")
 			return err
 		})
@@ -254,7 +254,7 @@ func TestControlPlane(t *testing.T) {
 		}
 		req, _ := http.NewRequest("GET", base+"/apis/authentication.k8s.io/v1", nil)
 		req.Header.Set("Authorization", "Bearer "+tok)
-		resp, err := components.HTTPClient(components.TLSConfig(t, caFile, "", "")).Do(req)
+		resp, err := pinned.HTTPClient(pinned.TLSConfig(t, caFile, "", "")).Do(req)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -336,7 +336,7 @@ func TestControlPlane(t *testing.T) {
 
 	t.Run("deleting the cluster-admins binding revokes admin.conf, super-admin.conf keeps working", func(t *testing.T) {
 		c.mustKubectl(t, "super-admin.conf", "delete", "clusterrolebinding", "bulwark:cluster-admins")
-		components.WaitFor(t, "revocation", 30*time.Second, func() error {
+		pinned.WaitFor(t, "revocation", 30*time.Second, func() error {
 			out, err := c.kubectl(t, "admin.conf", "get", "namespaces")
 			if err == nil || !strings.Contains(out, "Forbidden") {
 				return fmt.Errorf("admin.conf still works")
@@ -353,7 +353,7 @@ func (c *cluster) startSidecar(t *testing.T, comp string, port int) {
 	t.Helper()
 	args := c.podArgs(t, c.manifest(t, "cp-1", comp))
 	args = setFlag(t, args, "secure-port", strconv.Itoa(port))
-	components.Start(t, comp, components.Path(t, comp), args...)
+	pinned.Start(t, comp, pinned.Path(t, comp), args...)
 }
 
 type identity struct {
@@ -471,7 +471,7 @@ func requestNodeCert(t *testing.T, cs *kubernetes.Clientset, node, why string) (
 		t.Fatalf("%s CSR for %s: %v", why, node, err)
 	}
 	var cert *x509.Certificate
-	components.WaitFor(t, why+" CSR of "+node+" signed", 90*time.Second, func() error {
+	pinned.WaitFor(t, why+" CSR of "+node+" signed", 90*time.Second, func() error {
 		got, err := cs.CertificatesV1().CertificateSigningRequests().Get(ctx, name, metav1.GetOptions{})
 		if err != nil {
 			return err

@@ -8,7 +8,7 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/bulwark-k8s/bulwark/internal/components"
+	"github.com/bulwark-k8s/bulwark/internal/pinned"
 )
 
 // TestEtcdThreeMembers runs a real three-member etcd from the rendered
@@ -20,12 +20,12 @@ func TestEtcdThreeMembers(t *testing.T) {
 	etcdCA := c.path("pki/etcd/ca.crt")
 	ep := c.etcd.Endpoints()
 
-	apiClient := components.HTTPClient(components.TLSConfig(t, etcdCA, c.path("pki/apiserver-etcd-client.crt"), c.path("pki/apiserver-etcd-client.key")))
+	apiClient := pinned.HTTPClient(pinned.TLSConfig(t, etcdCA, c.path("pki/apiserver-etcd-client.crt"), c.path("pki/apiserver-etcd-client.key")))
 	t.Run("apiserver-etcd-client writes and reads across members", func(t *testing.T) {
-		if err := components.EtcdPut(apiClient, ep[0], "/bulwark/probe", "written-through-etcd-1"); err != nil {
+		if err := pinned.EtcdPut(apiClient, ep[0], "/bulwark/probe", "written-through-etcd-1"); err != nil {
 			t.Fatal(err)
 		}
-		got, err := components.EtcdGet(apiClient, ep[2], "/bulwark/probe")
+		got, err := pinned.EtcdGet(apiClient, ep[2], "/bulwark/probe")
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -45,9 +45,9 @@ func TestEtcdThreeMembers(t *testing.T) {
 	}
 	for _, tc := range refused {
 		t.Run("refuses "+tc.name, func(t *testing.T) {
-			client := components.HTTPClient(components.TLSConfig(t, tc.ca, tc.cert, tc.key))
+			client := pinned.HTTPClient(pinned.TLSConfig(t, tc.ca, tc.cert, tc.key))
 			for _, e := range ep {
-				err := components.EtcdPut(client, e, "/bulwark/intruder", "x")
+				err := pinned.EtcdPut(client, e, "/bulwark/intruder", "x")
 				if err == nil {
 					t.Fatalf("%s could write to %s", tc.name, e)
 				}
@@ -70,7 +70,7 @@ func TestEtcdThreeMembers(t *testing.T) {
 	}
 	peerCA := c.path("pki/etcd/peer-ca.crt")
 	t.Run("a peer certificate reaches the peer port", func(t *testing.T) {
-		client := components.HTTPClient(components.TLSConfig(t, peerCA, c.path("pki/etcd/etcd-2/peer.crt"), c.path("pki/etcd/etcd-2/peer.key")))
+		client := pinned.HTTPClient(pinned.TLSConfig(t, peerCA, c.path("pki/etcd/etcd-2/peer.crt"), c.path("pki/etcd/etcd-2/peer.key")))
 		resp, err := client.Get(peerURL("etcd-1") + "/members")
 		if err != nil {
 			t.Fatal(err)
@@ -86,7 +86,7 @@ func TestEtcdThreeMembers(t *testing.T) {
 		{"a cluster CA certificate", "pki/apiserver-kubelet-client.crt", "pki/apiserver-kubelet-client.key"},
 	} {
 		t.Run("peer port refuses "+tc.name, func(t *testing.T) {
-			client := components.HTTPClient(components.TLSConfig(t, peerCA, c.path(tc.cert), c.path(tc.key)))
+			client := pinned.HTTPClient(pinned.TLSConfig(t, peerCA, c.path(tc.cert), c.path(tc.key)))
 			for _, m := range members {
 				resp, err := client.Get(peerURL(m) + "/members")
 				if err == nil {
@@ -103,16 +103,16 @@ func TestEtcdThreeMembers(t *testing.T) {
 		// A real fifth etcd process that presents apiserver-etcd-client as
 		// its peer certificate and tries to join: the members refuse it, and
 		// the cluster still has three members.
-		if err := components.EtcdPut(apiClient, ep[0], "/bulwark/before-join", "ok"); err != nil {
+		if err := pinned.EtcdPut(apiClient, ep[0], "/bulwark/before-join", "ok"); err != nil {
 			t.Fatal(err)
 		}
-		joinPeer, joinClient := components.FreePort(t), components.FreePort(t)
+		joinPeer, joinClient := pinned.FreePort(t), pinned.FreePort(t)
 		var initial []string
 		for _, m := range c.etcd.Members {
 			initial = append(initial, m.Name+"="+flagValue(m.Args, "initial-advertise-peer-urls"))
 		}
 		initial = append(initial, fmt.Sprintf("intruder=https://127.0.0.1:%d", joinPeer))
-		p := components.Start(t, "etcd-intruder", components.Path(t, "etcd"),
+		p := pinned.Start(t, "etcd-intruder", pinned.Path(t, "etcd"),
 			"--name=intruder", "--data-dir="+t.TempDir(),
 			fmt.Sprintf("--listen-client-urls=https://127.0.0.1:%d", joinClient),
 			fmt.Sprintf("--advertise-client-urls=https://127.0.0.1:%d", joinClient),
@@ -124,13 +124,13 @@ func TestEtcdThreeMembers(t *testing.T) {
 			// It trusts the real peer CA (a public file), so any refusal is the
 			// members refusing its certificate.
 			"--peer-trusted-ca-file="+peerCA, "--peer-client-cert-auth=true", "--log-level=warn")
-		components.WaitFor(t, "intruder to give up", 60e9, func() error {
+		pinned.WaitFor(t, "intruder to give up", 60e9, func() error {
 			if !p.Exited() {
 				return fmt.Errorf("still running")
 			}
 			return nil
 		})
-		out, err := components.EtcdGet(apiClient, ep[0], "/bulwark/before-join")
+		out, err := pinned.EtcdGet(apiClient, ep[0], "/bulwark/before-join")
 		if err != nil || out != "ok" {
 			t.Fatalf("cluster unhealthy after the join attempt: %q %v", out, err)
 		}

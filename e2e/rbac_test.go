@@ -28,8 +28,8 @@ import (
 	"k8s.io/client-go/kubernetes"
 	"k8s.io/client-go/rest"
 
-	"github.com/bulwark-k8s/bulwark/internal/cli"
-	"github.com/bulwark-k8s/bulwark/internal/components"
+	"github.com/bulwark-k8s/bulwark/cli"
+	"github.com/bulwark-k8s/bulwark/internal/pinned"
 	"github.com/bulwark-k8s/bulwark/rbac"
 	"github.com/bulwark-k8s/bulwark/rbac/live"
 	"github.com/bulwark-k8s/bulwark/rbac/rbactest"
@@ -85,7 +85,7 @@ func rbacDifferential(t *testing.T, size rbactest.Size, s uint64) {
 	c := newCluster(t)
 	c.startEtcd(t, "cp-1")
 	c.startAPIServer(t)
-	c.startSidecar(t, "kube-controller-manager", components.FreePort(t)) // ClusterRole aggregation
+	c.startSidecar(t, "kube-controller-manager", pinned.FreePort(t)) // ClusterRole aggregation
 	cfg := restConfig(t, c, "super-admin.conf")
 	cfg.QPS = -1 // no client-side rate limit
 	cs := clientset(t, cfg)
@@ -440,7 +440,7 @@ func waitSentinels(t *testing.T, cs *kubernetes.Clientset) {
 		{u, rbac.Action{Verb: "get", APIGroup: "bulwark.test", Resource: "sentinels"}},
 		{u, rbac.Action{Verb: "get", APIGroup: "bulwark.test", Resource: "namespaced-sentinels", Namespace: "ns-0"}},
 	}
-	components.WaitFor(t, "RBAC caches", 60*time.Second, func() error {
+	pinned.WaitFor(t, "RBAC caches", 60*time.Second, func() error {
 		for _, a := range review(t, cs, probes) {
 			if !a.allowed {
 				return fmt.Errorf("sentinel not visible yet")

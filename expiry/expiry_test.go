@@ -7,10 +7,10 @@ import (
 	"testing"
 	"time"
 
-	"github.com/bulwark-k8s/bulwark/build"
 	"github.com/bulwark-k8s/bulwark/config"
 	"github.com/bulwark-k8s/bulwark/expiry"
 	"github.com/bulwark-k8s/bulwark/plan"
+	"github.com/bulwark-k8s/bulwark/provision"
 	"github.com/bulwark-k8s/bulwark/store"
 )
 
@@ -35,7 +35,7 @@ func initDir(t *testing.T) *store.Dir {
 	if err := d.Init(); err != nil {
 		t.Fatal(err)
 	}
-	if _, err := build.Init(d, p, build.Options{Now: func() time.Time { return t0 }}); err != nil {
+	if _, err := provision.Init(d, p, provision.Options{Now: func() time.Time { return t0 }}); err != nil {
 		t.Fatal(err)
 	}
 	return d

@@ -1,8 +1,9 @@
 // Package render turns a plan and the hardening table into configuration
 // files: static Pod manifests for etcd, kube-apiserver,
 // kube-controller-manager and kube-scheduler, a KubeletConfiguration, an
-// EncryptionConfiguration, an AuthenticationConfiguration and an audit
-// policy. It is pure: nothing here touches the disk.
+// EncryptionConfiguration, an AuthenticationConfiguration, an audit policy,
+// and the cluster objects written under cluster/ (RBAC bindings, default
+// ServiceAccounts). It is pure: nothing here touches the disk.
 package render
 
 import (

@@ -1,12 +1,12 @@
 // Command bulwark builds, proves and keeps the security of a Kubernetes
-// control plane. See internal/cli for the commands and exit codes.
+// control plane. See cli for the commands and exit codes.
 package main
 
 import (
 	"os"
 	"runtime/debug"
 
-	"github.com/bulwark-k8s/bulwark/internal/cli"
+	"github.com/bulwark-k8s/bulwark/cli"
 )
 
 // gcPercent is the garbage collector's target, unless GOGC says otherwise.

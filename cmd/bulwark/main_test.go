@@ -2,7 +2,7 @@ package main
 
 // Helpers for tests of the built binary. The behaviour of every command
 // (exit codes, one-line errors, nothing written on failure, concurrent and
-// killed runs, no key material in output) is tested in internal/cli.
+// killed runs, no key material in output) is tested in cli.
 
 import (
 	"bytes"

@@ -1,0 +1,256 @@
+package cli
+
+import (
+	"context"
+	"fmt"
+	"text/tabwriter"
+	"time"
+
+	"github.com/spf13/cobra"
+
+	"github.com/bulwark-k8s/bulwark/bootstraptoken"
+	"github.com/bulwark-k8s/bulwark/config"
+	"github.com/bulwark-k8s/bulwark/provision"
+)
+
+func newTokenCmd(env *Env) *cobra.Command {
+	cmd := &cobra.Command{
+		Use:   "token",
+		Short: "Create, list and delete kubelet TLS bootstrap tokens",
+		Long: `Bootstrap tokens ([a-z0-9]{6}.[a-z0-9]{16}) let a new kubelet ask for its client
+certificate. Offline (--dir) a token is a Secret manifest under cluster/ and a
+bootstrap kubeconfig; with --kubeconfig the Secret is applied to a live cluster.
+Tokens are credentials: they are printed only with --print.`,
+	}
+	cmd.AddCommand(newTokenCreateCmd(env), newTokenListCmd(env), newTokenDeleteCmd(env))
+	return cmd
+}
+
+type tokenTarget struct {
+	clusterFlags
+	kubeconfig string
+}
+
+func (t *tokenTarget) register(cmd *cobra.Command) {
+	t.clusterFlags.register(cmd, false)
+	cmd.Flags().StringVar(&t.kubeconfig, "kubeconfig", "", "apply to the live cluster of this kubeconfig")
+}
+
+func (t *tokenTarget) validate() error {
+	if t.dir == "" && t.kubeconfig == "" {
+		return usagef("give --dir, --kubeconfig or both")
+	}
+	return nil
+}
+
+func newTokenCreateCmd(env *Env) *cobra.Command {
+	var (
+		tt          tokenTarget
+		ttl         string
+		usages      []string
+		groups      []string
+		description string
+		print       bool
+	)
+	cmd := &cobra.Command{
+		Use:   "create",
+		Short: "Create a bootstrap token",
+		Args:  cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			if err := tt.validate(); err != nil {
+				return err
+			}
+			p, _, err := tt.plan(env)
+			if err != nil {
+				return err
+			}
+			life := p.TokenTTL
+			if ttl != "" {
+				d, err := config.ParseDuration(ttl)
+				if err != nil || d <= 0 {
+					return usagef("invalid --ttl %q (a positive duration such as 24h)", ttl)
+				}
+				life = d.D()
+			}
+			if len(groups) == 0 {
+				groups = p.TokenGroups
+			}
+			var tok bootstraptoken.Token
+			if tt.dir != "" {
+				d, unlock, err := openLocked(tt.dir, false)
+				if err != nil {
+					return err
+				}
+				defer unlock()
+				var sum provision.Summary
+				tok, sum, err = provision.CreateToken(d, p, life, usages, groups, description, buildOptions(env))
+				if err != nil {
+					return usageIfInvalid(err)
+				}
+				printSummary(env.Stdout, d.Root(), sum)
+			} else if tok, err = bootstraptoken.New(env.Now(), life, usages, groups, description); err != nil {
+				return usageIfInvalid(err)
+			}
+			if tt.kubeconfig != "" {
+				c, err := bootstraptoken.NewClient(tt.kubeconfig)
+				if err != nil {
+					return err
+				}
+				if err := c.Create(context.Background(), tok); err != nil {
+					return err
+				}
+				fmt.Fprintf(env.Stdout, "created Secret kube-system/%s in the cluster\n", tok.SecretName())
+			}
+			fmt.Fprintf(env.Stdout, "token %s expires %s (user %s)\n", tok.ID, tok.Expires.Format(time.RFC3339), tok.User())
+			if print {
+				fmt.Fprintln(env.Stdout, tok.String())
+			}
+			return nil
+		},
+	}
+	tt.register(cmd)
+	cmd.Flags().StringVar(&ttl, "ttl", "", "lifetime of the token (default: the configuration's bootstrapToken.ttl, 24h)")
+	cmd.Flags().StringSliceVar(&usages, "usages", nil, "usages: authentication, signing (default both)")
+	cmd.Flags().StringSliceVar(&groups, "groups", nil, "extra groups, each system:bootstrappers:<name>")
+	cmd.Flags().StringVar(&description, "description", "", "description stored in the Secret")
+	cmd.Flags().BoolVar(&print, "print", false, "print the token itself (a credential)")
+	return cmd
+}
+
+func usageIfInvalid(err error) error {
+	if isInvalidToken(err) {
+		return usageError{err}
+	}
+	return err
+}
+
+func isInvalidToken(err error) bool {
+	for e := err; e != nil; {
+		if e == bootstraptoken.ErrInvalid {
+			return true
+		}
+		u, ok := e.(interface{ Unwrap() error })
+		if !ok {
+			return false
+		}
+		e = u.Unwrap()
+	}
+	return false
+}
+
+func newTokenListCmd(env *Env) *cobra.Command {
+	var (
+		tt  tokenTarget
+		out output
+	)
+	cmd := &cobra.Command{
+		Use:   "list",
+		Short: "List bootstrap tokens (IDs only: the secrets are never shown)",
+		Args:  cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			if err := tt.validate(); err != nil {
+				return err
+			}
+			if err := out.validate(); err != nil {
+				return err
+			}
+			type row struct {
+				Source string `json:"source"`
+				bootstraptoken.Token
+				Expired bool `json:"expired"`
+			}
+			var rows []row
+			now := env.Now()
+			if tt.dir != "" {
+				d, unlock, err := openLocked(tt.dir, false)
+				if err != nil {
+					return err
+				}
+				toks, err := provision.ListTokenManifests(d)
+				unlock()
+				if err != nil {
+					return err
+				}
+				for _, t := range toks {
+					rows = append(rows, row{Source: t.File, Token: t.Token, Expired: t.Token.Expired(now)})
+				}
+			}
+			if tt.kubeconfig != "" {
+				c, err := bootstraptoken.NewClient(tt.kubeconfig)
+				if err != nil {
+					return err
+				}
+				toks, err := c.List(context.Background())
+				if err != nil {
+					return err
+				}
+				for _, t := range toks {
+					rows = append(rows, row{Source: "cluster", Token: t, Expired: t.Expired(now)})
+				}
+			}
+			return out.print(env.Stdout, rows, func(w *tabwriter.Writer) {
+				fmt.Fprintln(w, "ID\tEXPIRES\tSTATUS\tUSAGES\tEXTRA GROUPS\tSOURCE\tDESCRIPTION")
+				for _, r := range rows {
+					status, expires := "valid", "never"
+					if !r.Expires.IsZero() {
+						expires = r.Expires.Format(time.RFC3339)
+					}
+					if r.Expired {
+						status = "expired"
+					}
+					fmt.Fprintf(w, "%s\t%s\t%s\t%s\t%s\t%s\t%s\n", r.ID, expires, status, join(r.Usages), join(r.ExtraGroups), r.Source, dash(r.Description))
+				}
+			})
+		},
+	}
+	tt.register(cmd)
+	out.register(cmd)
+	return cmd
+}
+
+func newTokenDeleteCmd(env *Env) *cobra.Command {
+	var tt tokenTarget
+	cmd := &cobra.Command{
+		Use:   "delete ID",
+		Short: "Delete a bootstrap token: its Secret, and the bootstrap kubeconfigs that carry it",
+		Args:  cobra.ExactArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			if err := tt.validate(); err != nil {
+				return err
+			}
+			id := args[0]
+			// Accept a whole token too, and use only its ID.
+			if t, err := bootstraptoken.Parse(id); err == nil {
+				id = t.ID
+			}
+			if !bootstraptoken.ValidID(id) {
+				return usagef("invalid token ID %q (want 6 characters [a-z0-9], or a whole token)", id)
+			}
+			if tt.dir != "" {
+				d, unlock, err := openLocked(tt.dir, false)
+				if err != nil {
+					return err
+				}
+				defer unlock()
+				sum, err := provision.DeleteToken(d, id)
+				if err != nil {
+					return err
+				}
+				printSummary(env.Stdout, d.Root(), sum)
+			}
+			if tt.kubeconfig != "" {
+				c, err := bootstraptoken.NewClient(tt.kubeconfig)
+				if err != nil {
+					return err
+				}
+				if err := c.Delete(context.Background(), id); err != nil {
+					return err
+				}
+				fmt.Fprintf(env.Stdout, "deleted Secret kube-system/bootstrap-token-%s from the cluster\n", id)
+			}
+			return nil
+		},
+	}
+	tt.register(cmd)
+	return cmd
+}

@@ -1,0 +1,141 @@
+// Package provision carries out a plan against a cluster folder: it reads and
+// validates what exists, generates what is missing (keys in parallel),
+// signs, and writes through the store. It never replaces an existing key;
+// Renew is the explicit command that replaces certificates.
+package provision
+
+import (
+	"crypto"
+	"crypto/rand"
+	"crypto/x509"
+	"errors"
+	"fmt"
+	"io"
+	"sort"
+	"time"
+
+	"github.com/bulwark-k8s/bulwark/pki"
+	"github.com/bulwark-k8s/bulwark/plan"
+)
+
+// Options inject time and randomness, so runs are reproducible in tests.
+type Options struct {
+	Now  func() time.Time
+	Rand io.Reader
+	// Config is the configuration file the plan was made from, which
+	// InitAndRender keeps as ConfigFile.
+	Config []byte
+}
+
+// ConfigFile is where InitAndRender keeps the configuration it was run
+// with, so that later commands on the folder use the same one.
+const ConfigFile = "bulwark.yaml"
+
+func (o Options) now() time.Time {
+	if o.Now == nil {
+		return time.Now()
+	}
+	return o.Now()
+}
+
+func (o Options) rand() io.Reader {
+	if o.Rand == nil {
+		return rand.Reader
+	}
+	return o.Rand
+}
+
+// Action is what a run did to a file.
+type Action string
+
+// Actions reported in a Summary.
+const (
+	Created Action = "created"
+	Kept    Action = "kept"
+	Issued  Action = "issued" // a certificate issued for a key that already existed
+	Renewed Action = "renewed"
+	Removed Action = "removed"
+	Expired Action = "expired" // kept, but no longer usable: e.g. a bootstrap token past its TTL
+)
+
+// Result is one file and what was done to it.
+type Result struct {
+	File   string `json:"file"`
+	Action Action `json:"action"`
+}
+
+// Summary lists every file a run considered.
+type Summary []Result
+
+// Count returns how many files got the action.
+func (s Summary) Count(a Action) int {
+	n := 0
+	for _, r := range s {
+		if r.Action == a {
+			n++
+		}
+	}
+	return n
+}
+
+// Problem is an existing file that does not fit the plan. Fix names the
+// command that would repair it.
+type Problem struct {
+	File   string
+	Reason string
+	Fix    string
+}
+
+func (p *Problem) Error() string {
+	if p.Fix == "" {
+		return fmt.Sprintf("%s: %s", p.File, p.Reason)
+	}
+	return fmt.Sprintf("%s: %s; run `%s` to fix it", p.File, p.Reason, p.Fix)
+}
+
+// ErrMismatch is wrapped by every Problem, for callers that branch on it.
+var ErrMismatch = errors.New("existing file does not match the plan")
+
+func (p *Problem) Unwrap() error { return ErrMismatch }
+
+func renewFix(name string, newKey bool) string {
+	if newKey {
+		return "bulwark certs renew " + name + " --new-key"
+	}
+	return "bulwark certs renew " + name
+}
+
+func sortSummary(s Summary) Summary {
+	sort.SliceStable(s, func(i, j int) bool { return s[i].File < s[j].File })
+	return s
+}
+
+// loadedCA is a CA as found on disk or about to be created.
+type loadedCA struct {
+	spec     plan.CA
+	cert     *x509.Certificate
+	key      crypto.Signer
+	certNew  bool
+	keyNew   bool
+	external bool // certificate without key: can verify, cannot sign
+	// ready, for a new CA, is closed once the step that signs its
+	// certificate has ended.
+	ready chan struct{}
+}
+
+// errNoCA is what a step returns when the CA it needs was not issued;
+// the step that failed to issue it says why.
+var errNoCA = errors.New("a CA it needs was not issued")
+
+// wait blocks until the CA's certificate is there.
+func (c *loadedCA) wait() error {
+	if c.ready != nil {
+		<-c.ready
+	}
+	if c.cert == nil {
+		return errNoCA
+	}
+	return nil
+}
+
+func (c *loadedCA) issuer() pki.Issuer { return pki.Issuer{Cert: c.cert, Key: c.key} }

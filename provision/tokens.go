@@ -1,0 +1,143 @@
+package provision
+
+import (
+	"errors"
+	"fmt"
+	"path"
+	"strings"
+	"time"
+
+	"github.com/bulwark-k8s/bulwark/bootstraptoken"
+	"github.com/bulwark-k8s/bulwark/kubeconfig"
+	"github.com/bulwark-k8s/bulwark/pki"
+	"github.com/bulwark-k8s/bulwark/plan"
+	"github.com/bulwark-k8s/bulwark/store"
+)
+
+// TokenFile is a token Secret manifest found in the folder.
+type TokenFile struct {
+	File  string
+	Token bootstraptoken.Token
+}
+
+// ListTokenManifests reads every cluster/bootstrap-token-*.yaml.
+func ListTokenManifests(d *store.Dir) ([]TokenFile, error) {
+	files, err := d.Walk("cluster")
+	if err != nil {
+		return nil, err
+	}
+	var out []TokenFile
+	for _, f := range files {
+		base := path.Base(f)
+		if path.Dir(f) != "cluster" || !strings.HasPrefix(base, "bootstrap-token-") || !strings.HasSuffix(base, ".yaml") {
+			continue
+		}
+		data, err := d.ReadSecret(f)
+		if err != nil {
+			return nil, fmt.Errorf("failed to read %s: %w", f, err)
+		}
+		t, err := bootstraptoken.UnmarshalSecret(data)
+		if err != nil {
+			return nil, &Problem{File: f, Reason: err.Error(), Fix: "bulwark token delete " + strings.TrimSuffix(strings.TrimPrefix(base, "bootstrap-token-"), ".yaml")}
+		}
+		out = append(out, TokenFile{File: f, Token: t})
+	}
+	return out, nil
+}
+
+// tokenKubeconfigFile is where token create puts a token's bootstrap kubeconfig.
+func tokenKubeconfigFile(id string) string { return "bootstrap-kubelet-" + id + ".conf" }
+
+// CreateToken makes a new bootstrap token offline: its Secret manifest
+// under cluster/ and a bootstrap kubeconfig that carries it.
+func CreateToken(d *store.Dir, p *plan.Plan, ttl time.Duration, usages, groups []string, description string, opts Options) (bootstraptoken.Token, Summary, error) {
+	caData, err := d.Read(clusterCA(p).CertFile())
+	if err != nil {
+		return bootstraptoken.Token{}, nil, fmt.Errorf("%s is missing: run `bulwark init` first", clusterCA(p).CertFile())
+	}
+	ca, err := pki.ParseCert(caData)
+	if err != nil {
+		return bootstraptoken.Token{}, nil, &Problem{File: clusterCA(p).CertFile(), Reason: "is not a valid PEM certificate"}
+	}
+	tok, err := bootstraptoken.New(opts.now(), ttl, usages, groups, description)
+	if err != nil {
+		return bootstraptoken.Token{}, nil, err
+	}
+	secret, err := tok.MarshalSecret()
+	if err != nil {
+		return bootstraptoken.Token{}, nil, err
+	}
+	kc, err := BootstrapKubeconfig(p, ca, tok)
+	if err != nil {
+		return bootstraptoken.Token{}, nil, err
+	}
+	manifestFile, kcFile := fmt.Sprintf(plan.TokenManifestPattern, tok.ID), tokenKubeconfigFile(tok.ID)
+	if err := d.CreateSecret(manifestFile, secret); err != nil {
+		return bootstraptoken.Token{}, nil, err
+	}
+	if err := d.CreateSecret(kcFile, kc); err != nil {
+		return bootstraptoken.Token{}, nil, err
+	}
+	return tok, Summary{{File: manifestFile, Action: Created}, {File: kcFile, Action: Created}}, nil
+}
+
+func clusterCA(p *plan.Plan) plan.CA {
+	ca, _ := p.CA(plan.ClusterCA)
+	return ca
+}
+
+// ErrNoToken is returned when a token to delete is not there.
+var ErrNoToken = errors.New("no such bootstrap token")
+
+// DeleteToken removes a token's Secret manifest and every kubeconfig of the
+// folder that carries it.
+func DeleteToken(d *store.Dir, id string) (Summary, error) {
+	if _, err := bootstraptoken.Parse(id + ".0000000000000000"); err != nil {
+		return nil, fmt.Errorf("invalid token ID %q (want 6 characters [a-z0-9])", id)
+	}
+	manifestFile := fmt.Sprintf(plan.TokenManifestPattern, id)
+	var sum Summary
+	ok, err := d.Exists(manifestFile)
+	if err != nil {
+		return nil, err
+	}
+	for _, f := range []string{tokenKubeconfigFile(id), "bootstrap-kubelet.conf"} {
+		carries, err := kubeconfigCarries(d, f, id)
+		if err != nil {
+			return nil, err
+		}
+		if carries {
+			if err := d.Remove(f); err != nil {
+				return nil, err
+			}
+			sum = append(sum, Result{File: f, Action: Removed})
+		}
+	}
+	if !ok && len(sum) == 0 {
+		return nil, fmt.Errorf("%w: %q", ErrNoToken, id)
+	}
+	if ok {
+		if err := d.Remove(manifestFile); err != nil {
+			return nil, err
+		}
+		sum = append(sum, Result{File: manifestFile, Action: Removed})
+	}
+	return sum, nil
+}
+
+func kubeconfigCarries(d *store.Dir, file, id string) (bool, error) {
+	ok, err := d.Exists(file)
+	if err != nil || !ok {
+		return false, err
+	}
+	data, err := d.ReadSecret(file)
+	if err != nil {
+		return false, err
+	}
+	kc, err := kubeconfig.Parse(data)
+	if err != nil {
+		return false, nil
+	}
+	t, err := bootstraptoken.Parse(kc.Credentials.Token)
+	return err == nil && t.ID == id, nil
+}
