@@ -324,7 +324,7 @@ func subjectName(s rbacv1.Subject) string {
 
 // Authorizers of the chain, as Decision.By names them.
 const (
-	ByMasters = "system:masters"
+	ByMasters = GroupMasters
 	ByNode    = "Node"
 	ByRBAC    = "RBAC"
 )

@@ -5,20 +5,22 @@ import (
 	"strings"
 
 	"k8s.io/apimachinery/pkg/api/validation"
+	"k8s.io/apiserver/pkg/authentication/serviceaccount"
+	"k8s.io/apiserver/pkg/authentication/user"
 )
 
 // Well-known users and groups, as the API server names them.
 const (
-	GroupMasters         = "system:masters"         // allowed everything, before any authorizer runs
-	GroupAuthenticated   = "system:authenticated"   // every authenticated user
-	GroupUnauthenticated = "system:unauthenticated" // anonymous requests
-	GroupServiceAccounts = "system:serviceaccounts" // every service account
-	GroupNodes           = "system:nodes"           // kubelets, with users system:node:<name>
-	UserAnonymous        = "system:anonymous"
+	GroupMasters         = user.SystemPrivilegedGroup             // allowed everything, before any authorizer runs
+	GroupAuthenticated   = user.AllAuthenticated                  // every authenticated user
+	GroupUnauthenticated = user.AllUnauthenticated                // anonymous requests
+	GroupServiceAccounts = serviceaccount.AllServiceAccountsGroup // every service account
+	GroupNodes           = user.NodesGroup                        // kubelets, with users system:node:<name>
+	UserAnonymous        = user.Anonymous
 
 	// ServiceAccountPrefix starts a service account's username,
 	// system:serviceaccount:<namespace>:<name>.
-	ServiceAccountPrefix = "system:serviceaccount:"
+	ServiceAccountPrefix = serviceaccount.ServiceAccountUsernamePrefix
 	// NodePrefix starts a node's username, system:node:<name>.
 	NodePrefix = "system:node:"
 )

@@ -42,6 +42,8 @@ import (
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	utilyaml "k8s.io/apimachinery/pkg/util/yaml"
 	"sigs.k8s.io/yaml"
+
+	"github.com/bulwark-k8s/bulwark/release"
 )
 
 // Kinds of the objects in a Policy, and of the references in paths.
@@ -296,7 +298,7 @@ func (p *Policy) decodeObject(js []byte, source string, opts DecodeOptions, dept
 	}
 	if strings.HasSuffix(tm.Kind, "List") && tm.Items != nil {
 		if group == rbacv1.GroupName && version != "v1" {
-			return fmt.Errorf("%w: %s (Kubernetes 1.36 serves rbac.authorization.k8s.io/v1 only)", ErrUnsupportedVersion, tm.APIVersion)
+			return fmt.Errorf("%w: %s (Kubernetes %s serves rbac.authorization.k8s.io/v1 only)", ErrUnsupportedVersion, tm.APIVersion, release.KubernetesMinor())
 		}
 		if depth >= maxListDepth {
 			return errors.New("lists nested too deep")
@@ -312,7 +314,7 @@ func (p *Policy) decodeObject(js []byte, source string, opts DecodeOptions, dept
 		return nil
 	}
 	if version != "v1" {
-		return fmt.Errorf("%w: %s %s (Kubernetes 1.36 serves rbac.authorization.k8s.io/v1 only)", ErrUnsupportedVersion, tm.APIVersion, tm.Kind)
+		return fmt.Errorf("%w: %s %s (Kubernetes %s serves rbac.authorization.k8s.io/v1 only)", ErrUnsupportedVersion, tm.APIVersion, tm.Kind, release.KubernetesMinor())
 	}
 	var obj any
 	switch tm.Kind {

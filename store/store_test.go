@@ -15,6 +15,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/bulwark-k8s/bulwark/layout"
 	"github.com/bulwark-k8s/bulwark/store"
 )
 
@@ -102,7 +103,7 @@ func TestInit(t *testing.T) {
 
 func TestCreate(t *testing.T) {
 	d := openDir(t)
-	if err := d.Create("pki/etcd/ca.crt", []byte("first"), store.PublicMode); err != nil {
+	if err := d.Create("pki/etcd/ca.crt", []byte("first"), layout.PublicMode); err != nil {
 		t.Fatal(err)
 	}
 	if got := mode(t, d.Path("pki/etcd/ca.crt")); got != 0o644 {
@@ -113,7 +114,7 @@ func TestCreate(t *testing.T) {
 			t.Errorf("%s mode %v, want 0700", dir, got)
 		}
 	}
-	err := d.Create("pki/etcd/ca.crt", []byte("second"), store.PublicMode)
+	err := d.Create("pki/etcd/ca.crt", []byte("second"), layout.PublicMode)
 	if !errors.Is(err, store.ErrExist) || !errors.Is(err, fs.ErrExist) {
 		t.Fatalf("Create over a file: %v, want ErrExist", err)
 	}
@@ -131,7 +132,7 @@ func TestCreateModesIgnoreUmask(t *testing.T) {
 	d := openDir(t)
 	old := syscall.Umask(0o077)
 	defer syscall.Umask(old)
-	if err := d.Create("open.crt", []byte("x"), store.PublicMode); err != nil {
+	if err := d.Create("open.crt", []byte("x"), layout.PublicMode); err != nil {
 		t.Fatal(err)
 	}
 	if err := d.CreateSecret("secret.key", []byte("x")); err != nil {
@@ -156,10 +157,10 @@ func TestCreateModesIgnoreUmask(t *testing.T) {
 
 func TestReplace(t *testing.T) {
 	d := openDir(t)
-	if err := d.Replace("x/file", []byte("one"), store.PublicMode); err != nil {
+	if err := d.Replace("x/file", []byte("one"), layout.PublicMode); err != nil {
 		t.Fatalf("Replace of a missing file: %v", err)
 	}
-	if err := d.Replace("x/file", []byte("two"), store.SecretMode); err != nil {
+	if err := d.Replace("x/file", []byte("two"), layout.SecretMode); err != nil {
 		t.Fatal(err)
 	}
 	if got, _ := d.Read("x/file"); string(got) != "two" {
@@ -233,7 +234,7 @@ func TestSecretsGoThroughTheInterface(t *testing.T) {
 		t.Errorf("sealed %v", sec.sealed)
 	}
 	// A file the sealer cannot open is an error naming it, not plaintext.
-	if err := d.Create("stray.key", []byte("raw"), store.SecretMode); err != nil {
+	if err := d.Create("stray.key", []byte("raw"), layout.SecretMode); err != nil {
 		t.Fatal(err)
 	}
 	if _, err := d.ReadSecret("stray.key"); err == nil || !strings.Contains(err.Error(), "stray.key") {
@@ -321,7 +322,7 @@ func TestWriteBatchStages(t *testing.T) { flushModes(t, testWriteBatchStages) }
 
 func testWriteBatchStages(t *testing.T) {
 	d := openDir(t)
-	if err := d.Create("taken", []byte("old"), store.PublicMode); err != nil {
+	if err := d.Create("taken", []byte("old"), layout.PublicMode); err != nil {
 		t.Fatal(err)
 	}
 	err := d.WriteBatch([]store.File{
@@ -385,7 +386,7 @@ func TestBatchDiscard(t *testing.T) {
 
 func TestCleanTempAndWalk(t *testing.T) {
 	d := openDir(t)
-	if err := d.Create("pki/ca.crt", []byte("c"), store.PublicMode); err != nil {
+	if err := d.Create("pki/ca.crt", []byte("c"), layout.PublicMode); err != nil {
 		t.Fatal(err)
 	}
 	// What a killed run leaves: temporary files in several folders.
@@ -423,7 +424,7 @@ func TestCleanTempAndWalk(t *testing.T) {
 
 func TestRemoveExistsRead(t *testing.T) {
 	d := openDir(t)
-	if err := d.Create("a", []byte("x"), store.PublicMode); err != nil {
+	if err := d.Create("a", []byte("x"), layout.PublicMode); err != nil {
 		t.Fatal(err)
 	}
 	if ok, err := d.Exists("a"); !ok || err != nil {
