@@ -27,19 +27,30 @@ type Spec struct {
 	ClusterName string
 	Server      string
 	CA          *x509.Certificate
+	// CAs, when set, are trusted instead of CA alone, in this order: a
+	// CA bundle during a rotation.
+	CAs         []*x509.Certificate
 	User        string
 	Credentials Credentials
 }
 
 // Build encodes a kubeconfig with everything embedded.
 func Build(s Spec) ([]byte, error) {
-	if s.Server == "" || s.CA == nil || s.User == "" {
+	cas := s.CAs
+	if len(cas) == 0 && s.CA != nil {
+		cas = []*x509.Certificate{s.CA}
+	}
+	if s.Server == "" || len(cas) == 0 || s.User == "" {
 		return nil, errors.New("kubeconfig needs a server, a CA and a user")
+	}
+	var bundle []byte
+	for _, c := range cas {
+		bundle = append(bundle, pki.MarshalCert(c)...)
 	}
 	cfg := clientcmdapi.NewConfig()
 	cfg.Clusters[s.ClusterName] = &clientcmdapi.Cluster{
 		Server:                   s.Server,
-		CertificateAuthorityData: pki.MarshalCert(s.CA),
+		CertificateAuthorityData: bundle,
 	}
 	auth := &clientcmdapi.AuthInfo{}
 	switch {

@@ -23,6 +23,9 @@ func TestClassify(t *testing.T) {
 		"cluster/bootstrap-token-abcdef.yaml": layout.TokenSecret,
 		"cluster/rbac.yaml":                   layout.ClusterObject,
 		"bulwark.yaml":                        layout.SavedConfig,
+		"rotation.yaml":                       layout.RotationState,
+		"pki/next/ca.key":                     layout.PrivateKey,
+		"pki/ca-signer.crt":                   layout.Certificate,
 		"pki/notes.txt":                       layout.Unknown,
 		"sub/admin.conf":                      layout.Unknown,
 	} {

@@ -198,16 +198,21 @@ func (r *run) loadCAs() error {
 			}
 			return err
 		}
-		cert, err := readCert(r.d, spec.CertFile(), fix)
+		bundle, err := readCerts(r.d, spec.CertFile(), fix)
 		if err != nil {
 			return err
 		}
-		ca := &loadedCA{spec: spec, cert: cert, key: key}
+		// During a rotation the trust file holds the old and the new CA;
+		// the one that signs is the one that matches the key.
+		cert := signingCert(bundle, key)
+		ca := &loadedCA{spec: spec, cert: cert, key: key, trusted: bundle}
 		r.cas[spec.Name] = ca
 		switch {
 		case cert != nil:
-			if !cert.IsCA || !pki.SignedBy(cert, cert) {
-				return &Problem{File: spec.CertFile(), Reason: "is not a self-signed CA certificate"}
+			for _, c := range bundle {
+				if !c.IsCA || !pki.SignedBy(c, c) {
+					return &Problem{File: spec.CertFile(), Reason: "is not a self-signed CA certificate"}
+				}
 			}
 			if r.now.After(cert.NotAfter) {
 				return &Problem{File: spec.CertFile(), Reason: "expired on " + cert.NotAfter.UTC().Format(time.RFC3339), Fix: fix}
@@ -215,12 +220,14 @@ func (r *run) loadCAs() error {
 			if key == nil {
 				ca.external = true
 				r.note(Kept, spec.CertFile())
+				r.keepSigner(ca)
 				continue
 			}
 			if !pki.KeyMatches(cert, key) {
 				return &Problem{File: spec.CertFile(), Reason: "does not match " + spec.KeyFile(), Fix: fix}
 			}
 			r.note(Kept, spec.CertFile(), spec.KeyFile())
+			r.keepSigner(ca)
 		case key != nil:
 			// A run killed between the key and the certificate: issue the
 			// certificate for the key that is there.
@@ -231,15 +238,45 @@ func (r *run) loadCAs() error {
 			if err := r.signCA(ca, existingKey(key))(); err != nil {
 				return err
 			}
+			if spec.Signer {
+				action := Created
+				if ok, _ := r.d.Exists(spec.SignerCertFile()); ok {
+					action = Renewed
+				}
+				r.note(action, spec.SignerCertFile())
+			}
 		default:
 			ca.keyNew, ca.certNew = true, true
 			ca.ready = make(chan struct{})
 			k := r.newKey(spec.KeyFile())
 			r.note(Created, spec.CertFile())
+			if spec.Signer {
+				r.note(Created, spec.SignerCertFile())
+			}
 			r.todo = append(r.todo, r.signCA(ca, k))
 		}
 	}
 	return nil
+}
+
+// keepSigner brings a signing CA's single-certificate file in line with
+// the certificate that signs: it is derived, never a key.
+func (r *run) keepSigner(ca *loadedCA) {
+	if !ca.spec.Signer {
+		return
+	}
+	file, want := ca.spec.SignerCertFile(), pki.MarshalCert(ca.cert)
+	have, err := r.d.Read(file)
+	switch {
+	case err == nil && bytes.Equal(have, want):
+		r.note(Kept, file)
+	case err == nil:
+		r.write(stageCerts, store.File{Rel: file, Data: want, Replace: true})
+		r.note(Renewed, file)
+	default:
+		r.write(stageCerts, store.File{Rel: file, Data: want, Replace: true})
+		r.note(Created, file)
+	}
 }
 
 // signCA issues a CA's certificate for its key. The CA is ready for the
@@ -257,8 +294,11 @@ func (r *run) signCA(ca *loadedCA, k *pendingKey) func() error {
 		if err != nil {
 			return err
 		}
-		ca.key, ca.cert = key, cert
+		ca.key, ca.cert, ca.trusted = key, cert, []*x509.Certificate{cert}
 		r.write(stageCerts, store.File{Rel: ca.spec.CertFile(), Data: pki.MarshalCert(cert)})
+		if ca.spec.Signer {
+			r.write(stageCerts, store.File{Rel: ca.spec.SignerCertFile(), Data: pki.MarshalCert(cert), Replace: true})
+		}
 		return nil
 	}
 }
@@ -452,7 +492,7 @@ func (r *run) loadKubeconfig(spec plan.Kubeconfig) error {
 			return err
 		}
 		data, err := kubeconfig.Build(kubeconfig.Spec{
-			ClusterName: r.p.Config.ClusterName, Server: spec.Server, CA: ca.cert,
+			ClusterName: r.p.Config.ClusterName, Server: spec.Server, CAs: ca.trusted,
 			User: spec.Subject.CommonName, Credentials: kubeconfig.Credentials{Cert: c, Key: key},
 		})
 		if err != nil {
@@ -539,7 +579,7 @@ func (r *run) newBootstrapKubeconfig(spec plan.Kubeconfig) error {
 		if err := ca.wait(); err != nil {
 			return err
 		}
-		data, err := BootstrapKubeconfig(r.p, ca.cert, tok)
+		data, err := BootstrapKubeconfig(r.p, ca.trusted, tok)
 		if err != nil {
 			return err
 		}
@@ -549,10 +589,11 @@ func (r *run) newBootstrapKubeconfig(spec plan.Kubeconfig) error {
 	return nil
 }
 
-// BootstrapKubeconfig is the kubeconfig a kubelet bootstraps with.
-func BootstrapKubeconfig(p *plan.Plan, ca *x509.Certificate, tok bootstraptoken.Token) ([]byte, error) {
+// BootstrapKubeconfig is the kubeconfig a kubelet bootstraps with; it
+// trusts every CA of the cluster CA's trust file.
+func BootstrapKubeconfig(p *plan.Plan, cas []*x509.Certificate, tok bootstraptoken.Token) ([]byte, error) {
 	return kubeconfig.Build(kubeconfig.Spec{
-		ClusterName: p.Config.ClusterName, Server: p.Config.APIServerURL(), CA: ca,
+		ClusterName: p.Config.ClusterName, Server: p.Config.APIServerURL(), CAs: cas,
 		User: "kubelet-bootstrap", Credentials: kubeconfig.Credentials{Token: tok.String()},
 	})
 }

@@ -30,6 +30,24 @@ func readKey(d *store.Dir, file, fix string) (crypto.Signer, error) {
 	return key, nil
 }
 
+// readCerts reads every certificate of a file if present: (nil, nil) when
+// missing.
+func readCerts(d *store.Dir, file, fix string) ([]*x509.Certificate, error) {
+	ok, err := d.Exists(file)
+	if err != nil || !ok {
+		return nil, err
+	}
+	data, err := d.Read(file)
+	if err != nil {
+		return nil, &Problem{File: file, Reason: "cannot be read: " + err.Error(), Fix: fix}
+	}
+	certs, err := pki.ParseCerts(data)
+	if err != nil {
+		return nil, &Problem{File: file, Reason: "is not a valid PEM certificate", Fix: fix}
+	}
+	return certs, nil
+}
+
 // readCert reads a certificate if present: (nil, nil) when missing.
 func readCert(d *store.Dir, file, fix string) (*x509.Certificate, error) {
 	ok, err := d.Exists(file)
@@ -52,7 +70,7 @@ func checkLeaf(file string, cert *x509.Certificate, key crypto.Signer, ca *loade
 	if key != nil && !pki.KeyMatches(cert, key) {
 		return &Problem{File: file, Reason: "does not match its private key", Fix: fix}
 	}
-	if !pki.SignedBy(cert, ca.cert) {
+	if !ca.signedByAny(cert) {
 		return &Problem{File: file, Reason: fmt.Sprintf("is not signed by %s", ca.spec.CertFile()), Fix: fix}
 	}
 	if now.After(cert.NotAfter) {

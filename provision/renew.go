@@ -35,17 +35,18 @@ func Renew(d *store.Dir, p *plan.Plan, names []string, newKey bool, opts Options
 		if key == nil {
 			return nil, &Problem{File: spec.KeyFile(), Reason: "is missing: cannot sign"}
 		}
-		cert, err := readCert(d, spec.CertFile(), "")
+		bundle, err := readCerts(d, spec.CertFile(), "")
 		if err != nil {
 			return nil, err
 		}
-		if cert == nil {
+		if len(bundle) == 0 {
 			return nil, &Problem{File: spec.CertFile(), Reason: "is missing", Fix: "bulwark init"}
 		}
+		cert := signingCert(bundle, key)
 		if !pki.KeyMatches(cert, key) {
 			return nil, &Problem{File: spec.CertFile(), Reason: "does not match " + spec.KeyFile()}
 		}
-		cas[name] = &loadedCA{spec: spec, cert: cert, key: key}
+		cas[name] = &loadedCA{spec: spec, cert: cert, key: key, trusted: bundle}
 		return cas[name], nil
 	}
 	// leafKey returns the key to certify: the existing one, or a new one.
@@ -81,9 +82,22 @@ func Renew(d *store.Dir, p *plan.Plan, names []string, newKey bool, opts Options
 			if err != nil {
 				return nil, err
 			}
+			// The rest of the trust file (a rotation's other CA) stays
+			// trusted: the renewed certificate takes the old one's place.
+			var bundle []byte
+			for i, c := range ca.trusted {
+				if c == ca.cert {
+					ca.trusted[i] = cert
+				}
+				bundle = append(bundle, pki.MarshalCert(ca.trusted[i])...)
+			}
 			ca.cert = cert
-			writes = append(writes, store.File{Rel: it.CertFile(), Data: pki.MarshalCert(cert), Replace: true})
+			writes = append(writes, store.File{Rel: it.CertFile(), Data: bundle, Replace: true})
 			sum = append(sum, Result{File: it.CertFile(), Action: Renewed})
+			if it.Signer {
+				writes = append(writes, store.File{Rel: it.SignerCertFile(), Data: pki.MarshalCert(cert), Replace: true})
+				sum = append(sum, Result{File: it.SignerCertFile(), Action: Renewed})
+			}
 		case plan.Cert:
 			ca, err := caFor(it.CA)
 			if err != nil {
@@ -133,7 +147,7 @@ func Renew(d *store.Dir, p *plan.Plan, names []string, newKey bool, opts Options
 			if err != nil {
 				return nil, err
 			}
-			data, err := kubeconfig.Build(kubeconfig.Spec{ClusterName: p.Config.ClusterName, Server: it.Server, CA: ca.cert,
+			data, err := kubeconfig.Build(kubeconfig.Spec{ClusterName: p.Config.ClusterName, Server: it.Server, CAs: ca.trusted,
 				User: it.Subject.CommonName, Credentials: kubeconfig.Credentials{Cert: cert, Key: key}})
 			if err != nil {
 				return nil, err

@@ -58,7 +58,7 @@ func CreateToken(d *store.Dir, p *plan.Plan, ttl time.Duration, usages, groups [
 	if err != nil {
 		return bootstraptoken.Token{}, nil, fmt.Errorf("%s is missing: run `bulwark init` first", clusterCA(p).CertFile())
 	}
-	ca, err := pki.ParseCert(caData)
+	cas, err := pki.ParseCerts(caData)
 	if err != nil {
 		return bootstraptoken.Token{}, nil, &Problem{File: clusterCA(p).CertFile(), Reason: "is not a valid PEM certificate"}
 	}
@@ -70,7 +70,7 @@ func CreateToken(d *store.Dir, p *plan.Plan, ttl time.Duration, usages, groups [
 	if err != nil {
 		return bootstraptoken.Token{}, nil, err
 	}
-	kc, err := BootstrapKubeconfig(p, ca, tok)
+	kc, err := BootstrapKubeconfig(p, cas, tok)
 	if err != nil {
 		return bootstraptoken.Token{}, nil, err
 	}
