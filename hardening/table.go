@@ -157,13 +157,13 @@ type Setting struct {
 	// when that one is set (audit-log retention without an audit log means
 	// nothing).
 	OnlyIf string
-	// Reloads: the component rereads the file this setting names when it
-	// changes, without a restart (the API server's client CAs and serving
-	// certificate, etcd's certificates on every handshake, the controller
-	// manager's signing files). A file named by any other setting is read
-	// at start only: a changed copy takes effect when the component
-	// restarts.
-	Reloads bool
+	// Reloaded: the component reads the file this flag names again while
+	// it runs, so a replaced file reaches it without a restart (the API
+	// server's client CAs and serving certificate, etcd's certificates on
+	// every handshake, the controller manager's signing files). A file any
+	// flag reads only at start makes render put it in the Pod's inputs
+	// checksum, and the kubelet restarts the Pod when it changes.
+	Reloaded bool
 }
 
 func (s Setting) onlyIf(flag string) Setting {
@@ -171,8 +171,8 @@ func (s Setting) onlyIf(flag string) Setting {
 	return s
 }
 
-func (s Setting) reloads() Setting {
-	s.Reloads = true
+func (s Setting) reloaded() Setting {
+	s.Reloaded = true
 	return s
 }
 
@@ -237,13 +237,13 @@ func etcdSettings() []Setting {
 		}, NotAudited, "", "", "every member, by TLS peer URL"),
 		e("initial-cluster-state", lit("new"), NotAudited, "", "", "bootstrap a new cluster"),
 		e("initial-cluster-token", func(c *Context) any { return c.Plan.Config.ClusterName + "-etcd" }, NotAudited, "", "", "keeps members of another cluster out at bootstrap"),
-		e("cert-file", func(c *Context) any { return c.cert(plan.CertEtcdServer) }, Present, High, "2.1", "serve clients over TLS").reloads(),
-		e("key-file", func(c *Context) any { return c.key(plan.CertEtcdServer) }, Present, High, "2.1", "serve clients over TLS").reloads(),
+		e("cert-file", func(c *Context) any { return c.cert(plan.CertEtcdServer) }, Present, High, "2.1", "serve clients over TLS").reloaded(),
+		e("key-file", func(c *Context) any { return c.key(plan.CertEtcdServer) }, Present, High, "2.1", "serve clients over TLS").reloaded(),
 		e("client-cert-auth", lit("true"), Equals, Critical, "2.2", "only clients with a certificate from etcd/ca may connect: etcd holds every Secret"),
 		e("trusted-ca-file", func(c *Context) any { return c.caCert(plan.EtcdCA) }, Present, Critical, "2.7", "trust etcd/ca only, never the cluster CA"),
 		e("auto-tls", lit("false"), Equals, High, "2.3", "self-signed client certificates would defeat client-cert-auth"),
-		e("peer-cert-file", func(c *Context) any { return c.cert(plan.CertEtcdPeer) }, Present, High, "2.4", "peers talk over TLS").reloads(),
-		e("peer-key-file", func(c *Context) any { return c.key(plan.CertEtcdPeer) }, Present, High, "2.4", "peers talk over TLS").reloads(),
+		e("peer-cert-file", func(c *Context) any { return c.cert(plan.CertEtcdPeer) }, Present, High, "2.4", "peers talk over TLS").reloaded(),
+		e("peer-key-file", func(c *Context) any { return c.key(plan.CertEtcdPeer) }, Present, High, "2.4", "peers talk over TLS").reloaded(),
 		e("peer-client-cert-auth", lit("true"), Equals, Critical, "2.5", "only holders of an etcd/peer-ca certificate may join as members"),
 		e("peer-trusted-ca-file", func(c *Context) any { return c.caCert(plan.EtcdPeerCA) }, Present, Critical, "2.4", "a separate peer CA: a stolen client certificate cannot join the cluster"),
 		e("peer-auto-tls", lit("false"), Equals, High, "2.6", "self-signed peer certificates would defeat peer-client-cert-auth"),
@@ -258,14 +258,14 @@ func apiServerSettings() []Setting {
 		a("advertise-address", func(c *Context) any { return firstIP(c.Node) }, NotAudited, "", "", "the address the API server announces to the cluster"),
 		a("secure-port", lit(strconv.Itoa(APIServerPort)), NotAudited, "", "", "HTTPS only; there is no insecure port"),
 		a("authentication-config", func(c *Context) any { return c.File(layout.AuthnConfigFile) }, Present, High, "1.2.1",
-			"anonymous requests only on /livez, /readyz and /healthz (for probes); everything else needs credentials").reloads(),
+			"anonymous requests only on /livez, /readyz and /healthz (for probes); everything else needs credentials").reloaded(),
 		a("authorization-mode", lit("Node,RBAC"), Equals, Critical, "1.2.6", "Node authorizer for kubelets, RBAC for everyone else; never AlwaysAllow"),
 		a("enable-admission-plugins", lit("NodeRestriction,DenyServiceExternalIPs"), Contains, High, "1.2.14",
 			"NodeRestriction: a kubelet may only change its own Node and Pods; DenyServiceExternalIPs: no Service can claim an outside address (CVE-2020-8554)"),
 		a("enable-bootstrap-token-auth", lit("true"), NotAudited, "", "", "kubelet TLS bootstrap with short-lived tokens"),
-		a("client-ca-file", func(c *Context) any { return c.caCert(plan.ClusterCA) }, Present, Critical, "1.2.25", "client certificates must come from the cluster CA").reloads(),
-		a("tls-cert-file", func(c *Context) any { return c.cert(plan.CertAPIServer) }, Present, High, "1.2.24", "serve over TLS").reloads(),
-		a("tls-private-key-file", func(c *Context) any { return c.key(plan.CertAPIServer) }, Present, High, "1.2.24", "serve over TLS").reloads(),
+		a("client-ca-file", func(c *Context) any { return c.caCert(plan.ClusterCA) }, Present, Critical, "1.2.25", "client certificates must come from the cluster CA").reloaded(),
+		a("tls-cert-file", func(c *Context) any { return c.cert(plan.CertAPIServer) }, Present, High, "1.2.24", "serve over TLS").reloaded(),
+		a("tls-private-key-file", func(c *Context) any { return c.key(plan.CertAPIServer) }, Present, High, "1.2.24", "serve over TLS").reloaded(),
 		a("tls-min-version", lit("VersionTLS12"), Equals, Medium, "", "no TLS 1.0/1.1"),
 		a("tls-cipher-suites", lit(StrongCipherSuites), Subset, Low, "1.2.29", "TLS 1.2 with forward-secret AEAD ciphers only"),
 		a("kubelet-client-certificate", func(c *Context) any { return c.cert(plan.CertKubeletClient) }, Present, High, "1.2.4", "authenticate to kubelets as kube-apiserver-kubelet-client"),
@@ -279,11 +279,11 @@ func apiServerSettings() []Setting {
 			return strings.Join(urls, ",")
 		}, NotAudited, "", "", "every etcd member, over TLS"),
 		a("etcd-cafile", func(c *Context) any { return c.caCert(plan.EtcdCA) }, Present, Critical, "1.2.26", "verify etcd against etcd/ca"),
-		a("etcd-certfile", func(c *Context) any { return c.cert(plan.CertEtcdClient) }, Present, Critical, "1.2.23", "authenticate to etcd with its own client certificate").reloads(),
-		a("etcd-keyfile", func(c *Context) any { return c.key(plan.CertEtcdClient) }, Present, Critical, "1.2.23", "authenticate to etcd").reloads(),
-		a("proxy-client-cert-file", func(c *Context) any { return c.cert(plan.CertFrontProxyClient) }, NotAudited, "", "", "authenticate to aggregated API servers").reloads(),
-		a("proxy-client-key-file", func(c *Context) any { return c.key(plan.CertFrontProxyClient) }, NotAudited, "", "", "authenticate to aggregated API servers").reloads(),
-		a("requestheader-client-ca-file", func(c *Context) any { return c.caCert(plan.FrontProxyCA) }, NotAudited, "", "", "trust identity headers only from front-proxy-ca clients (audit compares it with the cluster CA by key)").reloads(),
+		a("etcd-certfile", func(c *Context) any { return c.cert(plan.CertEtcdClient) }, Present, Critical, "1.2.23", "authenticate to etcd with its own client certificate").reloaded(),
+		a("etcd-keyfile", func(c *Context) any { return c.key(plan.CertEtcdClient) }, Present, Critical, "1.2.23", "authenticate to etcd").reloaded(),
+		a("proxy-client-cert-file", func(c *Context) any { return c.cert(plan.CertFrontProxyClient) }, NotAudited, "", "", "authenticate to aggregated API servers").reloaded(),
+		a("proxy-client-key-file", func(c *Context) any { return c.key(plan.CertFrontProxyClient) }, NotAudited, "", "", "authenticate to aggregated API servers").reloaded(),
+		a("requestheader-client-ca-file", func(c *Context) any { return c.caCert(plan.FrontProxyCA) }, NotAudited, "", "", "trust identity headers only from front-proxy-ca clients (audit compares it with the cluster CA by key)").reloaded(),
 		a("requestheader-allowed-names", lit(plan.FrontProxyClientCN), Equals, High, "", "and only from the front-proxy client itself").onlyIf("requestheader-client-ca-file"),
 		a("requestheader-username-headers", lit("X-Remote-User"), NotAudited, "", "", "aggregation headers"),
 		a("requestheader-group-headers", lit("X-Remote-Group"), NotAudited, "", "", "aggregation headers"),
@@ -313,8 +313,8 @@ func controllerManagerSettings() []Setting {
 		m("authorization-kubeconfig", kc, NotAudited, "", "", "delegated authorization of its own HTTPS endpoint"),
 		m("bind-address", lit("127.0.0.1"), Equals, Medium, "1.3.7", "its HTTPS endpoint on loopback only"),
 		m("secure-port", lit(strconv.Itoa(ControllerMgrPort)), NotAudited, "", "", "its HTTPS endpoint"),
-		m("client-ca-file", func(c *Context) any { return c.caCert(plan.ClusterCA) }, NotAudited, "", "", "verify clients of its endpoint").reloads(),
-		m("requestheader-client-ca-file", func(c *Context) any { return c.caCert(plan.FrontProxyCA) }, NotAudited, "", "", "verify proxied clients").reloads(),
+		m("client-ca-file", func(c *Context) any { return c.caCert(plan.ClusterCA) }, NotAudited, "", "", "verify clients of its endpoint").reloaded(),
+		m("requestheader-client-ca-file", func(c *Context) any { return c.caCert(plan.FrontProxyCA) }, NotAudited, "", "", "verify proxied clients").reloaded(),
 	}, signerSettings(m)...), []Setting{
 		m("cluster-signing-duration", func(c *Context) any { return c.Plan.KubeletCert.String() }, Equals, Medium, "", "kubelet certificates live 72h and are rotated"),
 		m("controllers", lit("*,bootstrapsigner,tokencleaner"), NotAudited, "", "", "sign cluster-info and remove expired bootstrap tokens (the API server refuses expired ones anyway)"),
@@ -348,9 +348,9 @@ func signerSettings(m func(string, func(*Context) any, Match, Severity, string, 
 	for _, s := range CSRSigners() {
 		out = append(out,
 			m("cluster-signing-"+s+"-cert-file", func(c *Context) any { return c.signerCert(plan.ClusterCA) }, NotAudited, "", "",
-				"sign "+s+" CSRs with the cluster CA's signing certificate alone (never a bundle)").reloads(),
+				"sign "+s+" CSRs with the cluster CA's signing certificate alone (never a bundle)").reloaded(),
 			m("cluster-signing-"+s+"-key-file", func(c *Context) any { return c.caKey(plan.ClusterCA) }, NotAudited, "", "",
-				"sign "+s+" CSRs with the cluster CA's key").reloads())
+				"sign "+s+" CSRs with the cluster CA's key").reloaded())
 	}
 	return out
 }
@@ -374,7 +374,7 @@ func kubeletSettings() []Setting {
 	return []Setting{
 		k("authentication.anonymous.enabled", lit(false), Equals, Critical, "4.2.1", "anonymous requests to the kubelet API are refused (401)"),
 		k("authentication.webhook.enabled", lit(true), Equals, High, "4.2.2", "bearer tokens are checked with the API server"),
-		k("authentication.x509.clientCAFile", func(c *Context) any { return c.caCert(plan.ClusterCA) }, Present, High, "4.2.3", "client certificates (the API server's) must come from the cluster CA").reloads(),
+		k("authentication.x509.clientCAFile", func(c *Context) any { return c.caCert(plan.ClusterCA) }, Present, High, "4.2.3", "client certificates (the API server's) must come from the cluster CA").reloaded(),
 		k("authorization.mode", lit("Webhook"), Equals, Critical, "4.2.2", "every request is authorized by the API server (SubjectAccessReview)"),
 		k("readOnlyPort", lit(0), Equals, High, "4.2.4", "no unauthenticated read-only port 10255"),
 		k("rotateCertificates", lit(true), Equals, Medium, "4.2.10", "renew the 72h client certificate before it ends"),
