@@ -1,0 +1,478 @@
+package rotate_test
+
+import (
+	"bytes"
+	"crypto/x509"
+	"encoding/base64"
+	"encoding/pem"
+	"errors"
+	"os"
+	"path/filepath"
+	"slices"
+	"strings"
+	"testing"
+	"time"
+
+	"k8s.io/client-go/tools/clientcmd"
+
+	"github.com/bulwark-k8s/bulwark/config"
+	"github.com/bulwark-k8s/bulwark/layout"
+	"github.com/bulwark-k8s/bulwark/pki"
+	"github.com/bulwark-k8s/bulwark/plan"
+	"github.com/bulwark-k8s/bulwark/provision"
+	"github.com/bulwark-k8s/bulwark/render"
+	"github.com/bulwark-k8s/bulwark/rotate"
+	"github.com/bulwark-k8s/bulwark/store"
+)
+
+var t0 = time.Date(2031, 3, 14, 15, 9, 26, 0, time.UTC)
+
+const threeNodes = `apiVersion: bulwark.dev/v1alpha1
+kind: ClusterConfig
+apiEndpoint: 10.0.0.10:6443
+controlPlane:
+  - {name: cp-1, ips: [10.0.0.11]}
+  - {name: cp-2, ips: [10.0.0.12]}
+  - {name: cp-3, ips: [10.0.0.13]}
+`
+
+func newPlan(t testing.TB, doc string) *plan.Plan {
+	t.Helper()
+	c, err := config.Parse([]byte(doc), "node-a")
+	if err != nil {
+		t.Fatal(err)
+	}
+	p, err := plan.New(c)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return p
+}
+
+// newTree makes a rendered cluster folder.
+func newTree(t testing.TB, doc string) (*store.Dir, *plan.Plan) {
+	t.Helper()
+	p := newPlan(t, doc)
+	d, err := store.Open(filepath.Join(t.TempDir(), "cluster"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := d.Init(); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := provision.InitAndRender(d, p, render.Options{}, provision.Options{Now: func() time.Time { return t0 }}); err != nil {
+		t.Fatal(err)
+	}
+	return d, p
+}
+
+func advance(t testing.TB, d *store.Dir, p *plan.Plan, root string, o rotate.Options) *rotate.Result {
+	t.Helper()
+	if o.Now == nil {
+		o.Now = func() time.Time { return t0.Add(time.Hour) }
+	}
+	r, err := rotate.Advance(d, p, root, o)
+	if err != nil {
+		t.Fatalf("rotate %s %s: %v", root, o.Step, err)
+	}
+	return r
+}
+
+func status(t testing.TB, d *store.Dir, p *plan.Plan, root string) rotate.RootStatus {
+	t.Helper()
+	all, err := rotate.Status(d, p, rotate.StatusOptions{Now: t0})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, s := range all {
+		if s.Root == root {
+			return s
+		}
+	}
+	t.Fatalf("no status for %s", root)
+	return rotate.RootStatus{}
+}
+
+// rootFiles are a root's trust file and key file.
+func rootFiles(root string) (trust, key string) {
+	switch root {
+	case "ca":
+		return "pki/ca.crt", "pki/ca.key"
+	case "etcd-ca":
+		return "pki/etcd/ca.crt", "pki/etcd/ca.key"
+	case "etcd-peer-ca":
+		return "pki/etcd/peer-ca.crt", "pki/etcd/peer-ca.key"
+	case "front-proxy-ca":
+		return "pki/front-proxy-ca.crt", "pki/front-proxy-ca.key"
+	}
+	return "pki/sa.pub", "pki/sa.key"
+}
+
+func read(t testing.TB, d *store.Dir, rel string) []byte {
+	t.Helper()
+	data, err := os.ReadFile(d.Path(rel))
+	if err != nil {
+		t.Fatal(err)
+	}
+	return data
+}
+
+// spki returns the DER public keys of every PEM block of a file:
+// certificates, public keys and private keys alike.
+func spkis(t testing.TB, data []byte) [][]byte {
+	t.Helper()
+	var out [][]byte
+	for rest := data; ; {
+		var b *pem.Block
+		b, rest = pem.Decode(rest)
+		if b == nil {
+			return out
+		}
+		switch b.Type {
+		case "CERTIFICATE":
+			c, err := x509.ParseCertificate(b.Bytes)
+			if err != nil {
+				t.Fatal(err)
+			}
+			out = append(out, c.RawSubjectPublicKeyInfo)
+		case "PUBLIC KEY":
+			out = append(out, b.Bytes)
+		default:
+			k, err := pki.ParsePrivateKey(pem.EncodeToMemory(b))
+			if err != nil {
+				t.Fatal(err)
+			}
+			der, _ := x509.MarshalPKIXPublicKey(k.Public())
+			out = append(out, der)
+		}
+	}
+}
+
+// keysIn lists every public key a file holds or embeds (kubeconfigs'
+// base64 data included).
+func keysIn(t testing.TB, d *store.Dir, rel string) [][]byte {
+	data := read(t, d, rel)
+	if layout.Classify(rel) == layout.Kubeconfig {
+		cfg, err := clientcmd.Load(data)
+		if err != nil {
+			t.Fatal(err)
+		}
+		var out [][]byte
+		for _, c := range cfg.Clusters {
+			out = append(out, spkis(t, c.CertificateAuthorityData)...)
+		}
+		for _, a := range cfg.AuthInfos {
+			out = append(out, spkis(t, a.ClientCertificateData)...)
+			out = append(out, spkis(t, a.ClientKeyData)...)
+		}
+		return out
+	}
+	return spkis(t, data)
+}
+
+func allFiles(t testing.TB, d *store.Dir) []string {
+	t.Helper()
+	files, err := d.Walk(".")
+	if err != nil {
+		t.Fatal(err)
+	}
+	return files
+}
+
+// contains reports the files of the folder that hold a key (as raw SPKI
+// or base64 of it, wherever it is).
+func holding(t testing.TB, d *store.Dir, spki []byte) []string {
+	var out []string
+	b64 := []byte(base64.StdEncoding.EncodeToString(spki)[:40])
+	for _, f := range allFiles(t, d) {
+		switch layout.Classify(f) {
+		case layout.Certificate, layout.PublicKey, layout.PrivateKey, layout.Kubeconfig:
+			if slices.ContainsFunc(keysIn(t, d, f), func(k []byte) bool { return bytes.Equal(k, spki) }) {
+				out = append(out, f)
+			}
+		default:
+			if bytes.Contains(read(t, d, f), b64) {
+				out = append(out, f)
+			}
+		}
+	}
+	return out
+}
+
+// trustKeys is the SPKIs of a root's trust file, in order.
+func trustKeys(t testing.TB, d *store.Dir, root string) [][]byte {
+	trust, _ := rootFiles(root)
+	return keysIn(t, d, trust)
+}
+
+func signingKey(t testing.TB, d *store.Dir, root string) []byte {
+	_, key := rootFiles(root)
+	return keysIn(t, d, key)[0]
+}
+
+// leavesOf lists the certificates under pki/ and in kubeconfigs that a
+// CA with this key signed or could have (its channel), with their files.
+type certAt struct {
+	file string
+	cert *x509.Certificate
+}
+
+func leafCerts(t testing.TB, d *store.Dir) []certAt {
+	var out []certAt
+	for _, f := range allFiles(t, d) {
+		switch layout.Classify(f) {
+		case layout.Certificate:
+			if strings.HasPrefix(f, "pki/next/") {
+				continue
+			}
+			c, err := pki.ParseCert(read(t, d, f))
+			if err != nil {
+				t.Fatal(err)
+			}
+			if !c.IsCA {
+				out = append(out, certAt{f, c})
+			}
+		case layout.Kubeconfig:
+			cfg, err := clientcmd.Load(read(t, d, f))
+			if err != nil {
+				t.Fatal(err)
+			}
+			for _, a := range cfg.AuthInfos {
+				if len(a.ClientCertificateData) > 0 {
+					c, _ := pki.ParseCert(a.ClientCertificateData)
+					out = append(out, certAt{f, c})
+				}
+			}
+		}
+	}
+	return out
+}
+
+// caCertWithKey finds the CA certificate for a key among a trust file's.
+func caCertWithKey(t testing.TB, d *store.Dir, root string, spki []byte) *x509.Certificate {
+	trust, _ := rootFiles(root)
+	certs, err := pki.ParseCerts(read(t, d, trust))
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, c := range certs {
+		if bytes.Equal(c.RawSubjectPublicKeyInfo, spki) {
+			return c
+		}
+	}
+	return nil
+}
+
+var errNotSigned = errors.New("not signed")
+
+type snap map[string]string
+
+func snapshot(t testing.TB, d *store.Dir) snap {
+	s := snap{}
+	for _, f := range allFiles(t, d) {
+		s[f] = string(read(t, d, f))
+	}
+	return s
+}
+
+// diff lists the files that differ between two snapshots.
+func diff(a, b snap) []string {
+	var out []string
+	for f, v := range a {
+		if w, ok := b[f]; !ok || w != v {
+			out = append(out, f)
+		}
+	}
+	for f := range b {
+		if _, ok := a[f]; !ok {
+			out = append(out, f)
+		}
+	}
+	slices.Sort(out)
+	return out
+}
+
+func changedFiles(r *rotate.Result) []string {
+	var out []string
+	for _, c := range r.Changes {
+		out = append(out, c.File)
+	}
+	slices.Sort(out)
+	return out
+}
+
+func signedBy(c, ca *x509.Certificate) bool {
+	return ca != nil && bytes.Equal(c.RawIssuer, ca.RawSubject) && c.CheckSignatureFrom(ca) == nil
+}
+
+// TestRotateEveryRoot takes each root through its three steps on a
+// three-node folder and checks every file after each, independently of
+// the package's own view: the trust file, the key that signs, where the
+// new key waits, which CA signed every leaf, what every kubeconfig
+// trusts, and after finish that no file holds the old key at all.
+func TestRotateEveryRoot(t *testing.T) {
+	for _, root := range []string{"ca", "etcd-ca", "etcd-peer-ca", "front-proxy-ca", "sa"} {
+		t.Run(root, func(t *testing.T) {
+			d, p := newTree(t, threeNodes)
+			isCA := root != "sa"
+			if s := status(t, d, p, root); s.Step != rotate.None || !s.Complete || s.Next != rotate.Trust || s.Problem != "" {
+				t.Fatalf("before: %+v", s)
+			}
+			old := signingKey(t, d, root)
+			var oldCA, newCA *x509.Certificate
+			if isCA {
+				oldCA = caCertWithKey(t, d, root, old)
+			}
+			var mine []certAt // the leaves the old CA signed
+			if isCA {
+				for _, l := range leafCerts(t, d) {
+					if signedBy(l.cert, oldCA) {
+						mine = append(mine, l)
+					}
+				}
+				if len(mine) == 0 {
+					t.Fatal("the old CA signed nothing")
+				}
+			}
+			kcTrusting := func(spki []byte) []string {
+				var out []string
+				for _, f := range allFiles(t, d) {
+					if layout.Classify(f) != layout.Kubeconfig {
+						continue
+					}
+					cfg, _ := clientcmd.Load(read(t, d, f))
+					for _, c := range cfg.Clusters {
+						if slices.ContainsFunc(spkis(t, c.CertificateAuthorityData), func(k []byte) bool { return bytes.Equal(k, spki) }) {
+							out = append(out, f)
+						}
+					}
+				}
+				return out
+			}
+			trustingOld := kcTrusting(old)
+
+			// trust
+			before := snapshot(t, d)
+			r := advance(t, d, p, root, rotate.Options{})
+			if r.Step != rotate.Trust || r.Resumed {
+				t.Fatalf("first step: %+v", r)
+			}
+			if got := diff(before, snapshot(t, d)); !slices.Equal(got, changedFiles(r)) {
+				t.Errorf("trust changed %v, reported %v", got, changedFiles(r))
+			}
+			keys := trustKeys(t, d, root)
+			if len(keys) != 2 || !bytes.Equal(keys[0], old) || bytes.Equal(keys[1], old) {
+				t.Fatalf("after trust the trust file holds %d keys, want old then new", len(keys))
+			}
+			nu := keys[1]
+			if !bytes.Equal(signingKey(t, d, root), old) {
+				t.Error("after trust the old key no longer signs")
+			}
+			name := strings.TrimSuffix(strings.TrimPrefix(func() string { k, _ := rootFiles(root); return k }(), "pki/"), ".crt")
+			if root == "sa" {
+				name = "sa"
+			}
+			if next := keysIn(t, d, "pki/next/"+name+".key"); !bytes.Equal(next[0], nu) {
+				t.Error("pki/next holds another key than the new one")
+			}
+			if isCA {
+				newCA = caCertWithKey(t, d, root, nu)
+			}
+			for _, l := range leafCerts(t, d) {
+				if signedBy(l.cert, newCA) {
+					t.Errorf("after trust, the new CA signed %s already", l.file)
+				}
+			}
+			for _, f := range trustingOld {
+				if !slices.Contains(kcTrusting(nu), f) {
+					t.Errorf("after trust, %s does not trust the new CA", f)
+				}
+			}
+			if s := status(t, d, p, root); s.Step != rotate.Trust || !s.Complete || s.Next != rotate.Reissue {
+				t.Fatalf("after trust: %+v", s)
+			}
+			// The same step again changes nothing; a step out of order is refused.
+			before = snapshot(t, d)
+			if r := advance(t, d, p, root, rotate.Options{Step: rotate.Trust}); !r.AlreadyComplete {
+				t.Errorf("trust again: %+v", r)
+			}
+			if _, err := rotate.Advance(d, p, root, rotate.Options{Step: rotate.Finish}); !rotate.IsInputError(err) {
+				t.Errorf("finish after trust: %v, want an input error", err)
+			}
+			if got := diff(before, snapshot(t, d)); len(got) > 0 {
+				t.Errorf("refused or repeated steps changed %v", got)
+			}
+
+			// reissue
+			before = snapshot(t, d)
+			r = advance(t, d, p, root, rotate.Options{})
+			if r.Step != rotate.Reissue {
+				t.Fatalf("second step: %+v", r)
+			}
+			if got := diff(before, snapshot(t, d)); !slices.Equal(got, changedFiles(r)) {
+				t.Errorf("reissue changed %v, reported %v", got, changedFiles(r))
+			}
+			if !bytes.Equal(signingKey(t, d, root), nu) {
+				t.Error("after reissue the new key does not sign")
+			}
+			if keys := trustKeys(t, d, root); len(keys) != 2 || !bytes.Equal(keys[0], old) || !bytes.Equal(keys[1], nu) {
+				t.Error("after reissue the trust file does not hold the old and the new key")
+			}
+			if _, err := os.Stat(d.Path("pki/next/" + name + ".key")); !os.IsNotExist(err) {
+				t.Errorf("after reissue pki/next/%s.key is still there (%v)", name, err)
+			}
+			for _, l := range mine {
+				var now *x509.Certificate
+				for _, c := range leafCerts(t, d) {
+					if c.file == l.file && c.cert.Subject.CommonName == l.cert.Subject.CommonName {
+						now = c.cert
+					}
+				}
+				if now == nil || !signedBy(now, newCA) || signedBy(now, oldCA) {
+					t.Errorf("after reissue %s is not signed by the new CA", l.file)
+					continue
+				}
+				if !bytes.Equal(now.RawSubjectPublicKeyInfo, l.cert.RawSubjectPublicKeyInfo) {
+					t.Errorf("reissue changed the key of %s", l.file)
+				}
+				if !slices.Equal(now.DNSNames, l.cert.DNSNames) || now.Subject.CommonName != l.cert.Subject.CommonName ||
+					!slices.Equal(now.Subject.Organization, l.cert.Subject.Organization) || !slices.Equal(now.ExtKeyUsage, l.cert.ExtKeyUsage) {
+					t.Errorf("reissue changed the names or usages of %s", l.file)
+				}
+			}
+			if root == "ca" {
+				signer := keysIn(t, d, "pki/ca-signer.crt")
+				if len(signer) != 1 || !bytes.Equal(signer[0], nu) {
+					t.Error("after reissue pki/ca-signer.crt is not the new CA alone")
+				}
+			}
+
+			// finish
+			before = snapshot(t, d)
+			r = advance(t, d, p, root, rotate.Options{Force: true})
+			if r.Step != rotate.Finish {
+				t.Fatalf("third step: %+v", r)
+			}
+			if got := diff(before, snapshot(t, d)); !slices.Equal(got, changedFiles(r)) {
+				t.Errorf("finish changed %v, reported %v", got, changedFiles(r))
+			}
+			if keys := trustKeys(t, d, root); len(keys) != 1 || !bytes.Equal(keys[0], nu) {
+				t.Error("after finish the trust file is not the new key alone")
+			}
+			if files := holding(t, d, old); len(files) > 0 {
+				t.Errorf("after finish the old key is still in %v", files)
+			}
+			if s := status(t, d, p, root); s.Step != rotate.Finish || !s.Complete || s.Next != rotate.Trust || s.Problem != "" {
+				t.Fatalf("after finish: %+v", s)
+			}
+			if r := advance(t, d, p, root, rotate.Options{Step: rotate.Finish}); !r.AlreadyComplete {
+				t.Errorf("finish again: %+v", r)
+			}
+			// And a second rotation starts from the new key.
+			advance(t, d, p, root, rotate.Options{})
+			if keys := trustKeys(t, d, root); len(keys) != 2 || !bytes.Equal(keys[0], nu) {
+				t.Error("a second rotation does not start from the first one's new key")
+			}
+		})
+	}
+}

@@ -1,0 +1,119 @@
+package rotate
+
+import (
+	"time"
+
+	"github.com/bulwark-k8s/bulwark/plan"
+	"github.com/bulwark-k8s/bulwark/store"
+)
+
+// RootStatus is where one root's rotation is, as the files show it.
+type RootStatus struct {
+	Root string `json:"root"`
+	// Step is the step written last (None: not being rotated).
+	Step Step `json:"step"`
+	// Complete: every file is as Step leaves it. Otherwise Pending lists
+	// what a run of the same step still changes.
+	Complete bool     `json:"complete"`
+	Pending  []string `json:"pending,omitempty"`
+	// Old is the key being replaced (or, not rotating, the one in use);
+	// New its successor.
+	Old string `json:"old,omitempty"`
+	New string `json:"new,omitempty"`
+	// Since is when Step was started; Finished when the last rotation
+	// ended (not rotating).
+	Since    *time.Time `json:"since,omitempty"`
+	Finished *time.Time `json:"finished,omitempty"`
+	// Next is the step the next `bulwark rotate ROOT` runs.
+	Next Step `json:"next"`
+	// Problem, when the files disagree with the record: nothing can be
+	// done until it is fixed.
+	Problem string `json:"problem,omitempty"`
+	// FinishAllowed (sa, reissue complete) is when tokens signed by the
+	// old key can no longer be valid; zero when unbounded.
+	FinishAllowed *time.Time `json:"finishAllowed,omitempty"`
+	// Compromised names why this root must be rotated (an administrator
+	// who held its key was removed), when that is recorded.
+	Compromised []string `json:"compromised,omitempty"`
+	// Probes are the live checks of the step so far, with --live.
+	Probes []Probe `json:"probes,omitempty"`
+	// Live: every probe passed.
+	Live *bool `json:"live,omitempty"`
+}
+
+// Rotating reports whether a rotation is in progress (trust or reissue
+// written, or a finish not complete): then two keys are trusted on
+// purpose.
+func (s RootStatus) Rotating() bool {
+	return s.Problem == "" && s.Step != None && !(s.Step == Finish && s.Complete)
+}
+
+// StatusOptions of Status.
+type StatusOptions struct {
+	Now  time.Time
+	Live *Live
+}
+
+// Status reports every root of the folder. It reads only.
+func Status(d *store.Dir, p *plan.Plan, o StatusOptions) ([]RootStatus, error) {
+	t, err := loadTree(d, p)
+	if err != nil {
+		return nil, err
+	}
+	var out []RootStatus
+	for _, root := range p.Roots() {
+		st := RootStatus{Root: root}
+		v, err := t.loadView(root)
+		if err != nil {
+			if !IsInputError(err) {
+				return nil, err
+			}
+			st.Problem = err.Error()
+			out = append(out, st)
+			continue
+		}
+		pending, err := v.check()
+		st.Step = v.step()
+		if err != nil {
+			st.Problem = err.Error()
+			out = append(out, st)
+			continue
+		}
+		st.Complete = len(pending) == 0
+		st.Pending = pending
+		st.Old, st.New = v.old.describe(), ""
+		if v.new != nil {
+			st.New = v.new.describe()
+		}
+		if v.rec != nil {
+			st.Since = v.rec.started(v.rec.Step)
+		}
+		if v.last != nil {
+			// The last rotation finished: the record says so.
+			st.Step, st.Complete, st.Finished = Finish, true, v.last.Finish
+			st.Since = v.last.Finish
+		}
+		st.Next = st.Step.next()
+		if !st.Complete && st.Step != None {
+			st.Next = st.Step
+		}
+		if root == plan.RootServiceAccount && st.Step == Reissue && st.Complete {
+			if at, ok := t.tokensValidUntil(v); ok {
+				st.FinishAllowed = &at
+			}
+		}
+		st.Compromised = t.compromised(root)
+		if o.Live != nil && st.Step != None {
+			probes, err := o.Live.ready(t, v, st.Step)
+			st.Probes = probes
+			ok := err == nil
+			st.Live = &ok
+		}
+		out = append(out, st)
+	}
+	return out, nil
+}
+
+// compromised is the integration point with the administrators' record
+// (issue 14): the roots an administrator who was removed held the key of.
+func (t *tree) compromised(root string) []string { return nil }
