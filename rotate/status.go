@@ -35,6 +35,8 @@ type RootStatus struct {
 	// Compromised names why this root must be rotated (an administrator
 	// who held its key was removed), when that is recorded.
 	Compromised []string `json:"compromised,omitempty"`
+	// Blocked says why the root cannot start a rotation yet.
+	Blocked string `json:"blocked,omitempty"`
 	// Probes are the live checks of the step so far, with --live.
 	Probes []Probe `json:"probes,omitempty"`
 	// Live: every probe passed.
@@ -103,6 +105,11 @@ func Status(d *store.Dir, p *plan.Plan, o StatusOptions) ([]RootStatus, error) {
 			}
 		}
 		st.Compromised = t.compromised(root)
+		if st.Step == None || (st.Step == Finish && st.Complete) {
+			if err := t.checkSigners(v); err != nil {
+				st.Blocked = err.Error()
+			}
+		}
 		if o.Live != nil && st.Step != None {
 			probes, err := o.Live.ready(t, v, st.Step)
 			st.Probes = probes
