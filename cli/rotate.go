@@ -271,6 +271,8 @@ func printStatus(w *tabwriter.Writer, sts []rotate.RootStatus, now time.Time) {
 		switch {
 		case s.Problem != "":
 			state = "DISAGREES"
+		case s.Absent:
+			state = "absent (no trust file of its own)"
 		case s.Step == rotate.None:
 			state = "not rotating"
 		case s.Complete && s.Step == rotate.Finish:

@@ -1,6 +1,7 @@
 package rotate
 
 import (
+	"errors"
 	"time"
 
 	"github.com/bulwark-k8s/bulwark/plan"
@@ -26,6 +27,9 @@ type RootStatus struct {
 	Finished *time.Time `json:"finished,omitempty"`
 	// Next is the step the next `bulwark rotate ROOT` runs.
 	Next Step `json:"next"`
+	// Absent: the folder has no trust file for this root (kubeadm's has
+	// no etcd peer CA; its peers trust etcd-ca).
+	Absent bool `json:"absent,omitempty"`
 	// Problem, when the files disagree with the record: nothing can be
 	// done until it is fixed.
 	Problem string `json:"problem,omitempty"`
@@ -66,6 +70,12 @@ func Status(d *store.Dir, p *plan.Plan, o StatusOptions) ([]RootStatus, error) {
 	for _, root := range p.Roots() {
 		st := RootStatus{Root: root}
 		v, err := t.loadView(root)
+		var absent *absentError
+		if errors.As(err, &absent) {
+			st.Absent, st.Complete = true, true
+			out = append(out, st)
+			continue
+		}
 		if err != nil {
 			if !IsInputError(err) {
 				return nil, err

@@ -146,7 +146,7 @@ func (t *tree) loadView(root string) (*view, error) {
 		}
 	}
 	if len(v.trust) == 0 {
-		return nil, disagree("%s is missing: run `bulwark init` first", v.trustFile)
+		return nil, &absentError{inputErr("%s: %s is missing: run `bulwark init` first", root, v.trustFile).(*InputError)}
 	}
 	if v.isCA() {
 		for _, f := range t.kubeconfigFiles() {
@@ -444,3 +444,7 @@ func (a *anchor) describe() string {
 	}
 	return short(a.fp)
 }
+
+// absentError: the folder has no trust file for the root (kubeadm's
+// folders have no etcd peer CA: their peers trust etcd-ca).
+type absentError struct{ *InputError }

@@ -1,0 +1,285 @@
+package cli_test
+
+import (
+	"encoding/json"
+	"fmt"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/bulwark-k8s/bulwark/cli"
+)
+
+type rotateStatus struct {
+	Root     string   `json:"root"`
+	Step     string   `json:"step"`
+	Complete bool     `json:"complete"`
+	Pending  []string `json:"pending"`
+	Old      string   `json:"old"`
+	New      string   `json:"new"`
+	Next     string   `json:"next"`
+	Problem  string   `json:"problem"`
+	Blocked  string   `json:"blocked"`
+	Absent   bool     `json:"absent"`
+}
+
+func rotateStatusJSON(t *testing.T, dir string, want int) map[string]rotateStatus {
+	t.Helper()
+	r := run(t, "rotate", "status", "--dir", dir, "-o", "json")
+	if r.code != want {
+		t.Fatalf("rotate status: exit %d, want %d\n%v", r.code, want, r)
+	}
+	var list []rotateStatus
+	if err := json.Unmarshal([]byte(r.stdout), &list); err != nil {
+		t.Fatalf("rotate status -o json: %v\n%s", err, r.stdout)
+	}
+	out := map[string]rotateStatus{}
+	for _, s := range list {
+		out[s.Root] = s
+	}
+	return out
+}
+
+// refused runs a command that must fail with one line on stderr and the
+// exit code given, and checks that it wrote nothing.
+func refused(t *testing.T, dir string, want int, args ...string) string {
+	t.Helper()
+	before := snapshot(t, dir)
+	r := run(t, args...)
+	if r.code != want {
+		t.Fatalf("exit %d, want %d\n%v", r.code, want, r)
+	}
+	line := errorLine(t, r)
+	if d := diff(before, snapshot(t, dir)); len(d) > 0 {
+		t.Errorf("%s wrote %v", strings.Join(args, " "), d)
+	}
+	return line
+}
+
+// TestRotateRefusesBadInput: an unknown root or step, a step out of
+// order, flags that do not go together and a folder whose files disagree
+// with its rotation record each get one line, exit 2, and nothing
+// written; status shows the disagreement too.
+func TestRotateRefusesBadInput(t *testing.T) {
+	dir := newTree(t, threeNodeConfig)
+	for _, tc := range []struct {
+		args []string
+		want string
+	}{
+		{[]string{"rotate", "kubelet-ca", "--dir", dir}, `unknown root "kubelet-ca"`},
+		{[]string{"rotate", "ca", "--dir", dir, "--step", "reissue"}, "out of order"},
+		{[]string{"rotate", "ca", "--dir", dir, "--step", "finish"}, "out of order"},
+		{[]string{"rotate", "sa", "--dir", dir, "--step", "later"}, `unknown step "later"`},
+		{[]string{"rotate", "ca", "--dir", dir, "--live"}, "--live needs --kubeconfig"},
+		{[]string{"rotate", "ca", "--dir", dir, "--kubeconfig", "x"}, "go with --live"},
+		{[]string{"rotate", "ca", "etcd-ca", "--dir", dir}, "accepts 1 arg"},
+		{[]string{"rotate", "ca"}, "required flag"},
+		{[]string{"rotate", "ca", "--dir", dir, "-o", "xml"}, "unknown output format"},
+	} {
+		if line := refused(t, dir, cli.ExitUsage, tc.args...); !strings.Contains(line, tc.want) {
+			t.Errorf("%v: %q, want it to say %q", tc.args, line, tc.want)
+		}
+	}
+	mustRun(t, "rotate", "ca", "--dir", dir)
+	for _, args := range [][]string{
+		{"rotate", "ca", "--dir", dir, "--step", "finish"},
+		{"rotate", "etcd-ca", "--dir", dir, "--step", "reissue"},
+	} {
+		refused(t, dir, cli.ExitUsage, args...)
+	}
+
+	// Files that disagree with the record: each way gets exit 2 from a
+	// step and from status, and nothing written.
+	breakings := []struct {
+		name  string
+		brk   func(t *testing.T, dir string)
+		wants string
+	}{
+		{"record removed while two CAs are trusted", func(t *testing.T, dir string) {
+			os.Remove(filepath.Join(dir, "rotation.yaml"))
+		}, "records no rotation"},
+		{"the new CA's key removed", func(t *testing.T, dir string) {
+			os.Remove(filepath.Join(dir, "pki/next/ca.key"))
+		}, "missing"},
+		{"a stranger in the trust file", func(t *testing.T, dir string) {
+			other := newTree(t, oneNodeConfig)
+			data := append(readFile(t, dir, "pki/ca.crt"), readFile(t, other, "pki/ca.crt")...)
+			os.WriteFile(filepath.Join(dir, "pki/ca.crt"), data, 0o644)
+		}, "neither the old nor the new"},
+		{"a record that is not one", func(t *testing.T, dir string) {
+			os.WriteFile(filepath.Join(dir, "rotation.yaml"), []byte("roots: [1, 2]\n"), 0o644)
+		}, "rotation.yaml"},
+	}
+	for _, b := range breakings {
+		t.Run(b.name, func(t *testing.T) {
+			d := filepath.Join(t.TempDir(), "copy")
+			if out, err := exec.Command("cp", "-a", dir, d).CombinedOutput(); err != nil {
+				t.Fatalf("cp: %v\n%s", err, out)
+			}
+			b.brk(t, d)
+			for _, args := range [][]string{{"rotate", "ca", "--dir", d}, {"rotate", "ca", "--dir", d, "--step", "trust"}} {
+				if line := refused(t, d, cli.ExitUsage, args...); !strings.Contains(line, b.wants) {
+					t.Errorf("%v: %q, want it to say %q", args, line, b.wants)
+				}
+			}
+			before := snapshot(t, d)
+			r := run(t, "rotate", "status", "--dir", d)
+			if r.code != cli.ExitUsage || !strings.Contains(r.stdout, "DISAGREES") && !strings.Contains(r.stderr, "rotation.yaml") {
+				t.Errorf("status: %v", r)
+			}
+			errorLine(t, r)
+			if d := diff(before, snapshot(t, d)); len(d) > 0 {
+				t.Errorf("status wrote %v", d)
+			}
+		})
+	}
+
+	// After the reissue, a trust file put back as it was before the
+	// rotation fits neither the reissue nor the trust step.
+	mustRun(t, "rotate", "ca", "--dir", dir)
+	d := filepath.Join(t.TempDir(), "copy")
+	if out, err := exec.Command("cp", "-a", dir, d).CombinedOutput(); err != nil {
+		t.Fatalf("cp: %v\n%s", err, out)
+	}
+	first := readFile(t, d, "pki/ca.crt")
+	end := strings.Index(string(first), "-----END CERTIFICATE-----\n") + len("-----END CERTIFICATE-----\n")
+	os.WriteFile(filepath.Join(d, "pki/ca.crt"), first[:end], 0o644)
+	if line := refused(t, d, cli.ExitUsage, "rotate", "ca", "--dir", d); !strings.Contains(line, "neither as reissue leaves it nor as trust left it") {
+		t.Errorf("%q", line)
+	}
+}
+
+// TestRotateStatus follows a rotation in status: each step, and a step
+// left part-way (files of the trust step put back as they were) is
+// "in progress" and finished by running it again.
+func TestRotateStatus(t *testing.T) {
+	dir := newTree(t, threeNodeConfig)
+	st := rotateStatusJSON(t, dir, cli.ExitOK)
+	if len(st) != 5 {
+		t.Fatalf("%d roots", len(st))
+	}
+	for root, s := range st {
+		if s.Step != "" || !s.Complete || s.Next != "trust" || s.Problem != "" || s.Old == "" || s.New != "" {
+			t.Errorf("%s before any rotation: %+v", root, s)
+		}
+	}
+	before := map[string][]byte{}
+	for _, f := range []string{"admin.conf", "scheduler.conf", "pki/ca.crt"} {
+		before[f] = readFile(t, dir, f)
+	}
+	r := mustRun(t, "rotate", "ca", "--dir", dir)
+	for _, want := range []string{"ca: trust step done", "pki/next/ca.key", "every node (kubelet)", "kube-controller-manager", "restarted by the kubelet", "rereads them by itself", "next: "} {
+		if !strings.Contains(r.stdout, want) {
+			t.Errorf("trust report lacks %q:\n%s", want, r.stdout)
+		}
+	}
+	st = rotateStatusJSON(t, dir, cli.ExitOK)
+	if s := st["ca"]; s.Step != "trust" || !s.Complete || s.Next != "reissue" || s.New == "" {
+		t.Errorf("ca after trust: %+v", s)
+	}
+	// Put two files back: the trust step is now in progress.
+	for _, f := range []string{"admin.conf", "scheduler.conf"} {
+		os.WriteFile(filepath.Join(dir, f), before[f], 0o600)
+	}
+	st = rotateStatusJSON(t, dir, cli.ExitOK)
+	if s := st["ca"]; s.Step != "trust" || s.Complete || s.Next != "trust" || fmt.Sprint(s.Pending) != "[admin.conf scheduler.conf]" {
+		t.Errorf("ca with the trust step undone in two files: %+v", s)
+	}
+	r = mustRun(t, "rotate", "ca", "--dir", dir)
+	if !strings.Contains(r.stdout, "ca: trust step finished (it had been started by an earlier run)") {
+		t.Errorf("resumed trust:\n%s", r.stdout)
+	}
+	if s := rotateStatusJSON(t, dir, cli.ExitOK)["ca"]; !s.Complete || s.Step != "trust" {
+		t.Errorf("after the resumed trust: %+v", s)
+	}
+	mustRun(t, "rotate", "ca", "--dir", dir)
+	mustRun(t, "rotate", "etcd-ca", "--dir", dir)
+	st = rotateStatusJSON(t, dir, cli.ExitOK)
+	if st["ca"].Step != "reissue" || st["etcd-ca"].Step != "trust" || st["sa"].Step != "" {
+		t.Errorf("two roots at once: %+v", st)
+	}
+	r = mustRun(t, "rotate", "status", "--dir", dir)
+	for _, want := range []string{"ROOT", "ca              reissue", "etcd-ca         trust", "not rotating"} {
+		if !strings.Contains(r.stdout, want) {
+			t.Errorf("status table lacks %q:\n%s", want, r.stdout)
+		}
+	}
+	mustRunAt(t, t0.Add(time.Hour), "rotate", "ca", "--dir", dir)
+	if s := rotateStatusJSON(t, dir, cli.ExitOK)["ca"]; s.Step != "finish" || !s.Complete || s.Next != "trust" {
+		t.Errorf("ca after finish: %+v", s)
+	}
+}
+
+// TestRotateStatusKubeadm: status reads a folder the real kubeadm made:
+// nothing rotating, no peer CA of its own, and a cluster CA that cannot be
+// rotated until bulwark renders the controller manager (kubeadm's signs
+// from pki/ca.crt, which a rotation makes a bundle: kubeadm#1350), which
+// rotate then refuses with one line and exit 2.
+func TestRotateStatusKubeadm(t *testing.T) {
+	dir := kubeadmTree(t)
+	st := rotateStatusJSON(t, dir, cli.ExitOK)
+	for _, root := range []string{"ca", "etcd-ca", "front-proxy-ca", "sa"} {
+		if s := st[root]; s.Step != "" || !s.Complete || s.Problem != "" || s.Old == "" {
+			t.Errorf("kubeadm %s: %+v", root, s)
+		}
+	}
+	if s := st["ca"]; !strings.Contains(s.Blocked, "kubeadm#1350") {
+		t.Errorf("kubeadm's controller manager signs from pki/ca.crt, status says %+v", s)
+	}
+	if s := st["etcd-peer-ca"]; !s.Absent || s.Problem != "" {
+		t.Errorf("kubeadm has no etcd peer CA of its own: %+v", s)
+	}
+	if line := refused(t, dir, cli.ExitUsage, "rotate", "ca", "--dir", dir); !strings.Contains(line, "kubeadm#1350") {
+		t.Errorf("%q", line)
+	}
+}
+
+// kubeadmTree is a folder the real kubeadm made: certificates,
+// kubeconfigs and static Pod manifests.
+func kubeadmTree(t *testing.T) string {
+	t.Helper()
+	kubeadm := kubeadmPath(t)
+	out, err := exec.Command("hostname", "-I").Output()
+	if err != nil || len(strings.Fields(string(out))) == 0 {
+		t.Skipf("no host address for kubeadm's advertise address: %v", err)
+	}
+	addr := strings.Fields(string(out))[0]
+	dir := t.TempDir()
+	cfg := writeFile(t, "kubeadm.yaml", fmt.Sprintf(`apiVersion: kubeadm.k8s.io/v1beta4
+kind: InitConfiguration
+localAPIEndpoint:
+  advertiseAddress: %s
+nodeRegistration:
+  name: cp-1
+---
+apiVersion: kubeadm.k8s.io/v1beta4
+kind: ClusterConfiguration
+kubernetesVersion: v1.36.3
+certificatesDir: %s
+`, addr, filepath.Join(dir, "pki")))
+	for _, phase := range [][]string{{"certs", "all"}, {"kubeconfig", "all", "--kubeconfig-dir", dir}} {
+		args := append(append([]string{"init", "phase"}, phase...), "--config", cfg)
+		if out, err := exec.Command(kubeadm, args...).CombinedOutput(); err != nil {
+			t.Fatalf("kubeadm %s: %v\n%s", strings.Join(args, " "), err, out)
+		}
+	}
+	// The manifests: kubeadm writes them under /etc/kubernetes of the root
+	// it is given (it chroots there), naming /etc/kubernetes/pki.
+	rootfs := t.TempDir()
+	inner := filepath.Join(rootfs, "kubeadm.yaml")
+	data, _ := os.ReadFile(cfg)
+	os.WriteFile(inner, []byte(strings.Replace(string(data), filepath.Join(dir, "pki"), "/etc/kubernetes/pki", 1)), 0o600)
+	for _, phase := range [][]string{{"control-plane", "all"}, {"etcd", "local"}} {
+		args := append(append([]string{"init", "phase"}, phase...), "--rootfs", rootfs, "--config", "/kubeadm.yaml")
+		if out, err := exec.Command(kubeadm, args...).CombinedOutput(); err != nil {
+			t.Skipf("kubeadm %s (it chroots): %v\n%s", strings.Join(args, " "), err, out)
+		}
+	}
+	if out, err := exec.Command("cp", "-a", filepath.Join(rootfs, "etc/kubernetes/manifests"), filepath.Join(dir, "manifests")).CombinedOutput(); err != nil {
+		t.Fatalf("cp: %v\n%s", err, out)
+	}
+	return dir
+}
