@@ -160,13 +160,18 @@ func (t *tree) loadView(root string) (*view, error) {
 		}
 	}
 	v.rec = t.rec.Roots[root]
-	if r := v.rec; r != nil && r.Step == Finish && len(v.trust) == 1 && v.trust[0].fp == r.New && v.nextKey == nil {
-		// Finished: the root is as one never rotated, with its new key.
-		v.last, v.rec = r, nil
-	}
 	v.identify()
 	if v.isCA() {
 		v.findLeaves(t)
+	}
+	if r := v.rec; r != nil && r.Step == Finish && v.new != nil && len(v.pending(Finish)) == 0 {
+		// Finished: the root is as one never rotated, with its new key.
+		v.last, v.rec = r, nil
+		v.leaves, v.kcs = nil, nil
+		v.identify()
+		if v.isCA() {
+			v.findLeaves(t)
+		}
 	}
 	return v, nil
 }
