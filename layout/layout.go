@@ -96,8 +96,8 @@ const (
 	TokenSecret
 	ClusterObject
 	SavedConfig
-	// RotationState is RotationFile.
-	RotationState
+	// RotationRecord is RotationFile.
+	RotationRecord
 	// Unit is a systemd unit or drop-in that starts a component (not in
 	// the folder; CIS asks 0600 of the kubelet's).
 	Unit
@@ -125,7 +125,7 @@ var kinds = map[Kind]kindSpec{
 	TokenSecret:      {"a bootstrap token Secret", SecretMode, true},
 	ClusterObject:    {"a cluster object manifest", PublicMode, false},
 	SavedConfig:      {"the saved configuration", PublicMode, false},
-	RotationState:    {"the rotation record", PublicMode, false},
+	RotationRecord:   {"the rotation record", PublicMode, false},
 	Unit:             {"a unit file", SecretMode, false},
 	DataDir:          {"a data folder", DirMode, false},
 }
@@ -148,7 +148,7 @@ func Classify(rel string) Kind {
 	case rel == ConfigFile:
 		return SavedConfig
 	case rel == RotationFile:
-		return RotationState
+		return RotationRecord
 	case rel == EncryptionConfigFile:
 		return EncryptionConfig
 	case rel == AuditPolicyFile || rel == AuthnConfigFile:

@@ -23,7 +23,7 @@ func TestClassify(t *testing.T) {
 		"cluster/bootstrap-token-abcdef.yaml": layout.TokenSecret,
 		"cluster/rbac.yaml":                   layout.ClusterObject,
 		"bulwark.yaml":                        layout.SavedConfig,
-		"rotation.yaml":                       layout.RotationState,
+		"rotation.yaml":                       layout.RotationRecord,
 		"pki/next/ca.key":                     layout.PrivateKey,
 		"pki/ca-signer.crt":                   layout.Certificate,
 		"pki/notes.txt":                       layout.Unknown,
