@@ -299,6 +299,8 @@ func apiServerSettings() []Setting {
 		a("audit-log-maxbackup", lit("10"), AtLeast, Low, "1.2.18", "keep 10 rotated audit logs").onlyIf("audit-log-path"),
 		a("audit-log-maxsize", lit("100"), AtLeast, Low, "1.2.19", "rotate the audit log at 100 MB").onlyIf("audit-log-path"),
 		a("service-account-extend-token-expiration", lit("false"), Equals, Low, "1.2.30", "projected service-account tokens live as long as they say, not a year"),
+		a("service-account-max-token-expiration", lit("24h"), NotAudited, "", "",
+			"no service-account token lives longer than a day: a rotation of the service-account key can finish a day after its reissue step (kubelets renew their Pods' tokens by themselves)"),
 		a("profiling", lit("false"), Equals, Low, "1.2.15", "no profiling endpoints"),
 		a("allow-privileged", lit("true"), NotAudited, "", "", "CNI and kube-proxy DaemonSets need privileged Pods; Pod Security admission limits who may run them"),
 	}

@@ -476,3 +476,49 @@ func TestRotateEveryRoot(t *testing.T) {
 		})
 	}
 }
+
+// TestServiceAccountFinishWaits: finish of sa is refused while a token
+// the old key signed may be valid: the rendered API servers cap tokens at
+// --service-account-max-token-expiration=24h, counted from the reissue
+// step; after that, offline, legacy Secret tokens (which never expire)
+// cannot be ruled out. --force goes on.
+func TestServiceAccountFinishWaits(t *testing.T) {
+	d, p := newTree(t, threeNodes)
+	at := func(d time.Duration) func() time.Time { return func() time.Time { return t0.Add(d) } }
+	advance(t, d, p, "sa", rotate.Options{Now: at(time.Hour)})
+	advance(t, d, p, "sa", rotate.Options{Now: at(2 * time.Hour)})
+	if s := status(t, d, p, "sa"); s.FinishAllowed == nil || !s.FinishAllowed.Equal(t0.Add(26*time.Hour)) {
+		t.Errorf("status says finish is allowed at %v, want %v", s.FinishAllowed, t0.Add(26*time.Hour))
+	}
+	before := snapshot(t, d)
+	_, err := rotate.Advance(d, p, "sa", rotate.Options{Now: at(3 * time.Hour)})
+	var r *rotate.Refusal
+	if !errors.As(err, &r) || !r.Until.Equal(t0.Add(26*time.Hour)) || !strings.Contains(r.Msg, "--service-account-max-token-expiration=24h") {
+		t.Fatalf("finish 1h after the reissue: %v", err)
+	}
+	_, err = rotate.Advance(d, p, "sa", rotate.Options{Now: at(27 * time.Hour)})
+	if !errors.As(err, &r) || !strings.Contains(r.Msg, "legacy Secret-based") {
+		t.Fatalf("finish a day after the reissue, offline: %v", err)
+	}
+	if got := diff(before, snapshot(t, d)); len(got) > 0 {
+		t.Fatalf("refused finishes wrote %v", got)
+	}
+	if r := advance(t, d, p, "sa", rotate.Options{Now: at(3 * time.Hour), Force: true}); r.Step != rotate.Finish {
+		t.Fatalf("forced finish: %+v", r)
+	}
+	// Without a maximum token lifetime there is no time to wait for.
+	d, p = newTree(t, threeNodes)
+	for _, f := range allFiles(t, d) {
+		if strings.HasSuffix(f, "kube-apiserver.yaml") {
+			data := strings.Replace(string(read(t, d, f)), "- --service-account-max-token-expiration=24h\n", "", 1)
+			if err := os.WriteFile(d.Path(f), []byte(data), 0o600); err != nil {
+				t.Fatal(err)
+			}
+		}
+	}
+	advance(t, d, p, "sa", rotate.Options{})
+	advance(t, d, p, "sa", rotate.Options{})
+	if _, err := rotate.Advance(d, p, "sa", rotate.Options{Now: at(1000 * time.Hour)}); !errors.As(err, &r) || !strings.Contains(r.Msg, "without end") {
+		t.Fatalf("finish without a token maximum: %v", err)
+	}
+}
