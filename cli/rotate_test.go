@@ -283,3 +283,74 @@ certificatesDir: %s
 	}
 	return dir
 }
+
+func bootstrapTokenID(t *testing.T, dir string) string {
+	t.Helper()
+	kc, err := parseKubeconfig(readFile(t, dir, "bootstrap-kubelet.conf"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	id, _, _ := strings.Cut(kc.Users[0].User.Token, ".")
+	return id
+}
+
+func tokenExpiry(t *testing.T, dir, id string) time.Time {
+	t.Helper()
+	s, err := parseTokenSecret(readFile(t, dir, "cluster/bootstrap-token-"+id+".yaml"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	at, err := time.Parse(time.RFC3339, string(s.Data["expiration"]))
+	if err != nil {
+		t.Fatal(err)
+	}
+	return at
+}
+
+// TestTokenRotate: token rotate gives bootstrap-kubelet.conf a new token
+// with its Secret, ends the old one after the grace period (its Secret's
+// expiration brought forward, never pushed back), deletes it at once with
+// --grace 0, and drops Secrets of tokens that have ended; the tree still
+// checks out; a bad grace is refused with exit 2 and nothing written.
+func TestTokenRotate(t *testing.T) {
+	dir := newTree(t, threeNodeConfig)
+	first := bootstrapTokenID(t, dir)
+	mustRunAt(t, t0, "token", "rotate", "--dir", dir, "--grace", "1h")
+	second := bootstrapTokenID(t, dir)
+	if second == first {
+		t.Fatal("the token did not change")
+	}
+	if got := tokenExpiry(t, dir, first); !got.Equal(t0.Add(time.Hour)) {
+		t.Errorf("the old token ends %v, want %v", got, t0.Add(time.Hour))
+	}
+	if got := tokenExpiry(t, dir, second); !got.Equal(t0.Add(24 * time.Hour)) {
+		t.Errorf("the new token ends %v", got)
+	}
+	checkTree(t, dir, t0)
+	// A grace longer than the old token has left does not extend it.
+	mustRunAt(t, t0.Add(10*time.Minute), "token", "rotate", "--dir", dir, "--grace", "0")
+	third := bootstrapTokenID(t, dir)
+	if _, err := os.Stat(filepath.Join(dir, "cluster/bootstrap-token-"+second+".yaml")); !os.IsNotExist(err) {
+		t.Errorf("--grace 0 left the old token's Secret (%v)", err)
+	}
+	if got := tokenExpiry(t, dir, first); !got.Equal(t0.Add(time.Hour)) {
+		t.Errorf("the first token's end moved to %v", got)
+	}
+	// Two hours on, the first token has ended: its Secret goes.
+	mustRunAt(t, t0.Add(2*time.Hour), "token", "rotate", "--dir", dir, "--grace", "30m")
+	if _, err := os.Stat(filepath.Join(dir, "cluster/bootstrap-token-"+first+".yaml")); !os.IsNotExist(err) {
+		t.Errorf("the ended token's Secret is still there (%v)", err)
+	}
+	if got := tokenExpiry(t, dir, third); !got.Equal(t0.Add(2*time.Hour + 30*time.Minute)) {
+		t.Errorf("the third token ends %v", got)
+	}
+	checkTree(t, dir, t0.Add(2*time.Hour))
+	for _, args := range [][]string{
+		{"token", "rotate", "--dir", dir},
+		{"token", "rotate", "--dir", dir, "--grace", "-1h"},
+		{"token", "rotate", "--dir", dir, "--grace", "48h"},
+		{"token", "rotate", "--dir", dir, "--grace", "soon"},
+	} {
+		refused(t, dir, cli.ExitUsage, args...)
+	}
+}
