@@ -33,6 +33,9 @@ type run struct {
 	// part-way never leaves a certificate without its key.
 	b       *store.Batch
 	summary Summary
+	// written holds the plaintext of every file added to b.
+	mu      sync.Mutex
+	written map[string][]byte
 	// Steps that marshal keys and sign certificates: they run
 	// concurrently with key generation, each waiting for what it needs.
 	todo []func() error
@@ -44,7 +47,7 @@ type run struct {
 // folder's lock.
 func Init(d *store.Dir, p *plan.Plan, opts Options) (Summary, error) {
 	b := d.NewBatch()
-	sum, err := prepareInit(d, p, opts, b)
+	_, sum, err := prepareInit(d, p, opts, b)
 	if err != nil {
 		b.Discard()
 		return nil, err
@@ -67,28 +70,33 @@ func InitAndRender(d *store.Dir, p *plan.Plan, o render.Options, opts Options) (
 	// CPU work that overlaps key generation and signing.
 	b := d.NewBatch()
 	var (
-		rsum Summary
-		rerr error
-		done = make(chan struct{})
+		rfiles []render.File
+		rerr   error
+		done   = make(chan struct{})
 	)
 	go func() {
 		defer close(done)
-		var rfiles []store.File
-		if rfiles, rsum, rerr = prepareRender(d, p, o, opts); rerr == nil {
-			for _, f := range rfiles {
-				f.Stage = stageRendered
-				b.Add(f)
-			}
-		}
+		rfiles, rerr = render.Derived(p, o)
 	}()
-	sum, err := prepareInit(d, p, opts, b)
+	r, sum, err := prepareInit(d, p, opts, b)
 	<-done
 	if err == nil {
 		err = rerr
 	}
+	var (
+		writes []store.File
+		rsum   Summary
+	)
+	if err == nil {
+		// The manifests' inputs checksums take the files this batch writes.
+		writes, rsum, err = prepareRender(d, rfiles, rootOf(o), opts, r.read)
+	}
 	if err != nil {
 		b.Discard()
 		return nil, err
+	}
+	for _, f := range writes {
+		b.Add(f)
 	}
 	if opts.Config != nil {
 		if have, err := d.Read(layout.ConfigFile); err != nil || !bytes.Equal(have, opts.Config) {
@@ -105,28 +113,31 @@ func InitAndRender(d *store.Dir, p *plan.Plan, o render.Options, opts Options) (
 // Certificates need no order among themselves: a leaf left without its CA
 // certificate by a crash is checked against the CA certificate the next run
 // reissues from the same key. Rendered files name paths only, so they go
-// with the keys.
+// with the keys; static Pod manifests, whose checksums cover the files
+// they name, come last: a changed manifest appears once its files are in
+// place.
 const (
 	stageKeys = iota
 	stageCerts
+	stageManifests
 	stageRendered = stageKeys
 )
 
 // prepareInit checks what exists and makes what is missing, adding every
 // file to b as soon as it is made. A *Problem comes before any key is
 // generated; after an error, nothing of b may be committed.
-func prepareInit(d *store.Dir, p *plan.Plan, opts Options, b *store.Batch) (Summary, error) {
+func prepareInit(d *store.Dir, p *plan.Plan, opts Options, b *store.Batch) (*run, Summary, error) {
 	r := &run{d: d, p: p, opts: opts, now: opts.now(), cas: map[string]*loadedCA{}, b: b}
 	steps := []func() error{r.loadCAs, r.loadServiceAccount, r.loadLeaves, r.loadKubeconfigs, r.loadManifests}
 	for _, step := range steps {
 		if err := step(); err != nil {
-			return nil, err
+			return nil, nil, err
 		}
 	}
 	if err := r.generate(); err != nil {
-		return nil, err
+		return nil, nil, err
 	}
-	return r.summary, nil
+	return r, r.summary, nil
 }
 
 // generate makes the new keys and runs the steps, each as soon as the keys
@@ -159,7 +170,24 @@ func (r *run) generate() error {
 // write adds a file to the batch in a stage.
 func (r *run) write(stage int, f store.File) {
 	f.Stage = stage
+	r.mu.Lock()
+	if r.written == nil {
+		r.written = map[string][]byte{}
+	}
+	r.written[f.Rel] = f.Data
+	r.mu.Unlock()
 	r.b.Add(f)
+}
+
+// read reads a file as this run leaves it: what it writes, else the disk.
+func (r *run) read(rel string) ([]byte, error) {
+	r.mu.Lock()
+	data, ok := r.written[rel]
+	r.mu.Unlock()
+	if ok {
+		return data, nil
+	}
+	return readPlain(r.d, rel)
 }
 
 func (r *run) note(a Action, files ...string) {
