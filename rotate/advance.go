@@ -1,13 +1,16 @@
 package rotate
 
 import (
+	"bytes"
 	"fmt"
+	"io/fs"
 	"slices"
 	"time"
 
 	"github.com/bulwark-k8s/bulwark/hardening"
 	"github.com/bulwark-k8s/bulwark/layout"
 	"github.com/bulwark-k8s/bulwark/plan"
+	"github.com/bulwark-k8s/bulwark/render"
 	"github.com/bulwark-k8s/bulwark/store"
 )
 
@@ -47,6 +50,28 @@ func Advance(d *store.Dir, p *plan.Plan, root string, o Options) (*Result, error
 	pending, err := v.check()
 	if err != nil {
 		return nil, err
+	}
+	// A step is complete once the static Pods' checksums follow its files.
+	stale, err := t.staleManifests()
+	if err != nil {
+		return nil, err
+	}
+	if v.step() != None && len(pending) == 0 {
+		pending = stale
+	}
+	if v.last != nil && len(stale) > 0 && (o.Step == None || o.Step == Finish) {
+		// A finish killed before its manifests: write them.
+		w := &work{t: t, what: map[string]string{}}
+		if err := t.stampPods(w); err != nil {
+			return nil, err
+		}
+		changed, err := t.commit(w)
+		if err != nil {
+			return nil, err
+		}
+		res := &Result{Root: root, Step: Finish, Resumed: true, Old: "-", New: v.old.describe(), Changes: w.changes(), Next: nextCommand(root, Finish)}
+		res.Nodes, res.Pods = t.distribute(changed)
+		return res, nil
 	}
 	cur := v.step()
 	complete := cur == None || len(pending) == 0
@@ -116,6 +141,9 @@ func Advance(d *store.Dir, p *plan.Plan, root string, o Options) (*Result, error
 		}
 		w.write(layout.RotationFile, data, stageRecord, false, fmt.Sprintf("%s: %s step, old %s, new %s", root, s, short(rr.Old), short(rr.New)))
 	}
+	if err := t.stampPods(w); err != nil {
+		return nil, err
+	}
 	changed, err := t.commit(w)
 	if err != nil {
 		return nil, err
@@ -125,6 +153,60 @@ func Advance(d *store.Dir, p *plan.Plan, root string, o Options) (*Result, error
 	res.Nodes, res.Pods = t.distribute(changed)
 	res.Next = nextCommand(root, s)
 	return res, nil
+}
+
+// stampPods brings every static Pod manifest's inputs checksum up to date
+// with the files the step writes: the kubelet restarts the Pods whose
+// start-time inputs changed. Manifests go last.
+func (t *tree) stampPods(w *work) error {
+	pending := map[string][]byte{}
+	for _, f := range w.files {
+		pending[f.Rel] = f.Data
+	}
+	read := func(rel string) ([]byte, error) {
+		if data, ok := pending[rel]; ok {
+			return data, nil
+		}
+		if slices.Contains(w.removes, rel) {
+			return nil, fs.ErrNotExist
+		}
+		if layout.Classify(rel).Secret() {
+			return t.d.ReadSecret(rel)
+		}
+		return t.d.Read(rel)
+	}
+	root := t.hostRoot()
+	for _, f := range t.files {
+		if layout.Classify(f) != layout.Manifest {
+			continue
+		}
+		have, err := t.d.Read(f)
+		if err != nil {
+			return fmt.Errorf("failed to read %s: %w", f, err)
+		}
+		data, err := render.Stamp(have, root, read)
+		if err != nil {
+			return err
+		}
+		if !bytes.Equal(data, have) {
+			w.write(f, data, stageManifests, false, "inputs checksum: the kubelet restarts the Pod")
+		}
+	}
+	return nil
+}
+
+// staleManifests lists the manifests whose inputs checksum does not match
+// the files as they are.
+func (t *tree) staleManifests() ([]string, error) {
+	w := &work{t: t, what: map[string]string{}}
+	if err := t.stampPods(w); err != nil {
+		return nil, err
+	}
+	var out []string
+	for _, f := range w.files {
+		out = append(out, f.Rel)
+	}
+	return out, nil
 }
 
 // commit writes a step's files in one batch, then removes what it

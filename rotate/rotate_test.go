@@ -522,3 +522,50 @@ func TestServiceAccountFinishWaits(t *testing.T) {
 		t.Fatalf("finish without a token maximum: %v", err)
 	}
 }
+
+// TestRestartsOnlyWhereNeeded: each step changes the manifests (and so
+// restarts the Pods) of exactly the components that read a changed file
+// only at start; the others reread their files by themselves.
+func TestRestartsOnlyWhereNeeded(t *testing.T) {
+	const (
+		etcd = "etcd"
+		api  = "kube-apiserver"
+		kcm  = "kube-controller-manager"
+		sch  = "kube-scheduler"
+	)
+	want := map[string][3][]string{
+		// trust, reissue, finish
+		"ca":             {{kcm, sch}, {api, kcm, sch}, {kcm, sch}},
+		"etcd-ca":        {{etcd, api}, {}, {etcd, api}},
+		"etcd-peer-ca":   {{etcd}, {}, {etcd}},
+		"front-proxy-ca": {{}, {}, {}},
+		"sa":             {{api}, {api, kcm}, {api}},
+	}
+	for root, steps := range want {
+		t.Run(root, func(t *testing.T) {
+			d, p := newTree(t, threeNodes)
+			for i, comps := range steps {
+				r := advance(t, d, p, root, rotate.Options{Force: true})
+				var restarted, manifests []string
+				for _, pe := range r.Pods {
+					if pe.Restart && !slices.Contains(restarted, pe.Component) {
+						restarted = append(restarted, pe.Component)
+					}
+				}
+				for _, c := range r.Changes {
+					if layout.Classify(c.File) == layout.Manifest {
+						comp := strings.TrimSuffix(filepath.Base(c.File), ".yaml")
+						if !slices.Contains(manifests, comp) {
+							manifests = append(manifests, comp)
+						}
+					}
+				}
+				slices.Sort(restarted)
+				slices.Sort(manifests)
+				if !slices.Equal(restarted, comps) || !slices.Equal(manifests, comps) {
+					t.Errorf("%s: restarts %v and manifests %v changed, want %v", rotate.Steps()[i], restarted, manifests, comps)
+				}
+			}
+		})
+	}
+}

@@ -91,6 +91,11 @@ func Status(d *store.Dir, p *plan.Plan, o StatusOptions) ([]RootStatus, error) {
 			out = append(out, st)
 			continue
 		}
+		if (st.Step != None || v.last != nil) && len(pending) == 0 {
+			if pending, err = t.staleManifests(); err != nil {
+				return nil, err
+			}
+		}
 		st.Complete = len(pending) == 0
 		st.Pending = pending
 		st.Old, st.New = v.old.describe(), ""
@@ -102,7 +107,7 @@ func Status(d *store.Dir, p *plan.Plan, o StatusOptions) ([]RootStatus, error) {
 		}
 		if v.last != nil {
 			// The last rotation finished: the record says so.
-			st.Step, st.Complete, st.Finished = Finish, true, v.last.Finish
+			st.Step, st.Finished = Finish, v.last.Finish
 			st.Since = v.last.Finish
 		}
 		st.Next = st.Step.next()

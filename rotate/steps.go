@@ -21,6 +21,7 @@ const (
 	stageRecord = iota - 1
 	stageKeys
 	stageCerts
+	stageManifests
 )
 
 // Change is one file a step wrote or removed.
