@@ -117,13 +117,11 @@ func (n *node) role(rel string) (plan.Cert, bool) {
 	return plan.Cert{}, false
 }
 
-func (n *node) caCert(name string) *x509.Certificate {
+// caCerts are the CAs of a trust file: one, or during a rotation the old
+// and the new.
+func (n *node) caCerts(name string) []*x509.Certificate {
 	ca, _ := n.plan.CA(name)
-	certs := n.loadCerts(n.dir.Path(ca.CertFile()))
-	if len(certs) == 0 {
-		return nil
-	}
-	return certs[0]
+	return n.loadCerts(n.dir.Path(ca.CertFile()))
 }
 
 func (n *node) checkCerts(r *Report) {
@@ -163,12 +161,17 @@ func (n *node) checkCertFile(r *Report, rel string) {
 		return
 	}
 	cert := certs[0]
+	for _, c := range certs[1:] {
+		// A trust file during a rotation: the other CA ends too.
+		n.checkExpiry(r, rel, "certificate "+rel, c)
+	}
 	n.checkExpiry(r, rel, "certificate "+rel, cert)
 	n.checkMasters(r, rel, cert, false)
 	keyRel := strings.TrimSuffix(rel, ".crt") + ".key"
 	if data, err := n.dir.ReadSecret(keyRel); err == nil {
 		r.Checked++
-		if key, err := pki.ParsePrivateKey(data); err != nil || !pki.KeyMatches(cert, key) {
+		// The key matches the trust file's signing CA, wherever it is in it.
+		if key, err := pki.ParsePrivateKey(data); err != nil || !slices.ContainsFunc(certs, func(c *x509.Certificate) bool { return pki.KeyMatches(c, key) }) {
 			r.add(Finding{ID: "cert:key-mismatch", Severity: hardening.High, Title: "a certificate does not match its private key",
 				Evidence: Evidence{File: rel, Detail: keyRel + " is not its key"}, Remediation: "bulwark certs renew (keeps the key) or restore the matching key"})
 		}
@@ -178,7 +181,7 @@ func (n *node) checkCertFile(r *Report, rel string) {
 		return
 	}
 	r.Checked++
-	if ca := n.caCert(spec.CA); ca != nil && !pki.SignedBy(cert, ca) {
+	if cas := n.caCerts(spec.CA); len(cas) > 0 && !slices.ContainsFunc(cas, func(ca *x509.Certificate) bool { return pki.SignedBy(cert, ca) }) {
 		caSpec, _ := n.plan.CA(spec.CA)
 		r.add(Finding{ID: "cert:wrong-ca", Severity: hardening.High, Title: fmt.Sprintf("%s is not signed by %s", rel, caSpec.CertFile()),
 			Evidence:    Evidence{File: rel, Detail: fmt.Sprintf("issuer %q", cert.Issuer.CommonName)},

@@ -61,6 +61,7 @@ func Static(opts Options) (*Report, error) {
 		r.Components = append(r.Components, *c)
 	}
 	n.checkCAs(r)
+	n.checkRotation(r)
 	n.checkModes(r)
 	n.checkCerts(r)
 	n.checkKubeconfigs(r)
