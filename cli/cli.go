@@ -53,6 +53,13 @@ type findingsError struct{ msg string }
 
 func (f findingsError) Error() string { return f.msg }
 
+// failureError marks a failure whose message must not be taken for a
+// usage error by its wording (a refusal that quotes a server's error).
+type failureError struct{ err error }
+
+func (f failureError) Error() string { return f.err.Error() }
+func (f failureError) Unwrap() error { return f.err }
+
 // Run runs one command line.
 func Run(env Env, args []string) int {
 	root := newRoot(&env)
@@ -74,7 +81,10 @@ func Run(env Env, args []string) int {
 	fmt.Fprintf(env.Stderr, "bulwark: error: %s\n", msg)
 	var f findingsError
 	var u usageError
+	var failed failureError
 	switch {
+	case errors.As(err, &failed):
+		return ExitError
 	case errors.As(err, &f):
 		return ExitFindings
 	case errors.As(err, &u), isCobraUsage(err):

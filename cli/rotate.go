@@ -139,11 +139,7 @@ func rotateError(err error) error {
 	if rotate.IsInputError(err) {
 		return usageError{err}
 	}
-	var r *rotate.Refusal
-	if errors.As(err, &r) {
-		return err
-	}
-	return err
+	return failureError{err}
 }
 
 func printStep(w *tabwriter.Writer, r *rotate.Result) {

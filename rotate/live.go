@@ -161,7 +161,7 @@ func (l *live) run(s Step) error {
 				if err != nil {
 					return err
 				}
-				l.add(api, "accepts a client certificate of the new CA", l.whoami(api, &tls.Config{RootCAs: pool, Certificates: []tls.Certificate{cert}}, nil, ProbeCN))
+				l.add(api, "trusts a client certificate of the new CA", l.whoami(api, &tls.Config{RootCAs: pool, Certificates: []tls.Certificate{cert}}, nil, ProbeCN))
 			}
 			if reissued {
 				l.add(api, "serves a certificate of the new CA", l.servedBy(api, v.new.cert, nil))
@@ -185,7 +185,7 @@ func (l *live) run(s Step) error {
 			if s == Finish {
 				want = ProbeCN
 			}
-			l.add(api, "accepts a front-proxy request signed by the new CA", l.whoami(api, &tls.Config{RootCAs: pool, Certificates: []tls.Certificate{cert}},
+			l.add(api, "trusts a front-proxy request signed by the new CA", l.whoami(api, &tls.Config{RootCAs: pool, Certificates: []tls.Certificate{cert}},
 				http.Header{"X-Remote-User": {ProbeCN}}, want))
 		}
 	case plan.RootEtcd:
@@ -198,7 +198,7 @@ func (l *live) run(s Step) error {
 			return err
 		}
 		for _, ep := range l.EtcdClients {
-			l.add(ep, "accepts a client certificate of the new CA", l.get(ep+"/health", &tls.Config{RootCAs: pool, Certificates: []tls.Certificate{cert}}, true))
+			l.add(ep, "trusts a client certificate of the new CA", l.get(ep+"/health", &tls.Config{RootCAs: pool, Certificates: []tls.Certificate{cert}}, true))
 			if reissued {
 				l.add(ep, "serves a certificate of the new CA", l.servedBy(ep, v.new.cert, &cert))
 			}
@@ -213,7 +213,7 @@ func (l *live) run(s Step) error {
 			return err
 		}
 		for _, ep := range l.EtcdPeers {
-			l.add(ep, "accepts a peer certificate of the new CA", l.get(ep+"/version", &tls.Config{RootCAs: pool, Certificates: []tls.Certificate{cert}}, false))
+			l.add(ep, "trusts a peer certificate of the new CA", l.get(ep+"/version", &tls.Config{RootCAs: pool, Certificates: []tls.Certificate{cert}}, false))
 			if reissued {
 				l.add(ep, "serves a peer certificate of the new CA", l.servedBy(ep, v.new.cert, &cert))
 			}
@@ -512,7 +512,7 @@ func (l *live) serviceAccount(s Step, newKey crypto.Signer) error {
 			if err != nil {
 				return err
 			}
-			l.add(api, "accepts a token signed by the new key", l.whoami(api, &tls.Config{RootCAs: pool}, http.Header{"Authorization": {"Bearer " + probe}},
+			l.add(api, "trusts a token signed by the new key", l.whoami(api, &tls.Config{RootCAs: pool}, http.Header{"Authorization": {"Bearer " + probe}},
 				"system:serviceaccount:default:default"))
 		}
 	}
