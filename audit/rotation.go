@@ -30,6 +30,11 @@ func (n *node) checkRotation(r *Report) {
 				Title:       "a trust root's files do not match its rotation: an old CA or key may still be trusted",
 				Evidence:    Evidence{File: layout.RotationFile, Detail: s.Problem},
 				Remediation: fmt.Sprintf("see `bulwark rotate status`; finish the rotation (`bulwark rotate %s`) or remove the stray CA from the trust file", s.Root)})
+		case s.Step == rotate.Finish && !s.Complete:
+			r.add(Finding{ID: "pki:trust-after-finish", Severity: hardening.High,
+				Title:       fmt.Sprintf("%s's rotation finish has started but the old %s is still trusted", s.Root, kindOfRoot(s.Root)),
+				Evidence:    Evidence{File: layout.RotationFile, Detail: fmt.Sprintf("files still to change: %v", s.Pending)},
+				Remediation: fmt.Sprintf("run `bulwark rotate %s` again and copy the files to the nodes", s.Root)})
 		case s.Rotating():
 			r.add(Finding{ID: "pki:rotation-in-progress", Severity: hardening.Info,
 				Title:       fmt.Sprintf("%s is being rotated: its trust file holds the old and the new %s on purpose", s.Root, kindOfRoot(s.Root)),

@@ -12,6 +12,7 @@ import (
 	"github.com/bulwark-k8s/bulwark/expiry"
 	"github.com/bulwark-k8s/bulwark/plan"
 	"github.com/bulwark-k8s/bulwark/provision"
+	"github.com/bulwark-k8s/bulwark/rotate"
 	"github.com/bulwark-k8s/bulwark/store"
 )
 
@@ -89,11 +90,14 @@ func runExpiry(env *Env, dir string, out *output, warn time.Duration, check bool
 	if err != nil {
 		return err
 	}
+	if err := rotationNotes(env, d, entries); err != nil {
+		return err
+	}
 	if len(entries) == 0 {
 		return fmt.Errorf("no certificates found under %s (want pki/*.crt or *.conf)", dir)
 	}
 	err = out.print(env.Stdout, entries, func(w *tabwriter.Writer) {
-		fmt.Fprintln(w, "FILE\tWHERE\tSUBJECT\tISSUER\tEXPIRES\tREMAINING\tSTATUS")
+		fmt.Fprintln(w, "FILE\tWHERE\tSUBJECT\tISSUER\tEXPIRES\tREMAINING\tNOTE\tSTATUS")
 		for _, e := range entries {
 			expires, remaining := "-", "-"
 			if !e.NotAfter.IsZero() {
@@ -103,7 +107,8 @@ func runExpiry(env *Env, dir string, out *output, warn time.Duration, check bool
 			if e.Error != "" {
 				status += ": " + e.Error
 			}
-			fmt.Fprintf(w, "%s\t%s\t%s\t%s\t%s\t%s\t%s\n", e.File, dash(e.Where), dash(e.Subject), dash(e.Issuer), expires, remaining, status)
+
+			fmt.Fprintf(w, "%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\n", e.File, dash(e.Where), dash(e.Subject), dash(e.Issuer), expires, remaining, dash(e.Note), status)
 		}
 	})
 	if err != nil {
@@ -203,4 +208,41 @@ Names are those of "bulwark plan": e.g. apiserver, etcd/server, admin, ca.`,
 	cmd.Flags().BoolVar(&all, "all", false, "renew every leaf certificate and kubeconfig")
 	cmd.Flags().BoolVar(&newKey, "new-key", false, "replace the private keys too (not for CAs)")
 	return cmd
+}
+
+// rotationNotes marks the CAs of a rotation in progress (two CAs in a
+// trust file are expected then) and the stale ones: a CA still trusted
+// outside any rotation, such as the old CA a finished rotation left, is
+// a finding.
+func rotationNotes(env *Env, d *store.Dir, entries []expiry.Entry) error {
+	p, _, err := (&clusterFlags{dir: d.Root()}).plan(env)
+	if err != nil {
+		return nil // a folder whose configuration does not read: expiry alone
+	}
+	roles, err := rotate.KeyRoles(d, p)
+	if err != nil {
+		return nil
+	}
+	for i := range entries {
+		e := &entries[i]
+		r, ok := roles[e.Key]
+		if !ok || !e.CA {
+			continue
+		}
+		switch r.Role {
+		case rotate.RoleOld:
+			e.Note = fmt.Sprintf("old %s CA: trusted until the rotation finishes (at %s)", r.Root, r.Step)
+		case rotate.RoleNew:
+			e.Note = fmt.Sprintf("new %s CA: rotation at %s", r.Root, r.Step)
+		case rotate.RoleStale:
+			e.Note = fmt.Sprintf("still trusted, but no rotation of %s is in progress: remove it, see `bulwark rotate status`", r.Root)
+			if r.Step == rotate.Finish {
+				e.Note = fmt.Sprintf("the old %s CA, still trusted after the rotation's finish started: run `bulwark rotate %s` again", r.Root, r.Root)
+			}
+			if e.Status == expiry.OK || e.Status == expiry.Expiring {
+				e.Status = expiry.Stale
+			}
+		}
+	}
+	return nil
 }

@@ -26,6 +26,7 @@ type expiryEntry struct {
 	NotAfter time.Time `json:"notAfter"`
 	Status   string    `json:"status"`
 	Error    string    `json:"error"`
+	Note     string    `json:"note"`
 }
 
 func (e expiryEntry) name() string {

@@ -354,3 +354,52 @@ func TestTokenRotate(t *testing.T) {
 		refused(t, dir, cli.ExitUsage, args...)
 	}
 }
+
+// TestCheckExpirationDuringRotation: two CAs in pki/ca.crt are no finding
+// while the cluster CA is rotated (each is named old or new), nor after
+// the finish; a second CA trusted outside any rotation is one (exit 3,
+// status stale).
+func TestCheckExpirationDuringRotation(t *testing.T) {
+	dir := newTree(t, threeNodeConfig)
+	notes := func(entries []expiryEntry) (old, nu, stale int) {
+		for _, e := range entries {
+			switch {
+			case e.File != "pki/ca.crt":
+			case strings.HasPrefix(e.Note, "old ca CA"):
+				old++
+			case strings.HasPrefix(e.Note, "new ca CA"):
+				nu++
+			case e.Status == "stale":
+				stale++
+			}
+		}
+		return
+	}
+	mustRun(t, "rotate", "ca", "--dir", dir)
+	afterTrust := copyTree(t, dir)
+	for _, step := range []string{"trust", "reissue"} {
+		if step == "reissue" {
+			mustRun(t, "rotate", "ca", "--dir", dir)
+		}
+		if o, n, s := notes(checkExpiration(t, dir, t0.Add(time.Hour), cli.ExitOK)); o != 1 || n != 1 || s != 0 {
+			t.Errorf("after %s: pki/ca.crt has %d old, %d new, %d stale CAs", step, o, n, s)
+		}
+	}
+	oldCA := readFile(t, dir, "pki/ca.crt")
+	mustRun(t, "rotate", "ca", "--dir", dir)
+	if o, n, s := notes(checkExpiration(t, dir, t0.Add(time.Hour), cli.ExitOK)); o+n+s != 0 {
+		t.Errorf("after finish: %d old, %d new, %d stale", o, n, s)
+	}
+	// The old CA put back after the finish.
+	if err := os.WriteFile(filepath.Join(dir, "pki/ca.crt"), oldCA, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if _, _, s := notes(checkExpiration(t, dir, t0.Add(time.Hour), cli.ExitFindings)); s != 1 {
+		t.Errorf("an old CA put back after the finish: %d stale", s)
+	}
+	// A bundle with no rotation recorded.
+	os.Remove(filepath.Join(afterTrust, "rotation.yaml"))
+	if _, _, s := notes(checkExpiration(t, afterTrust, t0.Add(time.Hour), cli.ExitFindings)); s != 1 {
+		t.Errorf("two CAs and no rotation: %d stale", s)
+	}
+}

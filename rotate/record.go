@@ -2,8 +2,6 @@ package rotate
 
 import (
 	"crypto"
-	"crypto/sha256"
-	"crypto/x509"
 	"encoding/hex"
 	"errors"
 	"fmt"
@@ -15,6 +13,7 @@ import (
 
 	"github.com/bulwark-k8s/bulwark/config"
 	"github.com/bulwark-k8s/bulwark/layout"
+	"github.com/bulwark-k8s/bulwark/pki"
 	"github.com/bulwark-k8s/bulwark/store"
 )
 
@@ -120,16 +119,8 @@ func (r *Record) names() []string {
 	return out
 }
 
-// Fingerprint names a public key: "sha256:" and the SHA-256 of its
-// SubjectPublicKeyInfo, the same for a CA's certificate and its key.
-func Fingerprint(pub crypto.PublicKey) string {
-	der, err := x509.MarshalPKIXPublicKey(pub)
-	if err != nil {
-		return ""
-	}
-	sum := sha256.Sum256(der)
-	return "sha256:" + hex.EncodeToString(sum[:])
-}
+// Fingerprint names a public key (pki.Fingerprint).
+func Fingerprint(pub crypto.PublicKey) string { return pki.Fingerprint(pub) }
 
 func isFingerprint(s string) bool {
 	if len(s) != len("sha256:")+64 || s[:7] != "sha256:" {

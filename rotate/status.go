@@ -139,3 +139,59 @@ func Status(d *store.Dir, p *plan.Plan, o StatusOptions) ([]RootStatus, error) {
 // compromised is the integration point with the administrators' record
 // (issue 14): the roots an administrator who was removed held the key of.
 func (t *tree) compromised(root string) []string { return nil }
+
+// Roles of a key in the folder's trust files.
+const (
+	RoleSigning = "signing" // the root's one key, not rotating
+	RoleOld     = "old"     // being rotated out: trusted until finish
+	RoleNew     = "new"     // rotating in
+	RoleStale   = "stale"   // trusted outside any rotation: a finding
+)
+
+// KeyRole is what a CA (or service-account key) of a trust file is for.
+type KeyRole struct {
+	Root string
+	Role string
+	Step Step
+}
+
+// KeyRoles says, for every key of the folder's trust files (by
+// pki.Fingerprint), what part it plays: the root's signing key, the old
+// or new key of a rotation in progress, or a stale key trusted outside
+// any rotation (an old CA left behind, or still there once the finish
+// step has started). Expiry reports and audits read it,
+// so that two CAs during a rotation are no finding and a leftover is.
+func KeyRoles(d *store.Dir, p *plan.Plan) (map[string]KeyRole, error) {
+	t, err := loadTree(d, p)
+	if err != nil {
+		return nil, err
+	}
+	out := map[string]KeyRole{}
+	for _, root := range p.Roots() {
+		v, err := t.loadView(root)
+		if err != nil {
+			if IsInputError(err) {
+				continue
+			}
+			return nil, err
+		}
+		_, cerr := v.check()
+		rotating := cerr == nil && v.rec != nil
+		for _, a := range v.trust {
+			role := KeyRole{Root: root, Role: RoleStale, Step: v.step()}
+			switch {
+			case rotating && v.old != nil && a.fp == v.old.fp && v.step() != Finish:
+				role.Role = RoleOld
+			case rotating && v.new != nil && a.fp == v.new.fp:
+				role.Role = RoleNew
+			case !rotating && a.fp == v.signing().fp && (len(v.trust) == 1 || v.key != nil):
+				role.Role = RoleSigning
+			}
+			out[a.fp] = role
+		}
+		if v.nextCert != nil && rotating {
+			out[Fingerprint(v.nextCert.PublicKey)] = KeyRole{Root: root, Role: RoleNew, Step: v.step()}
+		}
+	}
+	return out, nil
+}
