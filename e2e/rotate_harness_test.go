@@ -323,14 +323,19 @@ const (
 	// unavailable: the endpoint was down or restarting (connection
 	// refused or reset, 5xx): a restart's cost, not a trust failure.
 	unavailable
+	// forbidden: authenticated, but refused by authorization (403): not a
+	// trust failure, counted apart.
+	forbidden
 )
 
 // classify sorts a request's result.
 func classify(err error, status int) outcome {
 	if err == nil {
 		switch {
-		case status == http.StatusUnauthorized || status == http.StatusForbidden:
+		case status == http.StatusUnauthorized:
 			return refused
+		case status == http.StatusForbidden:
+			return forbidden
 		case status >= 500 || status == http.StatusTooManyRequests:
 			return unavailable
 		}
@@ -365,8 +370,9 @@ type load struct {
 	mu       sync.Mutex
 	phase    string
 	counts   map[string]map[outcome]int // channel -> outcome -> count
-	failures []failure
-	saToken  string
+	failures  []failure
+	forbidden []failure // the first few
+	saToken   string
 	stop     chan struct{}
 	done     sync.WaitGroup
 }
@@ -374,6 +380,10 @@ type load struct {
 func (l *load) setPhase(s string) { l.mu.Lock(); l.phase = s; l.mu.Unlock() }
 
 func (l *load) record(channel, endpoint string, err error, status int) outcome {
+	return l.recordBody(channel, endpoint, err, status, "")
+}
+
+func (l *load) recordBody(channel, endpoint string, err error, status int, body string) outcome {
 	o := classify(err, status)
 	l.mu.Lock()
 	defer l.mu.Unlock()
@@ -381,8 +391,11 @@ func (l *load) record(channel, endpoint string, err error, status int) outcome {
 		l.counts[channel] = map[outcome]int{}
 	}
 	l.counts[channel][o]++
+	if o == forbidden && len(l.forbidden) < 20 {
+		l.forbidden = append(l.forbidden, failure{time.Now(), l.phase, channel, endpoint, fmt.Sprintf("HTTP %d %s", status, body)})
+	}
 	if o == refused {
-		d := fmt.Sprintf("HTTP %d", status)
+		d := fmt.Sprintf("HTTP %d %s", status, body)
 		if err != nil {
 			d = err.Error()
 		}
@@ -440,8 +453,8 @@ func (p *plane) startLoad(saToken string) *load {
 		next++
 		for i := range apis {
 			api := apis[(next+i)%len(apis)]
-			status, err := get(client, api+"/api/v1/namespaces/default", nil)
-			if l.record("admin.conf", api, err, status) != unavailable {
+			status, body, err := getBody(client, api+"/api/v1/namespaces/default", nil)
+			if l.recordBody("admin.conf", api, err, status, body) != unavailable {
 				return
 			}
 		}
@@ -467,8 +480,8 @@ func (p *plane) startLoad(saToken string) *load {
 			return
 		}
 		for _, api := range p.APIServers() {
-			status, err := get(client, api+"/api/v1/namespaces/default", http.Header{"X-Remote-User": {"kubernetes-admin"}, "X-Remote-Group": {"bulwark:cluster-admins"}})
-			l.record("front-proxy", api, err, status)
+			status, body, err := getBody(client, api+"/api/v1/namespaces/default", http.Header{"X-Remote-User": {"kubernetes-admin"}, "X-Remote-Group": {"bulwark:cluster-admins"}})
+			l.recordBody("front-proxy", api, err, status, body)
 		}
 	})
 	loop(func() {
@@ -502,7 +515,7 @@ func (l *load) summary() string {
 	}
 	slices.Sort(chans)
 	for _, c := range chans {
-		fmt.Fprintf(&b, "%s: %d ok, %d refused, %d unavailable; ", c, l.counts[c][ok], l.counts[c][refused], l.counts[c][unavailable])
+		fmt.Fprintf(&b, "%s: %d ok, %d refused (TLS or authentication), %d forbidden, %d unavailable; ", c, l.counts[c][ok], l.counts[c][refused], l.counts[c][forbidden], l.counts[c][unavailable])
 	}
 	return b.String()
 }
@@ -530,20 +543,26 @@ func tlsClient(ca, cert, key string) (*http.Client, error) {
 }
 
 func get(client *http.Client, u string, h http.Header) (int, error) {
+	status, _, err := getBody(client, u, h)
+	return status, err
+}
+
+func getBody(client *http.Client, u string, h http.Header) (int, string, error) {
 	req, err := http.NewRequest(http.MethodGet, u, nil)
 	if err != nil {
-		return 0, err
+		return 0, "", err
 	}
 	for k, v := range h {
 		req.Header[k] = v
 	}
 	resp, err := client.Do(req)
 	if err != nil {
-		return 0, err
+		return 0, "", err
 	}
+	body, _ := io.ReadAll(io.LimitReader(resp.Body, 300))
 	io.Copy(io.Discard, resp.Body)
 	resp.Body.Close()
-	return resp.StatusCode, nil
+	return resp.StatusCode, string(body), nil
 }
 
 var _ = syscall.SIGTERM

@@ -128,6 +128,9 @@ func TestRotateUnderLoad(t *testing.T) {
 	}
 	slices.Sort(steps)
 	t.Logf("steps (until live and done): %s; whole test %s", strings.Join(steps, ", "), time.Since(began).Round(time.Second))
+	for _, f := range l.forbidden {
+		t.Logf("forbidden (authorization, not a trust failure): %s %s to %s during %s: %s", f.at.Format(time.RFC3339Nano), f.channel, f.endpoint, f.phase, f.detail)
+	}
 	for _, f := range l.failures {
 		t.Errorf("%s: %s request to %s refused during %s: %s", f.at.Format(time.RFC3339Nano), f.channel, f.endpoint, f.phase, f.detail)
 	}
