@@ -47,6 +47,9 @@ type plane struct {
 	comps    []*running
 	mu       sync.Mutex
 	restarts map[string]int // component@node -> count
+	// draining: API servers the kubelet is restarting; the load's clients
+	// leave them, as a load balancer that checks /readyz would.
+	draining map[string]bool
 }
 
 // running is one component as the kubelet of its node runs it.
@@ -66,7 +69,7 @@ func (r *running) String() string { return r.comp + "@" + r.node }
 func startPlane(t *testing.T) *plane {
 	t.Helper()
 	p := &plane{t: t, dir: t.TempDir(), nodes: []string{"cp-1", "cp-2", "cp-3"}, apiNodes: []string{"cp-1", "cp-2"},
-		ips: map[string]string{}, ports: map[string]map[string]int{}, dataDirs: map[string]string{}, restarts: map[string]int{}}
+		ips: map[string]string{}, ports: map[string]map[string]int{}, dataDirs: map[string]string{}, restarts: map[string]int{}, draining: map[string]bool{}}
 	for i, n := range p.nodes {
 		// One address for all: etcd checks a peer's certificate against
 		// the address its connection comes from, and every loopback
@@ -137,6 +140,19 @@ func (p *plane) APIServers() []string {
 	var out []string
 	for _, n := range p.apiNodes {
 		out = append(out, p.url(n, "api"))
+	}
+	return out
+}
+
+// servingAPIs are the API servers not being restarted.
+func (p *plane) servingAPIs() []string {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	var out []string
+	for _, n := range p.apiNodes {
+		if !p.draining[n] {
+			out = append(out, p.url(n, "api"))
+		}
 	}
 	return out
 }
@@ -287,9 +303,11 @@ func (p *plane) kubelets() []string {
 			if bytes.Equal(data, r.seen) {
 				continue
 			}
+			p.setDraining(r, true)
 			p.stop(r)
 			p.start(r)
 			p.waitHealthy(r)
+			p.setDraining(r, false)
 			p.mu.Lock()
 			p.restarts[r.String()]++
 			p.mu.Unlock()
@@ -297,6 +315,15 @@ func (p *plane) kubelets() []string {
 		}
 	}
 	return out
+}
+
+func (p *plane) setDraining(r *running, on bool) {
+	if r.comp != "kube-apiserver" {
+		return
+	}
+	p.mu.Lock()
+	p.draining[r.node] = on
+	p.mu.Unlock()
 }
 
 func (p *plane) kubectl(conf string, args ...string) string {
@@ -449,7 +476,7 @@ func (p *plane) startLoad(saToken string) *load {
 			return
 		}
 		client := pinned.HTTPClient(&tls.Config{RootCAs: pool, Certificates: []tls.Certificate{pair}, MinVersion: tls.VersionTLS12})
-		apis := p.APIServers()
+		apis := p.servingAPIs()
 		next++
 		for i := range apis {
 			api := apis[(next+i)%len(apis)]
@@ -479,7 +506,7 @@ func (p *plane) startLoad(saToken string) *load {
 		if err != nil {
 			return
 		}
-		for _, api := range p.APIServers() {
+		for _, api := range p.servingAPIs() {
 			status, body, err := getBody(client, api+"/api/v1/namespaces/default", http.Header{"X-Remote-User": {"kubernetes-admin"}, "X-Remote-Group": {"bulwark:cluster-admins"}})
 			l.recordBody("front-proxy", api, err, status, body)
 		}
@@ -489,7 +516,7 @@ func (p *plane) startLoad(saToken string) *load {
 		if err != nil {
 			return
 		}
-		for _, api := range p.APIServers() {
+		for _, api := range p.servingAPIs() {
 			status, err := get(client, api+"/api/v1/namespaces/default/serviceaccounts/default", http.Header{"Authorization": {"Bearer " + l.token()}})
 			if status == http.StatusForbidden {
 				status = 200 // authenticated; the default ServiceAccount may not read itself
