@@ -403,3 +403,21 @@ func TestCheckExpirationDuringRotation(t *testing.T) {
 		t.Errorf("two CAs and no rotation: %d stale", s)
 	}
 }
+
+// TestRotateStatusCompromised: a key the administrators' record marks
+// compromised (a removed administrator could read it) shows in status.
+func TestRotateStatusCompromised(t *testing.T) {
+	dir := newTree(t, threeNodeConfig)
+	if err := os.MkdirAll(filepath.Join(dir, "admins"), 0o700); err != nil {
+		t.Fatal(err)
+	}
+	doc := "apiVersion: bulwark.dev/v1alpha1\nkind: RotationRequired\ncompromised:\n" +
+		"  - {file: pki/etcd/ca.key, what: a private key, ca: true, holder: alice, reason: removed administrator, since: \"2031-03-01T00:00:00Z\"}\n"
+	if err := os.WriteFile(filepath.Join(dir, "admins/rotation-required.yaml"), []byte(doc), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	r := mustRun(t, "rotate", "status", "--dir", dir)
+	if !strings.Contains(r.stdout, "etcd-ca: COMPROMISED, rotation required: pki/etcd/ca.key could be read by alice") || strings.Contains(r.stdout, "\nca: COMPROMISED") {
+		t.Errorf("status:\n%s", r.stdout)
+	}
+}

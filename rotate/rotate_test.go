@@ -569,3 +569,38 @@ func TestRestartsOnlyWhereNeeded(t *testing.T) {
 		})
 	}
 }
+
+// TestReissueNewKey: with --new-key every reissued certificate gets a new
+// key, written beside it (or into its kubeconfig), that matches it.
+func TestReissueNewKey(t *testing.T) {
+	d, p := newTree(t, threeNodes)
+	before := snapshot(t, d)
+	advance(t, d, p, "etcd-ca", rotate.Options{})
+	advance(t, d, p, "ca", rotate.Options{})
+	advance(t, d, p, "ca", rotate.Options{NewKey: true})
+	for _, f := range []string{"pki/apiserver.key", "pki/apiserver-kubelet-client.key"} {
+		if before[f] == string(read(t, d, f)) {
+			t.Errorf("%s kept its key", f)
+		}
+		c, err := pki.ParseCert(read(t, d, strings.TrimSuffix(f, ".key")+".crt"))
+		if err != nil {
+			t.Fatal(err)
+		}
+		k, err := pki.ParsePrivateKey(read(t, d, f))
+		if err != nil || !pki.KeyMatches(c, k) {
+			t.Errorf("%s does not match its certificate (%v)", f, err)
+		}
+	}
+	for _, f := range []string{"pki/apiserver-etcd-client.key", "pki/etcd/cp-1/server.key"} {
+		if before[f] != string(read(t, d, f)) {
+			t.Errorf("%s, another root's, changed", f)
+		}
+	}
+	old := keysIn(t, d, "admin.conf")
+	if before["admin.conf"] == string(read(t, d, "admin.conf")) || len(old) != 4 {
+		t.Errorf("admin.conf: %d keys", len(old))
+	}
+	if !bytes.Equal(old[2], old[3]) {
+		t.Error("admin.conf's client key does not match its certificate")
+	}
+}

@@ -2,8 +2,13 @@ package rotate
 
 import (
 	"errors"
+	"fmt"
+	"strings"
 	"time"
 
+	"sigs.k8s.io/yaml"
+
+	"github.com/bulwark-k8s/bulwark/layout"
 	"github.com/bulwark-k8s/bulwark/plan"
 	"github.com/bulwark-k8s/bulwark/store"
 )
@@ -136,9 +141,46 @@ func Status(d *store.Dir, p *plan.Plan, o StatusOptions) ([]RootStatus, error) {
 	return out, nil
 }
 
-// compromised is the integration point with the administrators' record
-// (issue 14): the roots an administrator who was removed held the key of.
-func (t *tree) compromised(root string) []string { return nil }
+// CompromisedFile is where the administrators' record (issue 14's admins
+// package: layout.RotationStateFile there) lists every key, CA and secret
+// that a removed administrator could read, "compromised, rotation
+// required". This is its reading side, on its documented format, until
+// that package is on main: then it reads it through admins.ReadRotationState.
+const CompromisedFile = "admins/rotation-required.yaml"
+
+type compromisedDoc struct {
+	Compromised []struct {
+		File   string    `json:"file"`
+		CA     bool      `json:"ca"`
+		Holder string    `json:"holder"`
+		Reason string    `json:"reason"`
+		Since  time.Time `json:"since"`
+	} `json:"compromised"`
+}
+
+// compromised lists why a root must be rotated: its key (a CA's, or the
+// service-account key) is marked compromised.
+func (t *tree) compromised(root string) []string {
+	data, err := t.d.Read(CompromisedFile)
+	if err != nil {
+		return nil
+	}
+	var doc compromisedDoc
+	if yaml.Unmarshal(data, &doc) != nil {
+		return []string{CompromisedFile + " does not read"}
+	}
+	key := plan.ServiceAccountKeyFile
+	if ca, ok := t.p.CAOfRoot(root); ok {
+		key = ca.KeyFile()
+	}
+	var out []string
+	for _, c := range doc.Compromised {
+		if c.File == key || c.File == layout.NextKeyFile(strings.TrimSuffix(strings.TrimPrefix(key, layout.PKIDir+"/"), layout.KeyExt)) {
+			out = append(out, fmt.Sprintf("%s could be read by %s since %s (%s)", c.File, c.Holder, c.Since.UTC().Format(time.RFC3339), c.Reason))
+		}
+	}
+	return out
+}
 
 // Roles of a key in the folder's trust files.
 const (
