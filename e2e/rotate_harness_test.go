@@ -393,15 +393,15 @@ type failure struct {
 
 // load runs the channels' traffic until stopped.
 type load struct {
-	p        *plane
-	mu       sync.Mutex
-	phase    string
-	counts   map[string]map[outcome]int // channel -> outcome -> count
+	p         *plane
+	mu        sync.Mutex
+	phase     string
+	counts    map[string]map[outcome]int // channel -> outcome -> count
 	failures  []failure
 	forbidden []failure // the first few
 	saToken   string
-	stop     chan struct{}
-	done     sync.WaitGroup
+	stop      chan struct{}
+	done      sync.WaitGroup
 }
 
 func (l *load) setPhase(s string) { l.mu.Lock(); l.phase = s; l.mu.Unlock() }
