@@ -109,13 +109,23 @@ func Advance(d *store.Dir, p *plan.Plan, root string, o Options) (*Result, error
 		if err != nil {
 			return res, err
 		}
-		if s == Finish && v.rec != nil && v.rec.ReissueLive == nil {
-			at := now.UTC().Truncate(time.Second)
-			v.rec.ReissueLive = &at
-		}
+	}
+	seen := false
+	if fresh && s == Finish && o.Live != nil && v.rec != nil && v.rec.ReissueLive == nil {
+		// The first time every component is seen using the reissue: for sa,
+		// the old key signs no token from then on.
+		at := now.UTC().Truncate(time.Second)
+		v.rec.ReissueLive, seen = &at, true
 	}
 	if fresh && s == Finish && !v.isCA() && !o.Force {
 		if err := t.tokenGate(v, now, o.Live); err != nil {
+			if seen {
+				// Only the record changes: when the new key was seen in use,
+				// which the wait is counted from.
+				if werr := t.writeRecord(root, v.rec); werr != nil {
+					return res, werr
+				}
+			}
 			return res, err
 		}
 	}
@@ -207,6 +217,18 @@ func (t *tree) staleManifests() ([]string, error) {
 		out = append(out, f.Rel)
 	}
 	return out, nil
+}
+
+// writeRecord writes the record with one root's entry replaced.
+func (t *tree) writeRecord(root string, rr *RootRecord) error {
+	rec := t.rec.clone()
+	cp := *rr
+	rec.Roots[root] = &cp
+	data, err := rec.marshal()
+	if err != nil {
+		return err
+	}
+	return t.d.WriteBatch([]store.File{{Rel: layout.RotationFile, Data: data, Replace: true}})
 }
 
 // commit writes a step's files in one batch, then removes what it

@@ -86,9 +86,9 @@ func (t *tree) tokenGate(v *view, now time.Time, l *Live) error {
 	since := v.tokensSince()
 	until := since.Add(life)
 	if now.Before(until) {
-		counted := "the reissue step was written"
+		counted := "the reissue step was written (offline bulwark cannot see when the API servers took the new key: check with --live)"
 		if v.rec.ReissueLive != nil {
-			counted = "the API servers were seen signing with the new key"
+			counted = "the API servers were first seen signing with the new key (--live)"
 		}
 		return &Refusal{Until: until, Msg: fmt.Sprintf("sa: tokens signed by the old key may be valid until %s (%s after %s; %s): finish then, or with --force",
 			until.UTC().Format(time.RFC3339), life, counted, why)}
