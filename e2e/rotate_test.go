@@ -61,6 +61,11 @@ func TestRotateUnderLoad(t *testing.T) {
 	timings := map[string]time.Duration{}
 	for _, root := range []string{"front-proxy-ca", "ca", "etcd-ca", "etcd-peer-ca", "sa"} {
 		old := p.saveOld(root)
+		if root == "sa" {
+			// The token made before any rotation, used by the load until
+			// the finish.
+			old.token = oldToken
+		}
 		for _, step := range []string{"trust", "reissue", "finish"} {
 			l.setPhase(root + " " + step)
 			changed := p.manifestsChanged()
@@ -181,7 +186,6 @@ func (p *plane) saveOld(root string) oldCreds {
 	if root == "sa" {
 		block, _ := pem.Decode(mustRead(p.path("pki/sa.pub")))
 		o.spki = block.Bytes
-		o.token = p.kubectlToken()
 		return o
 	}
 	c, err := pki.ParseCert(mustRead(p.path(trust)))
@@ -195,10 +199,6 @@ func (p *plane) saveOld(root string) oldCreds {
 	}
 	o.adminConf = mustRead(p.path("admin.conf"))
 	return o
-}
-
-func (p *plane) kubectlToken() string {
-	return strings.TrimSpace(p.kubectl("admin.conf", "create", "token", "default", "-n", "default", "--duration=2h"))
 }
 
 // checkOldRefused: after a root's finish, what the old CA (or key) signed
