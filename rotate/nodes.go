@@ -33,9 +33,16 @@ const (
 	ApplyCluster   = "the cluster (kubectl apply)"
 )
 
-// pods reads every static Pod manifest of the folder.
+// pods reads every static Pod manifest of the folder (once per run).
 func (t *tree) pods() []pod {
-	var out []pod
+	if t.podCache == nil {
+		t.podCache = t.readPods()
+	}
+	return t.podCache
+}
+
+func (t *tree) readPods() []pod {
+	out := []pod{}
 	root := t.hostRoot()
 	for _, f := range t.files {
 		if layout.Classify(f) != layout.Manifest {
@@ -101,6 +108,13 @@ func (t *tree) hosts() []string {
 // hostRoot is where the folder sits on the nodes, as the manifests name
 // it: the path whose suffix is a file of the folder.
 func (t *tree) hostRoot() string {
+	if t.rootCache == "" {
+		t.rootCache = t.findRoot()
+	}
+	return t.rootCache
+}
+
+func (t *tree) findRoot() string {
 	counts := map[string]int{}
 	for _, f := range t.files {
 		if layout.Classify(f) != layout.Manifest {

@@ -32,6 +32,10 @@ type tree struct {
 	// kubeconfigs holds every kubeconfig's plaintext.
 	kubeconfigs map[string][]byte
 	rec         *Record
+	// Read once per run: the static Pods and where the folder sits on
+	// the nodes.
+	podCache  []pod
+	rootCache string
 }
 
 func loadTree(d *store.Dir, p *plan.Plan) (*tree, error) {
