@@ -14,7 +14,6 @@ import (
 	"sort"
 	"strings"
 	"testing"
-	"time"
 )
 
 // canon describes a folder so that two runs that did the same thing
@@ -291,5 +290,4 @@ func TestKilledRotationRecovers(t *testing.T) {
 		}
 	}
 	t.Logf("%d kills", kills)
-	_ = time.Second
 }

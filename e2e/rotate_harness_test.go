@@ -21,7 +21,6 @@ import (
 	"strconv"
 	"strings"
 	"sync"
-	"syscall"
 	"testing"
 	"time"
 
@@ -102,11 +101,9 @@ func startPlane(t *testing.T) *plane {
 		r.manifest = p.manifestOf(r.node, r.comp)
 	}
 	// etcd members start together (each waits for the others).
-	var etcd []*running
 	for _, r := range p.comps {
 		if r.comp == "etcd" {
 			p.start(r)
-			etcd = append(etcd, r)
 		}
 	}
 	for _, r := range p.comps {
@@ -591,5 +588,3 @@ func getBody(client *http.Client, u string, h http.Header) (int, string, error) 
 	resp.Body.Close()
 	return resp.StatusCode, string(body), nil
 }
-
-var _ = syscall.SIGTERM

@@ -181,12 +181,8 @@ func (l *live) run(s Step) error {
 			return err
 		}
 		for _, api := range l.APIServers {
-			want := ProbeCN
-			if s == Finish {
-				want = ProbeCN
-			}
 			l.add(api, "trusts a front-proxy request signed by the new CA", l.whoami(api, &tls.Config{RootCAs: pool, Certificates: []tls.Certificate{cert}},
-				http.Header{"X-Remote-User": {ProbeCN}}, want))
+				http.Header{"X-Remote-User": {ProbeCN}}, ProbeCN))
 		}
 	case plan.RootEtcd:
 		pool, err := l.trustPool(v.trustFile)

@@ -8,7 +8,6 @@ import (
 	"errors"
 	"fmt"
 	"io/fs"
-	"path"
 	"sort"
 	"strings"
 
@@ -209,5 +208,3 @@ func nodeOf(rel string) string {
 	}
 	return ""
 }
-
-var _ = path.Base
