@@ -125,6 +125,7 @@ func TestRotateUnderLoad(t *testing.T) {
 	}
 	l.stopLoad()
 	stopped = true
+	p.checkTokenRotate(t)
 	t.Logf("load: %s", l.summary())
 	t.Logf("restarts: %v", p.restarts)
 	var steps []string
@@ -342,4 +343,37 @@ func pemKeys(data []byte) [][]byte {
 			}
 		}
 	}
+}
+
+// checkTokenRotate: token rotate on the live cluster gives
+// bootstrap-kubelet.conf a new token that authenticates, and the old one is
+// refused once its grace period has passed.
+func (p *plane) checkTokenRotate(t *testing.T) {
+	whoami := func(conf string) (string, error) {
+		return pinned.Run(t.Context(), pinned.Path(t, "kubectl"), "--kubeconfig", conf, "auth", "whoami", "-o", "jsonpath={.status.userInfo.username}")
+	}
+	old := filepath.Join(t.TempDir(), "old-bootstrap.conf")
+	if err := os.WriteFile(old, mustRead(p.path("bootstrap-kubelet.conf")), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	oldUser, err := whoami(old)
+	if err != nil || !strings.HasPrefix(oldUser, "system:bootstrap:") {
+		t.Fatalf("the bootstrap token before token rotate: %q %v", oldUser, err)
+	}
+	r := rotateRun("token", "rotate", "--dir", p.dir, "--kubeconfig", p.path("super-admin.conf"), "--grace", "5s")
+	if r.code != 0 {
+		t.Fatalf("token rotate: exit %d\n%s%s", r.code, r.stdout, r.stderr)
+	}
+	newUser, err := whoami(p.path("bootstrap-kubelet.conf"))
+	if err != nil || !strings.HasPrefix(newUser, "system:bootstrap:") || newUser == oldUser {
+		t.Fatalf("the new bootstrap token: %q %v (old %q)", newUser, err, oldUser)
+	}
+	// The API server caches a token's authentication for 10 s.
+	pinned.WaitFor(t, "the old bootstrap token refused", time.Minute, func() error {
+		out, err := whoami(old)
+		if err != nil && strings.Contains(out, "Unauthorized") {
+			return nil
+		}
+		return fmt.Errorf("still authenticates: %q %v", out, err)
+	})
 }
