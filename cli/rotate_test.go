@@ -207,7 +207,17 @@ func TestRotateStatus(t *testing.T) {
 			t.Errorf("status table lacks %q:\n%s", want, r.stdout)
 		}
 	}
-	mustRunAt(t, t0.Add(time.Hour), "rotate", "ca", "--dir", dir)
+	// The finish waits until kubelets have renewed the client
+	// certificates the old CA signed: --cluster-signing-duration (72h)
+	// after the reissue.
+	r = mustRun(t, "rotate", "status", "--dir", dir)
+	if !strings.Contains(r.stdout, "finish (not before ") {
+		t.Errorf("status does not say when the finish is allowed:\n%s", r.stdout)
+	}
+	if line := refused(t, dir, cli.ExitError, "rotate", "ca", "--dir", dir); !strings.Contains(line, "--cluster-signing-duration=72h0m0s") {
+		t.Errorf("early finish: %q", line)
+	}
+	mustRunAt(t, t0.Add(73*time.Hour), "rotate", "ca", "--dir", dir)
 	if s := rotateStatusJSON(t, dir, cli.ExitOK)["ca"]; s.Step != "finish" || !s.Complete || s.Next != "trust" {
 		t.Errorf("ca after finish: %+v", s)
 	}
@@ -386,7 +396,7 @@ func TestCheckExpirationDuringRotation(t *testing.T) {
 		}
 	}
 	oldCA := readFile(t, dir, "pki/ca.crt")
-	mustRun(t, "rotate", "ca", "--dir", dir)
+	mustRun(t, "rotate", "ca", "--dir", dir, "--force")
 	if o, n, s := notes(checkExpiration(t, dir, t0.Add(time.Hour), cli.ExitOK)); o+n+s != 0 {
 		t.Errorf("after finish: %d old, %d new, %d stale", o, n, s)
 	}

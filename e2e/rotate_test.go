@@ -83,6 +83,13 @@ func TestRotateUnderLoad(t *testing.T) {
 			}
 			if root == "ca" && step == "finish" {
 				p.csrSignedByNew(t, old.ca)
+				// Kubelets would still hold client certificates of the old
+				// CA for up to --cluster-signing-duration: the finish waits
+				// for them unless forced (this cluster has no kubelet).
+				r := rotateRun(append([]string{"rotate", "ca", "--dir", p.dir}, live...)...)
+				if r.code != cli.ExitError || !strings.Contains(r.stderr, "kubelets may still use client certificates") {
+					t.Fatalf("ca finish without --force: exit %d\n%s%s", r.code, r.stdout, r.stderr)
+				}
 			}
 			if root == "sa" && step == "finish" {
 				r := rotateRun(append([]string{"rotate", "sa", "--dir", p.dir}, live...)...)
@@ -93,7 +100,7 @@ func TestRotateUnderLoad(t *testing.T) {
 				l.setToken(strings.TrimSpace(p.kubectl("admin.conf", "create", "token", "default", "-n", "default", "--duration=1h")))
 			}
 			args := append([]string{"rotate", root, "--dir", p.dir, "--step", step}, live...)
-			if root == "sa" && step == "finish" {
+			if step == "finish" && (root == "sa" || root == "ca") {
 				args = append(args, "--force")
 			}
 			start := time.Now()

@@ -117,8 +117,12 @@ func Advance(d *store.Dir, p *plan.Plan, root string, o Options) (*Result, error
 		at := now.UTC().Truncate(time.Second)
 		v.rec.ReissueLive, seen = &at, true
 	}
-	if fresh && s == Finish && !v.isCA() && !o.Force {
-		if err := t.tokenGate(v, now, o.Live); err != nil {
+	if fresh && s == Finish && !o.Force && (v.root == plan.RootServiceAccount || v.root == plan.RootCluster) {
+		gate := t.tokenGate
+		if v.root == plan.RootCluster {
+			gate = func(v *view, now time.Time, _ *Live) error { return t.kubeletGate(v, now) }
+		}
+		if err := gate(v, now, o.Live); err != nil {
 			if seen {
 				// Only the record changes: when the new key was seen in use,
 				// which the wait is counted from.

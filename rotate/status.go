@@ -38,8 +38,10 @@ type RootStatus struct {
 	// Problem, when the files disagree with the record: nothing can be
 	// done until it is fixed.
 	Problem string `json:"problem,omitempty"`
-	// FinishAllowed (sa, reissue complete) is when tokens signed by the
-	// old key can no longer be valid; zero when unbounded.
+	// FinishAllowed (sa and ca, reissue complete) is when nothing the old
+	// key signed can still be in use: service-account tokens by their
+	// maximum lifetime, kubelets' client certificates by the controller
+	// manager's --cluster-signing-duration.
 	FinishAllowed *time.Time `json:"finishAllowed,omitempty"`
 	// Compromised names why this root must be rotated (an administrator
 	// who held its key was removed), when that is recorded.
@@ -119,8 +121,8 @@ func Status(d *store.Dir, p *plan.Plan, o StatusOptions) ([]RootStatus, error) {
 		if !st.Complete && st.Step != None {
 			st.Next = st.Step
 		}
-		if root == plan.RootServiceAccount && st.Step == Reissue && st.Complete {
-			if at, ok := t.tokensValidUntil(v); ok {
+		if st.Step == Reissue && st.Complete {
+			if at, ok := t.finishAllowedAt(v); ok {
 				st.FinishAllowed = &at
 			}
 		}

@@ -2,11 +2,13 @@ package rotate
 
 import (
 	"fmt"
+
 	"strconv"
 	"strings"
 	"time"
 
 	"github.com/bulwark-k8s/bulwark/hardening"
+	"github.com/bulwark-k8s/bulwark/plan"
 )
 
 // extendedTokenLife is how long the API server makes a kubelet's projected
@@ -105,4 +107,66 @@ func (t *tree) tokenGate(v *view, now time.Time, l *Live) error {
 			len(held), strings.Join(held, ", "))}
 	}
 	return nil
+}
+
+// defaultSigningDuration is the controller manager's
+// --cluster-signing-duration when it is not set.
+const defaultSigningDuration = 365 * 24 * time.Hour
+
+// kubeletCertLife is how long a certificate the controller manager signs
+// (a kubelet's client certificate) lives, from its manifests' flags.
+func (t *tree) kubeletCertLife() (time.Duration, string) {
+	life, why := time.Duration(0), ""
+	for _, pd := range t.pods() {
+		if pd.component != hardening.ControllerManager {
+			continue
+		}
+		d, err := time.ParseDuration(pd.flags["cluster-signing-duration"])
+		w := pd.manifest + ": --cluster-signing-duration=" + pd.flags["cluster-signing-duration"]
+		if err != nil || d <= 0 {
+			d, w = defaultSigningDuration, pd.manifest+" sets no --cluster-signing-duration (a year by default)"
+		}
+		if d > life {
+			life, why = d, w
+		}
+	}
+	if life == 0 {
+		return defaultSigningDuration, "no kube-controller-manager manifest in the folder says how long kubelet certificates live (a year by default)"
+	}
+	return life, why
+}
+
+// kubeletGate refuses the cluster CA's finish while a kubelet may still
+// use a client certificate the controller manager signed with the old CA
+// before the reissue: kubelets renew theirs (from the new CA) before it
+// ends, so the wait is one certificate lifetime, counted from when the
+// new CA took over signing.
+func (t *tree) kubeletGate(v *view, now time.Time) error {
+	life, why := t.kubeletCertLife()
+	until := v.tokensSince().Add(life)
+	if !now.Before(until) {
+		return nil
+	}
+	counted := "the reissue step was written"
+	if v.rec.ReissueLive != nil {
+		counted = "the cluster was first seen using the reissue (--live)"
+	}
+	return &Refusal{Until: until, Msg: fmt.Sprintf("ca: kubelets may still use client certificates the old CA signed until %s (%s after %s; %s); by then each has renewed its certificate from the new CA: finish then, or with --force (kubelets with a certificate of the old CA lose the API until they bootstrap again)",
+		until.UTC().Format(time.RFC3339), life, counted, why)}
+}
+
+// finishAllowedAt is when a root's finish step stops waiting (sa: old
+// tokens; ca: kubelets' old certificates); false when it never waits or
+// never stops waiting.
+func (t *tree) finishAllowedAt(v *view) (time.Time, bool) {
+	switch v.root {
+	case plan.RootServiceAccount:
+		return t.tokensValidUntil(v)
+	case plan.RootCluster:
+		if since := v.tokensSince(); !since.IsZero() {
+			life, _ := t.kubeletCertLife()
+			return since.Add(life), true
+		}
+	}
+	return time.Time{}, false
 }
