@@ -52,8 +52,8 @@ type Live struct {
 }
 
 // Validate checks the URLs.
-func (l *Live) Validate() error {
-	for _, list := range [][]string{l.APIServers, l.EtcdClients, l.EtcdPeers} {
+func (lv *Live) Validate() error {
+	for _, list := range [][]string{lv.APIServers, lv.EtcdClients, lv.EtcdPeers} {
 		for _, u := range list {
 			p, err := url.Parse(u)
 			if err != nil || p.Scheme != "https" || p.Host == "" || (p.Path != "" && p.Path != "/") {

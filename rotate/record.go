@@ -6,7 +6,6 @@ import (
 	"errors"
 	"fmt"
 	"io/fs"
-	"sort"
 	"time"
 
 	"sigs.k8s.io/yaml"
@@ -108,15 +107,6 @@ func (r *Record) clone() *Record {
 		c.Roots[k] = &cp
 	}
 	return c
-}
-
-func (r *Record) names() []string {
-	var out []string
-	for k := range r.Roots {
-		out = append(out, k)
-	}
-	sort.Strings(out)
-	return out
 }
 
 // Fingerprint names a public key (pki.Fingerprint).

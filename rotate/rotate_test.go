@@ -263,8 +263,6 @@ func caCertWithKey(t testing.TB, d *store.Dir, root string, spki []byte) *x509.C
 	return nil
 }
 
-var errNotSigned = errors.New("not signed")
-
 type snap map[string]string
 
 func snapshot(t testing.TB, d *store.Dir) snap {
