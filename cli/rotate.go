@@ -80,8 +80,10 @@ changed) and which reread their files by themselves, and what comes next.
 Copy the files to the nodes after each step, and let every component take them
 before the next ("bulwark rotate status --live" checks; with --live a step
 refuses to start until then). A run killed at any point is finished by running
-the same command again. ROOT is one of: ca, etcd-ca, etcd-peer-ca,
-front-proxy-ca, sa. "bulwark rotate status" shows where each one is.
+it again with --step and the same step (without --step, a run killed after its
+last write would be taken for done, and the next run would start the next step).
+ROOT is one of: ca, etcd-ca, etcd-peer-ca, front-proxy-ca, sa. "bulwark rotate
+status" shows where each one is.
 
 Exit codes: 0 done; 1 refused (cluster not ready, tokens may still be valid) or
 failed, nothing written; 2 bad usage, a step out of order, or a folder whose
