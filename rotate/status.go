@@ -116,6 +116,8 @@ func Status(d *store.Dir, p *plan.Plan, o StatusOptions) ([]RootStatus, error) {
 			// The last rotation finished: the record says so.
 			st.Step, st.Finished = Finish, v.last.Finish
 			st.Since = v.last.Finish
+			// The key in use is the rotation's new one; the old one is gone.
+			st.Old, st.New = short(v.last.Old)+" (trusted nowhere)", v.old.describe()
 		}
 		st.Next = st.Step.next()
 		if !st.Complete && st.Step != None {
