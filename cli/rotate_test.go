@@ -245,6 +245,27 @@ func TestRotateStatusKubeadm(t *testing.T) {
 	if line := refused(t, dir, cli.ExitUsage, "rotate", "ca", "--dir", dir); !strings.Contains(line, "kubeadm#1350") {
 		t.Errorf("%q", line)
 	}
+	// The other roots rotate on kubeadm's folder as it is: its etcd peers
+	// trust etcd-ca, so that rotation reissues the peer certificates too.
+	for _, root := range []string{"etcd-ca", "front-proxy-ca", "sa"} {
+		for range 3 {
+			mustRun(t, "rotate", root, "--dir", dir, "--force")
+		}
+	}
+	st = rotateStatusJSON(t, dir, cli.ExitOK)
+	for _, root := range []string{"etcd-ca", "front-proxy-ca", "sa"} {
+		if s := st[root]; s.Step != "finish" || !s.Complete {
+			t.Errorf("kubeadm %s after three steps: %+v", root, s)
+		}
+	}
+	peer, err := parseCertPEM(readFile(t, dir, "pki/etcd/peer.crt"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	ca, err := parseCertPEM(readFile(t, dir, "pki/etcd/ca.crt"))
+	if err != nil || peer.CheckSignatureFrom(ca) != nil {
+		t.Errorf("kubeadm's etcd peer certificate is not signed by the new etcd CA (%v)", err)
+	}
 }
 
 // kubeadmTree is a folder the real kubeadm made: certificates,
