@@ -31,6 +31,9 @@ const (
 	EncryptionConfigFile = "encryption-config.yaml"
 	AuditPolicyFile      = "audit-policy.yaml"
 	AuthnConfigFile      = "authentication-config.yaml"
+	// AcceptFile lists the risks an audit of the folder accepts, each with
+	// a written reason (reviewable in git; see package finding).
+	AcceptFile = "audit-accept.yaml"
 
 	// KubeconfigExt ends every kubeconfig at the folder's top level.
 	KubeconfigExt = ".conf"
@@ -133,7 +136,7 @@ func (k Kind) String() string { return kinds[k].what }
 func Classify(rel string) Kind {
 	dir, base := path.Dir(rel), path.Base(rel)
 	switch {
-	case rel == ConfigFile:
+	case rel == ConfigFile || rel == AcceptFile:
 		return SavedConfig
 	case rel == EncryptionConfigFile:
 		return EncryptionConfig
