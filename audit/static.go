@@ -437,7 +437,7 @@ func (a *auditor) checkComponent(c *Component, comps []*Component, ctx *hardenin
 				continue
 			}
 		}
-		a.r.Check(s.ID())
+		a.r.Check(or(reportedAs[s.ID()], s.ID()))
 		if f, ok := custom[s.ID()]; ok {
 			f(a, c, s, ctx)
 			continue

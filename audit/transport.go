@@ -1,7 +1,6 @@
 package audit
 
 import (
-	"crypto/tls"
 	"slices"
 	"strconv"
 	"strings"
@@ -40,19 +39,15 @@ func (a *auditor) checkEtcdExtras(c *Component) {
 	a.cipherList(c, "cipher-suites", c.Flag("cipher-suites"), false)
 }
 
-// cipherClass says how bad an allowed cipher suite is: 2 insecure (Go's
-// InsecureCipherSuites: RC4, 3DES, CBC-SHA256, and anything NULL or
-// EXPORT), 1 weak (CBC, or no forward secrecy), 0 strong (ECDHE with an
-// AEAD, and TLS 1.3's).
+// cipherClass says how bad an allowed cipher suite is: 2 insecure (RC4,
+// 3DES, NULL, EXPORT, MD5, and CBC with SHA-256, which Go leaves without
+// Lucky13 countermeasures), 1 weak (CBC, or no forward secrecy: RSA key
+// exchange), 0 strong (ECDHE with an AEAD, and TLS 1.3's).
 func cipherClass(name string) int {
 	n := strings.ToUpper(strings.TrimSpace(name))
-	for _, s := range tls.InsecureCipherSuites() {
-		if s.Name == n {
-			return 2
-		}
-	}
 	switch {
-	case strings.Contains(n, "RC4") || strings.Contains(n, "3DES") || strings.Contains(n, "NULL") || strings.Contains(n, "EXPORT") || strings.Contains(n, "MD5"):
+	case strings.Contains(n, "RC4") || strings.Contains(n, "3DES") || strings.Contains(n, "NULL") || strings.Contains(n, "EXPORT") ||
+		strings.Contains(n, "MD5") || strings.HasSuffix(n, "_CBC_SHA256"):
 		return 2
 	case strings.HasPrefix(n, "TLS_AES_") || strings.HasPrefix(n, "TLS_CHACHA20_"):
 		return 0
@@ -173,4 +168,3 @@ func (a *auditor) checkKubeletServing(c *Component, api *Component) {
 	}
 	a.r.Add(newFinding(idKubeletServing, c, Evidence{File: c.Source, Detail: detail}))
 }
-

@@ -160,7 +160,7 @@ func (r *Report) writeSARIF(w io.Writer, o Output) error {
 	if o.BaseDir != "" {
 		if abs, err := filepath.Abs(o.BaseDir); err == nil {
 			base = abs
-			run.AddOriginalUriBaseId(BaseID, *sarif.NewArtifactLocation().WithURI(fileURI(abs) + "/"))
+			run.WithOriginalUriBaseIds(map[string]sarif.ArtifactLocation{BaseID: *sarif.NewArtifactLocation().WithURI(fileURI(abs) + "/")})
 		}
 	}
 	index := map[string]int{}

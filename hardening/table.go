@@ -343,7 +343,7 @@ func kubeletSettings() []Setting {
 		k("authorization.mode", lit("Webhook"), Equals, finding.Critical, "4.2.2", "every request is authorized by the API server (SubjectAccessReview)").says("the kubelet allows every request (authorization mode is not Webhook)"),
 		k("readOnlyPort", lit(0), Equals, finding.High, "4.2.4", "no unauthenticated read-only port 10255").says("the kubelet serves its read-only port without authentication"),
 		k("rotateCertificates", lit(true), Equals, finding.Medium, "4.2.10", "renew the 72h client certificate before it ends").says("the kubelet does not renew its client certificate (rotateCertificates off)"),
-		k("protectKernelDefaults", lit(true), Equals, finding.Low, "", "fail rather than change kernel settings").says("the kubelet changes kernel settings instead of failing (protectKernelDefaults off)"),
+		k("protectKernelDefaults", lit(true), Equals, finding.Medium, "4.2.6", "fail rather than change kernel settings").says("the kubelet changes kernel settings instead of failing (protectKernelDefaults off)"),
 		k("tlsMinVersion", lit("VersionTLS12"), MinTLS, finding.Medium, "", "no TLS 1.0/1.1").says("the kubelet accepts TLS versions below 1.2"),
 		k("tlsCipherSuites", func(*Context) any { return strings.Split(StrongCipherSuites, ",") }, Subset, finding.Low, "4.2.12", "TLS 1.2 with forward-secret AEAD ciphers only").says("the kubelet does not restrict TLS 1.2 to forward-secret AEAD cipher suites"),
 		k("podPidsLimit", lit(4096), Present, finding.Low, "4.2.13", "a Pod cannot exhaust the node's process IDs").says("a Pod can exhaust the node's process IDs (no podPidsLimit)"),
