@@ -8,6 +8,8 @@ import (
 	"strings"
 
 	rbacv1 "k8s.io/api/rbac/v1"
+	"k8s.io/apiserver/pkg/authentication/serviceaccount"
+	bootstrapapi "k8s.io/cluster-bootstrap/token/api"
 
 	"github.com/bulwark-k8s/bulwark/finding"
 )
@@ -284,9 +286,9 @@ func broadSubject(s rbacv1.Subject) bool {
 		return true
 	}
 	if s.Kind == rbacv1.UserKind {
-		return strings.HasPrefix(s.Name, "system:serviceaccount:") || strings.HasPrefix(s.Name, "system:node:") || s.Name == UserAnonymous
+		return strings.HasPrefix(s.Name, serviceaccount.ServiceAccountUsernamePrefix) || strings.HasPrefix(s.Name, NodePrefix) || s.Name == UserAnonymous
 	}
-	return strings.HasPrefix(s.Name, "system:serviceaccounts") || s.Name == "system:nodes" || strings.HasPrefix(s.Name, "system:bootstrappers") ||
+	return strings.HasPrefix(s.Name, serviceaccount.AllServiceAccountsGroup) || s.Name == GroupNodes || strings.HasPrefix(s.Name, bootstrapapi.BootstrapDefaultGroup) ||
 		s.Name == GroupAuthenticated || s.Name == GroupUnauthenticated
 }
 

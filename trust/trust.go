@@ -168,9 +168,9 @@ func Mode(file string, kind layout.Kind, mode fs.FileMode) []finding.Finding {
 	detail := fmt.Sprintf("mode %04o", perm)
 	var out []finding.Finding
 	switch {
-	case perm&0o002 != 0:
+	case perm&layout.OtherWrite != 0:
 		out = append(out, newFinding(WritableOthers, file, detail))
-	case perm&0o020 != 0:
+	case perm&layout.GroupWrite != 0:
 		out = append(out, newFinding(WritableGroup, file, detail))
 	}
 	if mode.IsDir() {
@@ -178,13 +178,13 @@ func Mode(file string, kind layout.Kind, mode fs.FileMode) []finding.Finding {
 	}
 	if kind.Secret() {
 		switch {
-		case perm&0o004 != 0:
+		case perm&layout.OtherRead != 0:
 			return append(out, newFinding(SecretOthers, file, detail+" ("+kind.String()+")"))
-		case perm&0o040 != 0:
+		case perm&layout.GroupRead != 0:
 			return append(out, newFinding(SecretGroup, file, detail+" ("+kind.String()+")"))
 		}
 	}
-	if len(out) == 0 && perm&0o077&^kind.Mode() != 0 {
+	if len(out) == 0 && perm&layout.GroupOther&^kind.Mode() != 0 {
 		f := newFinding(ModeOpen, file, fmt.Sprintf("%s, more open than %04o (%s)", detail, kind.Mode(), kind))
 		out = append(out, f)
 	}
