@@ -94,6 +94,7 @@ func TestKubeadmDefaults(t *testing.T) {
 		"kube-scheduler:profiling",
 		"kubelet:podPidsLimit", "kubelet:protectKernelDefaults", "kubelet:seccompDefault", "kubelet:tlsCipherSuites",
 		"pki:ca-path-length",
+		"file:mode", // /var/lib/kubelet/config.yaml is 0644
 	}
 	slices.Sort(want)
 	if got := above(r); !slices.Equal(got, want) {

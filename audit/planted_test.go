@@ -543,7 +543,7 @@ func TestPlantedWeaknesses(t *testing.T) {
 			clean := mk(t)
 			for _, f := range clean.run().Findings {
 				if f.Severity != finding.Info {
-					base[keyOf(f, clean.dir)] = true
+					base[keyOf(f, clean.top)] = true
 				}
 			}
 			if kind == "bulwark" && len(base) > 0 {
@@ -559,7 +559,7 @@ func TestPlantedWeaknesses(t *testing.T) {
 					r := f.run()
 					var found []finding.Finding
 					for _, fd := range r.Findings {
-						if !base[keyOf(fd, f.dir)] && fd.Severity.AtLeast(finding.Medium) {
+						if !base[keyOf(fd, f.top)] && fd.Severity.AtLeast(finding.Medium) {
 							found = append(found, fd)
 						}
 					}
@@ -567,7 +567,7 @@ func TestPlantedWeaknesses(t *testing.T) {
 					if !ok {
 						t.Errorf("want one of %v at medium or above; new findings:", w.want)
 						for _, fd := range r.Findings {
-							if !base[keyOf(fd, f.dir)] {
+							if !base[keyOf(fd, f.top)] {
 								t.Logf("  %s %s %s: %s", fd.Severity, fd.ID, fd.Title, fd.Evidence)
 							}
 						}
@@ -720,7 +720,7 @@ func TestSecureVariants(t *testing.T) {
 				bases[f.kind] = map[string]bool{}
 				for _, fd := range clean.run().Findings {
 					if fd.Severity != finding.Info {
-						bases[f.kind][keyOf(fd, clean.dir)] = true
+						bases[f.kind][keyOf(fd, clean.top)] = true
 					}
 				}
 			}
@@ -731,7 +731,7 @@ func TestSecureVariants(t *testing.T) {
 			v.vary(f)
 			r := f.run()
 			for _, fd := range r.Findings {
-				if fd.Severity != finding.Info && !base[keyOf(fd, f.dir)] {
+				if fd.Severity != finding.Info && !base[keyOf(fd, f.top)] {
 					t.Errorf("false alarm: %s %s %s: %s", fd.Severity, fd.ID, fd.Title, fd.Evidence)
 				}
 			}

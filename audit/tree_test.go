@@ -35,8 +35,9 @@ import (
 type tree struct {
 	t    testing.TB
 	kind string // "bulwark" or "kubeadm"
-	// dir is the cluster folder; root the path its manifests name it by.
-	dir, root string
+	// dir is the cluster folder; root the path its manifests name it by;
+	// top holds everything the tree wrote (kubeadm's rootfs).
+	dir, root, top string
 	// kubelet is the kubelet configuration file.
 	kubelet  string
 	cmdlines []string
@@ -71,7 +72,7 @@ func newTreeWith(t testing.TB, c *config.Cluster) *tree {
 	if _, err := provision.Render(d, p, render.Options{Root: dir}, opts); err != nil {
 		t.Fatal(err)
 	}
-	return &tree{t: t, kind: "bulwark", dir: dir, root: dir, kubelet: filepath.Join(dir, "kubelet/config.yaml"), now: now}
+	return &tree{t: t, kind: "bulwark", dir: dir, root: dir, top: dir, kubelet: filepath.Join(dir, "kubelet/config.yaml"), now: now}
 }
 
 func newTree(t testing.TB) *tree { return newTreeWith(t, config.Default("cp-1")) }
@@ -120,7 +121,7 @@ func newKubeadmTree(t testing.TB) *tree {
 	if out, err := exec.Command("cp", "-a", kubeadmDir+"/.", dst).CombinedOutput(); err != nil {
 		t.Fatalf("cp: %v %s", err, out)
 	}
-	return &tree{t: t, kind: "kubeadm", dir: filepath.Join(dst, "etc/kubernetes"), root: "/etc/kubernetes",
+	return &tree{t: t, kind: "kubeadm", dir: filepath.Join(dst, "etc/kubernetes"), root: "/etc/kubernetes", top: dst,
 		kubelet: filepath.Join(dst, "var/lib/kubelet/config.yaml"), now: time.Now()}
 }
 
