@@ -659,6 +659,9 @@ func secureVariants() []secureVariant {
 		{"encryption with aesgcm", bw, func(f *tree) { f.write("encryption-config.yaml", []byte(encAESGCM)) }},
 		{"encryption with KMS v2", bw, func(f *tree) { f.write("encryption-config.yaml", []byte(encKMSv2)) }},
 		{"encryption with secretbox for every resource", bw, func(f *tree) { f.write("encryption-config.yaml", []byte(encSecretboxAll)) }},
+		{"audit log retention left to 1.36's defaults (366 days, 100 files of 100 MB)", bw, func(f *tree) {
+			f.editPod("kube-apiserver", without("audit-log-maxage", "audit-log-maxbackup", "audit-log-maxsize"))
+		}},
 		{"an audit policy at Metadata for Secrets", bw, func(f *tree) { f.write("audit-policy.yaml", []byte(auditMetadata)) }},
 		{"controller manager on IPv6 loopback", bw, func(f *tree) { f.editPod("kube-controller-manager", with("bind-address", "::1")) }},
 		{"scheduler on 127.0.0.2", bw, func(f *tree) { f.editPod("kube-scheduler", with("bind-address", "127.0.0.2")) }},
