@@ -20,8 +20,9 @@ type Acceptance struct {
 	// Rule is a rule ID.
 	Rule string `json:"rule"`
 	// Scope is a glob (path.Match) matched against a finding's node,
-	// component, file (as reported), endpoint and object; "*" accepts the
-	// rule everywhere.
+	// component, file (as reported; a pattern without "/" also matches the
+	// file's base name), endpoint and object; "*" accepts the rule
+	// everywhere.
 	Scope string `json:"scope"`
 	// Reason says why the risk is accepted; it is shown with every finding
 	// it covers.
@@ -133,6 +134,12 @@ func (a *Acceptance) matches(f *Finding) bool {
 		}
 		if ok, _ := path.Match(a.Scope, k); ok {
 			return true
+		}
+		// A pattern without a slash also matches a file's base name.
+		if !strings.Contains(a.Scope, "/") && strings.Contains(k, "/") {
+			if ok, _ := path.Match(a.Scope, path.Base(k)); ok {
+				return true
+			}
 		}
 	}
 	return false
