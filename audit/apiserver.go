@@ -302,6 +302,15 @@ func (a *auditor) checkAPIServerExtras(c *Component) {
 			a.r.Add(newFinding(idRequestTimeout, c, Evidence{File: v.Origin.File, Line: v.Origin.Line, Detail: "--request-timeout=" + v.Value}))
 		}
 	}
+	a.r.Check(idCORS)
+	if v, ok := c.Flags["cors-allowed-origins"]; ok {
+		for _, o := range listValue(v.Value) {
+			if o == "*" || o == ".*" || strings.HasPrefix(o, ".*") || o == "//.*" || strings.HasSuffix(o, "://.*") {
+				a.r.Add(newFinding(idCORS, c, Evidence{File: v.Origin.File, Line: v.Origin.Line, Detail: "--cors-allowed-origins includes " + o}))
+				break
+			}
+		}
+	}
 	a.r.Check(idSALookup)
 	if v, ok := c.Flags["service-account-lookup"]; ok && normalize(v.Value) == "false" {
 		a.r.Add(newFinding(idSALookup, c, Evidence{File: v.Origin.File, Line: v.Origin.Line, Detail: "--service-account-lookup=false"}))

@@ -9,6 +9,7 @@ import (
 	"os"
 	"os/user"
 	"path/filepath"
+	"slices"
 	"strconv"
 	"strings"
 	"syscall"
@@ -91,6 +92,59 @@ func (a *auditor) checkCAs(comps []*Component, node string) {
 		a.r.Check(p.id)
 		if sharesKey(p.a, p.b) {
 			f := newFinding(p.id, nil, Evidence{File: p.file, Detail: fmt.Sprintf("%s and %s hold the same CA key", p.aWhat, p.bWhat)})
+			f.Node = node
+			a.r.Add(f)
+		}
+	}
+}
+
+// channelCAs are the CA files each channel must trust or sign with, and
+// the other CAs whose use there a rule of its own already reports.
+var channelCAs = []struct {
+	comp        hardening.Component
+	flag, ca    string
+	coveredElse []string
+}{
+	{hardening.APIServer, "client-ca-file", plan.ClusterCA, nil},
+	{hardening.APIServer, "etcd-cafile", plan.EtcdCA, nil},
+	{hardening.APIServer, "requestheader-client-ca-file", plan.FrontProxyCA, []string{plan.ClusterCA}},
+	{hardening.ControllerManager, "cluster-signing-cert-file", plan.ClusterCA, nil},
+	{hardening.ControllerManager, "root-ca-file", plan.ClusterCA, nil},
+	{hardening.Kubelet, "authentication.x509.clientCAFile", plan.ClusterCA, nil},
+	{hardening.Etcd, "trusted-ca-file", plan.EtcdCA, []string{plan.ClusterCA}},
+	{hardening.Etcd, "peer-trusted-ca-file", plan.EtcdPeerCA, []string{plan.ClusterCA, plan.EtcdCA}},
+}
+
+// checkChannelCAs wants each channel's CA flag to name that channel's CA:
+// a file holding another planned CA's key is a finding.
+func (a *auditor) checkChannelCAs(comps []*Component, node string) {
+	planned := map[string][]*x509.Certificate{}
+	for _, ca := range a.plan.CAs {
+		planned[ca.Name] = a.loadCerts(a.dir.Path(ca.CertFile()))
+	}
+	for _, ch := range channelCAs {
+		c := findIn(comps, ch.comp)
+		if c == nil {
+			continue
+		}
+		v := c.Flags[ch.flag]
+		if c.Name == hardening.Kubelet {
+			v = c.kubelet(ch.flag)
+		}
+		if v.Unset || v.Value == "" {
+			continue
+		}
+		have := a.loadCerts(a.local(v.Value))
+		if len(have) == 0 || sharesKey(have, planned[ch.ca]) {
+			continue
+		}
+		a.r.Check(idChannelCA)
+		for _, ca := range a.plan.CAs {
+			if ca.Name == ch.ca || slices.Contains(ch.coveredElse, ca.Name) || !sharesKey(have, planned[ca.Name]) {
+				continue
+			}
+			f := newFinding(idChannelCA, c, Evidence{File: or(v.Origin.File, c.Source), Line: v.Origin.Line,
+				Detail: fmt.Sprintf("%s names %s, which holds %s's key; its channel's CA is %s", ch.flag, v.Value, ca.CertFile(), layout.CertFile(ch.ca))})
 			f.Node = node
 			a.r.Add(f)
 		}

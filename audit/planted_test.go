@@ -286,6 +286,16 @@ func weaknesses() []weakness {
 			f.editPod("kube-apiserver", adding("--profiling", "false"))
 		}, want: ids("config:stray-arguments")},
 
+		{name: "API server asks for the removed insecure port", plant: func(f *tree) { f.editPod("kube-apiserver", with("insecure-port", "8080")) },
+			want: ids("config:removed-insecure-flag")},
+		{name: "API server allows any CORS origin", plant: func(f *tree) { f.editPod("kube-apiserver", with("cors-allowed-origins", ".*")) },
+			want: ids("kube-apiserver:cors-any-origin")},
+		{name: "API server verifies etcd with the cluster CA", plant: func(f *tree) { f.editPod("kube-apiserver", with("etcd-cafile", f.host("pki/ca.crt"))) },
+			want: ids("pki:channel-trusts-wrong-ca")},
+		{name: "API server caches webhook tokens for a day", plant: func(f *tree) {
+			f.editPod("kube-apiserver", with("authentication-token-webhook-cache-ttl", "24h"))
+		}, want: ids("kube-apiserver:auth-cache-ttl")},
+
 		// kube-controller-manager
 		{name: "controller manager on every address", plant: func(f *tree) { f.editPod("kube-controller-manager", with("bind-address", "0.0.0.0")) },
 			want: ids("kube-controller-manager:bind-address")},
@@ -306,6 +316,11 @@ func weaknesses() []weakness {
 		{name: "controller manager serves /metrics without authorization", plant: func(f *tree) {
 			f.editPod("kube-controller-manager", with("authorization-always-allow-paths", "/healthz,/readyz,/livez,/metrics"))
 		}, want: ids("kube-controller-manager:authorization-always-allow-paths")},
+		{name: "controller manager signs kubelet certificates with the etcd CA", plant: func(f *tree) {
+			f.editPod("kube-controller-manager", chain(with("cluster-signing-cert-file", f.host("pki/etcd/ca.crt")), with("cluster-signing-key-file", f.host("pki/etcd/ca.key"))))
+		}, want: ids("pki:channel-trusts-wrong-ca")},
+		{name: "scheduler asks for the removed insecure port", plant: func(f *tree) { f.editPod("kube-scheduler", with("port", "10251")) },
+			want: ids("config:removed-insecure-flag")},
 		{name: "controller manager TLS 1.1", plant: func(f *tree) { f.editPod("kube-controller-manager", with("tls-min-version", "VersionTLS11")) },
 			want: ids("kube-controller-manager:tls-min-version")},
 
@@ -344,6 +359,14 @@ func weaknesses() []weakness {
 			want: ids("kubelet:makeIPTablesUtilChains")},
 		{name: "kubelet health endpoint on every address", plant: func(f *tree) { f.editKubelet(map[string]any{"healthzBindAddress": "0.0.0.0"}) },
 			want: ids("kubelet:healthz-beyond-loopback")},
+		{name: "kubelet trusts the front-proxy CA for clients", plant: func(f *tree) {
+			f.editKubelet(map[string]any{"authentication.x509.clientCAFile": f.host("pki/front-proxy-ca.crt")})
+		}, want: ids("pki:channel-trusts-wrong-ca")},
+		{name: "kubelet caches authorization answers for a day", plant: func(f *tree) {
+			f.editKubelet(map[string]any{"authorization.webhook.cacheAuthorizedTTL": "24h"})
+		}, want: ids("kubelet:auth-cache-ttl")},
+		{name: "etcd peers skip SAN verification", plant: func(f *tree) { f.editPod("etcd", with("peer-skip-client-san-verification", "true")) },
+			want: ids("etcd:peer-skip-client-san-verification")},
 		{name: "kubelet protectKernelDefaults off", bulwarkOnly: true, plant: func(f *tree) { f.editKubelet(map[string]any{"protectKernelDefaults": false}) },
 			want: ids("kubelet:protectKernelDefaults")},
 		{name: "kubelet drop-in turns anonymous on", plant: func(f *tree) {

@@ -61,6 +61,11 @@ const (
 	idTokenLongLived    = "cluster:bootstrap-token-long-lived"
 	idSATokenSecret     = "cluster:service-account-token-secret"
 	idClusterUnreadable = "cluster:unreadable"
+	idRemovedFlag       = "config:removed-insecure-flag"
+	idPeerSkipSAN       = "etcd:peer-skip-client-san-verification"
+	idCORS              = "kube-apiserver:cors-any-origin"
+	idCacheTTL          = ":auth-cache-ttl"
+	idChannelCA         = "pki:channel-trusts-wrong-ca"
 )
 
 // admissionRule is a default-on admission plugin whose absence weakens the
@@ -135,6 +140,10 @@ func auditRules() []finding.Rule {
 		r(idFileOwner, finding.Medium, "1.1.19", "a key, certificate, kubeconfig, manifest or unit is not owned by root: its owner can change (or read) it", "chown root:root the file"),
 		r(idEtcdDataMode, finding.Medium, "1.1.11", "etcd's data folder is open to other users: it holds every Secret", "chmod 700 the data folder"),
 		r(idEtcdDataOwner, finding.Low, "1.1.12", "etcd's data folder is not owned by a dedicated etcd user", "run etcd as its own user and chown -R etcd:etcd the data folder"),
+		r(idRemovedFlag, finding.Medium, "", "a component is given a removed flag that asked for something insecure (an insecure port, basic auth, HTTP to kubelets): the component does not start, and the intent is unsafe", "remove the flag"),
+		r(idPeerSkipSAN, finding.Medium, "", "etcd does not check that a peer's certificate names the peer (skip-client-san-verification)", "remove --peer-skip-client-san-verification (and its experimental spelling)"),
+		r(idCORS, finding.Medium, "", "kube-apiserver allows cross-origin requests from any origin (--cors-allowed-origins)", "list the exact origins that need the API from a browser, anchored, or none"),
+		r(idChannelCA, finding.High, "", "a component trusts, or signs with, another channel's CA: the separate trust roots no longer separate anything", "point the flag at its channel's CA (cluster CA for API clients and kubelets, etcd/ca for etcd, etcd/peer-ca for peers, front-proxy-ca for the aggregation layer)"),
 		r(idTokenNoExpiry, finding.High, "", "a bootstrap token never expires: whoever has it can register nodes forever", "set an expiration (bulwark token create does; 24h by default) or delete the token"),
 		r(idTokenLongLived, finding.Medium, "", "a bootstrap token lives longer than 7 days", "create bootstrap tokens for the join at hand (bulwark token create --ttl 24h) and delete this one"),
 		r(idSATokenSecret, finding.Medium, "", "a legacy service-account token Secret holds a token that never expires", "delete the Secret; Pods get short-lived projected tokens, and kubectl create token mints one when needed"),
@@ -161,6 +170,14 @@ func auditRules() []finding.Rule {
 		rules = append(rules,
 			r(string(c)+idWeakCiphers, finding.Medium, "", n+" explicitly allows weak TLS cipher suites (CBC or without forward secrecy)", "allow only ECDHE with AES-GCM or ChaCha20-Poly1305 (bulwark render's list)"),
 			r(string(c)+idInsecureCiphers, finding.High, "", n+" explicitly allows insecure TLS cipher suites (RC4, 3DES or CBC-SHA256)", "allow only ECDHE with AES-GCM or ChaCha20-Poly1305 (bulwark render's list)"))
+	}
+	for _, c := range []hardening.Component{hardening.APIServer, hardening.ControllerManager, hardening.Scheduler, hardening.Kubelet} {
+		n := string(c)
+		if c == hardening.Kubelet {
+			n = "the kubelet"
+		}
+		rules = append(rules, r(string(c)+idCacheTTL, finding.Medium, "", n+" caches authentication or authorization answers for more than 10 minutes: revoked tokens and permissions keep working that long",
+			"leave the webhook cache TTLs at their defaults (minutes at most)"))
 	}
 	for _, c := range []hardening.Component{hardening.ControllerManager, hardening.Scheduler} {
 		rules = append(rules, r(string(c)+":tls-min-version", finding.Medium, "", string(c)+" accepts TLS versions below 1.2", "remove --tls-min-version, or set VersionTLS12 or VersionTLS13"))

@@ -84,6 +84,7 @@ func Static(opts Options) (*Report, error) {
 			a.r.Components = append(a.r.Components, *c)
 		}
 		a.checkCAs(comps, name)
+		a.checkChannelCAs(comps, name)
 	}
 	a.checkTree()
 	a.checkNamedFiles()
@@ -447,6 +448,10 @@ func (a *auditor) checkComponent(c *Component, comps []*Component, ctx *hardenin
 		if !matches(s.Match, v, want) {
 			a.r.Add(a.settingFinding(c, s, v, want))
 		}
+	}
+	a.checkRemovedFlags(c)
+	if c.Name != hardening.Etcd {
+		a.checkCacheTTLs(c)
 	}
 	switch c.Name {
 	case hardening.Etcd:

@@ -32,6 +32,13 @@ func (a *auditor) checkEtcdListeners(c *Component) {
 }
 
 func (a *auditor) checkEtcdExtras(c *Component) {
+	a.r.Check(idPeerSkipSAN)
+	for _, name := range []string{"peer-skip-client-san-verification", "experimental-peer-skip-client-san-verification"} {
+		if v, ok := c.Flags[name]; ok && normalize(v.Value) == "true" {
+			a.r.Add(newFinding(idPeerSkipSAN, c, Evidence{File: v.Origin.File, Line: v.Origin.Line, Detail: name + " is true"}))
+			break
+		}
+	}
 	a.r.Check(idEtcdPprof)
 	if v, ok := c.Flags["enable-pprof"]; ok && normalize(v.Value) == "true" {
 		a.r.Add(newFinding(idEtcdPprof, c, Evidence{File: v.Origin.File, Line: v.Origin.Line, Detail: "enable-pprof is true"}))
@@ -167,4 +174,55 @@ func (a *auditor) checkKubeletServing(c *Component, api *Component) {
 		detail = "the API server has no --kubelet-certificate-authority to verify the kubelet's tlsCertFile"
 	}
 	a.r.Add(newFinding(idKubeletServing, c, Evidence{File: c.Source, Detail: detail}))
+}
+
+// removedFlags are flags the pinned releases no longer have, which asked
+// for something insecure; a component given one does not start.
+var removedFlags = map[hardening.Component]map[string]string{
+	hardening.APIServer: {"insecure-port": "an unauthenticated HTTP port", "insecure-bind-address": "an unauthenticated HTTP port",
+		"basic-auth-file": "passwords in a file", "kubelet-https": "HTTP to kubelets", "enable-swagger-ui": "the Swagger UI"},
+	hardening.ControllerManager: {"port": "an unauthenticated HTTP port", "address": "an unauthenticated HTTP port"},
+	hardening.Scheduler:         {"port": "an unauthenticated HTTP port", "address": "an unauthenticated HTTP port"},
+}
+
+func (a *auditor) checkRemovedFlags(c *Component) {
+	a.r.Check(idRemovedFlag)
+	for name, why := range removedFlags[c.Name] {
+		v, ok := c.Flags[name]
+		if !ok {
+			continue
+		}
+		if name == "kubelet-https" && normalize(v.Value) != "false" || (name == "insecure-port" || name == "port") && strings.TrimSpace(v.Value) == "0" {
+			continue
+		}
+		a.r.Add(newFinding(idRemovedFlag, c, Evidence{File: v.Origin.File, Line: v.Origin.Line, Detail: "--" + name + "=" + v.Value + " (" + why + ")"}))
+	}
+}
+
+// cacheTTLs are the flags and kubelet fields that keep webhook answers.
+var cacheTTLs = map[hardening.Component][]string{
+	hardening.APIServer:         {"authentication-token-webhook-cache-ttl", "authorization-webhook-cache-authorized-ttl"},
+	hardening.ControllerManager: {"authentication-token-webhook-cache-ttl", "authorization-webhook-cache-authorized-ttl"},
+	hardening.Scheduler:         {"authentication-token-webhook-cache-ttl", "authorization-webhook-cache-authorized-ttl"},
+	hardening.Kubelet:           {"authentication.webhook.cacheTTL", "authorization.webhook.cacheAuthorizedTTL"},
+}
+
+func (a *auditor) checkCacheTTLs(c *Component) {
+	id := string(c.Name) + idCacheTTL
+	a.r.Check(id)
+	for _, name := range cacheTTLs[c.Name] {
+		var v Value
+		if c.Name == hardening.Kubelet {
+			v = c.kubelet(name)
+		} else {
+			v = c.Flag(name)
+		}
+		if v.Unset {
+			continue
+		}
+		if d, err := time.ParseDuration(strings.TrimSpace(v.Value)); err == nil && d > 10*time.Minute {
+			a.r.Add(newFinding(id, c, Evidence{File: or(v.Origin.File, c.Source), Line: v.Origin.Line, Detail: name + " is " + v.Value}))
+			return
+		}
+	}
 }
