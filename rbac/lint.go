@@ -48,6 +48,19 @@ func concat(ls ...[]Action) []Action { return slices.Concat(ls...) }
 var grantCIS = map[string]string{"RBAC001": "5.1.2", "RBAC002": "5.1.8", "RBAC003": "5.1.8", "RBAC004": "5.1.8", "RBAC005": "5.1.4",
 	"RBAC006": "5.1.10", "RBAC007": "5.1.4", "RBAC008": "5.1.11", "RBAC009": "5.1.13"}
 
+// grantTitles state each risky grant as the problem it is.
+var grantTitles = map[string]string{
+	"RBAC001": "a binding lets its subjects read Secrets cluster-wide",
+	"RBAC002": "a binding lets its subjects escalate: create or change roles with permissions they do not hold",
+	"RBAC003": "a binding lets its subjects bind any role, including ones with permissions they do not hold",
+	"RBAC004": "a binding lets its subjects impersonate users, groups or service accounts",
+	"RBAC005": "a binding lets its subjects run commands in Pods (pods/exec, pods/attach)",
+	"RBAC006": "a binding lets its subjects reach every kubelet's API through nodes/proxy (exec in any Pod on the node)",
+	"RBAC007": "a binding lets its subjects create Pods or workloads in kube-system (and so run as any of its service accounts)",
+	"RBAC008": "a binding lets its subjects approve certificate signing requests",
+	"RBAC009": "a binding lets its subjects mint service-account tokens (serviceaccounts/token)",
+}
+
 // riskyGrants is the table of permissions that amount to (or open a path
 // to) control of the cluster or of its secrets.
 var riskyGrants = []riskyGrant{
@@ -361,7 +374,7 @@ const (
 func LintRules() []finding.Rule {
 	var out []finding.Rule
 	for _, g := range riskyGrants {
-		out = append(out, finding.Rule{ID: g.id, Severity: g.severity, CIS: grantCIS[g.id], Title: "a binding lets its subjects " + strings.TrimPrefix(g.title, "may "), Remediation: g.remediation})
+		out = append(out, finding.Rule{ID: g.id, Severity: g.severity, CIS: grantCIS[g.id], Title: grantTitles[g.id], Remediation: g.remediation})
 	}
 	return append(out,
 		finding.Rule{ID: idAnonymous, Severity: finding.Critical, CIS: "5.1.1", Title: "a binding grants anonymous requests (system:anonymous or system:unauthenticated)", Remediation: "bind named users, groups or service accounts instead"},
@@ -382,18 +395,26 @@ var lintRules = finding.NewRules(LintRules())
 // JUnit and the table).
 func (r *LintReport) Report() *finding.Report {
 	rep := finding.NewReport(lintRules)
+	if r.Bindings+r.Roles > 0 {
+		for _, ru := range lintRules.All() {
+			rep.Check(ru.ID)
+		}
+	}
 	for _, f := range r.Findings {
 		file, _, _ := strings.Cut(f.Source, "#")
-		rep.Add(finding.Finding{ID: f.ID, Severity: f.Severity, Title: f.Title, Remediation: f.Remediation, CIS: ruleCIS(f.ID),
+		ru, _ := lintRules.Get(f.ID)
+		rep.Add(finding.Finding{ID: f.ID, Severity: f.Severity, Title: or(ru.Title, f.Title), Remediation: f.Remediation, CIS: ru.CIS,
 			Evidence: finding.Evidence{File: file, Object: f.Object.String(), Detail: f.Detail}})
 	}
 	rep.Checked = r.Bindings + r.Roles
 	return rep
 }
 
-func ruleCIS(id string) string {
-	r, _ := lintRules.Get(id)
-	return r.CIS
+func or(a, b string) string {
+	if a != "" {
+		return a
+	}
+	return b
 }
 
 // Write encodes the report in one of LintFormats.
