@@ -439,6 +439,24 @@ func weaknesses() []weakness {
 		{name: "a copy of the cluster CA key in a member's folder", plant: func(f *tree) {
 			f.writeFile(f.path("pki/etcd/cp-1/ca.key"), f.read(f.path("pki/ca.key")), 0o600)
 		}, want: ids("pki:ca-key-misplaced")},
+		{name: "a leaf valid for ten years", plant: func(f *tree) {
+			old := f.leaf("apiserver-kubelet-client")
+			tmpl := *old
+			tmpl.NotBefore, tmpl.NotAfter = f.now.Add(-time.Hour), f.now.Add(10*365*24*time.Hour)
+			f.mintRaw("pki/apiserver-kubelet-client.crt", &tmpl, old.PublicKey, f.issuer("ca"))
+		}, want: ids("pki:long-lived")},
+		{name: "the service-account key is the API server's key", plant: func(f *tree) {
+			k := f.key("pki/apiserver.key")
+			f.writeKey("pki/sa.key", k)
+			pub, _ := pki.MarshalPublicKey(k.Public())
+			f.writeFile(f.path("pki/sa.pub"), pub, 0o644)
+		}, want: ids("pki:key-reuse")},
+		{name: "the service-account key is the cluster CA's key", plant: func(f *tree) {
+			k := f.key("pki/ca.key")
+			f.writeKey("pki/sa.key", k)
+			pub, _ := pki.MarshalPublicKey(k.Public())
+			f.writeFile(f.path("pki/sa.pub"), pub, 0o644)
+		}, want: ids("pki:ca-key-misplaced")},
 		{name: "sa.pub does not match sa.key", plant: func(f *tree) {
 			k, _ := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
 			pub, _ := pki.MarshalPublicKey(&k.PublicKey)

@@ -41,6 +41,7 @@ import (
 	"slices"
 	"sort"
 	"strings"
+	"time"
 
 	"k8s.io/apiserver/pkg/authentication/user"
 	clientcmdapi "k8s.io/client-go/tools/clientcmd/api"
@@ -82,6 +83,7 @@ type Input struct {
 const (
 	WeakKey            = "pki:weak-key"
 	WeakSignature      = "pki:weak-signature"
+	LongLived          = "pki:long-lived"
 	CANotCA            = "pki:ca-not-ca"
 	CAPathLength       = "pki:ca-path-length"
 	LeafIsCA           = "pki:leaf-is-ca"
@@ -121,6 +123,7 @@ func Rules() []finding.Rule {
 	return []finding.Rule{
 		r(WeakKey, finding.High, "", "a key is too weak: RSA below 2048 bits, an elliptic curve below 256 bits, or DSA", "reissue it with ECDSA P-256/P-384 or RSA 2048+ (bulwark certs renew --new-key, or a new CA)"),
 		r(WeakSignature, finding.High, "", "a certificate is signed with SHA-1 or MD5, which can be forged", "reissue it with a SHA-256 (or stronger) signature"),
+		r(LongLived, finding.Medium, "", "a certificate lives far longer than planned (leaves 1 year, CAs 10 years by default): a stolen key stays useful that long", "reissue it with the planned validity (bulwark certs renew NAME)"),
 		r(CANotCA, finding.Medium, "", "a CA certificate is not marked as a CA (basicConstraints CA:TRUE and keyCertSign): clients refuse what it signs, or treat it inconsistently", "reissue the CA with basicConstraints CA:TRUE and key usage keyCertSign"),
 		r(CAPathLength, finding.Medium, "", "a CA may sign intermediate CAs (no path length 0) though none is planned", "reissue the CA with pathlen:0"),
 		r(LeafIsCA, finding.High, "", "a leaf certificate is a CA (basicConstraints CA:TRUE): its key can sign certificates", "reissue it as a leaf (CA:FALSE)"),
@@ -273,6 +276,25 @@ func weakSignature(a x509.SignatureAlgorithm) bool {
 	return false
 }
 
+// lifetime reports a certificate valid for longer than max (with 10% and a
+// day of slack for backdating).
+func (c *checker) lifetime(p string, cert *x509.Certificate, max time.Duration) {
+	if max <= 0 {
+		return
+	}
+	if life := cert.NotAfter.Sub(cert.NotBefore); life > max+max/10+24*time.Hour {
+		c.add(LongLived, p, fmt.Sprintf("%s is valid for %d days (planned: %d)", cert.Subject.CommonName, int(life.Hours()/24), int(max.Hours()/24)))
+	}
+}
+
+// leafValidity is the plan's lifetime for leaves.
+func (c *checker) leafValidity() time.Duration {
+	for _, ce := range c.in.Plan.Certs {
+		return ce.Validity
+	}
+	return 0
+}
+
 func (c *checker) key(p string, pub crypto.PublicKey) {
 	if why := WeakKeyReason(pub); why != "" {
 		c.add(WeakKey, p, why)
@@ -285,8 +307,14 @@ func (c *checker) cert(f *File) {
 	if weakSignature(cert.SignatureAlgorithm) {
 		c.add(WeakSignature, f.Path, fmt.Sprintf("%s: signature %s", cert.Subject.CommonName, cert.SignatureAlgorithm))
 	}
-	if _, isCA := c.caOf(f.Path); isCA {
+	if ca, isCA := c.caOf(f.Path); isCA {
+		c.lifetime(f.Path, cert, ca.Validity)
 		return // judged with the other CAs
+	}
+	if spec, ok := c.role(f.Path); ok {
+		c.lifetime(f.Path, cert, spec.Validity)
+	} else if !cert.IsCA {
+		c.lifetime(f.Path, cert, c.leafValidity())
 	}
 	if cert.IsCA {
 		c.add(LeafIsCA, f.Path, fmt.Sprintf("%s has basicConstraints CA:TRUE", cert.Subject.CommonName))
@@ -489,7 +517,11 @@ func (c *checker) reuse() {
 			h   holder
 		}{cert.PublicKey, holder{file, cert.Raw}})
 	}
+	var keys []File
 	for _, f := range c.in.Files {
+		if f.Key != nil || f.Pub != nil {
+			keys = append(keys, f)
+		}
 		if len(f.Certs) > 0 {
 			add(f.Path, f.Certs[0])
 		}
@@ -499,6 +531,27 @@ func (c *checker) reuse() {
 				if cert, err := pki.ParseCert(a.ClientCertificateData); err == nil {
 					add(f.Path, cert)
 				}
+			}
+		}
+	}
+	// A key file whose key is another role's certificate's: the
+	// service-account key being the CA's, a leaf's key copied to another.
+	for _, k := range keys {
+		pub := k.Pub
+		if k.Key != nil {
+			pub = k.Key.Public()
+		}
+		own := strings.TrimSuffix(strings.TrimSuffix(k.Path, layout.KeyExt), ".pub") + layout.CertExt
+		if k.Path == plan.ServiceAccountPubFile || strings.HasSuffix(k.Path, layout.KeyExt) && c.byPath[own] != nil {
+			continue // sa.pub is sa.key's; a key beside its certificate is judged with it
+		}
+		for _, o := range all {
+			if o.h.file != own && pki.PublicKeysEqual(o.pub, pub) {
+				if _, isCA := c.caOf(o.h.file); isCA {
+					break // a copy of a CA key: CAKeyMisplaced
+				}
+				c.add(KeyReuse, k.Path, fmt.Sprintf("%s holds the key of %s", k.Path, o.h.file))
+				break
 			}
 		}
 	}
@@ -570,6 +623,11 @@ func (c *checker) kubeconfig(f *File) {
 		}
 		if cert.IsCA {
 			c.add(LeafIsCA, f.Path, "user "+name+"'s certificate has basicConstraints CA:TRUE")
+		}
+		if planned != nil {
+			c.lifetime(f.Path, cert, planned.Validity)
+		} else {
+			c.lifetime(f.Path, cert, c.leafValidity())
 		}
 		if slices.Contains(cert.Subject.Organization, user.SystemPrivilegedGroup) && !breakGlass {
 			c.add(SystemMasters, f.Path, fmt.Sprintf("user %s: CN %q, O %q", name, cert.Subject.CommonName, cert.Subject.Organization))
