@@ -720,6 +720,17 @@ func secureVariants() []secureVariant {
 			f.writeFile(filepath.Join(dir, "10-secure.conf"), []byte("apiVersion: kubelet.config.k8s.io/v1beta1\nkind: KubeletConfiguration\nreadOnlyPort: 0\nauthentication:\n  anonymous:\n    enabled: false\n"), 0o600)
 			f.kubeletUnit("--config-dir=" + dir)
 		}},
+		{"kubelet configured by flags alone (no --config)", bw, func(f *tree) {
+			unit := filepath.Join(filepath.Dir(f.kubelet), "kubelet.service")
+			f.writeFile(unit, []byte("[Service]\nExecStart=/usr/bin/kubelet --anonymous-auth=false --authentication-token-webhook=true --authorization-mode=Webhook \\\n"+
+				"  --client-ca-file="+f.host("pki/ca.crt")+" --read-only-port=0 --rotate-certificates=true --protect-kernel-defaults=true \\\n"+
+				"  --tls-min-version=VersionTLS12 --tls-cipher-suites=TLS_ECDHE_ECDSA_WITH_AES_128_GCM_SHA256 --tls-cipher-suites=TLS_ECDHE_RSA_WITH_AES_128_GCM_SHA256 \\\n"+
+				"  --pod-max-pids=4096 --seccomp-default=true\n"), 0o600)
+			f.cmdlines = append(f.cmdlines, unit)
+		}},
+		{"API server flags in args instead of command", bw, func(f *tree) {
+			f.pod("kube-apiserver", func(c *corev1.Container) { c.Command, c.Args = c.Command[:1], c.Command[1:] })
+		}},
 		{"kubelet podPidsLimit by flag", bw, func(f *tree) {
 			f.editKubelet(map[string]any{"podPidsLimit": nil})
 			f.kubeletUnit("--pod-max-pids=2048")
