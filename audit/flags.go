@@ -1,7 +1,6 @@
 package audit
 
 import (
-	"slices"
 	"strings"
 
 	"github.com/bulwark-k8s/bulwark/hardening"
@@ -196,5 +195,3 @@ func listValue(v string) []string {
 	}
 	return out
 }
-
-func hasItem(v, item string) bool { return slices.Contains(listValue(v), item) }

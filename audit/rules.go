@@ -1,7 +1,6 @@
 package audit
 
 import (
-	"strings"
 	"sync"
 
 	"github.com/bulwark-k8s/bulwark/finding"
@@ -222,15 +221,6 @@ func Rules() *finding.Rules {
 	return rules
 }
 
-// ruleOf returns a declared rule (a programming error if missing).
-func ruleOf(id string) finding.Rule {
-	ru, ok := Rules().Get(id)
-	if !ok {
-		panic("audit: no rule " + id)
-	}
-	return ru
-}
-
 // newFinding makes a finding of a declared rule.
 func newFinding(id string, c *Component, ev finding.Evidence) finding.Finding {
 	f := Rules().New(id, ev)
@@ -239,5 +229,3 @@ func newFinding(id string, c *Component, ev finding.Evidence) finding.Finding {
 	}
 	return f
 }
-
-func title(s string) string { return strings.TrimSpace(s) }

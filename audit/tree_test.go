@@ -322,7 +322,6 @@ type certOpts struct {
 	pathLen  int // -1: none
 	keyUsage x509.KeyUsage
 	dns      []string
-	ips      []string
 }
 
 // mint writes a certificate for pub, signed by (parent, signer), with the
