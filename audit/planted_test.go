@@ -731,6 +731,12 @@ func secureVariants() []secureVariant {
 		{"API server flags in args instead of command", bw, func(f *tree) {
 			f.pod("kube-apiserver", func(c *corev1.Container) { c.Command, c.Args = c.Command[:1], c.Command[1:] })
 		}},
+		{"booleans spelled 0 and True", bw, func(f *tree) {
+			f.editPod("kube-controller-manager", chain(with("profiling", "0"), with("use-service-account-credentials", "True")))
+		}},
+		{"scheduler serving off (--secure-port=0) on every address", bw, func(f *tree) {
+			f.editPod("kube-scheduler", chain(with("bind-address", "0.0.0.0"), with("secure-port", "0")))
+		}},
 		{"kubelet podPidsLimit by flag", bw, func(f *tree) {
 			f.editKubelet(map[string]any{"podPidsLimit": nil})
 			f.kubeletUnit("--pod-max-pids=2048")

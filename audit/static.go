@@ -422,6 +422,8 @@ var custom = map[string]func(a *auditor, c *Component, s hardening.Setting, ctx 
 	"etcd:peer-client-cert-auth":                          checkEtcdCertAuth("peer-trusted-ca-file"),
 	"kube-controller-manager:terminated-pod-gc-threshold": (*auditor).checkPodGC,
 	"kubelet:podPidsLimit":                                (*auditor).checkPids,
+	"kube-controller-manager:bind-address":                (*auditor).checkBindAddress,
+	"kube-scheduler:bind-address":                         (*auditor).checkBindAddress,
 }
 
 func (a *auditor) checkComponent(c *Component, comps []*Component, ctx *hardening.Context) {
@@ -494,7 +496,16 @@ func matches(m hardening.Match, v Value, want string) bool {
 	return true
 }
 
-func normalize(s string) string { return strings.ToLower(strings.TrimSpace(s)) }
+// normalize reads a value for comparison: booleans as the components'
+// parsers read them (strconv.ParseBool: 1, t, True… are true), the rest
+// in lower case.
+func normalize(s string) string {
+	t := strings.ToLower(strings.TrimSpace(s))
+	if b, err := strconv.ParseBool(t); err == nil {
+		return strconv.FormatBool(b)
+	}
+	return t
+}
 
 func containsAll(have, want string) bool {
 	items := listValue(have)
@@ -616,4 +627,15 @@ func (a *auditor) checkPids(c *Component, s hardening.Setting, ctx *hardening.Co
 	}
 	f := a.settingFinding(c, s, v, s.FlagValue(ctx))
 	a.r.Add(f)
+}
+
+// checkBindAddress wants the controller manager's and the scheduler's
+// HTTPS endpoint on loopback, unless it is off (--secure-port=0).
+func (a *auditor) checkBindAddress(c *Component, s hardening.Setting, ctx *hardening.Context) {
+	if v, ok := c.Flags["secure-port"]; ok && strings.TrimSpace(v.Value) == "0" {
+		return
+	}
+	if v := c.Setting(s); !matches(s.Match, v, s.FlagValue(ctx)) {
+		a.r.Add(a.settingFinding(c, s, v, s.FlagValue(ctx)))
+	}
 }
