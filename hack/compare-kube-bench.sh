@@ -613,7 +613,7 @@ done
 # (evidence.file), for rules such as file:mode that report many files.
 # Verdicts are computed from the two reports, never written here.
 rows='kubeadm weakened hardway|weak|etcd peers and etcd clients share a CA: the API server'"'"'s etcd client certificate can join etcd as a member||etcd:separate-peer-ca|
-weakened|weak|etcd without `--client-cert-auth`: any client that reaches it reads every Secret|2.2|etcd:client-cert-auth|
+weakened|weak|etcd without `--client-cert-auth` (its `--trusted-ca-file` still makes it demand a client certificate: CIS wants the flag)|2.2|etcd:client-cert-auth|bulwark: low, the finding says why
 hardway|weak|etcd trusts the cluster CA (one CA, "the hard way"): any Kubernetes client certificate reads and writes etcd|2.7|etcd:separate-ca|kube-bench 2.7 only checks that `--trusted-ca-file` is set
 hardway|weak|etcd peers trust the cluster CA: any Kubernetes client certificate can join etcd as a member|2.7|etcd:separate-peer-ca-from-cluster|
 kubeadm hardway|weak|API server anonymous requests on (no `--anonymous-auth`: the default is true)|1.2.1|kube-apiserver:anonymous-auth|CIS 1.2.1 is unscored: kube-bench only warns
