@@ -14,6 +14,7 @@ import (
 
 	"github.com/bulwark-k8s/bulwark/finding"
 	"github.com/bulwark-k8s/bulwark/hardening"
+	"github.com/bulwark-k8s/bulwark/store"
 )
 
 // policyFile reads a file an API server flag names. A missing or broken
@@ -302,6 +303,7 @@ func (a *auditor) checkAPIServerExtras(c *Component) {
 			a.r.Add(newFinding(idRequestTimeout, c, Evidence{File: v.Origin.File, Line: v.Origin.Line, Detail: "--request-timeout=" + v.Value}))
 		}
 	}
+	a.checkAdmissionConfig(c)
 	a.r.Check(idCORS)
 	if v, ok := c.Flags["cors-allowed-origins"]; ok {
 		for _, o := range listValue(v.Value) {
@@ -314,5 +316,44 @@ func (a *auditor) checkAPIServerExtras(c *Component) {
 	a.r.Check(idSALookup)
 	if v, ok := c.Flags["service-account-lookup"]; ok && normalize(v.Value) == "false" {
 		a.r.Add(newFinding(idSALookup, c, Evidence{File: v.Origin.File, Line: v.Origin.Line, Detail: "--service-account-lookup=false"}))
+	}
+}
+
+// checkAdmissionConfig reads --admission-control-config-file: an
+// AdmissionConfiguration whose plugins' configurations are inline or in
+// files of their own.
+func (a *auditor) checkAdmissionConfig(c *Component) {
+	if !c.Given("admission-control-config-file") {
+		return
+	}
+	var cfg struct {
+		Plugins []struct {
+			Name          string         `json:"name"`
+			Path          string         `json:"path"`
+			Configuration map[string]any `json:"configuration"`
+		} `json:"plugins"`
+	}
+	file, ok := a.policyFile(c, "admission-control-config-file", &cfg)
+	if !ok {
+		return
+	}
+	a.r.Check(idImagePolicyOpen)
+	on, _ := enabledPlugins(c)
+	for _, p := range cfg.Plugins {
+		if p.Name != "ImagePolicyWebhook" || !on[p.Name] {
+			continue
+		}
+		conf, where := p.Configuration, file
+		if conf == nil && p.Path != "" {
+			where = a.local(p.Path)
+			if data, err := store.ReadInput(where, maxInput); err == nil {
+				_ = yaml.Unmarshal(data, &conf)
+			}
+		}
+		if ip, ok := conf["imagePolicy"].(map[string]any); ok {
+			if allow, _ := ip["defaultAllow"].(bool); allow {
+				a.r.Add(newFinding(idImagePolicyOpen, c, Evidence{File: where, Detail: "imagePolicy.defaultAllow: true"}))
+			}
+		}
 	}
 }

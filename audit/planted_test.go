@@ -288,6 +288,11 @@ func weaknesses() []weakness {
 
 		{name: "API server asks for the removed insecure port", plant: func(f *tree) { f.editPod("kube-apiserver", with("insecure-port", "8080")) },
 			want: ids("config:removed-insecure-flag")},
+		{name: "an image policy webhook that fails open", plant: func(f *tree) {
+			f.write("admission.yaml", []byte("apiVersion: apiserver.config.k8s.io/v1\nkind: AdmissionConfiguration\nplugins:\n- name: ImagePolicyWebhook\n  configuration:\n    imagePolicy:\n      kubeConfigFile: /etc/kubernetes/image-policy.conf\n      allowTTL: 50\n      denyTTL: 50\n      retryBackoff: 500\n      defaultAllow: true\n"))
+			f.editPod("kube-apiserver", chain(with("admission-control-config-file", f.host("admission.yaml")),
+				with("enable-admission-plugins", f.flag("kube-apiserver", "enable-admission-plugins")+",ImagePolicyWebhook")))
+		}, want: ids("kube-apiserver:image-policy-fails-open")},
 		{name: "API server allows any CORS origin", plant: func(f *tree) { f.editPod("kube-apiserver", with("cors-allowed-origins", ".*")) },
 			want: ids("kube-apiserver:cors-any-origin")},
 		{name: "API server verifies etcd with the cluster CA", plant: func(f *tree) { f.editPod("kube-apiserver", with("etcd-cafile", f.host("pki/ca.crt"))) },
@@ -736,6 +741,10 @@ func secureVariants() []secureVariant {
 		}},
 		{"scheduler serving off (--secure-port=0) on every address", bw, func(f *tree) {
 			f.editPod("kube-scheduler", chain(with("bind-address", "0.0.0.0"), with("secure-port", "0")))
+		}},
+		{"an admission configuration for PodSecurity", bw, func(f *tree) {
+			f.write("admission.yaml", []byte("apiVersion: apiserver.config.k8s.io/v1\nkind: AdmissionConfiguration\nplugins:\n- name: PodSecurity\n  configuration:\n    apiVersion: pod-security.admission.config.k8s.io/v1\n    kind: PodSecurityConfiguration\n    defaults: {enforce: baseline, audit: restricted, warn: restricted}\n    exemptions: {namespaces: [kube-system]}\n"))
+			f.editPod("kube-apiserver", with("admission-control-config-file", f.host("admission.yaml")))
 		}},
 		{"kubelet podPidsLimit by flag", bw, func(f *tree) {
 			f.editKubelet(map[string]any{"podPidsLimit": nil})

@@ -65,6 +65,7 @@ const (
 	idCORS              = "kube-apiserver:cors-any-origin"
 	idCacheTTL          = ":auth-cache-ttl"
 	idChannelCA         = "pki:channel-trusts-wrong-ca"
+	idImagePolicyOpen   = "kube-apiserver:image-policy-fails-open"
 )
 
 // admissionRule is a default-on admission plugin whose absence weakens the
@@ -141,6 +142,7 @@ func auditRules() []finding.Rule {
 		r(idEtcdDataOwner, finding.Low, "1.1.12", "etcd's data folder is not owned by a dedicated etcd user", "run etcd as its own user and chown -R etcd:etcd the data folder"),
 		r(idRemovedFlag, finding.Medium, "", "a component is given a removed flag that asked for something insecure (an insecure port, basic auth, HTTP to kubelets): the component does not start, and the intent is unsafe", "remove the flag"),
 		r(idPeerSkipSAN, finding.Medium, "", "etcd does not check that a peer's certificate names the peer (skip-client-san-verification)", "remove --peer-skip-client-san-verification (and its experimental spelling)"),
+		r(idImagePolicyOpen, finding.Medium, "5.5.1", "the ImagePolicyWebhook admits every image when its webhook cannot be reached (defaultAllow: true)", "set imagePolicy.defaultAllow: false in the admission configuration"),
 		r(idCORS, finding.Medium, "", "kube-apiserver allows cross-origin requests from any origin (--cors-allowed-origins)", "list the exact origins that need the API from a browser, anchored, or none"),
 		r(idChannelCA, finding.High, "", "a component trusts, or signs with, another channel's CA: the separate trust roots no longer separate anything", "point the flag at its channel's CA (cluster CA for API clients and kubelets, etcd/ca for etcd, etcd/peer-ca for peers, front-proxy-ca for the aggregation layer)"),
 		r(idTokenNoExpiry, finding.High, "", "a bootstrap token never expires: whoever has it can register nodes forever", "set an expiration (bulwark token create does; 24h by default) or delete the token"),
