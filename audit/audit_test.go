@@ -63,6 +63,7 @@ func TestMultiNode(t *testing.T) {
 	file := f.path("manifests/cp-2/kube-apiserver.yaml")
 	data := f.read(file)
 	f.writeFile(file, bytes.Replace(data, []byte("--authorization-mode=Node,RBAC"), []byte("--authorization-mode=AlwaysAllow"), 1), 0o600)
+	f.chmod("manifests/cp-3/etcd.yaml", 0o644)
 	r = f.run()
 	var got []string
 	for _, fd := range r.Findings {
@@ -70,8 +71,9 @@ func TestMultiNode(t *testing.T) {
 			got = append(got, fd.ID+"@"+fd.Node)
 		}
 	}
-	if !slices.Equal(got, []string{"kube-apiserver:authorization-mode@cp-2"}) {
-		t.Fatalf("findings %v, want the authorization mode on cp-2 only", got)
+	slices.Sort(got)
+	if !slices.Equal(got, []string{"file:mode@cp-3", "kube-apiserver:authorization-mode@cp-2"}) {
+		t.Fatalf("findings %v, want the authorization mode on cp-2 and a manifest's mode on cp-3", got)
 	}
 	var buf bytes.Buffer
 	if err := r.Write(&buf, "table", f.dir, "test"); err != nil || !strings.Contains(buf.String(), "NODE") || !strings.Contains(buf.String(), "cp-2") {

@@ -89,6 +89,7 @@ func Static(opts Options) (*Report, error) {
 	a.checkTree()
 	a.checkNamedFiles()
 	a.checkClusterObjects()
+	a.tidy()
 	a.r.Sort()
 	if len(acceptances) > 0 {
 		a.r.Accept(acceptances, opts.Now)
@@ -637,5 +638,37 @@ func (a *auditor) checkBindAddress(c *Component, s hardening.Setting, ctx *harde
 	}
 	if v := c.Setting(s); !matches(s.Match, v, s.FlagValue(ctx)) {
 		a.r.Add(a.settingFinding(c, s, v, s.FlagValue(ctx)))
+	}
+}
+
+// tidy names every file under the folder by its path relative to it (as
+// SARIF's uriBaseId and accepted-risk scopes read it), and gives findings
+// about a node's own files (manifests/<node>/, pki/etcd/<node>/) that
+// node.
+func (a *auditor) tidy() {
+	root, err := filepath.Abs(a.dir.Path("."))
+	if err != nil {
+		return
+	}
+	for i := range a.r.Findings {
+		f := &a.r.Findings[i]
+		if f.Evidence.File == "" {
+			continue
+		}
+		if abs, err := filepath.Abs(f.Evidence.File); err == nil && filepath.IsAbs(f.Evidence.File) {
+			if rel, err := filepath.Rel(root, abs); err == nil && rel != ".." && !strings.HasPrefix(rel, "../") {
+				f.Evidence.File = filepath.ToSlash(rel)
+			}
+		}
+		if f.Node != "" {
+			continue
+		}
+		parts := strings.Split(f.Evidence.File, "/")
+		switch {
+		case len(parts) >= 3 && parts[0] == layout.ManifestsDir && a.nodes[parts[1]] != nil:
+			f.Node = parts[1]
+		case len(parts) >= 4 && parts[0] == layout.PKIDir && parts[1] == "etcd" && a.nodes[parts[2]] != nil:
+			f.Node = parts[2]
+		}
 	}
 }

@@ -461,7 +461,7 @@ lint could not run; 2 bad usage.`,
 				return err
 			}
 			rep := e.Lint(rbac.LintOptions{IncludeBuiltin: includeBuiltin})
-			if err := rep.Write(env.Stdout, format, finding.Output{Tool: finding.Tool{Name: "bulwark rbac lint", Version: version()}}); err != nil {
+			if err := rep.Write(env.Stdout, format, finding.Output{Tool: finding.Tool{Name: "bulwark rbac lint", Version: version()}, BaseDir: "."}); err != nil {
 				return err
 			}
 			n := 0
