@@ -217,6 +217,21 @@ func (a *auditor) parse(f *trust.File) {
 		data, err = a.dir.ReadSecret(f.Path)
 	case layout.Certificate, layout.PublicKey:
 		data, err = a.dir.Read(f.Path)
+	case layout.Unknown:
+		// A key or certificate outside its place (a CA key copied next to
+		// the kubelet's configuration): judged by what it holds.
+		if !strings.HasSuffix(f.Path, ".key") && !strings.HasSuffix(f.Path, ".pem") {
+			return
+		}
+		if data, err = a.dir.ReadSecret(f.Path); err != nil {
+			return
+		}
+		if k, err := pki.ParsePrivateKey(data); err == nil {
+			f.Key, f.Kind = k, layout.PrivateKey
+		} else if certs, err := pki.ParseCerts(data); err == nil && len(certs) > 0 {
+			f.Certs, f.Kind = certs, layout.Certificate
+		}
+		return
 	default:
 		return
 	}

@@ -75,6 +75,15 @@ func (a *auditor) checkNamedFiles() {
 				}
 				a.checkFile(a.local(c.ConfigFile), kind)
 			}
+			if c.Name == hardening.Kubelet {
+				// Whoever writes to the static Pod folder runs Pods as root.
+				if v := c.kubelet("staticPodPath"); !v.Unset && v.Value != "" {
+					a.checkDir(a.local(v.Value))
+				}
+				if c.ConfigDir != "" {
+					a.checkDir(a.local(c.ConfigDir))
+				}
+			}
 			if c.ConfigDir != "" {
 				if files, err := kubeletDropIns(a.local(c.ConfigDir)); err == nil {
 					for _, f := range files {
@@ -141,5 +150,24 @@ func (a *auditor) checkEtcdData(c *Component, dir string) {
 	a.r.Check(idEtcdDataOwner)
 	if owner != "etcd" {
 		a.r.Add(newFinding(idEtcdDataOwner, c, Evidence{File: dir, Detail: "owned by " + owner}))
+	}
+}
+
+// checkDir judges a folder a component reads from outside the walk.
+func (a *auditor) checkDir(dir string) {
+	if abs, err := filepath.Abs(dir); err == nil {
+		dir = abs
+	}
+	if a.checked[dir] {
+		return
+	}
+	a.checked[dir] = true
+	fi, err := os.Stat(dir)
+	if err != nil || !fi.IsDir() {
+		return
+	}
+	a.r.Check(trust.WritableOthers)
+	for _, f := range trust.Mode(dir, layout.DataDir, fi.Mode()) {
+		a.r.Add(f)
 	}
 }

@@ -462,6 +462,12 @@ func weaknesses() []weakness {
 			pub, _ := pki.MarshalPublicKey(k.Public())
 			f.writeFile(f.path("pki/sa.pub"), pub, 0o644)
 		}, want: ids("pki:ca-key-misplaced")},
+		{name: "a copy of the etcd CA key beside the kubelet's configuration", plant: func(f *tree) {
+			f.writeFile(filepath.Join(filepath.Dir(f.kubelet), "etcd-ca.key"), f.read(f.path("pki/etcd/ca.key")), 0o600)
+			if f.kind == "kubeadm" {
+				f.writeFile(f.path("etcd-ca.key"), f.read(f.path("pki/etcd/ca.key")), 0o600)
+			}
+		}, want: ids("pki:ca-key-misplaced")},
 		{name: "sa.pub does not match sa.key", plant: func(f *tree) {
 			k, _ := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
 			pub, _ := pki.MarshalPublicKey(&k.PublicKey)

@@ -58,6 +58,9 @@ type File struct {
 	Path string
 	// Mode is the file's mode (fs.ModeDir for a folder).
 	Mode fs.FileMode
+	// Kind overrides layout.Classify(Path) when the content says more
+	// (a private key outside pki/).
+	Kind layout.Kind
 	// Certs are the certificates of a PEM certificate file.
 	Certs []*x509.Certificate
 	// Key is a private key file's key.
@@ -243,6 +246,9 @@ func Check(in Input) []finding.Finding {
 
 func (c *checker) modes(f *File) {
 	kind := layout.Classify(f.Path)
+	if f.Kind != layout.Unknown {
+		kind = f.Kind
+	}
 	if f.Mode.IsDir() {
 		kind = layout.DataDir
 	}
