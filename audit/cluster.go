@@ -16,6 +16,7 @@ import (
 	bootstrapapi "k8s.io/cluster-bootstrap/token/api"
 	"sigs.k8s.io/yaml"
 
+	"github.com/bulwark-k8s/bulwark/hardening"
 	"github.com/bulwark-k8s/bulwark/internal/kubeclient"
 	"github.com/bulwark-k8s/bulwark/layout"
 	"github.com/bulwark-k8s/bulwark/plan"
@@ -115,7 +116,7 @@ func (a *auditor) checkClusterObjects() {
 		}
 		policy.Merge(p)
 	}
-	rep := rbac.Compile(policy, rbac.Options{}).Lint(rbac.LintOptions{})
+	rep := rbac.Compile(policy, rbac.Options{}).Lint(rbac.LintOptions{KubeletClients: a.kubeletClients()})
 	lint := rep.Report()
 	for _, ru := range lint.Rules().All() {
 		a.r.Check(ru.ID)
@@ -195,4 +196,18 @@ func (a *auditor) secret(rel string, s corev1.Secret) {
 		a.r.Check(idSATokenSecret)
 		a.r.Add(newFinding(idSATokenSecret, nil, Evidence{File: rel, Object: obj, Detail: "type " + string(s.Type) + " for ServiceAccount " + s.Annotations[corev1.ServiceAccountNameKey]}))
 	}
+}
+
+// kubeletClients are the users the API servers reach kubelets as: the CN
+// of each --kubelet-client-certificate, and the plan's.
+func (a *auditor) kubeletClients() []string {
+	out := []string{plan.UserKubeletClient}
+	for _, node := range a.nodeNames() {
+		if c := findIn(a.nodes[node], hardening.APIServer); c != nil && c.Given("kubelet-client-certificate") {
+			if certs := a.loadCerts(a.local(c.Flags["kubelet-client-certificate"].Value)); len(certs) > 0 {
+				out = append(out, certs[0].Subject.CommonName)
+			}
+		}
+	}
+	return out
 }

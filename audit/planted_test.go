@@ -543,6 +543,9 @@ func weaknesses() []weakness {
 		{name: "cluster-admin for a namespace's default ServiceAccount", plant: func(f *tree) {
 			f.clusterObject("planted.yaml", fmt.Sprintf(crb, "cluster-admin", "{kind: ServiceAccount, name: default, namespace: kube-system}"))
 		}, want: ids("RBAC016")},
+		{name: "another user holds the kubelet API", plant: func(f *tree) {
+			f.clusterObject("planted.yaml", fmt.Sprintf(crb, "system:kubelet-api-admin", "{kind: User, name: mallory, apiGroup: rbac.authorization.k8s.io}"))
+		}, want: ids("RBAC006")},
 		{name: "a user may read every Secret", plant: func(f *tree) {
 			f.clusterObject("planted.yaml", "apiVersion: rbac.authorization.k8s.io/v1\nkind: ClusterRole\nmetadata: {name: secret-reader}\nrules:\n- {apiGroups: [''], resources: [secrets], verbs: [get, list]}\n---\n"+
 				fmt.Sprintf(crb, "secret-reader", "{kind: User, name: dave, apiGroup: rbac.authorization.k8s.io}"))

@@ -15,6 +15,7 @@ import (
 	"sigs.k8s.io/yaml"
 
 	"github.com/bulwark-k8s/bulwark/finding"
+	"github.com/bulwark-k8s/bulwark/plan"
 	"github.com/bulwark-k8s/bulwark/rbac"
 	"github.com/bulwark-k8s/bulwark/rbac/live"
 	"github.com/bulwark-k8s/bulwark/store"
@@ -460,7 +461,7 @@ lint could not run; 2 bad usage.`,
 			if err != nil {
 				return err
 			}
-			rep := e.Lint(rbac.LintOptions{IncludeBuiltin: includeBuiltin})
+			rep := e.Lint(rbac.LintOptions{IncludeBuiltin: includeBuiltin, KubeletClients: []string{plan.UserKubeletClient}})
 			if err := rep.Write(env.Stdout, format, finding.Output{Tool: finding.Tool{Name: "bulwark rbac lint", Version: version()}, BaseDir: "."}); err != nil {
 				return err
 			}

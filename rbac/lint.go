@@ -110,6 +110,11 @@ type LintOptions struct {
 	// IncludeBuiltin lints the objects of the built-in policy too (they
 	// grant system components what they need, much of it risky).
 	IncludeBuiltin bool
+	// KubeletClients are the users the API server reaches kubelets as (its
+	// --kubelet-client-certificate's CN): the built-in
+	// system:kubelet-api-admin role bound to them is its designed use
+	// (info); to anyone else it is a risky grant. Empty: any user.
+	KubeletClients []string
 }
 
 // LintReport is the outcome of Lint.
@@ -141,7 +146,7 @@ func (e *Engine) Lint(opts LintOptions) LintReport {
 			continue
 		}
 		rep.Bindings++
-		e.lintBinding(b, p.Source(b.ref), &rep)
+		e.lintBinding(b, p.Source(b.ref), opts, &rep)
 	}
 	for i := range p.ClusterRoles {
 		cr := &p.ClusterRoles[i]
@@ -192,7 +197,7 @@ func (e *Engine) rbList() []*binding {
 	return out
 }
 
-func (e *Engine) lintBinding(b *binding, src string, rep *LintReport) {
+func (e *Engine) lintBinding(b *binding, src string, opts LintOptions, rep *LintReport) {
 	scope := "cluster-wide"
 	if b.ref.Namespace != "" {
 		scope = "namespace " + b.ref.Namespace
@@ -249,7 +254,9 @@ func (e *Engine) lintBinding(b *binding, src string, rep *LintReport) {
 			return
 		}
 	}
-	if b.role.ref.Kind == KindClusterRole && b.role.ref.Name == kubeletAPIAdmin && !slices.ContainsFunc(live, func(s rbacv1.Subject) bool { return s.Kind != rbacv1.UserKind }) {
+	if b.role.ref.Kind == KindClusterRole && b.role.ref.Name == kubeletAPIAdmin && !slices.ContainsFunc(live, func(s rbacv1.Subject) bool {
+		return s.Kind != rbacv1.UserKind || len(opts.KubeletClients) > 0 && !slices.Contains(opts.KubeletClients, s.Name)
+	}) {
 		// The built-in role exists for the API server's kubelet client
 		// (its --kubelet-client-certificate, a User): that is its designed
 		// use, not a risky grant.
