@@ -322,7 +322,7 @@ func (c *checker) cert(f *File) {
 	} else if !cert.IsCA {
 		c.lifetime(f.Path, cert, c.leafValidity())
 	}
-	if cert.IsCA {
+	if _, planned := c.role(f.Path); planned && cert.IsCA {
 		c.add(LeafIsCA, f.Path, fmt.Sprintf("%s has basicConstraints CA:TRUE", cert.Subject.CommonName))
 	}
 	c.sans(f.Path, cert)
@@ -547,12 +547,11 @@ func (c *checker) reuse() {
 		if k.Key != nil {
 			pub = k.Key.Public()
 		}
-		own := strings.TrimSuffix(strings.TrimSuffix(k.Path, layout.KeyExt), ".pub") + layout.CertExt
-		if k.Path == plan.ServiceAccountPubFile || strings.HasSuffix(k.Path, layout.KeyExt) && c.byPath[own] != nil {
+		if k.Path == plan.ServiceAccountPubFile || c.ownCert(k.Path) {
 			continue // sa.pub is sa.key's; a key beside its certificate is judged with it
 		}
 		for _, o := range all {
-			if o.h.file != own && pki.PublicKeysEqual(o.pub, pub) {
+			if pki.PublicKeysEqual(o.pub, pub) {
 				if _, isCA := c.caOf(o.h.file); isCA {
 					break // a copy of a CA key: CAKeyMisplaced
 				}
@@ -561,6 +560,19 @@ func (c *checker) reuse() {
 			}
 		}
 	}
+}
+
+// ownCert reports whether a key file has a certificate of its own beside
+// it, by the names kubeadm (x.key, x.crt) and the hard way (x-key.pem,
+// x.pem) give them.
+func (c *checker) ownCert(keyPath string) bool {
+	base := strings.TrimSuffix(strings.TrimSuffix(keyPath, layout.KeyExt), ".pem")
+	for _, cand := range []string{base + layout.CertExt, base + ".pem", strings.TrimSuffix(base, "-key") + ".pem", strings.TrimSuffix(base, "-key") + layout.CertExt} {
+		if cand != keyPath && c.byPath[cand] != nil && len(c.byPath[cand].Certs) > 0 {
+			return true
+		}
+	}
+	return false
 }
 
 func (c *checker) serviceAccountKeys() {

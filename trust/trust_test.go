@@ -171,3 +171,25 @@ func TestMode(t *testing.T) {
 		}
 	}
 }
+
+// TestHardWayNames: the hard way's files (ca.pem, x.pem with x-key.pem)
+// are a root CA and certificates with their own keys, not reused keys or
+// leaves that are CAs.
+func TestHardWayNames(t *testing.T) {
+	p, err := plan.New(config.Default("cp-1"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	caKey, leafKey := ecKey(t), ecKey(t)
+	ca := cert(t, "Kubernetes", &caKey.PublicKey, nil, caKey, true, func(c *x509.Certificate) { c.MaxPathLenZero = false })
+	leaf := cert(t, "kubernetes", &leafKey.PublicKey, ca, caKey, false, nil)
+	files := map[string]*trust.File{
+		"ca.pem":             {Path: "ca.pem", Mode: 0o644, Certs: []*x509.Certificate{ca}},
+		"ca-key.pem":         {Path: "ca-key.pem", Mode: 0o600, Key: caKey},
+		"kubernetes.pem":     {Path: "kubernetes.pem", Mode: 0o644, Certs: []*x509.Certificate{leaf}},
+		"kubernetes-key.pem": {Path: "kubernetes-key.pem", Mode: 0o600, Key: leafKey},
+	}
+	if got := check(p, files); len(got) != 0 {
+		t.Fatalf("the hard way's names: %v", got)
+	}
+}
