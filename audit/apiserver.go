@@ -106,6 +106,11 @@ func (a *auditor) checkAuthorization(c *Component, s hardening.Setting, _ *harde
 	switch {
 	case slices.Contains(modes, "AlwaysAllow") || len(modes) == 0:
 		a.r.Add(newFinding(s.ID(), c, ev))
+	case slices.Contains(modes, "ABAC"):
+		f := newFinding(s.ID(), c, ev)
+		f.Severity = finding.Medium
+		f.Evidence.Detail += ": ABAC grants from a policy file that only a restart changes, beside RBAC"
+		a.r.Add(f)
 	case !slices.Contains(modes, "Node") || !slices.Contains(modes, "RBAC"):
 		f := newFinding(s.ID(), c, ev)
 		f.Severity = finding.Medium

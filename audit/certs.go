@@ -164,7 +164,7 @@ func (a *auditor) checkTree() {
 		}
 		rel, _ := filepath.Rel(root, p)
 		rel = filepath.ToSlash(rel)
-		if rel == "." || e.Name() == layout.LockFile || strings.HasPrefix(e.Name(), ".bulwark-tmp") {
+		if e.Name() == layout.LockFile || strings.HasPrefix(e.Name(), ".bulwark-tmp") {
 			return nil
 		}
 		fi, err := os.Lstat(p)

@@ -483,6 +483,11 @@ func weaknesses() []weakness {
 		}, want: ids("cert:expired")},
 		{name: "a private key readable by everyone", plant: func(f *tree) { f.chmod("pki/apiserver.key", 0o644) }, want: ids("file:secret-readable-by-others")},
 		{name: "a private key readable by its group", plant: func(f *tree) { f.chmod("pki/etcd/server.key", 0o640) }, want: ids("file:secret-readable-by-group")},
+		{name: "the cluster folder writable by everyone", plant: func(f *tree) { f.chmod(".", 0o777) }, want: ids("file:writable-by-others")},
+		{name: "API server with the ABAC authorizer", plant: func(f *tree) {
+			f.write("abac.jsonl", []byte(`{"apiVersion": "abac.authorization.kubernetes.io/v1beta1", "kind": "Policy", "spec": {"user": "*", "namespace": "*", "resource": "*", "apiGroup": "*"}}`+"\n"))
+			f.editPod("kube-apiserver", chain(with("authorization-mode", "Node,RBAC,ABAC"), with("authorization-policy-file", f.host("abac.jsonl"))))
+		}, want: ids("kube-apiserver:authorization-mode")},
 		{name: "pki/ writable by everyone", plant: func(f *tree) { f.chmod("pki", 0o777) }, want: ids("file:writable-by-others")},
 		{name: "manifests/ writable by its group", plant: func(f *tree) { f.chmod("manifests", 0o770) }, want: ids("file:writable-by-group")},
 		{name: "a manifest readable by everyone", plant: func(f *tree) { f.chmod("manifests/kube-apiserver.yaml", 0o644) }, want: ids("file:mode")},
