@@ -23,6 +23,7 @@ import (
 	"github.com/bulwark-k8s/bulwark/layout"
 	"github.com/bulwark-k8s/bulwark/pki"
 	"github.com/bulwark-k8s/bulwark/plan"
+	"github.com/bulwark-k8s/bulwark/store"
 	"github.com/bulwark-k8s/bulwark/trust"
 )
 
@@ -329,4 +330,54 @@ func sortedKeys[V any](m map[string]V) []string {
 	}
 	sortStrings(keys)
 	return keys
+}
+
+// componentKubeconfigs are the kubeconfig each component must
+// authenticate with: its own identity of the plan's table.
+var componentKubeconfigs = map[hardening.Component]string{
+	hardening.ControllerManager: plan.KubeconfigControllerManager,
+	hardening.Scheduler:         plan.KubeconfigScheduler,
+}
+
+// checkComponentIdentity wants the controller manager and the scheduler
+// to talk to the API server as themselves: the client certificate of the
+// kubeconfig they are given must carry their own CN, not an
+// administrator's or another component's.
+func (a *auditor) checkComponentIdentity(c *Component) {
+	name, ok := componentKubeconfigs[c.Name]
+	if !ok {
+		return
+	}
+	var want string
+	for _, k := range a.plan.Kubeconfigs {
+		if k.Name == name {
+			want = k.Subject.CommonName
+		}
+	}
+	v, ok := c.Flags["kubeconfig"]
+	if !ok || v.Value == "" || want == "" {
+		return
+	}
+	data, err := store.ReadInput(a.local(v.Value), maxInput)
+	if err != nil {
+		return
+	}
+	cfg, err := clientcmd.Load(data)
+	if err != nil {
+		return
+	}
+	ctx := cfg.Contexts[cfg.CurrentContext]
+	if ctx == nil || cfg.AuthInfos[ctx.AuthInfo] == nil {
+		return
+	}
+	cert, err := pki.ParseCert(cfg.AuthInfos[ctx.AuthInfo].ClientCertificateData)
+	if err != nil {
+		return
+	}
+	a.r.Check(trust.KubeconfigIdentity)
+	if cert.Subject.CommonName != want {
+		f := newFinding(trust.KubeconfigIdentity, c, Evidence{File: or(v.Origin.File, c.Source), Line: v.Origin.Line,
+			Detail: fmt.Sprintf("--kubeconfig=%s authenticates as %q (O %q), not %q", v.Value, cert.Subject.CommonName, cert.Subject.Organization, want)})
+		a.r.Add(f)
+	}
 }

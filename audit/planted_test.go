@@ -330,6 +330,8 @@ func weaknesses() []weakness {
 			want: ids("kube-controller-manager:tls-min-version")},
 
 		// kube-scheduler
+		{name: "scheduler runs with the administrator's kubeconfig", plant: func(f *tree) { f.editPod("kube-scheduler", with("kubeconfig", f.host("admin.conf"))) },
+			want: ids("kubeconfig:identity")},
 		{name: "scheduler on every address", plant: func(f *tree) { f.editPod("kube-scheduler", with("bind-address", "0.0.0.0")) }, want: ids("kube-scheduler:bind-address")},
 		{name: "scheduler profiling", bulwarkOnly: true, plant: func(f *tree) { f.editPod("kube-scheduler", with("profiling", "true")) }, want: ids("kube-scheduler:profiling")},
 		{name: "scheduler --config leaves profiling on (its default)", bulwarkOnly: true, plant: func(f *tree) {

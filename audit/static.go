@@ -464,6 +464,7 @@ func (a *auditor) checkComponent(c *Component, comps []*Component, ctx *hardenin
 		a.checkAPIServerExtras(c)
 	case hardening.ControllerManager, hardening.Scheduler:
 		a.checkServing(c)
+		a.checkComponentIdentity(c)
 	case hardening.Kubelet:
 		a.checkKubeletExtras(c)
 		a.checkKubeletServing(c, findIn(comps, hardening.APIServer))
