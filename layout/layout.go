@@ -31,6 +31,9 @@ const (
 	EncryptionConfigFile = "encryption-config.yaml"
 	AuditPolicyFile      = "audit-policy.yaml"
 	AuthnConfigFile      = "authentication-config.yaml"
+	// AcceptFile lists the risks an audit of the folder accepts, each with
+	// a written reason (reviewable in git; see package finding).
+	AcceptFile = "audit-accept.yaml"
 
 	// KubeconfigExt ends every kubeconfig at the folder's top level.
 	KubeconfigExt = ".conf"
@@ -66,6 +69,16 @@ const (
 	// PublicMode: certificates, public keys, the saved configuration,
 	// cluster objects without secrets.
 	PublicMode fs.FileMode = 0o644
+)
+
+// Permission bits an audit judges beyond a kind's mode.
+const (
+	OtherWrite fs.FileMode = 0o002
+	GroupWrite fs.FileMode = 0o020
+	OtherRead  fs.FileMode = 0o004
+	GroupRead  fs.FileMode = 0o040
+	// GroupOther are every bit of the group and of others.
+	GroupOther fs.FileMode = 0o077
 )
 
 // Kind is what a file of the folder holds.
@@ -133,7 +146,7 @@ func (k Kind) String() string { return kinds[k].what }
 func Classify(rel string) Kind {
 	dir, base := path.Dir(rel), path.Base(rel)
 	switch {
-	case rel == ConfigFile:
+	case rel == ConfigFile || rel == AcceptFile:
 		return SavedConfig
 	case rel == EncryptionConfigFile:
 		return EncryptionConfig
