@@ -146,7 +146,7 @@ func mustRunBin(t testing.TB, args ...string) result {
 // summary is the counts line every folder command ends its report with.
 type summary struct{ created, issued, renewed, removed, kept int }
 
-var summaryRE = regexp.MustCompile(`(?m)^.*: (\d+) created, (\d+) issued for existing keys, (\d+) renewed, (\d+) removed, (\d+) kept$`)
+var summaryRE = regexp.MustCompile(`(?m)^.*: (\d+) created, (\d+) issued for existing keys, (\d+) renewed, (\d+) removed, (\d+) kept(, \d+ modes fixed)?$`)
 
 func parseSummary(t testing.TB, r result) summary {
 	t.Helper()
@@ -595,6 +595,22 @@ func opensslVerify(t testing.TB, dir string, rep treeReport) {
 			t.Errorf("openssl verifies %s against %s too:\n%s", l.name, other, out)
 		}
 	}
+}
+
+// errorLines checks that a failed run printed only lines of the form
+// "bulwark: error: …" on stderr, at least one, and returns them.
+func errorLines(t testing.TB, r result) []string {
+	t.Helper()
+	lines := strings.Split(strings.TrimSuffix(r.stderr, "\n"), "\n")
+	if r.stderr == "" || !strings.HasSuffix(r.stderr, "\n") {
+		t.Fatalf("want lines `bulwark: error: …` on stderr\n%v", r)
+	}
+	for _, l := range lines {
+		if !strings.HasPrefix(l, "bulwark: error: ") || len(l) == len("bulwark: error: ") {
+			t.Fatalf("want only lines `bulwark: error: …` on stderr\n%v", r)
+		}
+	}
+	return lines
 }
 
 // errorLine checks that a failed run printed exactly one line on stderr,

@@ -8,6 +8,7 @@ import (
 	"io/fs"
 	"os"
 	"path"
+	"slices"
 	"sort"
 	"strings"
 	"sync"
@@ -418,6 +419,9 @@ func (b *Batch) Commit() (err error) {
 		start = end
 	}
 	for _, c := range b.chmods {
+		if slices.ContainsFunc(items, func(it *staged) bool { return it.Rel == c.rel }) {
+			continue // written anew, with its own mode, or removed
+		}
 		if err := b.chmod(c); err != nil {
 			return err
 		}
