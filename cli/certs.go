@@ -54,8 +54,13 @@ func newCheckExpirationCmd(env *Env) *cobra.Command {
 		Long: `check-expiration reads every certificate under DIR/pki and every certificate
 embedded in DIR/*.conf. It reads folders made by bulwark and by kubeadm alike.
 
+A certificate the folder's configuration has (its bulwark.yaml, or what its
+files say) but that is absent is listed as missing (!MISSING!, as kubeadm does).
+JSON gives notAfter and remainingSeconds (negative once expired) only for
+certificates that could be read.
+
 Exit codes: 0 all certificates valid beyond --warn-within; 3 one or more expired,
-expiring within --warn-within, or unreadable; 1 the folder could not be read.`,
+expiring within --warn-within, missing or unreadable; 1 the folder could not be read.`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			w, err := config.ParseDuration(warn)
@@ -83,8 +88,9 @@ func runExpiry(env *Env, dir string, out *output, warn time.Duration, check bool
 	if !d.IsDir() {
 		return fmt.Errorf("%s is not a folder", dir)
 	}
+	defer d.Close()
 	now := env.Now()
-	entries, err := expiry.Scan(d, now, warn)
+	entries, err := expiry.Scan(d, now, warn, expectedCertificates(env, d)...)
 	if err != nil {
 		return err
 	}
@@ -95,7 +101,10 @@ func runExpiry(env *Env, dir string, out *output, warn time.Duration, check bool
 		fmt.Fprintln(w, "FILE\tWHERE\tSUBJECT\tISSUER\tEXPIRES\tREMAINING\tSTATUS")
 		for _, e := range entries {
 			expires, remaining := "-", "-"
-			if !e.NotAfter.IsZero() {
+			switch {
+			case e.Status == expiry.Missing:
+				expires = "!MISSING!"
+			case e.NotAfter != nil:
 				expires, remaining = e.NotAfter.Format(time.RFC3339), humanDuration(e.Remaining)
 			}
 			status := string(e.Status)
@@ -120,9 +129,14 @@ func runExpiry(env *Env, dir string, out *output, warn time.Duration, check bool
 	return nil
 }
 
+// humanDuration writes a remaining time in its largest unit; negative
+// once the certificate has expired ("-3d": three days ago).
 func humanDuration(d time.Duration) string {
+	if d < 0 {
+		return "-" + humanDuration(-d)
+	}
 	switch {
-	case d <= 0:
+	case d == 0:
 		return "0"
 	case d >= 48*time.Hour:
 		return fmt.Sprintf("%dd", int(d/(24*time.Hour)))
@@ -130,6 +144,23 @@ func humanDuration(d time.Duration) string {
 		return fmt.Sprintf("%dh", int(d/time.Hour))
 	}
 	return fmt.Sprintf("%dm", int(d/time.Minute))
+}
+
+// expectedCertificates are the certificate files the folder's
+// configuration (saved, or read from its files) has: those absent are
+// reported missing. A folder whose configuration cannot be told lists
+// none.
+func expectedCertificates(env *Env, d *store.Dir) []string {
+	var cf clusterFlags
+	r, err := cf.resolve(env, d)
+	if err != nil || (r.given && r.saved == nil) {
+		return nil // a new folder's defaults describe nothing there
+	}
+	files, err := provision.ExpectedCertificates(d, r.p, r.derived)
+	if err != nil {
+		return nil
+	}
+	return files
 }
 
 func newRenewCmd(env *Env) *cobra.Command {

@@ -510,3 +510,41 @@ func CheckDrift(d *store.Dir, c *config.Cluster, opts Options) error {
 	}
 	return out
 }
+
+// ExpectedCertificates lists the files that hold the plan's certificates:
+// the CAs', the leaves', and the kubeconfigs with a client certificate.
+// For a plan derived from the folder, a CA that is absent while the
+// existing certificates the plan has it sign are signed by another of the
+// folder's CAs (kubeadm's etcd peer certificate is its etcd CA's) is not
+// expected: the folder has no such CA by design.
+func ExpectedCertificates(d *store.Dir, p *plan.Plan, derived bool) ([]string, error) {
+	t, err := readTree(d)
+	if err != nil {
+		return nil, err
+	}
+	var out []string
+	for _, ca := range p.CAs {
+		if derived && !slices.Contains(t.files, ca.CertFile()) {
+			covered := true
+			for _, c := range p.Certs {
+				leaf := t.certs[c.CertFile()]
+				if c.CA == ca.Name && (leaf == nil || t.issuerOf(leaf) == nil) {
+					covered = false
+				}
+			}
+			if covered {
+				continue
+			}
+		}
+		out = append(out, ca.CertFile())
+	}
+	for _, c := range p.Certs {
+		out = append(out, c.CertFile())
+	}
+	for _, k := range p.Kubeconfigs {
+		if !k.UsesToken() {
+			out = append(out, k.File())
+		}
+	}
+	return out, nil
+}

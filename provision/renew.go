@@ -174,7 +174,9 @@ func (rn *renewal) write(f store.File) {
 	rn.b.Add(f)
 }
 
-func (rn *renewal) note(a Action, file string) { rn.sum = append(rn.sum, Result{File: file, Action: a}) }
+func (rn *renewal) note(a Action, file string) {
+	rn.sum = append(rn.sum, Result{File: file, Action: a})
+}
 
 // problem is a Problem as Renew's error.
 func problem(code Code, file, reason, fix string) error {
