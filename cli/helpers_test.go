@@ -38,6 +38,9 @@ import (
 // bulwarkBin is the real binary, built once by TestMain.
 var bulwarkBin string
 
+// cleanups run after every test, for what tests share (kubeadm's tree).
+var cleanups []func()
+
 func TestMain(m *testing.M) {
 	dir, err := os.MkdirTemp("", "bulwark-cli-test-")
 	if err != nil {
@@ -55,6 +58,9 @@ func TestMain(m *testing.M) {
 		os.Exit(1)
 	}
 	code := m.Run()
+	for _, c := range cleanups {
+		c()
+	}
 	os.RemoveAll(dir)
 	os.Exit(code)
 }

@@ -197,6 +197,17 @@ func (t *tree) etcdMembers() []config.Node {
 				m.IPs = append(m.IPs, ip.String())
 			}
 		}
+		if len(m.IPs) == 0 {
+			// A member on loopback only: its peer certificate names its
+			// addresses alone (the server certificate adds both loopbacks).
+			if peer := t.certs[path.Join(path.Dir(f), path.Base(layout.CertFile(plan.CertEtcdPeer)))]; peer != nil {
+				for _, ip := range peer.IPAddresses {
+					m.IPs = append(m.IPs, ip.String())
+				}
+			} else if len(c.IPAddresses) > 0 {
+				m.IPs = []string{c.IPAddresses[0].String()}
+			}
+		}
 		for _, n := range c.DNSNames {
 			if n != m.Name && n != "localhost" {
 				m.DNSNames = append(m.DNSNames, n)

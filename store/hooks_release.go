@@ -8,7 +8,7 @@ package store
 var (
 	testFlush      = ""
 	killAfterLinks = 0
-	failAfterLinks = 0
+	failAfterSteps = 0
 )
 
 // HooksCompiled reports whether the test hooks are in this build.

@@ -20,10 +20,11 @@ var (
 	// kill its own process after that many files are in place: the crash
 	// tests use it to stop a real run at every point of its write phase.
 	killAfterLinks, _ = strconv.Atoi(os.Getenv("BULWARK_TEST_KILL_AFTER_LINKS"))
-	// failAfterLinks, from BULWARK_TEST_FAIL_AFTER_LINKS, makes a batch
-	// fail (EIO) after that many files are in place: the rollback tests
-	// use it to fail a real run at every point of its write phase.
-	failAfterLinks, _ = strconv.Atoi(os.Getenv("BULWARK_TEST_FAIL_AFTER_LINKS"))
+	// failAfterSteps, from BULWARK_TEST_FAIL_AFTER_STEPS, makes a batch
+	// fail (EIO) after that many steps of its commit (a file linked,
+	// renamed or removed; a mode changed): the rollback tests use it to
+	// fail a real run at every point of its write phase.
+	failAfterSteps, _ = strconv.Atoi(os.Getenv("BULWARK_TEST_FAIL_AFTER_STEPS"))
 )
 
 // HooksCompiled reports whether the test hooks are in this build.
