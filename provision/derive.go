@@ -510,8 +510,26 @@ func CheckDrift(d *store.Dir, c *config.Cluster, opts Options) error {
 		out = append(out, Drift{Field: "clusterName", Config: strconv.Quote(c.ClusterName), Tree: fmt.Sprintf("%s names cluster %q", file, kc.ClusterName),
 			Fix: fix.renew(false, names...)})
 	}
+	// Names: a certificate that names more than the configuration does
+	// (a node, an address, an extra SAN since removed).
+	if p, err := plan.New(c); err == nil {
+		for _, spec := range p.Certs {
+			cert := t.certs[spec.CertFile()]
+			if cert == nil {
+				continue
+			}
+			if extra := extraNames(cert, spec.Subject); len(extra) > 0 {
+				out = append(out, Drift{Field: "names", Config: "no " + strings.Join(extra, ", ") + " for " + spec.Name,
+					Tree: fmt.Sprintf("%s names them", spec.CertFile()), Fix: fix.renew(false, spec.Name)})
+			}
+		}
+	}
+	// A member whose files are in their own folder and that the
+	// configuration no longer lists (one member, at kubeadm's paths, is
+	// renamed by renewing its certificates: a names drift above).
+	single := slices.Contains(t.files, layout.CertFile(plan.CertEtcdServer)) && len(c.EtcdMembers) == 1
 	for _, m := range t.etcdMembers() {
-		if !slices.ContainsFunc(c.EtcdMembers, func(n config.Node) bool { return n.Name == m.Name }) {
+		if !single && !slices.ContainsFunc(c.EtcdMembers, func(n config.Node) bool { return n.Name == m.Name }) {
 			out = append(out, Drift{Field: "etcdMembers", Config: "no member " + strconv.Quote(m.Name),
 				Tree: fmt.Sprintf("the folder holds etcd member %q's certificates (a member is removed from etcd first, then its files)", m.Name)})
 		}
@@ -558,4 +576,20 @@ func ExpectedCertificates(d *store.Dir, p *plan.Plan, derived bool) ([]string, e
 		}
 	}
 	return out, nil
+}
+
+// extraNames lists a certificate's names that want does not have.
+func extraNames(c *x509.Certificate, want pki.Subject) []string {
+	var out []string
+	for _, n := range c.DNSNames {
+		if !slices.Contains(want.DNSNames, n) {
+			out = append(out, n)
+		}
+	}
+	for _, ip := range c.IPAddresses {
+		if !slices.ContainsFunc(want.IPs, ip.Equal) {
+			out = append(out, ip.String())
+		}
+	}
+	return out
 }
