@@ -12,9 +12,6 @@ import (
 // for longer than the caller is willing to wait.
 var ErrLocked = errors.New("another bulwark run holds the lock")
 
-// lockPoll is how often Lock tries again while another run holds the lock.
-const lockPoll = 20 * time.Millisecond
-
 // Lock takes the folder's exclusive lock, waiting up to timeout, and
 // returns the function that releases it. The lock is an flock on the
 // folder itself (no lock file: nothing to leave behind, nothing a symbolic
@@ -46,7 +43,7 @@ func (d *Dir) Lock(timeout time.Duration) (func(), error) {
 		if time.Now().After(deadline) {
 			return nil, fmt.Errorf("%s: %w (waited %s)", d.root, ErrLocked, timeout)
 		}
-		time.Sleep(lockPoll)
+		lockPause(lockRetry)
 	}
 }
 
@@ -69,3 +66,9 @@ func (d *Dir) sameFolder(fd int) bool {
 	}
 	return true
 }
+
+// lockRetry is how often Lock tries again while another run holds the
+// lock; lockPause waits that long (tests replace it to see Lock waiting).
+const lockRetry = 20 * time.Millisecond
+
+var lockPause = time.Sleep

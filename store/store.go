@@ -1,10 +1,11 @@
-// Package store is the only package that touches the disk. Every write is
-// atomic (a temporary file in the same folder, fsync, then link or rename
-// into place, then fsync of the folder), creation never replaces an
-// existing file, and a batch that fails part-way is rolled back: the
-// folder is left as it was. Secrets (private keys, kubeconfigs, token
-// Secrets) go through one interface so that encryption at rest can sit
-// behind it.
+// Package store writes and reads a cluster folder: every write of a
+// command goes through it (readers such as audit also read node files of
+// their own). Every write is atomic (a temporary file in the same folder,
+// fsync, then link or rename into place, then fsync of the folder),
+// creation never replaces an existing file, and a batch that fails
+// part-way is rolled back: the folder is left as it was. Secrets (private
+// keys, kubeconfigs, token Secrets) go through one interface so that
+// encryption at rest can sit behind it.
 //
 // Nothing in a cluster folder is reached through a symbolic link, in any
 // position: paths are resolved beneath the folder's root with no-follow
