@@ -14,6 +14,7 @@ import (
 	bootstraputil "k8s.io/cluster-bootstrap/token/util"
 
 	"github.com/bulwark-k8s/bulwark/pki"
+	"github.com/bulwark-k8s/bulwark/release"
 )
 
 // Limits that keep a configuration to what a control plane can be.
@@ -333,10 +334,10 @@ func (r *Render) Validate() error {
 		return fieldErr("render.imageRepository", "%q is not an image repository (such as %s or registry.example.com:5000/k8s)", r.ImageRepository, DefaultImageRepository)
 	}
 	if !versionRE.MatchString(r.KubernetesVersion) || !tagOK(r.KubernetesVersion) {
-		return fieldErr("render.kubernetesVersion", "%q is not a release tag such as v1.36.3", r.KubernetesVersion)
+		return fieldErr("render.kubernetesVersion", "%q is not a release tag such as %s", r.KubernetesVersion, release.Kubernetes)
 	}
 	if !tagOK(r.EtcdVersion) {
-		return fieldErr("render.etcdVersion", "%q is not an image tag such as 3.6.16-0", r.EtcdVersion)
+		return fieldErr("render.etcdVersion", "%q is not an image tag such as %s", r.EtcdVersion, release.EtcdImageTag)
 	}
 	return nil
 }

@@ -68,6 +68,16 @@ const (
 	PublicMode fs.FileMode = 0o644
 )
 
+// Permission bits an audit judges beyond a kind's mode.
+const (
+	OtherWrite fs.FileMode = 0o002
+	GroupWrite fs.FileMode = 0o020
+	OtherRead  fs.FileMode = 0o004
+	GroupRead  fs.FileMode = 0o040
+	// GroupOther are every bit of the group and of others.
+	GroupOther fs.FileMode = 0o077
+)
+
 // Kind is what a file of the folder holds.
 type Kind int
 

@@ -17,6 +17,7 @@ import (
 	"sigs.k8s.io/yaml"
 
 	"github.com/bulwark-k8s/bulwark/config"
+	"github.com/bulwark-k8s/bulwark/hardening"
 	"github.com/bulwark-k8s/bulwark/kubeconfig"
 	"github.com/bulwark-k8s/bulwark/layout"
 	"github.com/bulwark-k8s/bulwark/pki"
@@ -216,7 +217,7 @@ func (t *tree) etcdMembers() []config.Node {
 		members = append(members, m)
 	}
 	var order []string
-	for _, part := range strings.Split(t.flag("etcd", "initial-cluster"), ",") {
+	for _, part := range strings.Split(t.flag(string(hardening.Etcd), "initial-cluster"), ",") {
 		if name, _, ok := strings.Cut(part, "="); ok {
 			order = append(order, name)
 		}
@@ -272,7 +273,7 @@ func Derive(d *store.Dir) (*config.Cluster, error) {
 		c.Validity.Leaf = config.Duration(lifetime(leaf))
 		break
 	}
-	if v := t.flag("kube-controller-manager", "cluster-signing-duration"); v != "" {
+	if v := t.flag(string(hardening.ControllerManager), "cluster-signing-duration"); v != "" {
 		if dur, err := time.ParseDuration(v); err == nil {
 			c.Validity.KubeletClient = config.Duration(dur)
 		}
@@ -290,7 +291,7 @@ func Derive(d *store.Dir) (*config.Cluster, error) {
 
 	apiserver := t.certs[layout.CertFile(plan.CertAPIServer)]
 	c.EtcdMembers = t.etcdMembers()
-	if v := t.flag("kube-apiserver", "service-cluster-ip-range"); v != "" {
+	if v := t.flag(string(hardening.APIServer), "service-cluster-ip-range"); v != "" {
 		c.ServiceCIDR = v
 	}
 	if apiserver != nil {
@@ -308,7 +309,7 @@ func Derive(d *store.Dir) (*config.Cluster, error) {
 	// etcd members the API server's certificate names.
 	var names []string
 	for _, f := range t.files {
-		if dir := path.Dir(f); path.Dir(dir) == layout.ManifestsDir && path.Base(f) == "kube-apiserver.yaml" {
+		if dir := path.Dir(f); path.Dir(dir) == layout.ManifestsDir && path.Base(f) == string(hardening.APIServer)+".yaml" {
 			names = append(names, path.Base(dir))
 		}
 	}
@@ -330,7 +331,7 @@ func Derive(d *store.Dir) (*config.Cluster, error) {
 		if i := slices.IndexFunc(c.EtcdMembers, func(m config.Node) bool { return m.Name == n }); i >= 0 {
 			node = c.EtcdMembers[i]
 			node.IPs, node.DNSNames = slices.Clone(node.IPs), slices.Clone(node.DNSNames)
-		} else if pod := t.pods[path.Join(layout.ManifestsDir, n, "kube-apiserver.yaml")]; pod != nil {
+		} else if pod := t.pods[path.Join(layout.ManifestsDir, n, string(hardening.APIServer)+".yaml")]; pod != nil {
 			if ip := podFlags(pod)["advertise-address"]; ip != "" {
 				node.IPs = []string{ip}
 			}
@@ -348,8 +349,8 @@ func Derive(d *store.Dir) (*config.Cluster, error) {
 		c.ExtraSANs = extraSANs(apiserver, c)
 	}
 
-	if pods := t.component("kube-apiserver"); len(pods) > 0 {
-		repo, tag, ok := splitImage(pods[0].Spec.Containers[0].Image, "kube-apiserver")
+	if pods := t.component(string(hardening.APIServer)); len(pods) > 0 {
+		repo, tag, ok := splitImage(pods[0].Spec.Containers[0].Image, string(hardening.APIServer))
 		if !ok {
 			return nil, under("the kube-apiserver image %q is not <repository>/kube-apiserver:<tag>", pods[0].Spec.Containers[0].Image)
 		}
@@ -358,8 +359,8 @@ func Derive(d *store.Dir) (*config.Cluster, error) {
 			c.Render.Root = strings.TrimSuffix(v, "/"+layout.CertFile(plan.ClusterCA))
 		}
 	}
-	if pods := t.component("etcd"); len(pods) > 0 {
-		if _, tag, ok := splitImage(pods[0].Spec.Containers[0].Image, "etcd"); ok {
+	if pods := t.component(string(hardening.Etcd)); len(pods) > 0 {
+		if _, tag, ok := splitImage(pods[0].Spec.Containers[0].Image, string(hardening.Etcd)); ok {
 			c.Render.EtcdVersion = tag
 		}
 	}

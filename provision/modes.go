@@ -19,7 +19,7 @@ type Loose struct {
 // looseDirBits are what a folder of the cluster must not allow: writing by
 // anyone but its owner, which would let them replace any file in it.
 // (kubeadm's own folders are 0755; listing names is not reading keys.)
-const looseDirBits fs.FileMode = 0o022
+const looseDirBits = layout.GroupWrite | layout.OtherWrite
 
 // LooseModes lists every file of a known kind whose mode allows more than
 // its kind's (a world-readable key, a group-writable certificate) and

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"strings"
 
+	"github.com/bulwark-k8s/bulwark/hardening"
 	"github.com/bulwark-k8s/bulwark/layout"
 	"github.com/bulwark-k8s/bulwark/plan"
 	"github.com/bulwark-k8s/bulwark/render"
@@ -62,7 +63,7 @@ func initialised(d *store.Dir) (bool, error) {
 		return false, err
 	}
 	for _, f := range files {
-		if !strings.HasSuffix(f, "/kube-apiserver.yaml") {
+		if !strings.HasSuffix(f, "/"+string(hardening.APIServer)+".yaml") {
 			continue
 		}
 		data, err := d.Read(f)
