@@ -534,18 +534,24 @@ func TestDrift(t *testing.T) {
 
 // converge runs init on dir (with args), follows every fix it names and
 // runs it again, until it succeeds; a problem without a fix fails the
-// test. It returns how many rounds of fixes it took.
-func converge(t testing.TB, dir string, args ...string) int {
+// test. It returns the fixes it followed.
+func converge(t testing.TB, dir string, args ...string) []string {
 	t.Helper()
+	var followed []string
 	for round := 0; ; round++ {
 		r := runBin(t, append([]string{"init", "--dir", dir}, args...)...)
 		if r.code == 0 {
-			if s := parseSummary(t, r); s.renewed+s.issued+s.created != 0 && !(s.created == 1 && strings.Contains(r.stdout, "created  bulwark.yaml")) && round > 0 {
-				// The fixes did the work; init only keeps what they made
-				// (a new token Secret or bulwark.yaml may be created).
-				t.Logf("init after the fixes: %+v", s)
+			// What the fixes made, init keeps; it makes only a bootstrap
+			// token and its kubeconfig where a fix deleted them.
+			for _, l := range strings.Split(r.stdout, "\n") {
+				if f, ok := strings.CutPrefix(l, "  created  "); ok && f != "bootstrap-kubelet.conf" && !tokenIDInName.MatchString(f) {
+					t.Errorf("init after the fixes still made %s\n%s", f, r.stdout)
+				}
+				if strings.HasPrefix(l, "  issued") {
+					t.Errorf("init after the fixes still issued a certificate\n%s", r.stdout)
+				}
 			}
-			return round
+			return followed
 		}
 		if round == 6 {
 			t.Fatalf("still refused after 6 rounds of fixes\n%v", r)
@@ -563,6 +569,7 @@ func converge(t testing.TB, dir string, args ...string) int {
 		for _, f := range fixes {
 			followFix(t, dir, f)
 		}
+		followed = append(followed, fixes...)
 	}
 }
 

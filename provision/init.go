@@ -321,15 +321,15 @@ func (r *run) loadCA(spec plan.CA) error {
 	case kerr != nil:
 		ca.broken = true
 		r.problem(problemCode(kerr, CodeCorruptCAKey), spec.KeyFile(), reasonOf(kerr)+
-			" (restore it from a backup; a new CA key invalidates every certificate it signed)", r.fix.renew(true, spec.Name))
+			" (restore it from a backup; a new CA key invalidates every certificate it signed)", fixFor(kerr, r.fix.renew(true, spec.Name)))
 		return nil
 	case cerr != nil:
 		ca.broken = true
 		if key == nil {
 			// Neither a key nor a readable certificate: the CA is lost.
-			r.problem(problemCode(cerr, CodeCorruptCert), spec.CertFile(), reasonOf(cerr)+", and "+spec.KeyFile()+" is missing (a new CA is the only way on)", r.fix.renew(false, spec.Name))
+			r.problem(problemCode(cerr, CodeCorruptCert), spec.CertFile(), reasonOf(cerr)+", and "+spec.KeyFile()+" is missing (a new CA is the only way on)", fixFor(cerr, r.fix.renew(false, spec.Name)))
 		} else {
-			r.problem(problemCode(cerr, CodeCorruptCert), spec.CertFile(), reasonOf(cerr), fix)
+			r.problem(problemCode(cerr, CodeCorruptCert), spec.CertFile(), reasonOf(cerr), fixFor(cerr, fix))
 		}
 		return nil
 	}
@@ -445,7 +445,7 @@ func (r *run) loadServiceAccount() error {
 		return err
 	}
 	if kerr != nil {
-		r.problem(problemCode(kerr, CodeCorruptKey), keyFile, reasonOf(kerr)+" (restore it from a backup; a new key invalidates every service-account token)", r.fix.renew(true, ServiceAccountName))
+		r.problem(problemCode(kerr, CodeCorruptKey), keyFile, reasonOf(kerr)+" (restore it from a backup; a new key invalidates every service-account token)", fixFor(kerr, r.fix.renew(true, ServiceAccountName)))
 		return nil
 	}
 	pubExists, err := r.d.Exists(pubFile)
@@ -532,10 +532,10 @@ func (r *run) loadLeaf(spec plan.Cert) error {
 	ca := r.cas[spec.CA]
 	switch {
 	case kerr != nil:
-		r.problem(problemCode(kerr, CodeCorruptKey), keyFile, reasonOf(kerr), r.fix.renew(true, spec.Name))
+		r.problem(problemCode(kerr, CodeCorruptKey), keyFile, reasonOf(kerr), fixFor(kerr, r.fix.renew(true, spec.Name)))
 		return nil
 	case cerr != nil:
-		r.problem(problemCode(cerr, CodeCorruptCert), certFile, reasonOf(cerr), fix)
+		r.problem(problemCode(cerr, CodeCorruptCert), certFile, reasonOf(cerr), fixFor(cerr, fix))
 		return nil
 	case cert != nil && key == nil:
 		r.problem(CodeMissingKey, keyFile, "is missing while "+certFile+" exists", r.fix.renew(true, spec.Name))

@@ -5,6 +5,7 @@ import (
 	"crypto/x509"
 	"errors"
 	"fmt"
+	"io/fs"
 	"net"
 	"slices"
 	"strings"
@@ -47,6 +48,15 @@ func problemCode(err error, corrupt Code) Code {
 	return corrupt
 }
 
+// fixFor is the fix of a *fileErr: none for a file that cannot be read
+// (no command can give bulwark the right to read it).
+func fixFor(err error, fix string) string {
+	if problemCode(err, "") == CodeUnreadable {
+		return ""
+	}
+	return fix
+}
+
 // reasonOf is a *fileErr's reason.
 func reasonOf(err error) string {
 	var fe *fileErr
@@ -73,6 +83,10 @@ func readFile(d *store.Dir, file string, secret bool) ([]byte, error) {
 	if err != nil {
 		if errors.Is(err, store.ErrUnsafe) {
 			return nil, err
+		}
+		var pe *fs.PathError
+		if errors.As(err, &pe) {
+			err = pe.Err
 		}
 		return nil, &fileErr{code: CodeUnreadable, reason: "cannot be read: " + err.Error()}
 	}

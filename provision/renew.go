@@ -207,13 +207,13 @@ func (rn *renewal) issuer(name string) (*pki.Issuer, error) {
 	}
 	switch {
 	case kerr != nil:
-		return nil, problem(problemCode(kerr, CodeCorruptCAKey), spec.KeyFile(), reasonOf(kerr)+" (restore it from a backup; a new CA key invalidates every certificate it signed)", rn.fix.renew(true, spec.Name))
+		return nil, problem(problemCode(kerr, CodeCorruptCAKey), spec.KeyFile(), reasonOf(kerr)+" (restore it from a backup; a new CA key invalidates every certificate it signed)", fixFor(kerr, rn.fix.renew(true, spec.Name)))
 	case key == nil && cert == nil && cerr == nil:
 		return nil, problem(CodeOrphan, spec.CertFile(), "is missing, with its key (a new CA must sign what it signed)", rn.fix.renew(false, spec.Name))
 	case key == nil:
 		return nil, problem(CodeMissingCAKey, spec.KeyFile(), "is missing: cannot sign (an external CA signs its certificates itself)", "")
 	case cerr != nil:
-		return nil, problem(problemCode(cerr, CodeCorruptCert), spec.CertFile(), reasonOf(cerr), rn.fix.renew(false, spec.Name))
+		return nil, problem(problemCode(cerr, CodeCorruptCert), spec.CertFile(), reasonOf(cerr), fixFor(cerr, rn.fix.renew(false, spec.Name)))
 	case cert == nil:
 		return nil, problem(CodeOrphan, spec.CertFile(), "is missing", rn.fix.renew(false, spec.Name))
 	case !pki.KeyMatches(cert, key):
@@ -233,7 +233,7 @@ func (rn *renewal) renewCA(spec plan.CA) error {
 	fresh := rn.newKey
 	switch {
 	case kerr != nil && !rn.newKey:
-		return problem(problemCode(kerr, CodeCorruptCAKey), spec.KeyFile(), reasonOf(kerr)+" (restore it from a backup, or make a new CA: every certificate it signed is renewed with it)", rn.fix.renew(true, spec.Name))
+		return problem(problemCode(kerr, CodeCorruptCAKey), spec.KeyFile(), reasonOf(kerr)+" (restore it from a backup, or make a new CA: every certificate it signed is renewed with it)", fixFor(kerr, rn.fix.renew(true, spec.Name)))
 	case key == nil && kerr == nil && cert != nil && !rn.newKey:
 		return problem(CodeMissingCAKey, spec.KeyFile(), "is missing: "+spec.CertFile()+" is an external CA's, renewed where its key is", "")
 	case key == nil:
@@ -381,7 +381,7 @@ func (rn *renewal) leafKey(file, name string, newKey bool, existing crypto.Signe
 		return k, true, err
 	}
 	if kerr != nil {
-		return nil, false, problem(problemCode(kerr, CodeCorruptKey), file, reasonOf(kerr), rn.fix.renew(true, name))
+		return nil, false, problem(problemCode(kerr, CodeCorruptKey), file, reasonOf(kerr), fixFor(kerr, rn.fix.renew(true, name)))
 	}
 	return existing, false, nil
 }
@@ -547,7 +547,7 @@ func (rn *renewal) renewServiceAccount() error {
 		rn.note(Renewed, keyFile)
 		key = k
 	case kerr != nil:
-		return problem(problemCode(kerr, CodeCorruptKey), keyFile, reasonOf(kerr)+" (restore it from a backup; a new key invalidates every service-account token)", rn.fix.renew(true, ServiceAccountName))
+		return problem(problemCode(kerr, CodeCorruptKey), keyFile, reasonOf(kerr)+" (restore it from a backup; a new key invalidates every service-account token)", fixFor(kerr, rn.fix.renew(true, ServiceAccountName)))
 	case key == nil:
 		return problem(CodeMissingSAKey, keyFile, "is missing (restore it from a backup; a new key invalidates every service-account token)", rn.fix.renew(true, ServiceAccountName))
 	}

@@ -67,7 +67,7 @@ func CreateToken(d *store.Dir, p *plan.Plan, ttl time.Duration, usages, groups [
 	}
 	if err != nil {
 		return bootstraptoken.Token{}, nil, Problems{{Code: problemCode(err, CodeCorruptCert), File: clusterCA(p).CertFile(), Reason: reasonOf(err),
-			Fix: fixer{args: opts.FixArgs}.renew(false, plan.ClusterCA)}}
+			Fix: fixFor(err, fixer{args: opts.FixArgs}.renew(false, plan.ClusterCA))}}
 	}
 	if ca == nil {
 		return bootstraptoken.Token{}, nil, fmt.Errorf("%s is missing: run `bulwark init%s` first", clusterCA(p).CertFile(), opts.FixArgs)
