@@ -36,7 +36,7 @@ type suggestion struct {
 	code string // provision.Code's value
 	name string
 	// config of the tree (oneNodeConfig if empty).
-	config string
+	config  string
 	breakIt func(t *testing.T, dir string)
 	// start is the command that reports the problem (init if empty); DIR
 	// is the folder, CFG a configuration written from cfg.
@@ -161,7 +161,9 @@ func suggestions() []suggestion {
 			start: []string{"certs", "renew", "apiserver", "--dir", "DIR"}, reason: "pki/ca.crt: is missing, with its key"},
 		{code: "identity", name: "system:masters added", breakIt: func(t *testing.T, dir string) {
 			breakWith("pki/front-proxy-client.crt", reissue(t, dir, readFile(t, dir, "pki/front-proxy-client.crt"), "pki/front-proxy-ca",
-				func(c *x509.Certificate) { c.Subject = pkix.Name{CommonName: "front-proxy-client", Organization: []string{"system:masters"}} }))(t, dir)
+				func(c *x509.Certificate) {
+					c.Subject = pkix.Name{CommonName: "front-proxy-client", Organization: []string{"system:masters"}}
+				}))(t, dir)
 		}, reason: `pki/front-proxy-client.crt: has O ["system:masters"]`},
 		{code: "sans", name: "a new node address", start: []string{"init", "--dir", "DIR", "--config", "CFG"},
 			cfg:    strings.Replace(oneNodeConfig, "ips: [10.0.0.11]", "ips: [10.0.0.11, 10.0.0.99]", 1),
@@ -182,7 +184,7 @@ func suggestions() []suggestion {
 			})
 		}, reason: "admin.conf: holds no client certificate"},
 		{code: "bootstrap", name: "a stale bootstrap kubeconfig (its Secret gone; dead end before)", breakIt: func(t *testing.T, dir string) {
-			remove("cluster/bootstrap-token-" + tokenOf(t, dir)[:6] + ".yaml")(t, dir)
+			remove("cluster/bootstrap-token-"+tokenOf(t, dir)[:6]+".yaml")(t, dir)
 		}, reason: "bootstrap-kubelet.conf: holds token"},
 		{code: "bootstrap", name: "a malformed bootstrap token", breakIt: func(t *testing.T, dir string) {
 			editKubeconfig(t, dir, "bootstrap-kubelet.conf", func(_, u map[string]any) { u["token"] = "not-a-token" })
