@@ -14,6 +14,7 @@ import (
 
 	"github.com/spf13/cobra"
 
+	"github.com/bulwark-k8s/bulwark/internal/termsafe"
 	"github.com/bulwark-k8s/bulwark/provision"
 	"github.com/bulwark-k8s/bulwark/store"
 )
@@ -61,7 +62,7 @@ func (f findingsError) Error() string { return f.msg }
 // messages read from files or from a cluster cannot move the cursor,
 // change colours or retitle the terminal.
 func Run(env Env, args []string) int {
-	stdout, stderr := newSafeWriter(env.Stdout), newSafeWriter(env.Stderr)
+	stdout, stderr := termsafe.New(env.Stdout), termsafe.New(env.Stderr)
 	defer stdout.Flush()
 	defer stderr.Flush()
 	env.Stdout, env.Stderr = stdout, stderr

@@ -1,4 +1,9 @@
-package cli
+// Package termsafe writes text for a terminal with its control characters
+// shown as escapes: what bulwark prints may hold text read from files or
+// from a cluster (a token's description, a certificate's subject, a
+// kubeconfig's server), which must not move the cursor, change colours,
+// retitle the window or reorder a line.
+package termsafe
 
 import (
 	"bytes"
@@ -7,20 +12,19 @@ import (
 	"unicode/utf8"
 )
 
-// safeWriter shows control characters as escapes (\x1b, \u009b) and
-// invalid UTF-8 bytes as \xNN: what bulwark prints may hold text read from
-// files or a cluster (a token's description, a certificate's subject, a
-// kubeconfig's server), which must not drive the terminal. Newlines and
-// tabs pass. A rune split across writes waits for the next write, or for
-// Flush.
-type safeWriter struct {
+// Writer shows control characters as escapes (\x1b, \u009b), and invalid
+// UTF-8 bytes as \xNN. Newlines and tabs pass. A rune split across writes
+// waits for the next write, or for Flush.
+type Writer struct {
 	w    io.Writer
 	tail []byte
 }
 
-func newSafeWriter(w io.Writer) *safeWriter { return &safeWriter{w: w} }
+// New wraps w.
+func New(w io.Writer) *Writer { return &Writer{w: w} }
 
-func (s *safeWriter) Write(p []byte) (int, error) {
+// Write writes p, escaped.
+func (s *Writer) Write(p []byte) (int, error) {
 	if len(s.tail) == 0 && plain(p) {
 		if _, err := s.w.Write(p); err != nil {
 			return 0, err
@@ -62,7 +66,7 @@ func (s *safeWriter) Write(p []byte) (int, error) {
 }
 
 // Flush writes a rune left incomplete by the last write, escaped.
-func (s *safeWriter) Flush() {
+func (s *Writer) Flush() {
 	for _, b := range s.tail {
 		fmt.Fprintf(s.w, `\x%02x`, b)
 	}
