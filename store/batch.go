@@ -405,8 +405,8 @@ func (b *Batch) Commit() (err error) {
 			if linked == killAfterLinks {
 				killSelf()
 			}
-			if linked == failAfterSteps {
-				return fmt.Errorf("failed to write %s: %w (BULWARK_TEST_FAIL_AFTER_STEPS)", it.Rel, unix.EIO)
+			if err := failHook(linked, it.Rel); err != nil {
+				return err
 			}
 		}
 		if b.whole {
@@ -425,8 +425,9 @@ func (b *Batch) Commit() (err error) {
 		if err := b.chmod(c); err != nil {
 			return err
 		}
-		if linked++; linked == failAfterSteps {
-			return fmt.Errorf("failed to change the mode of %s: %w (BULWARK_TEST_FAIL_AFTER_STEPS)", c.rel, unix.EIO)
+		linked++
+		if err := failHook(linked, c.rel); err != nil {
+			return err
 		}
 	}
 	// In place and durable: the old contents kept for undo can go.

@@ -3,6 +3,7 @@
 package store
 
 import (
+	"fmt"
 	"os"
 	"strconv"
 	"syscall"
@@ -31,3 +32,11 @@ var (
 const HooksCompiled = true
 
 func killSelf() { _ = syscall.Kill(os.Getpid(), syscall.SIGKILL) }
+
+// failHook fails the commit's step-th step (on rel).
+func failHook(step int, rel string) error {
+	if step != failAfterSteps {
+		return nil
+	}
+	return fmt.Errorf("failed to write %s: %w (BULWARK_TEST_FAIL_AFTER_STEPS)", rel, syscall.EIO)
+}
