@@ -9,7 +9,9 @@ package cli_test
 // --new-key fix names.
 
 import (
+	"crypto"
 	"crypto/rand"
+	"crypto/rsa"
 	"crypto/x509"
 	"crypto/x509/pkix"
 	"encoding/base64"
@@ -73,6 +75,65 @@ func reissue(t *testing.T, dir string, certPEM []byte, caRel string, edit func(*
 		parent = &tmpl // a CA reissued by its own key
 	}
 	der, err := x509.CreateCertificate(rand.Reader, &tmpl, parent, leaf.PublicKey, caKey)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: der})
+}
+
+// reissueFor is reissue for another public key.
+func reissueFor(t *testing.T, dir string, certPEM []byte, caRel string, pub crypto.PublicKey) []byte {
+	t.Helper()
+	leaf, err := parseCertPEM(certPEM)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ca, err := parseCertPEM(readFile(t, dir, caRel+".crt"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	caKey, err := parseKeyPEM(readFile(t, dir, caRel+".key"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	tmpl := *leaf
+	tmpl.SignatureAlgorithm, tmpl.AuthorityKeyId, tmpl.SubjectKeyId, tmpl.RawSubject = 0, nil, nil, nil
+	tmpl.SerialNumber = big.NewInt(time.Now().UnixNano())
+	der, err := x509.CreateCertificate(rand.Reader, &tmpl, ca, pub, caKey)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: der})
+}
+
+func rsaKey(t *testing.T, bits int) *rsa.PrivateKey {
+	t.Helper()
+	k, err := rsa.GenerateKey(rand.Reader, bits)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return k
+}
+
+func keyPEM(t *testing.T, k crypto.Signer) []byte {
+	t.Helper()
+	der, err := x509.MarshalPKCS8PrivateKey(k)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return pem.EncodeToMemory(&pem.Block{Type: "PRIVATE KEY", Bytes: der})
+}
+
+// selfSigned is a CA certificate for key, as an imported CA might be.
+func selfSigned(t *testing.T, key crypto.Signer, cn string, edit func(*x509.Certificate)) []byte {
+	t.Helper()
+	tmpl := &x509.Certificate{SerialNumber: big.NewInt(time.Now().UnixNano()), Subject: pkix.Name{CommonName: cn},
+		NotBefore: time.Now().Add(-time.Hour), NotAfter: time.Now().Add(5 * 365 * 24 * time.Hour),
+		IsCA: true, BasicConstraintsValid: true, MaxPathLenZero: true, KeyUsage: x509.KeyUsageCertSign | x509.KeyUsageDigitalSignature}
+	if edit != nil {
+		edit(tmpl)
+	}
+	der, err := x509.CreateCertificate(rand.Reader, tmpl, tmpl, key.Public(), key)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -191,6 +252,60 @@ func suggestions() []suggestion {
 		}, reason: "bootstrap-kubelet.conf: holds a malformed bootstrap token"},
 		{code: "bootstrap", name: "a bootstrap kubeconfig that does not parse", breakIt: breakWith("bootstrap-kubelet.conf", []byte("{{{\n")),
 			reason: "bootstrap-kubelet.conf:"},
+		// Trust roots and leaves bulwark must not build on.
+		{code: "trust", name: "etcd's CA a copy of the cluster CA", breakIt: func(t *testing.T, dir string) {
+			breakWith("pki/etcd/ca.crt", readFile(t, dir, "pki/ca.crt"))(t, dir)
+			breakWith("pki/etcd/ca.key", readFile(t, dir, "pki/ca.key"))(t, dir)
+		}, reason: "pki/etcd/ca.crt: it is CA \"kubernetes\" where \"etcd-ca\" belongs"},
+		{code: "trust", name: "two CAs swapped", breakIt: func(t *testing.T, dir string) {
+			swap("pki/ca.crt", "pki/front-proxy-ca.crt")(t, dir)
+			swap("pki/ca.key", "pki/front-proxy-ca.key")(t, dir)
+		}, reason: "pki/ca.crt: it is CA \"front-proxy-ca\" where \"kubernetes\" belongs (swapped with or copied from pki/front-proxy-ca.crt?)"},
+		{code: "trust", name: "an imported RSA-1024 CA", breakIt: func(t *testing.T, dir string) {
+			key := rsaKey(t, 1024)
+			breakWith("pki/front-proxy-ca.key", keyPEM(t, key))(t, dir)
+			breakWith("pki/front-proxy-ca.crt", selfSigned(t, key, "front-proxy-ca", nil))(t, dir)
+		}, reason: "pki/front-proxy-ca.crt: its key is weak (RSA 1024 bits)"},
+		{code: "not-ca", name: "a CA without keyCertSign", breakIt: func(t *testing.T, dir string) {
+			breakWith("pki/etcd/peer-ca.crt", reissue(t, dir, readFile(t, dir, "pki/etcd/peer-ca.crt"), "pki/etcd/peer-ca",
+				func(c *x509.Certificate) { c.KeyUsage = x509.KeyUsageDigitalSignature }))(t, dir)
+		}, reason: "pki/etcd/peer-ca.crt: is not a self-signed CA certificate"},
+		{code: "trust", name: "a CA that may sign CAs", breakIt: func(t *testing.T, dir string) {
+			breakWith("pki/front-proxy-ca.crt", reissue(t, dir, readFile(t, dir, "pki/front-proxy-ca.crt"), "pki/front-proxy-ca",
+				func(c *x509.Certificate) { c.MaxPathLen, c.MaxPathLenZero = -1, false }))(t, dir)
+		}, reason: "pki/front-proxy-ca.crt: it may sign other CAs"},
+		{code: "trust", name: "a leaf that is a CA", breakIt: func(t *testing.T, dir string) {
+			breakWith("pki/apiserver-kubelet-client.crt", reissue(t, dir, readFile(t, dir, "pki/apiserver-kubelet-client.crt"), "pki/ca",
+				func(c *x509.Certificate) { c.IsCA, c.BasicConstraintsValid = true, true }))(t, dir)
+		}, reason: "pki/apiserver-kubelet-client.crt: it is a CA"},
+		{code: "trust", name: "a wildcard name", breakIt: func(t *testing.T, dir string) {
+			editKubeconfig(t, dir, "admin.conf", func(_, u map[string]any) {
+				certPEM, err := base64.StdEncoding.DecodeString(u["client-certificate-data"].(string))
+				if err != nil {
+					t.Fatal(err)
+				}
+				u["client-certificate-data"] = base64.StdEncoding.EncodeToString(reissue(t, dir, certPEM, "pki/ca",
+					func(c *x509.Certificate) { c.DNSNames = []string{"*.example.com"} }))
+			})
+		}, reason: "admin.conf: it names *.example.com"},
+		{code: "trust", name: "two certificates on one key", breakIt: func(t *testing.T, dir string) {
+			other := readFile(t, dir, "pki/apiserver-kubelet-client.key")
+			k, err := parseKeyPEM(other)
+			if err != nil {
+				t.Fatal(err)
+			}
+			breakWith("pki/front-proxy-client.key", other)(t, dir)
+			breakWith("pki/front-proxy-client.crt", reissueFor(t, dir, readFile(t, dir, "pki/front-proxy-client.crt"), "pki/front-proxy-ca", k.Public()))(t, dir)
+		}, reason: "pki/front-proxy-client.crt: it is on the same key as pki/apiserver-kubelet-client.crt"},
+		{code: "trust", name: "a weak leaf key", breakIt: func(t *testing.T, dir string) {
+			key := rsaKey(t, 1024)
+			breakWith("pki/front-proxy-client.key", keyPEM(t, key))(t, dir)
+			breakWith("pki/front-proxy-client.crt", reissueFor(t, dir, readFile(t, dir, "pki/front-proxy-client.crt"), "pki/front-proxy-ca", key.Public()))(t, dir)
+		}, reason: "pki/front-proxy-client.crt: its key is weak (RSA 1024 bits)"},
+		{code: "trust", name: "the service-account key is the cluster CA's", breakIt: func(t *testing.T, dir string) {
+			breakWith("pki/sa.key", readFile(t, dir, "pki/ca.key"))(t, dir)
+			remove("pki/sa.pub")(t, dir)
+		}, reason: "pki/sa.key: it is pki/ca.crt's key"},
 		{code: "bad-token-secret", name: "a token Secret that does not parse", breakIt: func(t *testing.T, dir string) {
 			breakWith("cluster/bootstrap-token-"+tokenOf(t, dir)[:6]+".yaml", []byte("kind: Secret\nmetadata: [\n"))(t, dir)
 		}, reason: "cluster/bootstrap-token-"},

@@ -146,7 +146,11 @@ func problemCases() []problemCase {
 		{
 			name: "key does not match certificate", renew: "apiserver", file: "pki/apiserver.crt", reason: "does not match its private key",
 			breakIt: func(t *testing.T, d *store.Dir, _ *plan.Plan) {
-				other, err := d.ReadSecret("pki/apiserver-kubelet-client.key")
+				k, err := pki.GenerateKey(pki.ECDSAP256, nil)
+				if err != nil {
+					t.Fatal(err)
+				}
+				other, err := pki.MarshalPrivateKey(k)
 				if err != nil {
 					t.Fatal(err)
 				}
