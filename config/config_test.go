@@ -91,6 +91,7 @@ func TestParseGood(t *testing.T) {
 				t.Errorf("names changed: %q %+v", c.ClusterName, c.ControlPlane)
 			}
 		}},
+		{"a cluster on one machine: members on one loopback address", header + "etcdMembers:\n  - {name: a, ips: [127.0.0.1]}\n  - {name: b, ips: [127.0.0.1]}\n  - {name: c, ips: [127.0.0.1]}\n", nil},
 		{"every field", full, func(t *testing.T, c *config.Cluster) {
 			if c.KeyAlgorithm != "RSA-2048" || c.Validity.Leaf.D() != 90*24*time.Hour || c.BootstrapToken.TTL.D() != 2*time.Hour {
 				t.Errorf("values %+v", c)
@@ -190,8 +191,9 @@ func TestParseBad(t *testing.T) {
 		{"unspecified IPv6 etcd IP", header + "etcdMembers: [{name: a, ips: [\"::\"]}]\n", 3, "etcdMembers[0].ips[0]", "unspecified"},
 		{"multicast node IP", header + "controlPlane: [{name: a, ips: [224.0.0.1]}]\n", 3, "controlPlane[0].ips[0]", "multicast"},
 		{"link-local node IP", header + "controlPlane: [{name: a, ips: [169.254.0.5]}]\n", 3, "controlPlane[0].ips[0]", "link-local"},
-		{"loopback with several nodes", header + "controlPlane:\n  - {name: a, ips: [10.0.0.1]}\n  - {name: b, ips: [127.0.0.1]}\n", 5, "controlPlane[1].ips[0]", "other nodes cannot reach it"},
+		{"loopback with several nodes", header + "controlPlane:\n  - {name: a, ips: [10.0.0.1]}\n  - {name: b, ips: [127.0.0.1]}\n", 5, "controlPlane[1].ips[0]", "they cannot reach it"},
 		{"loopback etcd with several members", header + "etcdMembers:\n  - {name: a, ips: [\"::1\"]}\n  - {name: b, ips: [10.0.0.2]}\n", 4, "etcdMembers[0].ips[0]", "loopback"},
+		{"one node's loopback address twice", header + "etcdMembers:\n  - {name: a, ips: [127.0.0.1, 127.0.0.1]}\n  - {name: b, ips: [127.0.0.1]}\n", 4, "etcdMembers[0].ips[1]", "also a's address"},
 		{"node name label too long", header + "controlPlane: [{name: " + strings.Repeat("a", 64) + ", ips: [10.0.0.1]}]\n", 3, "controlPlane[0].name", "invalid node name"},
 		{"DNS name label too long", header + "controlPlane: [{name: a, dnsNames: [" + strings.Repeat("b", 64) + ".example.com]}]\n", 3, "controlPlane[0].dnsNames[0]", "invalid DNS name"},
 		{"wildcard node DNS name", header + "controlPlane: [{name: a, dnsNames: [\"*.example.com\"]}]\n", 3, "controlPlane[0].dnsNames[0]", "no wildcards"},

@@ -63,10 +63,10 @@ func (c *Cluster) Validate() error {
 	if err := validateServiceCIDR(c.ServiceCIDR); err != nil {
 		return err
 	}
-	if err := validateNodes("controlPlane", c.ControlPlane, false, len(c.ControlPlane) > 1, c.ServiceCIDR); err != nil {
+	if err := validateNodes("controlPlane", c.ControlPlane, false, mixesLoopback(c.ControlPlane), c.ServiceCIDR); err != nil {
 		return err
 	}
-	if err := validateNodes("etcdMembers", c.EtcdMembers, true, len(c.EtcdMembers) > 1, c.ServiceCIDR); err != nil {
+	if err := validateNodes("etcdMembers", c.EtcdMembers, true, mixesLoopback(c.EtcdMembers), c.ServiceCIDR); err != nil {
 		return err
 	}
 	if err := validateEndpoint(c.APIEndpoint); err != nil {
@@ -168,9 +168,31 @@ func validateEndpoint(ep string) error {
 	return nil
 }
 
+// mixesLoopback reports whether a list of several nodes has loopback
+// addresses beside others: nodes on other machines could not reach the
+// loopback ones. Several nodes all on loopback are a cluster on one
+// machine (for tests and labs), whose members differ by port: there, and
+// only there, one address may be several nodes'.
+func mixesLoopback(nodes []Node) bool {
+	if len(nodes) < 2 {
+		return false
+	}
+	loop, other := false, false
+	for _, n := range nodes {
+		for _, s := range n.IPs {
+			if ip := net.ParseIP(s); ip != nil && ip.IsLoopback() {
+				loop = true
+			} else if ip != nil {
+				other = true
+			}
+		}
+	}
+	return loop && other
+}
+
 // ipProblem says why an address cannot be a node's or an endpoint's, or
-// "". Loopback is refused where there are several nodes: they could not
-// reach each other on it.
+// "". Loopback is refused where other nodes are elsewhere (multi): they
+// could not reach it.
 func ipProblem(ip net.IP, multi bool) string {
 	switch {
 	case ip.IsUnspecified():
@@ -182,7 +204,7 @@ func ipProblem(ip net.IP, multi bool) string {
 	case ip.IsLinkLocalUnicast():
 		return "is link-local (it needs an interface to mean anything)"
 	case multi && ip.IsLoopback():
-		return "is a loopback address: other nodes cannot reach it"
+		return "is a loopback address, and other nodes are not on this machine: they cannot reach it"
 	}
 	return ""
 }
@@ -221,7 +243,7 @@ func validateNodes(field string, nodes []Node, needIP, multi bool, serviceCIDR s
 				}
 			}
 			key := ip.String()
-			if other, dup := ips[key]; dup {
+			if other, dup := ips[key]; dup && !(ip.IsLoopback() && !multi && other != n.Name) {
 				return fieldErr(f, "%s is also %s's address", s, other)
 			}
 			ips[key] = n.Name
