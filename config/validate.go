@@ -8,6 +8,7 @@ import (
 	"strconv"
 	"strings"
 	"time"
+	"unicode"
 
 	"github.com/distribution/reference"
 	"k8s.io/apimachinery/pkg/util/validation"
@@ -347,8 +348,8 @@ var versionRE = regexp.MustCompile(`^v\d+\.\d+\.\d+(-[0-9A-Za-z.-]+)?$`)
 
 // Validate checks the render settings.
 func (r *Render) Validate() error {
-	if !path.IsAbs(r.Root) || path.Clean(r.Root) != r.Root || r.Root == "/" || len(r.Root) > 1024 || strings.ContainsAny(r.Root, " \t\n\"'$`\\,=") {
-		return fieldErr("render.root", "%q must be a clean absolute path other than / (no spaces, quotes, commas or '=')", r.Root)
+	if !path.IsAbs(r.Root) || path.Clean(r.Root) != r.Root || r.Root == "/" || len(r.Root) > 1024 || strings.ContainsAny(r.Root, " \t\n\r\"'$`\\") || strings.ContainsFunc(r.Root, unicode.IsControl) {
+		return fieldErr("render.root", "%q must be a clean absolute path other than / (no spaces, quotes or control characters)", r.Root)
 	}
 	// A repository is a reference's name without its last component: the
 	// images are <repository>/etcd:<tag> and so on.

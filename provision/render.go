@@ -51,13 +51,9 @@ func Render(d *store.Dir, p *plan.Plan, o render.Options, opts Options) (Summary
 }
 
 // initialised reports whether the folder has been set up with an
-// encryption configuration before: its saved configuration, or an API
-// server manifest that names the file. Both are written only after the
-// encryption configuration is in place.
+// encryption configuration before: an API server manifest of its names the
+// file (manifests are written only after it is in place).
 func initialised(d *store.Dir) (bool, error) {
-	if ok, err := d.Exists(layout.ConfigFile); err != nil || ok {
-		return ok, err
-	}
 	files, err := d.Walk(layout.ManifestsDir)
 	if err != nil {
 		return false, err
