@@ -35,10 +35,8 @@ import (
 // suggestion breaks a tree so that a command prints a problem of one
 // code, with a fix.
 type suggestion struct {
-	code string // provision.Code's value
-	name string
-	// config of the tree (oneNodeConfig if empty).
-	config  string
+	code    string // provision.Code's value
+	name    string
 	breakIt func(t *testing.T, dir string)
 	// start is the command that reports the problem (init if empty); DIR
 	// is the folder, CFG a configuration written from cfg.
