@@ -10,6 +10,7 @@ import (
 	"bytes"
 	"context"
 	"crypto/x509"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"io/fs"
@@ -1138,5 +1139,66 @@ func TestTerminalSafe(t *testing.T) {
 				t.Fatalf("raw control character %U printed:\n%q", c, out)
 			}
 		}
+	}
+}
+
+// TestUnknownSubcommands: a subcommand no command has is a usage error
+// (exit 2, one line), for the root and for every command that groups
+// others; a group alone prints its help.
+func TestUnknownSubcommands(t *testing.T) {
+	for _, argv := range [][]string{{"bogus"}, {"certs", "bogus"}, {"token", "bogus"}, {"rbac", "bogus"}, {"certs", "renw", "--all"}} {
+		r := runBin(t, argv...)
+		expectRefusal(t, r, cli.ExitUsage, argv[len(argv)-1])
+	}
+	for _, group := range []string{"certs", "token", "rbac"} {
+		r := mustRunBin(t, group)
+		if !strings.Contains(r.stdout, "Available Commands") {
+			t.Errorf("bulwark %s printed no help:\n%s", group, r.stdout)
+		}
+	}
+}
+
+// TestCheckExpirationJSON: JSON never shows a zero date, and gives how long
+// ago an expired certificate ended as a negative remainingSeconds; a
+// missing certificate has neither.
+func TestCheckExpirationJSON(t *testing.T) {
+	dir := binTree(t, oneNodeConfig)
+	if err := os.Remove(filepath.Join(dir, "pki/front-proxy-client.crt")); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Remove(filepath.Join(dir, "pki/front-proxy-client.key")); err != nil {
+		t.Fatal(err)
+	}
+	r := runAt(t, time.Now().Add(400*24*time.Hour), "certs", "check-expiration", "--dir", dir, "-o", "json")
+	if r.code != cli.ExitFindings {
+		t.Fatalf("%v", r)
+	}
+	if strings.Contains(r.stdout, "0001-01-01") {
+		t.Errorf("a zero date in the JSON:\n%s", r.stdout)
+	}
+	var entries []map[string]any
+	if err := json.Unmarshal([]byte(r.stdout), &entries); err != nil {
+		t.Fatal(err)
+	}
+	seen := map[string]bool{}
+	for _, e := range entries {
+		switch e["status"] {
+		case "missing":
+			seen["missing"] = true
+			if _, ok := e["notAfter"]; ok {
+				t.Errorf("a missing certificate has a date: %v", e)
+			}
+			if _, ok := e["remainingSeconds"]; ok {
+				t.Errorf("a missing certificate has a remaining time: %v", e)
+			}
+		case "expired":
+			seen["expired"] = true
+			if s, ok := e["remainingSeconds"].(float64); !ok || s > -30*24*3600 {
+				t.Errorf("an expired certificate's remainingSeconds %v, want about -35 days", e["remainingSeconds"])
+			}
+		}
+	}
+	if !seen["missing"] || !seen["expired"] {
+		t.Errorf("statuses seen %v\n%s", seen, r.stdout)
 	}
 }
