@@ -18,7 +18,8 @@ import (
 // a panic into a configuration that validates, or refused with
 // ErrUnderivable.
 func FuzzDerive(f *testing.F) {
-	p := fastPlan(f)
+	// One node: the fewest files for Derive to read per input.
+	p := newPlan(f, clusterDoc("ecdsa-p256", 1, 1))
 	d, _ := initDir(f, p, clock(t0))
 	if _, err := provision.Render(d, p, render.Options{}, clock(t0)); err != nil {
 		f.Fatal(err)
