@@ -991,12 +991,15 @@ func TestFullDisk(t *testing.T) {
 	if os.Geteuid() != 0 {
 		t.Skip("needs root to mount a tmpfs")
 	}
-	mnt := t.TempDir()
-	if out, err := exec.Command("mount", "-t", "tmpfs", "-o", "size=96k", "tmpfs", mnt).CombinedOutput(); err != nil {
-		t.Skipf("cannot mount a tmpfs here (%v: %s); the failure at every step is tested with the store's fault hook", err, out)
+	tmpfs := func(size string) string {
+		mnt := t.TempDir()
+		if out, err := exec.Command("mount", "-t", "tmpfs", "-o", "size="+size, "tmpfs", mnt).CombinedOutput(); err != nil {
+			t.Skipf("cannot mount a tmpfs here (%v: %s); the failure at every step is tested with the store's fault hook", err, out)
+		}
+		t.Cleanup(func() { _ = exec.Command("umount", "-l", mnt).Run() })
+		return mnt
 	}
-	t.Cleanup(func() { _ = exec.Command("umount", "-l", mnt).Run() })
-
+	mnt := tmpfs("96k")
 	fresh := filepath.Join(mnt, "cluster")
 	r := runBin(t, "init", "--dir", fresh, "--config", writeFile(t, "c.yaml", threeNodeConfig))
 	expectRefusal(t, r, cli.ExitError, "no space left on device")
@@ -1006,9 +1009,10 @@ func TestFullDisk(t *testing.T) {
 
 	// A tree that fits, less some files; then the disk filled to the brim.
 	base := binTree(t, oneNodeConfig)
+	mnt = tmpfs("2m")
 	dir := filepath.Join(mnt, "existing")
 	if out, err := exec.Command("cp", "-a", base, dir).CombinedOutput(); err != nil {
-		t.Skipf("the tree does not fit in the tmpfs: %v %s", err, out)
+		t.Fatalf("the tree does not fit in the tmpfs: %v %s", err, out)
 	}
 	for _, f := range []string{"pki/apiserver.key", "pki/apiserver.crt", "admin.conf", "super-admin.conf", "manifests/kube-apiserver.yaml", "kubelet/config.yaml"} {
 		if err := os.Remove(filepath.Join(dir, f)); err != nil {
