@@ -38,6 +38,9 @@ import (
 // bulwarkBin is the real binary, built once by TestMain.
 var bulwarkBin string
 
+// cleanups run after every test, for what tests share (kubeadm's tree).
+var cleanups []func()
+
 func TestMain(m *testing.M) {
 	dir, err := os.MkdirTemp("", "bulwark-cli-test-")
 	if err != nil {
@@ -45,13 +48,19 @@ func TestMain(m *testing.M) {
 		os.Exit(1)
 	}
 	bulwarkBin = filepath.Join(dir, "bulwark")
-	build := exec.Command("go", "build", "-o", bulwarkBin, "github.com/bulwark-k8s/bulwark/cmd/bulwark")
+	// With the test hooks (BULWARK_TEST_*): the crash and rollback tests
+	// kill or fail real runs with them. Release builds have none
+	// (cmd/bulwark's tests check that).
+	build := exec.Command("go", "build", "-tags", "bulwarktest", "-o", bulwarkBin, "github.com/bulwark-k8s/bulwark/cmd/bulwark")
 	if out, err := build.CombinedOutput(); err != nil {
 		fmt.Fprintf(os.Stderr, "go build: %v\n%s", err, out)
 		os.RemoveAll(dir)
 		os.Exit(1)
 	}
 	code := m.Run()
+	for _, c := range cleanups {
+		c()
+	}
 	os.RemoveAll(dir)
 	os.Exit(code)
 }
@@ -143,7 +152,7 @@ func mustRunBin(t testing.TB, args ...string) result {
 // summary is the counts line every folder command ends its report with.
 type summary struct{ created, issued, renewed, removed, kept int }
 
-var summaryRE = regexp.MustCompile(`(?m)^.*: (\d+) created, (\d+) issued for existing keys, (\d+) renewed, (\d+) removed, (\d+) kept$`)
+var summaryRE = regexp.MustCompile(`(?m)^.*: (\d+) created, (\d+) issued for existing keys, (\d+) renewed, (\d+) removed, (\d+) kept(, \d+ modes fixed)?$`)
 
 func parseSummary(t testing.TB, r result) summary {
 	t.Helper()
@@ -592,6 +601,22 @@ func opensslVerify(t testing.TB, dir string, rep treeReport) {
 			t.Errorf("openssl verifies %s against %s too:\n%s", l.name, other, out)
 		}
 	}
+}
+
+// errorLines checks that a failed run printed only lines of the form
+// "bulwark: error: …" on stderr, at least one, and returns them.
+func errorLines(t testing.TB, r result) []string {
+	t.Helper()
+	lines := strings.Split(strings.TrimSuffix(r.stderr, "\n"), "\n")
+	if r.stderr == "" || !strings.HasSuffix(r.stderr, "\n") {
+		t.Fatalf("want lines `bulwark: error: …` on stderr\n%v", r)
+	}
+	for _, l := range lines {
+		if !strings.HasPrefix(l, "bulwark: error: ") || len(l) == len("bulwark: error: ") {
+			t.Fatalf("want only lines `bulwark: error: …` on stderr\n%v", r)
+		}
+	}
+	return lines
 }
 
 // errorLine checks that a failed run printed exactly one line on stderr,

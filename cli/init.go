@@ -11,6 +11,7 @@ import (
 	"github.com/bulwark-k8s/bulwark/layout"
 	"github.com/bulwark-k8s/bulwark/plan"
 	"github.com/bulwark-k8s/bulwark/provision"
+	"github.com/bulwark-k8s/bulwark/render"
 	"github.com/bulwark-k8s/bulwark/store"
 )
 
@@ -28,22 +29,37 @@ Then it renders the hardened configuration (see "bulwark render").
 
 A rerun keeps every existing key byte for byte, creates only what is missing and
 checks what exists (key matches certificate, chain verifies, names still cover
-the configuration). If anything does not fit, it writes nothing and names the
-command that would fix it.`,
+the configuration, trust roots distinct and sound). If anything does not fit, it
+writes nothing, lists every problem (one line each) and names the complete
+command that fixes each. Files and folders with looser modes than the layout
+allows are tightened, each with a line saying so.
+
+The configuration is --config, else the folder's saved bulwark.yaml, else what
+the folder's own certificates and kubeconfigs say (a folder that lost its
+bulwark.yaml), else, in a new folder, the defaults with this host's name. It is
+saved resolved in DIR/bulwark.yaml, with --root, --image-repository and the
+versions, so that a plain rerun sees the same cluster. A configuration that
+disagrees with the folder's existing keys (algorithm, lifetimes, names) is
+reported as drift: exit 2, nothing written. A folder without bulwark.yaml whose
+identities are not bulwark's (kubeadm's) is not adopted: exit 1.`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			if err := rf.validate(); err != nil {
-				return err
-			}
-			return onFolder(env, &cf, true, func(d *store.Dir, p *plan.Plan, raw []byte) (provision.Summary, error) {
-				opts := buildOptions(env)
-				opts.Config = raw
-				return provision.InitAndRender(d, p, rf.o, opts)
+			return onFolder(env, &cf, true, func(d *store.Dir, r *resolved, opts provision.Options) (provision.Summary, error) {
+				if err := checkDrift(d, r, opts); err != nil {
+					return nil, err
+				}
+				data, err := r.yaml()
+				if err != nil {
+					return nil, err
+				}
+				opts.Config = data
+				return provision.InitAndRender(d, r.p, render.OptionsOf(r.c.Render), opts)
 			})
 		},
 	}
 	cf.register(cmd, true)
 	rf.register(cmd)
+	cf.render = &rf
 	return cmd
 }
 
@@ -60,10 +76,22 @@ func newPlanCmd(env *Env) *cobra.Command {
 			if err := out.validate(); err != nil {
 				return err
 			}
-			p, _, err := cf.plan(env)
+			if err := cf.checkDir(); err != nil {
+				return err
+			}
+			var d *store.Dir
+			if cf.dir != "" {
+				var err error
+				if d, err = store.Open(cf.dir); err != nil {
+					return err
+				}
+				defer d.Close()
+			}
+			r, err := cf.resolve(env, d)
 			if err != nil {
 				return err
 			}
+			p := r.p
 			items := p.Items()
 			return out.print(env.Stdout, items, func(w *tabwriter.Writer) {
 				fmt.Fprintln(w, "NAME\tKIND\tCA\tCN\tO\tUSAGES\tVALIDITY\tSANS")

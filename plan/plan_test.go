@@ -92,7 +92,7 @@ clusterName: prod
 apiEndpoint: api.prod.example.com:443
 serviceCIDR: 10.100.0.0/16,fd00:10:96::/112
 clusterDomain: prod.internal
-extraSANs: ["*.prod.example.com", "2001:db8::7"]
+extraSANs: ["api-internal.prod.example.com", "2001:db8::7"]
 bootstrapToken:
   extraGroups: ["system:bootstrappers:workers"]
 controlPlane:
@@ -112,7 +112,7 @@ controlPlane:
 		apiHost:     "api.prod.example.com",
 		serviceIPs:  []string{"10.100.0.1", "fd00:10:96::1"},
 		domain:      "prod.internal",
-		extraSANs:   []string{"*.prod.example.com", "2001:db8::7"},
+		extraSANs:   []string{"api-internal.prod.example.com", "2001:db8::7"},
 		extraGroups: []string{"system:bootstrappers:workers"},
 	})
 	return out

@@ -146,7 +146,11 @@ func problemCases() []problemCase {
 		{
 			name: "key does not match certificate", renew: "apiserver", file: "pki/apiserver.crt", reason: "does not match its private key",
 			breakIt: func(t *testing.T, d *store.Dir, _ *plan.Plan) {
-				other, err := d.ReadSecret("pki/apiserver-kubelet-client.key")
+				k, err := pki.GenerateKey(pki.ECDSAP256, nil)
+				if err != nil {
+					t.Fatal(err)
+				}
+				other, err := pki.MarshalPrivateKey(k)
 				if err != nil {
 					t.Fatal(err)
 				}
@@ -418,15 +422,8 @@ func TestRenewNewKey(t *testing.T) {
 	if sum := runInit(t, d, p, clock(t0.Add(2*time.Hour))); sum.Count(provision.Kept) != len(sum) {
 		t.Errorf("Init after Renew: %v", sum)
 	}
-	// A CA keeps its key: a new CA key is a rotation, not a renewal.
-	if _, err := provision.Renew(d, p, []string{plan.ClusterCA}, true, clock(t0)); err == nil {
-		t.Error("Renew of a CA with a new key succeeded")
-	}
-	if _, err := provision.Renew(d, p, []string{"bootstrap-kubelet"}, false, clock(t0)); err == nil {
-		t.Error("Renew of the token kubeconfig succeeded")
-	}
-	if _, err := provision.Renew(d, p, []string{"no-such-cert"}, false, clock(t0)); err == nil {
-		t.Error("Renew of an unknown name succeeded")
+	if _, err := provision.Renew(d, p, []string{"no-such-cert"}, false, clock(t0)); !errors.Is(err, provision.ErrUnknownName) {
+		t.Errorf("Renew of an unknown name: %v", err)
 	}
 }
 
@@ -460,7 +457,7 @@ func TestInitRefusesOtherProblems(t *testing.T) {
 		name, file string
 		breakIt    func(t *testing.T, d *store.Dir)
 	}{
-		{"leaf without its CA", "pki/apiserver.crt", func(t *testing.T, d *store.Dir) {
+		{"leaf without its CA", "pki/ca.crt", func(t *testing.T, d *store.Dir) {
 			for _, f := range []string{"pki/ca.crt", "pki/ca.key"} {
 				if err := os.Remove(d.Path(f)); err != nil {
 					t.Fatal(err)

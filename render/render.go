@@ -12,7 +12,6 @@ import (
 	"fmt"
 	"io"
 	"path"
-	"regexp"
 	"sort"
 	"strings"
 
@@ -32,7 +31,6 @@ import (
 	"github.com/bulwark-k8s/bulwark/internal/parallel"
 	"github.com/bulwark-k8s/bulwark/layout"
 	"github.com/bulwark-k8s/bulwark/plan"
-	"github.com/bulwark-k8s/bulwark/release"
 )
 
 // Options choose versions, images and where the folder sits on the hosts.
@@ -47,42 +45,30 @@ type Options struct {
 	EtcdVersion string
 }
 
-// Defaults: the releases bulwark is tested against.
-const (
-	DefaultImageRepository = "registry.k8s.io"
-)
+// DefaultImageRepository holds the images of the releases bulwark is
+// tested against.
+const DefaultImageRepository = config.DefaultImageRepository
 
-func (o Options) withDefaults() Options {
-	if o.Root == "" {
-		o.Root = layout.DefaultRoot
-	}
-	if o.KubernetesVersion == "" {
-		o.KubernetesVersion = release.Kubernetes
-	}
-	if o.ImageRepository == "" {
-		o.ImageRepository = DefaultImageRepository
-	}
-	if o.EtcdVersion == "" {
-		o.EtcdVersion = release.EtcdImageTag
-	}
-	return o
+// OptionsOf are the render options a configuration saves.
+func OptionsOf(r config.Render) Options {
+	return Options{Root: r.Root, KubernetesVersion: r.KubernetesVersion, ImageRepository: r.ImageRepository, EtcdVersion: r.EtcdVersion}
 }
 
-var versionRE = regexp.MustCompile(`^v\d+\.\d+\.\d+(-[0-9A-Za-z.-]+)?$`)
+func (o Options) settings() config.Render {
+	return config.Render{Root: o.Root, KubernetesVersion: o.KubernetesVersion, ImageRepository: o.ImageRepository, EtcdVersion: o.EtcdVersion}
+}
 
-// Validate checks options given by a user.
+func (o Options) withDefaults() Options {
+	r := o.settings()
+	r.SetDefaults()
+	return OptionsOf(r)
+}
+
+// Validate checks options given by a user, as the configuration's render
+// section is checked.
 func (o Options) Validate() error {
-	o = o.withDefaults()
-	if !path.IsAbs(o.Root) || path.Clean(o.Root) != o.Root {
-		return fmt.Errorf("root %q must be a clean absolute path", o.Root)
-	}
-	if !versionRE.MatchString(o.KubernetesVersion) {
-		return fmt.Errorf("kubernetes version %q is not of the form %s", o.KubernetesVersion, release.Kubernetes)
-	}
-	if strings.ContainsAny(o.ImageRepository, " :@") || o.ImageRepository == "" {
-		return fmt.Errorf("invalid image repository %q", o.ImageRepository)
-	}
-	return nil
+	r := o.withDefaults().settings()
+	return r.Validate()
 }
 
 // File is one rendered file, relative to the cluster folder.
