@@ -56,6 +56,10 @@ type Issued struct {
 	Entry      Issuance
 }
 
+// DefaultGroup is the group of a certificate whose request and approver
+// name none.
+func DefaultGroup() string { return plan.GroupClusterAdmins }
+
 // ErrGroup is wrapped by every refused group.
 var ErrGroup = errors.New("group refused")
 
@@ -144,7 +148,7 @@ func (t *Tree) Sign(request []byte, o SignOptions) (*Issued, error) {
 		groups = req.groups
 	}
 	if len(groups) == 0 {
-		groups = []string{plan.GroupClusterAdmins}
+		groups = []string{DefaultGroup()}
 	}
 	bound, err := BoundGroups(t.D)
 	if err != nil {

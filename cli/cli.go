@@ -32,6 +32,9 @@ type Env struct {
 	Stdin    io.Reader
 	Stdout   io.Writer
 	Stderr   io.Writer
+	// Getenv reads the environment (BULWARK_IDENTITY, SSH_AUTH_SOCK);
+	// nil reads nothing.
+	Getenv func(string) string
 }
 
 // Main runs bulwark with the process's environment.
@@ -110,6 +113,7 @@ Exit codes: 0 success, 1 failure (nothing changed), 2 bad usage or configuration
 		SilenceErrors: true,
 	}
 	root.SetFlagErrorFunc(func(_ *cobra.Command, err error) error { return usageError{err} })
-	root.AddCommand(newInitCmd(env), newPlanCmd(env), newRenderCmd(env), newAuditCmd(env), newCertsCmd(env), newTokenCmd(env), newVersionCmd(env), newCanICmd(env), newWhoCanCmd(env), newRBACCmd(env))
+	root.AddCommand(newInitCmd(env), newPlanCmd(env), newRenderCmd(env), newAuditCmd(env), newCertsCmd(env), newTokenCmd(env), newVersionCmd(env), newCanICmd(env), newWhoCanCmd(env), newRBACCmd(env),
+		newAdminCmd(env), newEncryptCmd(env), newExportCmd(env), newRotateCmd(env))
 	return root
 }

@@ -24,11 +24,13 @@ const defaultLockTimeout = 2 * time.Minute
 type clusterFlags struct {
 	dir        string
 	configFile string
+	identity   string
 }
 
 func (f *clusterFlags) register(cmd *cobra.Command, needDir bool) {
 	cmd.Flags().StringVar(&f.dir, "dir", "", "cluster folder (kubeadm layout: pki/, *.conf, cluster/)")
 	cmd.Flags().StringVar(&f.configFile, "config", "", "cluster configuration file (default: the folder's "+layout.ConfigFile+", else built-in defaults)")
+	cmd.Flags().StringVar(&f.identity, "identity", "", identityHelp)
 	if needDir {
 		_ = cmd.MarkFlagRequired("dir")
 	}
@@ -193,6 +195,9 @@ func onFolder(env *Env, cf *clusterFlags, create bool, work func(d *store.Dir, p
 		return err
 	}
 	defer unlock()
+	if _, err := unlockDir(env, d, cf.identity, true); err != nil {
+		return err
+	}
 	sum, err := work(d, p, raw)
 	if err != nil {
 		return err

@@ -7,6 +7,7 @@ import (
 
 	"github.com/spf13/cobra"
 
+	"github.com/bulwark-k8s/bulwark/admins"
 	"github.com/bulwark-k8s/bulwark/config"
 	"github.com/bulwark-k8s/bulwark/layout"
 	"github.com/bulwark-k8s/bulwark/plan"
@@ -18,9 +19,10 @@ func newInitCmd(env *Env) *cobra.Command {
 	var (
 		cf clusterFlags
 		rf renderFlags
+		rc recipientFlags
 	)
 	cmd := &cobra.Command{
-		Use:   "init --dir DIR [--config FILE]",
+		Use:   "init --dir DIR [--config FILE] [--recipient KEY... --identity FILE]",
 		Short: "Write the whole PKI, every kubeconfig and the cluster objects; keep what exists",
 		Long: `init writes, at kubeadm's paths under DIR, everything "bulwark plan" lists:
 ` + planSummary() + `
@@ -29,13 +31,38 @@ Then it renders the hardened configuration (see "bulwark render").
 A rerun keeps every existing key byte for byte, creates only what is missing and
 checks what exists (key matches certificate, chain verifies, names still cover
 the configuration). If anything does not fit, it writes nothing and names the
-command that would fix it.`,
+command that would fix it.
+
+With --recipient (or --recipients-file), every secret is encrypted at rest from the
+start, with age, to those recipients (see "bulwark admin"); the first recipients
+manifest is signed by --identity, which must be one of the SSH recipients. On a
+folder that is encrypted, init needs --identity (or $` + IdentityEnv + `).`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			if err := rf.validate(); err != nil {
 				return err
 			}
+			var recipients []admins.NamedRecipient
+			if rc.given() {
+				rs, err := rc.parse()
+				if err != nil {
+					return err
+				}
+				recipients = rs
+			}
+			id, err := loadIdentity(env, cf.identity)
+			if err != nil {
+				return err
+			}
+			if recipients != nil && (id == nil || id.Signer == nil) {
+				return usagef("--recipient needs --identity: an administrator's SSH private key, one of the recipients, signs the first manifest")
+			}
 			return onFolder(env, &cf, true, func(d *store.Dir, p *plan.Plan, raw []byte) (provision.Summary, error) {
+				if recipients != nil {
+					if _, err := admins.Bootstrap(d, recipients, id, env.Now()); err != nil {
+						return nil, err
+					}
+				}
 				opts := buildOptions(env)
 				opts.Config = raw
 				return provision.InitAndRender(d, p, rf.o, opts)
@@ -44,6 +71,7 @@ command that would fix it.`,
 	}
 	cf.register(cmd, true)
 	rf.register(cmd)
+	rc.register(cmd)
 	return cmd
 }
 

@@ -82,6 +82,9 @@ func newTokenCreateCmd(env *Env) *cobra.Command {
 					return err
 				}
 				defer unlock()
+				if _, err := unlockDir(env, d, tt.identity, true); err != nil {
+					return err
+				}
 				var sum provision.Summary
 				tok, sum, err = provision.CreateToken(d, p, life, usages, groups, description, buildOptions(env))
 				if err != nil {
@@ -166,6 +169,10 @@ func newTokenListCmd(env *Env) *cobra.Command {
 				if err != nil {
 					return err
 				}
+				if _, err := unlockDir(env, d, tt.identity, true); err != nil {
+					unlock()
+					return err
+				}
 				toks, err := provision.ListTokenManifests(d)
 				unlock()
 				if err != nil {
@@ -232,6 +239,9 @@ func newTokenDeleteCmd(env *Env) *cobra.Command {
 					return err
 				}
 				defer unlock()
+				if _, err := unlockDir(env, d, tt.identity, true); err != nil {
+					return err
+				}
 				sum, err := provision.DeleteToken(d, id)
 				if err != nil {
 					return err
