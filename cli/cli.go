@@ -39,7 +39,7 @@ type Env struct {
 
 // Main runs bulwark with the process's environment.
 func Main(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
-	return Run(Env{Now: time.Now, Rand: rand.Reader, Hostname: os.Hostname, Stdin: stdin, Stdout: stdout, Stderr: stderr}, args)
+	return Run(Env{Now: time.Now, Rand: rand.Reader, Hostname: os.Hostname, Stdin: stdin, Stdout: stdout, Stderr: stderr, Getenv: os.Getenv}, args)
 }
 
 // usageError marks errors in how the command was called.
