@@ -113,6 +113,11 @@ func (v *vault) learn(identity string) {
 		}
 	}
 	v.km.harvest(v.t, plain)
+	v.forgetPublic()
+}
+
+// forgetPublic drops the windows that public files hold too.
+func (v *vault) forgetPublic() {
 	// A private key's encoding holds its public key, which certificates
 	// hold too: windows that public files have are not secret.
 	for _, f := range files(v.t, v.dir) {
