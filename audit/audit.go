@@ -7,6 +7,7 @@ package audit
 
 import (
 	"fmt"
+	"github.com/bulwark-k8s/bulwark/store"
 	"sort"
 	"strings"
 	"time"
@@ -133,4 +134,8 @@ type Options struct {
 	// Now and WarnWithin drive the expiry rules.
 	Now        time.Time
 	WarnWithin time.Duration
+	// Secrets opens the folder's secrets (encrypted at rest: an
+	// atrest.Sealer, or atrest.Locked without an identity, which makes
+	// the checks that need a secret skip it). Default: plaintext.
+	Secrets store.Secrets
 }

@@ -48,6 +48,9 @@ func Static(opts Options) (*Report, error) {
 	if err != nil {
 		return nil, err
 	}
+	if opts.Secrets != nil {
+		d.Secrets = opts.Secrets
+	}
 	n := &node{opts: opts, dir: d}
 	if err := n.loadPlan(); err != nil {
 		return nil, err

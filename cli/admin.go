@@ -14,7 +14,9 @@ import (
 
 	"github.com/bulwark-k8s/bulwark/admins"
 	"github.com/bulwark-k8s/bulwark/atrest"
+	"github.com/bulwark-k8s/bulwark/audit"
 	"github.com/bulwark-k8s/bulwark/config"
+	"github.com/bulwark-k8s/bulwark/hardening"
 	"github.com/bulwark-k8s/bulwark/layout"
 	"github.com/bulwark-k8s/bulwark/store"
 )
@@ -497,4 +499,79 @@ valid until they expire (at most ` + admins.MaxTTL.String() + `) unless their gr
 	cmd.Flags().StringVar(&identity, "identity", "", identityHelp)
 	_ = cmd.MarkFlagRequired("dir")
 	return cmd
+}
+
+// Rule IDs of the administrators' checks that `bulwark audit` reports.
+const (
+	RuleIssuanceLog      = "admins:issuance-log"
+	RuleRotationRequired = "admins:rotation-required"
+	RuleRecipients       = "admins:recipients-manifest"
+	RuleSecretsLocked    = "admins:secrets-skipped"
+)
+
+// auditAdministrators checks an audited folder's administrators: the
+// recipients manifest's chain of signatures, the issuance log's hash chain
+// and signatures, and the rotation state; and it puts the folder's
+// encryption behind o.Secrets (locked without an identity: checks that
+// need a secret skip it, and a finding says how many).
+func auditAdministrators(env *Env, o *audit.Options, identity string) (*audit.Report, error) {
+	r := &audit.Report{}
+	d, err := store.Open(o.Dir)
+	if err != nil || !d.IsDir() {
+		return r, nil
+	}
+	id, err := loadIdentity(env, identity)
+	if err != nil {
+		return nil, err
+	}
+	_, herr := admins.LoadHistory(d)
+	switch {
+	case errors.Is(herr, admins.ErrNoManifest):
+	case herr != nil:
+		r.Checked++
+		r.Findings = append(r.Findings, audit.Finding{ID: RuleRecipients, Severity: hardening.Critical,
+			Title:       "the recipients manifest is not signed by an administrator, or does not follow from the version before",
+			Evidence:    audit.Evidence{File: layout.RecipientsDir, Detail: herr.Error()},
+			Remediation: "restore " + layout.RecipientsDir + " from a trusted copy; do not use the secrets until then"})
+		o.Secrets = atrest.Locked{}
+	default:
+		r.Checked++
+		if _, err := admins.Open(d, id); err != nil {
+			return nil, err
+		}
+		o.Secrets = d.Secrets
+		if id == nil {
+			if files, err := admins.SecretFiles(d); err == nil && len(files) > 0 {
+				r.Findings = append(r.Findings, audit.Finding{ID: RuleSecretsLocked, Severity: hardening.Info,
+					Title:       "secrets encrypted at rest were not read (no identity)",
+					Evidence:    audit.Evidence{File: d.Root(), Detail: fmt.Sprintf("%d files skipped by the checks that need their content: %s", len(files), strings.Join(files, ", "))},
+					Remediation: "run audit with --identity to check key pairs and kubeconfigs too"})
+			}
+		}
+	}
+	r.Checked++
+	if _, err := admins.VerifyIssuanceLog(d); err != nil {
+		r.Findings = append(r.Findings, audit.Finding{ID: RuleIssuanceLog, Severity: hardening.High,
+			Title:       "the issuance log of administrator certificates is broken",
+			Evidence:    audit.Evidence{File: layout.IssuanceLogFile, Detail: err.Error()},
+			Remediation: "restore the log from a trusted copy; an entry changed, removed or inserted hides a certificate"})
+	}
+	r.Checked++
+	if s, err := admins.ReadRotationState(d); err != nil {
+		r.Findings = append(r.Findings, audit.Finding{ID: RuleRotationRequired, Severity: hardening.High,
+			Title: "the rotation state cannot be read", Evidence: audit.Evidence{File: layout.RotationStateFile, Detail: err.Error()},
+			Remediation: "restore it; until then assume every key must be rotated"})
+	} else {
+		for _, c := range s.Compromised {
+			sev := hardening.High
+			if c.CA {
+				sev = hardening.Critical
+			}
+			r.Findings = append(r.Findings, audit.Finding{ID: RuleRotationRequired, Severity: sev,
+				Title:       "a key or secret that someone who no longer should could read has not been rotated",
+				Evidence:    audit.Evidence{File: c.File, Detail: c.Reason + " on " + c.Since.Format(time.RFC3339)},
+				Remediation: "rotate it (bulwark rotate); see bulwark rotate status"})
+		}
+	}
+	return r, nil
 }

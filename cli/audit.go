@@ -30,6 +30,7 @@ func newAuditCmd(env *Env) *cobra.Command {
 		readOnly int
 		owner    string
 		timeout  time.Duration
+		identity string
 	)
 	cmd := &cobra.Command{
 		Use:   "audit [--dir DIR [--manifests DIR] [--cmdline FILE]... [--kubelet-config FILE]] [--live --etcd HOST:PORT... ...]",
@@ -96,9 +97,14 @@ could not run; 2 bad usage.`,
 			}
 			rep := &audit.Report{}
 			if o.Dir != "" {
+				arep, err := auditAdministrators(env, &o, identity) // admins' rules; sets o.Secrets
+				if err != nil {
+					return err
+				}
 				if rep, err = audit.Static(o); err != nil {
 					return err
 				}
+				rep.Merge(arep)
 			}
 			if live {
 				lo.Dir, lo.Now, lo.WarnWithin, lo.Timeout = o.Dir, o.Now, o.WarnWithin, timeout
@@ -132,6 +138,7 @@ could not run; 2 bad usage.`,
 		},
 	}
 	cmd.Flags().StringVar(&o.Dir, "dir", "", "cluster folder (pki/, *.conf, manifests/), e.g. /etc/kubernetes (optional with --live)")
+	cmd.Flags().StringVar(&identity, "identity", "", identityHelp+"; without one, secrets encrypted at rest are skipped")
 	cmd.Flags().StringVar(&o.Root, "root", layout.DefaultRoot, "the folder's path as the manifests name it; paths under it are read from --dir")
 	cmd.Flags().StringVar(&o.ManifestDir, "manifests", "", "static Pod manifests folder (default DIR/manifests)")
 	cmd.Flags().StringArrayVar(&o.CommandLines, "cmdline", nil, "a systemd unit or a file holding a component's command line (repeatable)")
