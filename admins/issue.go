@@ -15,6 +15,7 @@ import (
 	clientcmdapi "k8s.io/client-go/tools/clientcmd/api"
 	"sigs.k8s.io/yaml"
 
+	"github.com/bulwark-k8s/bulwark/config"
 	"github.com/bulwark-k8s/bulwark/layout"
 	"github.com/bulwark-k8s/bulwark/pki"
 	"github.com/bulwark-k8s/bulwark/plan"
@@ -219,7 +220,7 @@ func (t *Tree) clusterCA() (pki.Issuer, error) {
 func kubeconfigFor(name string, cert, ca *x509.Certificate, o SignOptions) ([]byte, error) {
 	cluster := o.ClusterName
 	if cluster == "" {
-		cluster = "kubernetes"
+		cluster = config.DefaultClusterName
 	}
 	keyFile := o.KeyFile
 	if keyFile == "" {
