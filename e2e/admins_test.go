@@ -44,7 +44,7 @@ func TestExportedNodeAndAdminCertificates(t *testing.T) {
 	carol, carolPub := sshKey("carol")
 
 	dir := filepath.Join(t.TempDir(), "cluster") // the encrypted folder
-	out := t.TempDir()                            // the node's folder, its --root
+	out := t.TempDir()                           // the node's folder, its --root
 	c := &cluster{dir: out, apiPort: pinned.FreePort(t)}
 	cfg := filepath.Join(t.TempDir(), "cluster.yaml")
 	doc := fmt.Sprintf("apiVersion: bulwark.dev/v1alpha1\nkind: ClusterConfig\napiEndpoint: 127.0.0.1:%d\ncontrolPlane:\n  - {name: cp-1, ips: [127.0.0.1]}\n", c.apiPort)
