@@ -6,7 +6,6 @@ import (
 	"slices"
 	"time"
 
-	"golang.org/x/crypto/ssh"
 
 	"github.com/bulwark-k8s/bulwark/atrest"
 	"github.com/bulwark-k8s/bulwark/layout"
@@ -335,6 +334,3 @@ func (t *Tree) Pending() ([]string, error) {
 	}
 	return out, nil
 }
-
-// signerKey is the identity's SSH public key.
-func (t *Tree) signerKey() ssh.PublicKey { return t.Identity.Signer.PublicKey() }
