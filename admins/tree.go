@@ -6,7 +6,6 @@ import (
 	"slices"
 	"time"
 
-
 	"github.com/bulwark-k8s/bulwark/atrest"
 	"github.com/bulwark-k8s/bulwark/layout"
 	"github.com/bulwark-k8s/bulwark/store"
