@@ -7,9 +7,13 @@ GOFLAGS ?=
 
 all: build
 
-# Tools the tests need that Go does not bring: openssl for chain checks.
+# Tools the tests need that Go does not bring: openssl for chain checks,
+# age (and age-keygen) to decrypt what bulwark encrypts, ssh-keygen for
+# administrators' keys and signatures.
 deps:
 	@command -v openssl >/dev/null 2>&1 || { apt-get update -qq && apt-get install -y -qq openssl >/dev/null; }
+	@command -v age >/dev/null 2>&1 || { apt-get update -qq && apt-get install -y -qq age >/dev/null; }
+	@command -v ssh-keygen >/dev/null 2>&1 || { apt-get update -qq && apt-get install -y -qq openssh-client >/dev/null; }
 
 build:
 	$(GO) build -o bin/bulwark ./cmd/bulwark

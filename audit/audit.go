@@ -13,6 +13,8 @@ import (
 	"io"
 	"time"
 
+	"github.com/bulwark-k8s/bulwark/store"
+
 	"github.com/bulwark-k8s/bulwark/finding"
 )
 
@@ -86,4 +88,8 @@ type Options struct {
 	// Now and WarnWithin drive the expiry rules and acceptances' expiry.
 	Now        time.Time
 	WarnWithin time.Duration
+	// Secrets opens the folder's secrets (encrypted at rest: an
+	// atrest.Sealer, or atrest.Locked without an identity, which makes
+	// the checks that need a secret skip it). Default: plaintext.
+	Secrets store.Secrets
 }

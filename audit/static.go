@@ -65,6 +65,9 @@ func Static(opts Options) (*Report, error) {
 	if err != nil {
 		return nil, err
 	}
+	if opts.Secrets != nil {
+		d.Secrets = opts.Secrets
+	}
 	a := &auditor{opts: opts, dir: d, r: newReport(), nodes: map[string][]*Component{}, checked: map[string]bool{}}
 	acceptances, err := a.acceptances()
 	if err != nil {

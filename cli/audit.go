@@ -32,6 +32,7 @@ func newAuditCmd(env *Env) *cobra.Command {
 		owner       string
 		timeout     time.Duration
 		unreachable string
+		identity    string
 	)
 	cmd := &cobra.Command{
 		Use:   "audit [--dir DIR [--manifests DIR] [--cmdline FILE]... [--kubelet-config FILE]] [--live --etcd HOST:PORT... ...]",
@@ -116,12 +117,17 @@ could not run; 2 bad usage.`,
 			}
 			rep := &audit.Report{}
 			if o.Dir != "" {
+				arep, err := auditAdministrators(env, &o, identity) // admins' rules; sets o.Secrets
+				if err != nil {
+					return err
+				}
 				if rep, err = audit.Static(o); err != nil {
 					if errors.Is(err, finding.ErrAcceptances) {
 						return usageError{err}
 					}
 					return err
 				}
+				rep.Merge(arep, o.Now)
 			}
 			if live {
 				lo.Dir, lo.Now, lo.WarnWithin, lo.Timeout = o.Dir, o.Now, o.WarnWithin, timeout
@@ -149,6 +155,7 @@ could not run; 2 bad usage.`,
 		},
 	}
 	cmd.Flags().StringVar(&o.Dir, "dir", "", "cluster folder (pki/, *.conf, manifests/), e.g. /etc/kubernetes (optional with --live)")
+	cmd.Flags().StringVar(&identity, "identity", "", identityHelp+"; without one, secrets encrypted at rest are skipped")
 	cmd.Flags().StringVar(&o.Root, "root", layout.DefaultRoot, "the folder's path as the manifests name it; paths under it are read from --dir")
 	cmd.Flags().StringVar(&o.ManifestDir, "manifests", "", "static Pod manifests folder (default DIR/manifests)")
 	cmd.Flags().StringArrayVar(&o.CommandLines, "cmdline", nil, "a systemd unit or a file holding a component's command line (repeatable)")

@@ -2,12 +2,14 @@ package cli
 
 import (
 	"fmt"
+	"slices"
 	"strings"
 	"text/tabwriter"
 	"time"
 
 	"github.com/spf13/cobra"
 
+	"github.com/bulwark-k8s/bulwark/atrest"
 	"github.com/bulwark-k8s/bulwark/config"
 	"github.com/bulwark-k8s/bulwark/expiry"
 	"github.com/bulwark-k8s/bulwark/provision"
@@ -25,18 +27,19 @@ func newCertsCmd(env *Env) *cobra.Command {
 
 func newCertsListCmd(env *Env) *cobra.Command {
 	var (
-		dir string
-		out output
+		dir, identity string
+		out           output
 	)
 	cmd := &cobra.Command{
 		Use:   "list --dir DIR",
 		Short: "List every certificate of a cluster folder, including those in kubeconfigs",
 		Args:  cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			return runExpiry(env, dir, &out, 0, false)
+			return runExpiry(env, dir, identity, &out, 0, false)
 		},
 	}
 	cmd.Flags().StringVar(&dir, "dir", "", "cluster folder")
+	cmd.Flags().StringVar(&identity, "identity", "", identityHelp+"; without one, kubeconfigs encrypted at rest are skipped")
 	_ = cmd.MarkFlagRequired("dir")
 	out.register(cmd)
 	return cmd
@@ -44,9 +47,9 @@ func newCertsListCmd(env *Env) *cobra.Command {
 
 func newCheckExpirationCmd(env *Env) *cobra.Command {
 	var (
-		dir  string
-		out  output
-		warn string
+		dir, identity string
+		out           output
+		warn          string
 	)
 	cmd := &cobra.Command{
 		Use:   "check-expiration --dir DIR [--warn-within 30d]",
@@ -67,17 +70,18 @@ expiring within --warn-within, missing or unreadable; 1 the folder could not be 
 			if err != nil || w < 0 {
 				return usagef("invalid --warn-within %q (use e.g. 30d or 720h)", warn)
 			}
-			return runExpiry(env, dir, &out, w.D(), true)
+			return runExpiry(env, dir, identity, &out, w.D(), true)
 		},
 	}
 	cmd.Flags().StringVar(&dir, "dir", "", "cluster folder")
+	cmd.Flags().StringVar(&identity, "identity", "", identityHelp+"; without one, kubeconfigs encrypted at rest are skipped")
 	_ = cmd.MarkFlagRequired("dir")
 	cmd.Flags().StringVar(&warn, "warn-within", config.Duration(expiry.DefaultWarnWithin).String(), "report certificates that end within this period")
 	out.register(cmd)
 	return cmd
 }
 
-func runExpiry(env *Env, dir string, out *output, warn time.Duration, check bool) error {
+func runExpiry(env *Env, dir, identity string, out *output, warn time.Duration, check bool) error {
 	if err := out.validate(); err != nil {
 		return err
 	}
@@ -90,9 +94,21 @@ func runExpiry(env *Env, dir string, out *output, warn time.Duration, check bool
 	}
 	defer d.Close()
 	now := env.Now()
+	t, err := unlockDir(env, d, identity, false)
+	if err != nil {
+		return err
+	}
 	entries, err := expiry.Scan(d, now, warn, expectedCertificates(env, d)...)
 	if err != nil {
 		return err
+	}
+	if t != nil && t.Identity == nil {
+		// Certificates are public and read; kubeconfigs are sealed whole.
+		var skipped []string
+		entries, skipped = skipSealed(d, entries)
+		if len(skipped) > 0 {
+			fmt.Fprintf(env.Stderr, "bulwark: skipped %d kubeconfigs encrypted at rest (give --identity to check the certificates in them): %s\n", len(skipped), strings.Join(skipped, ", "))
+		}
 	}
 	if len(entries) == 0 {
 		return fmt.Errorf("no certificates found under %s (want pki/*.crt or *.conf)", dir)
@@ -243,4 +259,23 @@ Names are those of "bulwark plan", and sa: e.g. apiserver, etcd/server, admin, c
 	cmd.Flags().BoolVar(&all, "all", false, "renew every existing leaf certificate and kubeconfig")
 	cmd.Flags().BoolVar(&newKey, "new-key", false, "replace the private keys too (for a CA: a rotation, with everything it signed)")
 	return cmd
+}
+
+// skipSealed drops the entries of files encrypted at rest, which cannot be
+// read without an identity, and lists them.
+func skipSealed(d *store.Dir, entries []expiry.Entry) ([]expiry.Entry, []string) {
+	var (
+		kept    []expiry.Entry
+		skipped []string
+	)
+	for _, e := range entries {
+		if data, err := d.Read(e.File); err == nil && atrest.IsSealed(data) {
+			if !slices.Contains(skipped, e.File) {
+				skipped = append(skipped, e.File)
+			}
+			continue
+		}
+		kept = append(kept, e)
+	}
+	return kept, skipped
 }

@@ -36,11 +36,14 @@ type Env struct {
 	Stdin    io.Reader
 	Stdout   io.Writer
 	Stderr   io.Writer
+	// Getenv reads the environment (BULWARK_IDENTITY, SSH_AUTH_SOCK);
+	// nil reads nothing.
+	Getenv func(string) string
 }
 
 // Main runs bulwark with the process's environment.
 func Main(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
-	return Run(Env{Now: time.Now, Rand: rand.Reader, Hostname: os.Hostname, Stdin: stdin, Stdout: stdout, Stderr: stderr}, args)
+	return Run(Env{Now: time.Now, Rand: rand.Reader, Hostname: os.Hostname, Stdin: stdin, Stdout: stdout, Stderr: stderr, Getenv: os.Getenv}, args)
 }
 
 // usageError marks errors in how the command was called.
@@ -146,7 +149,8 @@ folder's existing keys (drift); 3 a check found problems.`,
 		SilenceErrors: true,
 	}
 	root.SetFlagErrorFunc(func(_ *cobra.Command, err error) error { return usageError{err} })
-	root.AddCommand(newInitCmd(env), newPlanCmd(env), newRenderCmd(env), newAuditCmd(env), newCertsCmd(env), newTokenCmd(env), newVersionCmd(env), newCanICmd(env), newWhoCanCmd(env), newRBACCmd(env))
+	root.AddCommand(newInitCmd(env), newPlanCmd(env), newRenderCmd(env), newAuditCmd(env), newCertsCmd(env), newTokenCmd(env), newVersionCmd(env), newCanICmd(env), newWhoCanCmd(env), newRBACCmd(env),
+		newAdminCmd(env), newEncryptCmd(env), newExportCmd(env), newRotateCmd(env))
 	refuseUnknownSubcommands(root)
 	return root
 }

@@ -31,6 +31,7 @@ type clusterFlags struct {
 	// configuration's render section when given.
 	render *renderFlags
 	cmd    *cobra.Command
+	identity   string
 }
 
 func (f *clusterFlags) register(cmd *cobra.Command, needDir bool) {
@@ -38,6 +39,7 @@ func (f *clusterFlags) register(cmd *cobra.Command, needDir bool) {
 	cmd.Flags().StringVar(&f.dir, "dir", "", "cluster folder (kubeadm layout: pki/, *.conf, cluster/)")
 	cmd.Flags().StringVar(&f.configFile, "config", "", "cluster configuration file, or - for standard input (default: the folder's "+layout.ConfigFile+
 		"; without one, what the folder's certificates and kubeconfigs say; in a new folder, built-in defaults)")
+	cmd.Flags().StringVar(&f.identity, "identity", "", identityHelp)
 	if needDir {
 		_ = cmd.MarkFlagRequired("dir")
 	}
@@ -292,6 +294,9 @@ func onFolder(env *Env, cf *clusterFlags, create bool, work func(d *store.Dir, r
 		return err
 	}
 	defer func() { done(err != nil) }()
+	if _, err := unlockDir(env, d, cf.identity, true); err != nil {
+		return err
+	}
 	r, err := cf.resolve(env, d)
 	if err != nil {
 		return err

@@ -7,6 +7,7 @@ import (
 
 	"github.com/spf13/cobra"
 
+	"github.com/bulwark-k8s/bulwark/admins"
 	"github.com/bulwark-k8s/bulwark/config"
 	"github.com/bulwark-k8s/bulwark/layout"
 	"github.com/bulwark-k8s/bulwark/plan"
@@ -19,9 +20,10 @@ func newInitCmd(env *Env) *cobra.Command {
 	var (
 		cf clusterFlags
 		rf renderFlags
+		rc recipientFlags
 	)
 	cmd := &cobra.Command{
-		Use:   "init --dir DIR [--config FILE]",
+		Use:   "init --dir DIR [--config FILE] [--recipient KEY... --identity FILE]",
 		Short: "Write the whole PKI, every kubeconfig and the cluster objects; keep what exists",
 		Long: `init writes, at kubeadm's paths under DIR, everything "bulwark plan" lists:
 ` + planSummary() + `
@@ -41,12 +43,37 @@ saved resolved in DIR/bulwark.yaml, with --root, --image-repository and the
 versions, so that a plain rerun sees the same cluster. A configuration that
 disagrees with the folder's existing keys (algorithm, lifetimes, names) is
 reported as drift: exit 2, nothing written. A folder without bulwark.yaml whose
-identities are not bulwark's (kubeadm's) is not adopted: exit 1.`,
+identities are not bulwark's (kubeadm's) is not adopted: exit 1.
+
+With --recipient (or --recipients-file), every secret is encrypted at rest from the
+start, with age, to those recipients (see "bulwark admin"); the first recipients
+manifest is signed by --identity, which must be one of the SSH recipients. On a
+folder that is encrypted, init needs --identity (or $` + IdentityEnv + `).`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
+			var recipients []admins.NamedRecipient
+			if rc.given() {
+				rs, err := rc.parse()
+				if err != nil {
+					return err
+				}
+				recipients = rs
+			}
+			id, err := loadIdentity(env, cf.identity)
+			if err != nil {
+				return err
+			}
+			if recipients != nil && (id == nil || id.Signer == nil) {
+				return usagef("--recipient needs --identity: an administrator's SSH private key, one of the recipients, signs the first manifest")
+			}
 			return onFolder(env, &cf, true, func(d *store.Dir, r *resolved, opts provision.Options) (provision.Summary, error) {
 				if err := checkDrift(d, r, opts); err != nil {
 					return nil, err
+				}
+				if recipients != nil {
+					if _, err := admins.Bootstrap(d, recipients, id, env.Now()); err != nil {
+						return nil, err
+					}
 				}
 				data, err := r.yaml()
 				if err != nil {
@@ -60,6 +87,7 @@ identities are not bulwark's (kubeadm's) is not adopted: exit 1.`,
 	cf.register(cmd, true)
 	rf.register(cmd)
 	cf.render = &rf
+	rc.register(cmd)
 	return cmd
 }
 

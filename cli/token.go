@@ -181,6 +181,10 @@ func newTokenListCmd(env *Env) *cobra.Command {
 				if err != nil {
 					return err
 				}
+				if _, err := unlockDir(env, d, tt.identity, true); err != nil {
+					done(true)
+					return err
+				}
 				toks, err := provision.ListTokenManifests(d)
 				done(false)
 				if err != nil {
@@ -247,6 +251,10 @@ func newTokenDeleteCmd(env *Env) *cobra.Command {
 			if tt.dir != "" {
 				d, done, err := openLocked(tt.dir, false)
 				if err != nil {
+					return err
+				}
+				if _, err := unlockDir(env, d, tt.identity, true); err != nil {
+					done(true)
 					return err
 				}
 				sum, err := provision.DeleteToken(d, id)

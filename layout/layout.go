@@ -9,6 +9,7 @@
 package layout
 
 import (
+	"fmt"
 	"io/fs"
 	"path"
 	"strings"
@@ -100,6 +101,13 @@ const (
 	TokenSecret
 	ClusterObject
 	SavedConfig
+	// RecipientsManifest is one signed version of the list of
+	// administrators and read-only holders the secrets are encrypted to.
+	RecipientsManifest
+	// IssuanceLog is the hash-chained log of administrator certificates.
+	IssuanceLog
+	// RotationState lists the keys and CAs that must be rotated.
+	RotationState
 	// Unit is a systemd unit or drop-in that starts a component (not in
 	// the folder; CIS asks 0600 of the kubelet's).
 	Unit
@@ -115,20 +123,23 @@ type kindSpec struct {
 }
 
 var kinds = map[Kind]kindSpec{
-	Unknown:          {"a file", PublicMode, false},
-	PrivateKey:       {"a private key", SecretMode, true},
-	Certificate:      {"a certificate", PublicMode, false},
-	PublicKey:        {"a public key", PublicMode, false},
-	Kubeconfig:       {"a kubeconfig", SecretMode, true},
-	Manifest:         {"a static Pod manifest", SecretMode, false},
-	KubeletConfig:    {"the kubelet configuration", SecretMode, false},
-	EncryptionConfig: {"the encryption configuration (holds the key to every Secret)", SecretMode, true},
-	PolicyConfig:     {"an API server policy file", SecretMode, false},
-	TokenSecret:      {"a bootstrap token Secret", SecretMode, true},
-	ClusterObject:    {"a cluster object manifest", PublicMode, false},
-	SavedConfig:      {"the saved configuration", PublicMode, false},
-	Unit:             {"a unit file", SecretMode, false},
-	DataDir:          {"a data folder", DirMode, false},
+	Unknown:            {"a file", PublicMode, false},
+	PrivateKey:         {"a private key", SecretMode, true},
+	Certificate:        {"a certificate", PublicMode, false},
+	PublicKey:          {"a public key", PublicMode, false},
+	Kubeconfig:         {"a kubeconfig", SecretMode, true},
+	Manifest:           {"a static Pod manifest", SecretMode, false},
+	KubeletConfig:      {"the kubelet configuration", SecretMode, false},
+	EncryptionConfig:   {"the encryption configuration (holds the key to every Secret)", SecretMode, true},
+	PolicyConfig:       {"an API server policy file", SecretMode, false},
+	TokenSecret:        {"a bootstrap token Secret", SecretMode, true},
+	ClusterObject:      {"a cluster object manifest", PublicMode, false},
+	SavedConfig:        {"the saved configuration", PublicMode, false},
+	Unit:               {"a unit file", SecretMode, false},
+	RecipientsManifest: {"a recipients manifest", PublicMode, false},
+	IssuanceLog:        {"the issuance log", PublicMode, false},
+	RotationState:      {"the rotation state", PublicMode, false},
+	DataDir:            {"a data folder", DirMode, false},
 }
 
 // Mode is the mode a file of the kind is written with, and the most it may
@@ -154,6 +165,12 @@ func Classify(rel string) Kind {
 		return PolicyConfig
 	case rel == KubeletConfigFile:
 		return KubeletConfig
+	case dir == RecipientsDir && isYAML(base):
+		return RecipientsManifest
+	case rel == IssuanceLogFile:
+		return IssuanceLog
+	case rel == RotationStateFile:
+		return RotationState
 	case dir == "." && strings.HasSuffix(base, KubeconfigExt):
 		return Kubeconfig
 	case under(rel, PKIDir) && strings.HasSuffix(base, KeyExt):
@@ -193,4 +210,24 @@ func under(rel, dir string) bool { return strings.HasPrefix(rel, dir+"/") }
 
 func isYAML(base string) bool {
 	return strings.HasSuffix(base, ".yaml") || strings.HasSuffix(base, ".yml")
+}
+
+// The administrators' files (package admins): every version of the
+// recipients manifest, the issuance log and the rotation state.
+const (
+	AdminsDir         = "admins"
+	RecipientsDir     = AdminsDir + "/recipients"
+	IssuanceLogFile   = AdminsDir + "/issued.log"
+	RotationStateFile = AdminsDir + "/rotation-required.yaml"
+	// AdminBindingPrefix begins the file name, under cluster/, of the
+	// ClusterRoleBinding of one administrator's own user.
+	AdminBindingPrefix = "admin-"
+)
+
+// RecipientsFile is where version serial of the recipients manifest goes.
+func RecipientsFile(serial int) string { return fmt.Sprintf("%s/%06d.yaml", RecipientsDir, serial) }
+
+// AdminBindingFile is where an administrator's own binding goes.
+func AdminBindingFile(name string) string {
+	return ClusterObjectsDir + "/" + AdminBindingPrefix + name + ".yaml"
 }

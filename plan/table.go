@@ -27,6 +27,10 @@ const (
 	// GroupClusterAdmins is admin.conf's group, bound to cluster-admin by a
 	// ClusterRoleBinding that can be deleted.
 	GroupClusterAdmins = "bulwark:cluster-admins"
+	// AdminUserPrefix begins the user name of every certificate `bulwark
+	// admin sign` issues (followed by the administrator's name): no system
+	// or component user begins so.
+	AdminUserPrefix = "bulwark-admin:"
 	// UserKubeletClient is the API server's identity towards kubelets.
 	UserKubeletClient = "kube-apiserver-kubelet-client"
 )
