@@ -29,9 +29,9 @@ type clusterFlags struct {
 	// render, for init and render: their --root, --image-repository,
 	// --kubernetes-version and --etcd-version, which override the
 	// configuration's render section when given.
-	render *renderFlags
-	cmd    *cobra.Command
-	identity   string
+	render   *renderFlags
+	cmd      *cobra.Command
+	identity string
 }
 
 func (f *clusterFlags) register(cmd *cobra.Command, needDir bool) {
