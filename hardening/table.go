@@ -38,7 +38,7 @@ const (
 	EtcdClientPort    = 2379
 	EtcdPeerPort      = 2380
 	EtcdMetricsPort   = 2381
-	APIServerPort     = 6443
+	APIServerPort     = config.DefaultAPIPort
 	ControllerMgrPort = 10257
 	SchedulerPort     = 10259
 	KubeletPort       = 10250
@@ -78,6 +78,15 @@ func (c *Context) caCert(name string) string {
 func (c *Context) caKey(name string) string {
 	ca, _ := c.Plan.CA(name)
 	return c.File(ca.KeyFile())
+}
+
+// kubeconfig is the node's own kubeconfig of a kind of the plan's table.
+func (c *Context) kubeconfig(kind string) string {
+	k, ok := c.Plan.Kubeconfig(kind, c.Node.Name)
+	if !ok {
+		panic("hardening: no kubeconfig " + kind + " for " + c.Node.Name)
+	}
+	return c.File(k.File())
 }
 
 func firstIP(n config.Node) string {
@@ -152,10 +161,21 @@ type Setting struct {
 	// when that one is set (audit-log retention without an audit log means
 	// nothing).
 	OnlyIf string
+	// Reloaded: the component reads the file this flag names again while
+	// it runs, so a replaced file reaches it without a restart (the real
+	// components are shown to, by e2e/renewal_test.go). A file any flag
+	// reads only at start makes render put it in the Pod's inputs
+	// checksum, and the kubelet restarts the Pod when it changes.
+	Reloaded bool
 }
 
 func (s Setting) onlyIf(flag string) Setting {
 	s.OnlyIf = flag
+	return s
+}
+
+func (s Setting) reloaded() Setting {
+	s.Reloaded = true
 	return s
 }
 
@@ -220,13 +240,16 @@ func etcdSettings() []Setting {
 		}, NotAudited, "", "", "every member, by TLS peer URL"),
 		e("initial-cluster-state", lit("new"), NotAudited, "", "", "bootstrap a new cluster"),
 		e("initial-cluster-token", func(c *Context) any { return c.Plan.Config.ClusterName + "-etcd" }, NotAudited, "", "", "keeps members of another cluster out at bootstrap"),
-		e("cert-file", func(c *Context) any { return c.cert(plan.CertEtcdServer) }, Present, High, "2.1", "serve clients over TLS"),
-		e("key-file", func(c *Context) any { return c.key(plan.CertEtcdServer) }, Present, High, "2.1", "serve clients over TLS"),
+		// etcd loads its own certificate and key at every TLS handshake
+		// (client/pkg/transport TLSInfo's GetCertificate and
+		// GetClientCertificate); its trusted CAs only at start.
+		e("cert-file", func(c *Context) any { return c.cert(plan.CertEtcdServer) }, Present, High, "2.1", "serve clients over TLS").reloaded(),
+		e("key-file", func(c *Context) any { return c.key(plan.CertEtcdServer) }, Present, High, "2.1", "serve clients over TLS").reloaded(),
 		e("client-cert-auth", lit("true"), Equals, Critical, "2.2", "only clients with a certificate from etcd/ca may connect: etcd holds every Secret"),
 		e("trusted-ca-file", func(c *Context) any { return c.caCert(plan.EtcdCA) }, Present, Critical, "2.7", "trust etcd/ca only, never the cluster CA"),
 		e("auto-tls", lit("false"), Equals, High, "2.3", "self-signed client certificates would defeat client-cert-auth"),
-		e("peer-cert-file", func(c *Context) any { return c.cert(plan.CertEtcdPeer) }, Present, High, "2.4", "peers talk over TLS"),
-		e("peer-key-file", func(c *Context) any { return c.key(plan.CertEtcdPeer) }, Present, High, "2.4", "peers talk over TLS"),
+		e("peer-cert-file", func(c *Context) any { return c.cert(plan.CertEtcdPeer) }, Present, High, "2.4", "peers talk over TLS").reloaded(),
+		e("peer-key-file", func(c *Context) any { return c.key(plan.CertEtcdPeer) }, Present, High, "2.4", "peers talk over TLS").reloaded(),
 		e("peer-client-cert-auth", lit("true"), Equals, Critical, "2.5", "only holders of an etcd/peer-ca certificate may join as members"),
 		e("peer-trusted-ca-file", func(c *Context) any { return c.caCert(plan.EtcdPeerCA) }, Present, Critical, "2.4", "a separate peer CA: a stolen client certificate cannot join the cluster"),
 		e("peer-auto-tls", lit("false"), Equals, High, "2.6", "self-signed peer certificates would defeat peer-client-cert-auth"),
@@ -247,8 +270,10 @@ func apiServerSettings() []Setting {
 			"NodeRestriction: a kubelet may only change its own Node and Pods; DenyServiceExternalIPs: no Service can claim an outside address (CVE-2020-8554)"),
 		a("enable-bootstrap-token-auth", lit("true"), NotAudited, "", "", "kubelet TLS bootstrap with short-lived tokens"),
 		a("client-ca-file", func(c *Context) any { return c.caCert(plan.ClusterCA) }, Present, Critical, "1.2.25", "client certificates must come from the cluster CA"),
-		a("tls-cert-file", func(c *Context) any { return c.cert(plan.CertAPIServer) }, Present, High, "1.2.24", "serve over TLS"),
-		a("tls-private-key-file", func(c *Context) any { return c.key(plan.CertAPIServer) }, Present, High, "1.2.24", "serve over TLS"),
+		// The serving pair and the front-proxy client pair are watched
+		// (dynamiccertificates.DynamicCertKeyPairContent).
+		a("tls-cert-file", func(c *Context) any { return c.cert(plan.CertAPIServer) }, Present, High, "1.2.24", "serve over TLS").reloaded(),
+		a("tls-private-key-file", func(c *Context) any { return c.key(plan.CertAPIServer) }, Present, High, "1.2.24", "serve over TLS").reloaded(),
 		a("tls-min-version", lit("VersionTLS12"), Equals, Medium, "", "no TLS 1.0/1.1"),
 		a("tls-cipher-suites", lit(StrongCipherSuites), Subset, Low, "1.2.29", "TLS 1.2 with forward-secret AEAD ciphers only"),
 		a("kubelet-client-certificate", func(c *Context) any { return c.cert(plan.CertKubeletClient) }, Present, High, "1.2.4", "authenticate to kubelets as kube-apiserver-kubelet-client"),
@@ -264,8 +289,8 @@ func apiServerSettings() []Setting {
 		a("etcd-cafile", func(c *Context) any { return c.caCert(plan.EtcdCA) }, Present, Critical, "1.2.26", "verify etcd against etcd/ca"),
 		a("etcd-certfile", func(c *Context) any { return c.cert(plan.CertEtcdClient) }, Present, Critical, "1.2.23", "authenticate to etcd with its own client certificate"),
 		a("etcd-keyfile", func(c *Context) any { return c.key(plan.CertEtcdClient) }, Present, Critical, "1.2.23", "authenticate to etcd"),
-		a("proxy-client-cert-file", func(c *Context) any { return c.cert(plan.CertFrontProxyClient) }, NotAudited, "", "", "authenticate to aggregated API servers"),
-		a("proxy-client-key-file", func(c *Context) any { return c.key(plan.CertFrontProxyClient) }, NotAudited, "", "", "authenticate to aggregated API servers"),
+		a("proxy-client-cert-file", func(c *Context) any { return c.cert(plan.CertFrontProxyClient) }, NotAudited, "", "", "authenticate to aggregated API servers").reloaded(),
+		a("proxy-client-key-file", func(c *Context) any { return c.key(plan.CertFrontProxyClient) }, NotAudited, "", "", "authenticate to aggregated API servers").reloaded(),
 		a("requestheader-client-ca-file", func(c *Context) any { return c.caCert(plan.FrontProxyCA) }, NotAudited, "", "", "trust identity headers only from front-proxy-ca clients (audit compares it with the cluster CA by key)"),
 		a("requestheader-allowed-names", lit(plan.FrontProxyClientCN), Equals, High, "", "and only from the front-proxy client itself").onlyIf("requestheader-client-ca-file"),
 		a("requestheader-username-headers", lit("X-Remote-User"), NotAudited, "", "", "aggregation headers"),
@@ -289,7 +314,7 @@ func apiServerSettings() []Setting {
 
 func controllerManagerSettings() []Setting {
 	m := row(ControllerManager)
-	kc := func(c *Context) any { return c.File(layout.KubeconfigFile(plan.KubeconfigControllerManager)) }
+	kc := func(c *Context) any { return c.kubeconfig(plan.KubeconfigControllerManager) }
 	return []Setting{
 		m("kubeconfig", kc, Present, High, "", "authenticate as system:kube-controller-manager"),
 		m("authentication-kubeconfig", kc, NotAudited, "", "", "delegated authentication of its own HTTPS endpoint (without it, only health checks get in)"),
@@ -315,7 +340,7 @@ func controllerManagerSettings() []Setting {
 
 func schedulerSettings() []Setting {
 	s := row(Scheduler)
-	kc := func(c *Context) any { return c.File(layout.KubeconfigFile(plan.KubeconfigScheduler)) }
+	kc := func(c *Context) any { return c.kubeconfig(plan.KubeconfigScheduler) }
 	return []Setting{
 		s("kubeconfig", kc, Present, High, "", "authenticate as system:kube-scheduler"),
 		s("authentication-kubeconfig", kc, NotAudited, "", "", "delegated authentication of its own HTTPS endpoint (without it, only health checks get in)"),

@@ -10,6 +10,7 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"syscall"
 
 	"golang.org/x/sys/unix"
@@ -33,6 +34,10 @@ type File struct {
 	// Stage orders the batch: every file of a stage is durable in place
 	// before any file of a later stage appears.
 	Stage int
+	// Link makes the file a hard link to this file of the folder (which
+	// must be in place by the file's stage): another name for the same
+	// inode, with no content of its own. Data, Mode and Secret are unused.
+	Link string
 }
 
 // WriteBatch writes files atomically and durably with few flushes: it is
@@ -149,6 +154,9 @@ func (b *Batch) Add(f File) {
 // an unnamed file in the root: its own folder may not exist yet, and an
 // unnamed file can be linked anywhere on the same file system.
 func (b *Batch) early(it *staged) error {
+	if it.Link != "" {
+		return nil
+	}
 	kind := layout.Classify(it.Rel)
 	if it.Secret || kind.Secret() {
 		sealed, err := b.d.Secrets.Seal(it.Rel, it.Data)
@@ -232,6 +240,24 @@ func (b *Batch) syncfs() error {
 	return nil
 }
 
+// link puts a hard link to it.Link at it.final: directly when new, through
+// a temporary name and a rename when it replaces a file.
+func (b *Batch) link(it *staged) error {
+	src := b.d.Path(it.Link)
+	if !it.Replace {
+		return os.Link(src, it.final)
+	}
+	it.tmp = filepath.Join(filepath.Dir(it.final), fmt.Sprintf("%slink-%d-%d", tmpPrefix, os.Getpid(), linkSeq.Add(1)))
+	if err := os.Link(src, it.tmp); err != nil {
+		it.tmp = ""
+		return err
+	}
+	return os.Rename(it.tmp, it.final)
+}
+
+// linkSeq numbers the temporary names of links.
+var linkSeq atomic.Uint64
+
 // Discard drops the batch: nothing of it appears in the folder.
 func (b *Batch) Discard() {
 	b.wg.Wait()
@@ -279,7 +305,7 @@ func (b *Batch) Commit() error {
 	}
 	var named []*staged
 	for _, it := range items {
-		if it.anon == nil {
+		if it.anon == nil && it.Link == "" {
 			named = append(named, it)
 		}
 	}
@@ -303,6 +329,8 @@ func (b *Batch) Commit() error {
 		for _, it := range items[start:end] {
 			var err error
 			switch {
+			case it.Link != "":
+				err = b.link(it)
 			case it.anon != nil:
 				err = unix.Linkat(unix.AT_FDCWD, fmt.Sprintf("/proc/self/fd/%d", it.anon.Fd()), unix.AT_FDCWD, it.final, unix.AT_SYMLINK_FOLLOW)
 				if errors.Is(err, unix.EXDEV) { // its folder is another file system
