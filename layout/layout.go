@@ -64,10 +64,11 @@ const (
 	ManagedBy      = "bulwark"
 )
 
-// InputsAnnotation is on every static Pod bulwark renders: a checksum of
-// the files the Pod reads only when it starts. When one of them changes,
-// the manifest changes with it and the kubelet recreates the Pod.
-const InputsAnnotation = "bulwark.dev/inputs-sha256"
+// InputsAnnotation is on every static Pod bulwark renders:
+// "sha256:<hex>", a checksum of the files the Pod reads only when it
+// starts. When one of them changes, the manifest changes with it and the
+// kubelet recreates the Pod.
+const InputsAnnotation = "bulwark.dev/inputs"
 
 // Modes of what bulwark writes.
 const (

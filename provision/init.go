@@ -33,6 +33,10 @@ type run struct {
 	// part-way never leaves a certificate without its key.
 	b       *store.Batch
 	summary Summary
+	// written holds the plaintext of every file added to b, for the
+	// rendered Pods' checksums and links.
+	mu      sync.Mutex
+	written map[string][]byte
 	// Steps that marshal keys and sign certificates: they run
 	// concurrently with key generation, each waiting for what it needs.
 	todo []func() error
@@ -44,7 +48,7 @@ type run struct {
 // folder's lock.
 func Init(d *store.Dir, p *plan.Plan, opts Options) (Summary, error) {
 	b := d.NewBatch()
-	sum, err := prepareInit(d, p, opts, b)
+	_, sum, err := prepareInit(d, p, opts, b)
 	if err != nil {
 		b.Discard()
 		return nil, err
@@ -63,32 +67,34 @@ func Init(d *store.Dir, p *plan.Plan, opts Options) (Summary, error) {
 // as layout.ConfigFile, in the batch's first stage: a run killed part-way is
 // finished by a rerun with the same configuration.
 func InitAndRender(d *store.Dir, p *plan.Plan, o render.Options, opts Options) (Summary, error) {
-	// Both only read the folder until the batch is written; rendering is
-	// CPU work that overlaps key generation and signing.
+	// Both only read the folder until the batch is written. Encoding the
+	// manifests is CPU work that overlaps key generation and signing;
+	// their checksums and links, which need the files init makes, follow.
 	b := d.NewBatch()
 	var (
-		rsum Summary
-		rerr error
-		done = make(chan struct{})
+		rendered *render.Rendered
+		rerr     error
+		done     = make(chan struct{})
 	)
 	go func() {
 		defer close(done)
-		var rfiles []store.File
-		if rfiles, rsum, rerr = prepareRender(d, p, o, opts); rerr == nil {
-			for _, f := range rfiles {
-				f.Stage = stageRendered
-				b.Add(f)
-			}
-		}
+		rendered, rerr = render.Derived(p, o)
 	}()
-	sum, err := prepareInit(d, p, opts, b)
+	r, sum, err := prepareInit(d, p, opts, b)
 	<-done
 	if err == nil {
 		err = rerr
 	}
+	var rr *renderRun
+	if err == nil {
+		rr, err = prepareRender(d, p, rendered, opts, r.written, false)
+	}
 	if err != nil {
 		b.Discard()
 		return nil, err
+	}
+	for _, f := range rr.writes {
+		b.Add(f)
 	}
 	if opts.Config != nil {
 		if have, err := d.Read(layout.ConfigFile); err != nil || !bytes.Equal(have, opts.Config) {
@@ -98,14 +104,15 @@ func InitAndRender(d *store.Dir, p *plan.Plan, o render.Options, opts Options) (
 	if err := b.Commit(); err != nil {
 		return nil, err
 	}
-	return sortSummary(append(sum, rsum...)), nil
+	return sortSummary(append(sum, rr.sum...)), rr.removeStale(d)
 }
 
 // Write stages: a key is on disk before any certificate that names it.
 // Certificates need no order among themselves: a leaf left without its CA
 // certificate by a crash is checked against the CA certificate the next run
-// reissues from the same key. Rendered files name paths only, so they go
-// with the keys.
+// reissues from the same key. Rendered files other than manifests name
+// paths only, so they go with the keys; static Pods' links and manifests
+// come last (stageLinks, stageManifests).
 const (
 	stageKeys = iota
 	stageCerts
@@ -115,18 +122,18 @@ const (
 // prepareInit checks what exists and makes what is missing, adding every
 // file to b as soon as it is made. A *Problem comes before any key is
 // generated; after an error, nothing of b may be committed.
-func prepareInit(d *store.Dir, p *plan.Plan, opts Options, b *store.Batch) (Summary, error) {
-	r := &run{d: d, p: p, opts: opts, now: opts.now(), cas: map[string]*loadedCA{}, b: b}
+func prepareInit(d *store.Dir, p *plan.Plan, opts Options, b *store.Batch) (*run, Summary, error) {
+	r := &run{d: d, p: p, opts: opts, now: opts.now(), cas: map[string]*loadedCA{}, b: b, written: map[string][]byte{}}
 	steps := []func() error{r.loadCAs, r.loadServiceAccount, r.loadLeaves, r.loadKubeconfigs, r.loadManifests}
 	for _, step := range steps {
 		if err := step(); err != nil {
-			return nil, err
+			return nil, nil, err
 		}
 	}
 	if err := r.generate(); err != nil {
-		return nil, err
+		return nil, nil, err
 	}
-	return r.summary, nil
+	return r, r.summary, nil
 }
 
 // generate makes the new keys and runs the steps, each as soon as the keys
@@ -159,6 +166,9 @@ func (r *run) generate() error {
 // write adds a file to the batch in a stage.
 func (r *run) write(stage int, f store.File) {
 	f.Stage = stage
+	r.mu.Lock()
+	r.written[f.Rel] = f.Data
+	r.mu.Unlock()
 	r.b.Add(f)
 }
 

@@ -58,6 +58,9 @@ const (
 type Result struct {
 	File   string `json:"file"`
 	Action Action `json:"action"`
+	// Note says more, e.g. how a running static Pod takes the files
+	// renewed under it: NoteReloads or NoteRestarted.
+	Note string `json:"note,omitempty"`
 }
 
 // Summary lists every file a run considered.

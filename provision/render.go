@@ -2,6 +2,10 @@ package provision
 
 import (
 	"bytes"
+	"fmt"
+	"io/fs"
+	"slices"
+	"strings"
 
 	"github.com/bulwark-k8s/bulwark/layout"
 	"github.com/bulwark-k8s/bulwark/plan"
@@ -14,59 +18,251 @@ import (
 // equal); the encryption configuration holds a key, so it is made once and
 // then only checked. Nothing is written if any check fails.
 func Render(d *store.Dir, p *plan.Plan, o render.Options, opts Options) (Summary, error) {
-	writes, sum, err := prepareRender(d, p, o, opts)
+	r, err := render.Derived(p, o)
 	if err != nil {
 		return nil, err
 	}
-	if err := d.WriteBatch(writes); err != nil {
+	rr, err := prepareRender(d, p, r, opts, nil, false)
+	if err != nil {
 		return nil, err
 	}
-	return sortSummary(sum), nil
+	if err := d.WriteBatch(rr.writes); err != nil {
+		return nil, err
+	}
+	return sortSummary(rr.sum), rr.removeStale(d)
 }
 
-func prepareRender(d *store.Dir, p *plan.Plan, o render.Options, opts Options) ([]store.File, Summary, error) {
-	files, err := render.Derived(p, o)
-	if err != nil {
-		return nil, nil, err
+// Write stages of rendered files, after the keys (stageKeys) and
+// certificates (stageCerts) of the same batch: a static Pod's links are
+// made once the files they name are in place, and its manifest appears
+// (or changes, which makes the kubelet recreate the Pod) once its links
+// are.
+const (
+	stageLinks = stageCerts + 1 + iota
+	stageManifests
+)
+
+// Notes on a static Pod's manifest, after files under it were renewed.
+const (
+	NoteReloads   = "reloads by itself"
+	NoteRestarted = "restarted by the kubelet (checksum changed)"
+)
+
+// renderRun is what prepareRender prepared.
+type renderRun struct {
+	writes []store.File
+	sum    Summary
+	// stale are links under Pods' folders that no flag names any more:
+	// removed once the batch is in place (a Pod must not see them).
+	stale []string
+}
+
+func (rr *renderRun) removeStale(d *store.Dir) error {
+	for _, f := range rr.stale {
+		if err := d.Remove(f); err != nil {
+			return err
+		}
 	}
-	var (
-		writes []store.File
-		sum    Summary
-	)
-	enc := layout.EncryptionConfigFile
-	ok, err := d.Exists(enc)
-	if err != nil {
-		return nil, nil, err
+	return nil
+}
+
+// prepareRender prepares the writes of a render. pending holds the
+// plaintext of every file the same batch writes before the rendered ones
+// (a run's new keys, certificates and kubeconfigs): the Pods' checksums
+// and links take them as written. With existingOnly, only the static Pods
+// whose manifest exists are brought up to date, and nothing else is
+// rendered: what renew does.
+func prepareRender(d *store.Dir, p *plan.Plan, r *render.Rendered, opts Options, pending map[string][]byte, existingOnly bool) (*renderRun, error) {
+	rr := &renderRun{}
+	pend := map[string][]byte{}
+	for k, v := range pending {
+		pend[k] = v
 	}
-	if ok {
-		data, err := d.ReadSecret(enc)
+	if !existingOnly {
+		enc := layout.EncryptionConfigFile
+		ok, err := d.Exists(enc)
 		if err != nil {
-			return nil, nil, &Problem{File: enc, Reason: "cannot be read: " + err.Error()}
+			return nil, err
 		}
-		if err := render.ParseEncryptionConfig(data); err != nil {
-			return nil, nil, &Problem{File: enc, Reason: err.Error() + " (fix it by hand: its key decrypts every Secret in etcd)"}
+		if ok {
+			data, err := d.ReadSecret(enc)
+			if err != nil {
+				return nil, &Problem{File: enc, Reason: "cannot be read: " + err.Error()}
+			}
+			if err := render.ParseEncryptionConfig(data); err != nil {
+				return nil, &Problem{File: enc, Reason: err.Error() + " (fix it by hand: its key decrypts every Secret in etcd)"}
+			}
+			rr.sum = append(rr.sum, Result{File: enc, Action: Kept})
+		} else {
+			data, err := render.EncryptionConfig(opts.rand())
+			if err != nil {
+				return nil, err
+			}
+			rr.writes = append(rr.writes, store.File{Rel: enc, Data: data, Secret: true, Stage: stageRendered})
+			rr.sum = append(rr.sum, Result{File: enc, Action: Created})
+			pend[enc] = data
 		}
-		sum = append(sum, Result{File: enc, Action: Kept})
-	} else {
-		data, err := render.EncryptionConfig(opts.rand())
+	}
+	read := func(rel string) ([]byte, error) {
+		if data, ok := pend[rel]; ok {
+			return data, nil
+		}
+		ok, err := d.Exists(rel)
 		if err != nil {
-			return nil, nil, err
+			return nil, err
 		}
-		writes = append(writes, store.File{Rel: enc, Data: data, Secret: true})
-		sum = append(sum, Result{File: enc, Action: Created})
+		if !ok {
+			return nil, fs.ErrNotExist
+		}
+		if layout.Classify(rel).Secret() {
+			return d.ReadSecret(rel)
+		}
+		return d.Read(rel)
+	}
+	files, err := r.Files(read)
+	if err != nil {
+		return nil, err
+	}
+	manifests := map[string]render.Pod{}
+	for _, pod := range r.Pods {
+		manifests[pod.Manifest] = pod
 	}
 	for _, f := range files {
+		pod, isManifest := manifests[f.Path]
 		have, err := d.Read(f.Path)
+		exists := err == nil
+		if err != nil {
+			if ok, xerr := d.Exists(f.Path); xerr != nil || ok {
+				return nil, fmt.Errorf("failed to read %s: %w", f.Path, err)
+			}
+		}
+		if existingOnly && (!isManifest || !exists) {
+			continue
+		}
+		stage := stageRendered
+		if isManifest {
+			stage = stageManifests
+		}
+		res := Result{File: f.Path}
 		switch {
-		case err == nil && bytes.Equal(have, f.Data):
-			sum = append(sum, Result{File: f.Path, Action: Kept})
-		case err == nil:
-			writes = append(writes, store.File{Rel: f.Path, Data: f.Data, Replace: true})
-			sum = append(sum, Result{File: f.Path, Action: Renewed})
+		case exists && bytes.Equal(have, f.Data):
+			res.Action = Kept
+		case exists:
+			rr.writes = append(rr.writes, store.File{Rel: f.Path, Data: f.Data, Replace: true, Stage: stage})
+			res.Action = Renewed
+			if !isManifest {
+				pend[f.Path] = f.Data
+			}
 		default:
-			writes = append(writes, store.File{Rel: f.Path, Data: f.Data})
-			sum = append(sum, Result{File: f.Path, Action: Created})
+			rr.writes = append(rr.writes, store.File{Rel: f.Path, Data: f.Data, Stage: stage})
+			res.Action = Created
+			if !isManifest {
+				pend[f.Path] = f.Data
+			}
+		}
+		if isManifest {
+			linked, err := rr.link(d, pod, pend)
+			if err != nil {
+				return nil, err
+			}
+			if exists {
+				res.Note = podNote(have, f.Data, linked)
+			}
+		}
+		rr.sum = append(rr.sum, res)
+	}
+	return rr, nil
+}
+
+// link brings a Pod's folder of links up to date: a link for every input
+// that exists (or is about to), made again where the input was replaced
+// or is written in this batch; links to files the Pod no longer reads are
+// noted as stale. It returns the inputs whose link it makes again.
+func (rr *renderRun) link(d *store.Dir, pod render.Pod, pend map[string][]byte) ([]render.Input, error) {
+	dirExists, err := d.Exists(pod.MountDir)
+	if err != nil {
+		return nil, err
+	}
+	var relinked []render.Input
+	made, stale := 0, 0
+	want := map[string]bool{}
+	for _, in := range pod.Inputs {
+		link := pod.Link(in)
+		want[link] = true
+		_, pending := pend[in.File]
+		if !pending {
+			ok, err := d.Exists(in.File)
+			if err != nil {
+				return nil, err
+			}
+			if !ok {
+				continue // nothing to link yet: the Pod cannot start until init makes it
+			}
+		}
+		exists, err := d.Exists(link)
+		if err != nil {
+			return nil, err
+		}
+		if exists && !pending {
+			same, err := d.SameFile(link, in.File)
+			if err != nil {
+				return nil, err
+			}
+			if same {
+				continue
+			}
+		}
+		rr.writes = append(rr.writes, store.File{Rel: link, Link: in.File, Replace: exists, Stage: stageLinks})
+		made++
+		if exists {
+			relinked = append(relinked, in)
 		}
 	}
-	return writes, sum, nil
+	if dirExists {
+		have, err := d.Walk(pod.MountDir)
+		if err != nil {
+			return nil, err
+		}
+		for _, f := range have {
+			if !want[f] {
+				rr.stale = append(rr.stale, f)
+				stale++
+			}
+		}
+	}
+	res := Result{File: pod.MountDir + "/", Action: Kept}
+	switch {
+	case !dirExists:
+		res.Action = Created
+	case made > 0 || stale > 0:
+		res.Action = Renewed
+	}
+	rr.sum = append(rr.sum, res)
+	return relinked, nil
+}
+
+// podNote says how a running Pod takes the inputs renewed under it: a
+// new manifest makes the kubelet recreate it; otherwise it reads the
+// replaced files by itself.
+func podNote(old, manifest []byte, relinked []render.Input) string {
+	var files []string
+	for _, in := range relinked {
+		files = append(files, in.File)
+	}
+	slices.Sort(files)
+	var note string
+	switch {
+	case bytes.Equal(old, manifest) && len(files) == 0:
+		return ""
+	case bytes.Equal(old, manifest):
+		note = NoteReloads
+	case render.SameButChecksum(old, manifest):
+		note = NoteRestarted
+	default:
+		note = "restarted by the kubelet (manifest changed)"
+	}
+	if len(files) > 0 {
+		note += ": " + strings.Join(files, ", ")
+	}
+	return note
 }

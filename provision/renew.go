@@ -1,13 +1,18 @@
 package provision
 
 import (
+	"cmp"
 	"crypto"
 	"fmt"
+	"maps"
+	"slices"
 
+	"github.com/bulwark-k8s/bulwark/hardening"
 	"github.com/bulwark-k8s/bulwark/kubeconfig"
 	"github.com/bulwark-k8s/bulwark/layout"
 	"github.com/bulwark-k8s/bulwark/pki"
 	"github.com/bulwark-k8s/bulwark/plan"
+	"github.com/bulwark-k8s/bulwark/render"
 	"github.com/bulwark-k8s/bulwark/store"
 )
 
@@ -145,11 +150,76 @@ func Renew(d *store.Dir, p *plan.Plan, names []string, newKey bool, opts Options
 	// Keys before the certificates that name them.
 	for i := range writes {
 		if layout.Classify(writes[i].Rel) != layout.PrivateKey {
-			writes[i].Stage = 1
+			writes[i].Stage = stageCerts
 		}
 	}
-	if err := d.WriteBatch(writes); err != nil {
+	// The renewed files reach the running static Pods in the same batch.
+	pods, err := refreshPods(d, p, writes, opts)
+	if err != nil {
 		return nil, err
 	}
-	return sortSummary(sum), nil
+	if err := d.WriteBatch(append(writes, pods.writes...)); err != nil {
+		return nil, err
+	}
+	return sortSummary(append(sum, pods.sum...)), pods.removeStale(d)
 }
+
+// refreshPods prepares what makes files that a batch is about to write
+// reach the static Pods bulwark rendered: each Pod's links to them made
+// again (a Pod mounts its folder of links, so a replaced link reaches the
+// running container, and a component that reloads the file takes it by
+// itself), and its manifest rendered again with the new inputs checksum
+// (so the kubelet recreates the Pods that read a changed file only at
+// start). It renders with the options read back from the existing
+// manifests and touches only Pods whose manifest exists. A manifest that
+// bulwark did not render (kubeadm's) is left alone and named: its
+// component must be restarted by hand.
+func refreshPods(d *store.Dir, p *plan.Plan, writes []store.File, opts Options) (*renderRun, error) {
+	var (
+		o     render.Options
+		found bool
+		rr    = &renderRun{}
+	)
+	for _, file := range slices.Sorted(maps.Keys(render.ManifestFiles(p))) {
+		data, err := d.Read(file)
+		if err != nil {
+			if ok, xerr := d.Exists(file); xerr == nil && !ok {
+				continue
+			}
+			return nil, fmt.Errorf("failed to read %s: %w", file, err)
+		}
+		got, comp, ok := render.OptionsOf(data)
+		if !ok {
+			rr.sum = append(rr.sum, Result{File: file, Action: Kept, Note: NoteForeign})
+			continue
+		}
+		found = true
+		o.Root = cmp.Or(o.Root, got.Root)
+		o.ImageRepository = cmp.Or(o.ImageRepository, got.ImageRepository)
+		if comp == hardening.Etcd {
+			o.EtcdVersion = cmp.Or(o.EtcdVersion, got.EtcdVersion)
+		} else {
+			o.KubernetesVersion = cmp.Or(o.KubernetesVersion, got.KubernetesVersion)
+		}
+	}
+	if !found {
+		return rr, nil
+	}
+	r, err := render.Derived(p, o)
+	if err != nil {
+		return nil, fmt.Errorf("cannot render the existing manifests again: %w", err)
+	}
+	pending := map[string][]byte{}
+	for _, w := range writes {
+		pending[w.Rel] = w.Data
+	}
+	fresh, err := prepareRender(d, p, r, opts, pending, true)
+	if err != nil {
+		return nil, err
+	}
+	fresh.sum = append(fresh.sum, rr.sum...)
+	return fresh, nil
+}
+
+// NoteForeign is on a static Pod manifest that bulwark did not render.
+const NoteForeign = "not rendered by bulwark: restart its component by hand to use renewed files"
