@@ -36,6 +36,7 @@ command that would fix it.`,
 				return err
 			}
 			return onFolder(env, &cf, true, func(d *store.Dir, p *plan.Plan, raw []byte) (provision.Summary, error) {
+				warn(env, p)
 				opts := buildOptions(env)
 				opts.Config = raw
 				return provision.InitAndRender(d, p, rf.o, opts)
@@ -64,6 +65,7 @@ func newPlanCmd(env *Env) *cobra.Command {
 			if err != nil {
 				return err
 			}
+			warn(env, p)
 			items := p.Items()
 			return out.print(env.Stdout, items, func(w *tabwriter.Writer) {
 				fmt.Fprintln(w, "NAME\tKIND\tCA\tCN\tO\tUSAGES\tVALIDITY\tSANS")
@@ -79,6 +81,13 @@ func newPlanCmd(env *Env) *cobra.Command {
 	cf.register(cmd, false)
 	out.register(cmd)
 	return cmd
+}
+
+// warn prints the plan's warnings on stderr, one line each.
+func warn(env *Env, p *plan.Plan) {
+	for _, w := range p.Warnings() {
+		fmt.Fprintln(env.Stderr, "bulwark: warning: "+w)
+	}
 }
 
 func dash(s string) string {

@@ -87,7 +87,7 @@ func InitAndRender(d *store.Dir, p *plan.Plan, o render.Options, opts Options) (
 	}
 	var rr *renderRun
 	if err == nil {
-		rr, err = prepareRender(d, p, rendered, opts, r.written, false)
+		rr, err = prepareRender(d, p, rendered, opts, r.written, nil)
 	}
 	if err != nil {
 		b.Discard()

@@ -22,7 +22,7 @@ func Render(d *store.Dir, p *plan.Plan, o render.Options, opts Options) (Summary
 	if err != nil {
 		return nil, err
 	}
-	rr, err := prepareRender(d, p, r, opts, nil, false)
+	rr, err := prepareRender(d, p, r, opts, nil, nil)
 	if err != nil {
 		return nil, err
 	}
@@ -69,10 +69,11 @@ func (rr *renderRun) removeStale(d *store.Dir) error {
 // prepareRender prepares the writes of a render. pending holds the
 // plaintext of every file the same batch writes before the rendered ones
 // (a run's new keys, certificates and kubeconfigs): the Pods' checksums
-// and links take them as written. With existingOnly, only the static Pods
-// whose manifest exists are brought up to date, and nothing else is
+// and links take them as written. With only, just the static Pods whose
+// manifests it names are brought up to date, and nothing else is
 // rendered: what renew does.
-func prepareRender(d *store.Dir, p *plan.Plan, r *render.Rendered, opts Options, pending map[string][]byte, existingOnly bool) (*renderRun, error) {
+func prepareRender(d *store.Dir, p *plan.Plan, r *render.Rendered, opts Options, pending map[string][]byte, only map[string]bool) (*renderRun, error) {
+	existingOnly := only != nil
 	rr := &renderRun{}
 	pend := map[string][]byte{}
 	for k, v := range pending {
@@ -136,7 +137,7 @@ func prepareRender(d *store.Dir, p *plan.Plan, r *render.Rendered, opts Options,
 				return nil, fmt.Errorf("failed to read %s: %w", f.Path, err)
 			}
 		}
-		if existingOnly && (!isManifest || !exists) {
+		if existingOnly && (!isManifest || !exists || !only[f.Path]) {
 			continue
 		}
 		stage := stageRendered

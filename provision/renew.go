@@ -171,14 +171,14 @@ func Renew(d *store.Dir, p *plan.Plan, names []string, newKey bool, opts Options
 // itself), and its manifest rendered again with the new inputs checksum
 // (so the kubelet recreates the Pods that read a changed file only at
 // start). It renders with the options read back from the existing
-// manifests and touches only Pods whose manifest exists. A manifest that
+// manifests and touches only Pods whose manifest bulwark wrote. A manifest that
 // bulwark did not render (kubeadm's) is left alone and named: its
 // component must be restarted by hand.
 func refreshPods(d *store.Dir, p *plan.Plan, writes []store.File, opts Options) (*renderRun, error) {
 	var (
-		o     render.Options
-		found bool
-		rr    = &renderRun{}
+		o    render.Options
+		ours = map[string]bool{}
+		rr   = &renderRun{}
 	)
 	for _, file := range slices.Sorted(maps.Keys(render.ManifestFiles(p))) {
 		data, err := d.Read(file)
@@ -193,7 +193,7 @@ func refreshPods(d *store.Dir, p *plan.Plan, writes []store.File, opts Options) 
 			rr.sum = append(rr.sum, Result{File: file, Action: Kept, Note: NoteForeign})
 			continue
 		}
-		found = true
+		ours[file] = true
 		o.Root = cmp.Or(o.Root, got.Root)
 		o.ImageRepository = cmp.Or(o.ImageRepository, got.ImageRepository)
 		if comp == hardening.Etcd {
@@ -202,7 +202,7 @@ func refreshPods(d *store.Dir, p *plan.Plan, writes []store.File, opts Options) 
 			o.KubernetesVersion = cmp.Or(o.KubernetesVersion, got.KubernetesVersion)
 		}
 	}
-	if !found {
+	if len(ours) == 0 {
 		return rr, nil
 	}
 	r, err := render.Derived(p, o)
@@ -213,7 +213,7 @@ func refreshPods(d *store.Dir, p *plan.Plan, writes []store.File, opts Options) 
 	for _, w := range writes {
 		pending[w.Rel] = w.Data
 	}
-	fresh, err := prepareRender(d, p, r, opts, pending, true)
+	fresh, err := prepareRender(d, p, r, opts, pending, ours)
 	if err != nil {
 		return nil, err
 	}
