@@ -39,6 +39,12 @@ func (d *Dir) Lock(timeout time.Duration) (func(), error) {
 			f.Close()
 			return nil, fmt.Errorf("%s: %w (waited %s)", d.root, ErrLocked, timeout)
 		}
-		time.Sleep(20 * time.Millisecond)
+		lockPause(lockRetry)
 	}
 }
+
+// lockRetry is how often Lock tries again while another run holds the
+// lock; lockPause waits that long (tests replace it to see Lock waiting).
+const lockRetry = 20 * time.Millisecond
+
+var lockPause = time.Sleep

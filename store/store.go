@@ -1,8 +1,10 @@
-// Package store is the only package that touches the disk. Every write is
-// atomic (a temporary file in the same folder, fsync, then link or rename
-// into place, then fsync of the folder), creation never replaces an existing
-// file, and secrets (private keys, kubeconfigs, token Secrets) go through one
-// interface so that encryption at rest can sit behind it.
+// Package store writes and reads a cluster folder: every write of a
+// command goes through it (readers such as audit also read node files of
+// their own). Every write is atomic (a temporary file in the same folder,
+// fsync, then link or rename into place, then fsync of the folder),
+// creation never replaces an existing file, and secrets (private keys,
+// kubeconfigs, token Secrets) go through one interface so that encryption
+// at rest can sit behind it.
 package store
 
 import (

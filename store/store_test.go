@@ -11,6 +11,7 @@ import (
 	"path/filepath"
 	"slices"
 	"strings"
+	"sync"
 	"syscall"
 	"testing"
 	"time"
@@ -512,7 +513,14 @@ func TestLock(t *testing.T) {
 	if waited := time.Since(start); waited < 100*time.Millisecond || waited > 5*time.Second {
 		t.Errorf("second Lock gave up after %s, want about 100ms", waited)
 	}
-	// A waiting locker gets the lock once it is released.
+	// A waiting locker gets the lock once it is released: unlock once it
+	// has found the lock taken and is waiting to try again.
+	waiting := make(chan struct{})
+	var once sync.Once
+	defer store.SetLockPause(func(d time.Duration) {
+		once.Do(func() { close(waiting) })
+		time.Sleep(d)
+	})()
 	got := make(chan error, 1)
 	go func() {
 		u, err := d.Lock(5 * time.Second)
@@ -521,7 +529,7 @@ func TestLock(t *testing.T) {
 		}
 		got <- err
 	}()
-	time.Sleep(50 * time.Millisecond)
+	<-waiting
 	unlock()
 	if err := <-got; err != nil {
 		t.Fatalf("Lock after unlock: %v", err)
