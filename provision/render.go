@@ -32,14 +32,14 @@ func Render(d *store.Dir, p *plan.Plan, o render.Options, opts Options) (Summary
 	return sortSummary(rr.sum), rr.removeStale(d)
 }
 
-// Write stages of rendered files, after the keys (stageKeys) and
-// certificates (stageCerts) of the same batch: a static Pod's links are
-// made once the files they name are in place, and its manifest appears
-// (or changes, which makes the kubelet recreate the Pod) once its links
-// are.
+// Write stages of rendered files. A static Pod's links go with the
+// certificates (the store makes a stage's links after its other files,
+// so they can name keys, certificates and kubeconfigs of the same batch),
+// and its manifest appears (or changes, which makes the kubelet recreate
+// the Pod) once its links are in place.
 const (
-	stageLinks = stageCerts + 1 + iota
-	stageManifests
+	stageLinks     = stageCerts
+	stageManifests = stageCerts + 1
 )
 
 // Notes on a static Pod's manifest, after files under it were renewed.

@@ -34,9 +34,11 @@ type File struct {
 	// Stage orders the batch: every file of a stage is durable in place
 	// before any file of a later stage appears.
 	Stage int
-	// Link makes the file a hard link to this file of the folder (which
-	// must be in place by the file's stage): another name for the same
-	// inode, with no content of its own. Data, Mode and Secret are unused.
+	// Link makes the file a hard link to this file of the folder (in place
+	// before the batch, or written by it in the same or an earlier stage:
+	// a stage's links are made after its other files): another name for
+	// the same inode, with no content of its own. Data, Mode and Secret
+	// are unused.
 	Link string
 }
 
@@ -283,9 +285,14 @@ func (b *Batch) Commit() error {
 		return err
 	}
 	items := b.all
+	// Within a stage, links come after the other files: a link may name a
+	// file of its own stage.
 	sort.SliceStable(items, func(i, j int) bool {
 		if items[i].Stage != items[j].Stage {
 			return items[i].Stage < items[j].Stage
+		}
+		if li, lj := items[i].Link != "", items[j].Link != ""; li != lj {
+			return lj
 		}
 		return items[i].Rel < items[j].Rel
 	})

@@ -76,3 +76,22 @@ func testBatchLinks(t *testing.T) {
 		t.Errorf("SameFile with a missing file: %v %v", same, err)
 	}
 }
+
+// TestBatchLinkInItsTargetsStage: a link may name a file written in the
+// same stage; the store makes it after that file.
+func TestBatchLinkInItsTargetsStage(t *testing.T) {
+	flushModes(t, func(t *testing.T) {
+		d := openDir(t)
+		// "a-link" sorts before "z-target": order by name alone would fail.
+		if err := d.WriteBatch([]store.File{
+			{Rel: "a-link/z-target.crt", Link: "z-target.crt", Stage: 1},
+			{Rel: "z-target.crt", Data: []byte("cert"), Stage: 1},
+		}); err != nil {
+			t.Fatal(err)
+		}
+		if same, err := d.SameFile("a-link/z-target.crt", "z-target.crt"); !same || err != nil {
+			t.Errorf("same file: %v %v", same, err)
+		}
+		assertNoTemp(t, d)
+	})
+}
