@@ -146,7 +146,15 @@ func newRenewCmd(env *Env) *cobra.Command {
 unless --new-key is given. A CA is renewed with its own key, which keeps every
 certificate it signed valid. --all renews every leaf and kubeconfig, not the CAs.
 
-Names are those of "bulwark plan": e.g. apiserver, etcd/server, admin, ca.`,
+Names are those of "bulwark plan": e.g. apiserver, etcd/server, admin, ca
+(in a folder for several nodes: etcd/<member>/server, nodes/<node>/scheduler).
+
+In the same run, the static Pods bulwark rendered take the renewed files: each
+Pod's links under mounts/ are made again, and its manifest line says
+"reloads by itself" (its component re-reads the files: the API server's serving
+and front-proxy certificates, etcd's serving and peer certificates) or
+"restarted by the kubelet (checksum changed)" (it reads them only at start).
+Manifests bulwark did not write (kubeadm's) are left alone and named.`,
 		ValidArgsFunction: func(cmd *cobra.Command, args []string, _ string) ([]string, cobra.ShellCompDirective) {
 			p, _, err := cf.plan(env)
 			if err != nil {

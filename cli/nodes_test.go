@@ -189,3 +189,36 @@ func TestRenewReachesPods(t *testing.T) {
 		t.Error("renew rewrote a manifest bulwark did not render")
 	}
 }
+
+// TestEarlierLayoutNamed: a folder for several hosts made by an earlier
+// release kept manifests in manifests/<host>/ and one controller-manager.conf
+// and scheduler.conf (naming the first node's API server) at the top. init
+// makes the new files, leaves the old ones in place and names each.
+func TestEarlierLayoutNamed(t *testing.T) {
+	dir := newTree(t, threeNodeConfig)
+	old := map[string]string{
+		"manifests/cp-2/etcd.yaml": "nodes/cp-2/manifests/etcd.yaml",
+		"controller-manager.conf":  "nodes/cp-1/controller-manager.conf",
+		"scheduler.conf":           "nodes/cp-1/scheduler.conf",
+	}
+	for from, like := range old {
+		if err := os.MkdirAll(filepath.Dir(filepath.Join(dir, from)), 0o700); err != nil {
+			t.Fatal(err)
+		}
+		if err := os.WriteFile(filepath.Join(dir, from), readFile(t, dir, like), 0o600); err != nil {
+			t.Fatal(err)
+		}
+	}
+	r := mustRun(t, "init", "--dir", dir)
+	for from, like := range old {
+		if !strings.Contains(r.stdout, "kept     "+from+": no longer used") {
+			t.Errorf("init does not name %s:\n%s", from, r.stdout)
+		}
+		if string(readFile(t, dir, from)) != string(readFile(t, dir, like)) {
+			t.Errorf("%s changed", from)
+		}
+	}
+	if s := parseSummary(t, r); s.created+s.renewed+s.issued+s.removed != 0 {
+		t.Errorf("init changed files: %+v", s)
+	}
+}

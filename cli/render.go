@@ -40,14 +40,17 @@ func newRenderCmd(env *Env) *cobra.Command {
 		Short: "Write hardened configuration: static Pod manifests, kubelet, encryption, authentication, audit",
 		Long: fmt.Sprintf(`render writes, from the hardening table ("bulwark render" is also run by init):
   %[1]s/{etcd,kube-apiserver,kube-controller-manager,kube-scheduler}.yaml
-      (%[1]s/<node>/… when there are several nodes)
+      (nodes/<node>/%[1]s/… when there are several nodes), each Pod mounting
+      %[7]s/<component>/ at the root: hard links to exactly the files its flags
+      name, so a renewed file reaches it; a checksum of the files it reads only
+      at start is in its manifest, so the kubelet recreates it when one changes
   %-30[2]s KubeletConfiguration
   %-30[3]s Secrets encrypted at rest (its key is made once and kept)
   %-30[4]s anonymous access to health endpoints only
   %[5]s
 Rendered files are %04[6]o. Files that follow from the configuration are brought up to
 date on every run; the encryption configuration is never replaced.`, layout.ManifestsDir, layout.KubeletConfigFile,
-			layout.EncryptionConfigFile, layout.AuthnConfigFile, layout.AuditPolicyFile, layout.Manifest.Mode()),
+			layout.EncryptionConfigFile, layout.AuthnConfigFile, layout.AuditPolicyFile, layout.Manifest.Mode(), layout.MountsDir),
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			if err := rf.validate(); err != nil {

@@ -124,6 +124,13 @@ func prepareRender(d *store.Dir, p *plan.Plan, r *render.Rendered, opts Options,
 	if err != nil {
 		return nil, err
 	}
+	if !existingOnly {
+		sum, err := earlierLayout(d, p)
+		if err != nil {
+			return nil, err
+		}
+		rr.sum = append(rr.sum, sum...)
+	}
 	manifests := map[string]render.Pod{}
 	for _, pod := range r.Pods {
 		manifests[pod.Manifest] = pod
@@ -233,6 +240,8 @@ func (rr *renderRun) link(d *store.Dir, pod render.Pod, pend map[string][]byte) 
 	}
 	res := Result{File: pod.MountDir + "/", Action: Kept}
 	switch {
+	case !dirExists && made == 0:
+		return nil, nil // none of its files exists yet
 	case !dirExists:
 		res.Action = Created
 	case made > 0 || stale > 0:
@@ -266,4 +275,45 @@ func podNote(old, manifest []byte, relinked []render.Input) string {
 		note += ": " + strings.Join(files, ", ")
 	}
 	return note
+}
+
+// NoteEarlierLayout is on a file that an earlier release wrote for a
+// folder of several hosts and that nothing uses any more.
+const NoteEarlierLayout = "no longer used: each host's manifests and kubeconfigs are under " + layout.NodesDir + "/<host>/ now; remove it"
+
+// earlierLayout names the files an earlier release put where a folder for
+// several hosts no longer has them: manifests/<host>/ and the controller
+// manager's and scheduler's kubeconfigs at the top, which named the first
+// node's API server. They are left in place, for the operator to remove.
+func earlierLayout(d *store.Dir, p *plan.Plan) (Summary, error) {
+	if !p.PerNode() {
+		return nil, nil
+	}
+	var old []string
+	for _, h := range p.Hosts() {
+		files, err := d.Walk(layout.ManifestsDir + "/" + h)
+		if err != nil {
+			return nil, err
+		}
+		old = append(old, files...)
+	}
+	for _, k := range p.Kubeconfigs {
+		if k.Node != "" {
+			old = append(old, layout.KubeconfigFile(k.Kind))
+		}
+	}
+	var sum Summary
+	for _, f := range old {
+		if slices.ContainsFunc(sum, func(r Result) bool { return r.File == f }) {
+			continue
+		}
+		ok, err := d.Exists(f)
+		if err != nil {
+			return nil, err
+		}
+		if ok {
+			sum = append(sum, Result{File: f, Action: Kept, Note: NoteEarlierLayout})
+		}
+	}
+	return sum, nil
 }
