@@ -68,10 +68,14 @@ func newPlanCmd(env *Env) *cobra.Command {
 			warn(env, p)
 			items := p.Items()
 			return out.print(env.Stdout, items, func(w *tabwriter.Writer) {
-				fmt.Fprintln(w, "NAME\tKIND\tCA\tCN\tO\tUSAGES\tVALIDITY\tSANS")
+				fmt.Fprintln(w, "NAME\tKIND\tCA\tCN\tO\tUSAGES\tVALIDITY\tSANS / SERVER")
 				for _, it := range items {
+					names := join(it.SANs)
+					if it.Server != "" {
+						names = it.Server
+					}
 					fmt.Fprintf(w, "%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\n", it.Name, it.Kind, dash(it.CA), dash(it.CN),
-						join(it.O), join(it.Usages), dash(it.Validity), join(it.SANs))
+						join(it.O), join(it.Usages), dash(it.Validity), names)
 				}
 				fmt.Fprintf(w, "\nkey algorithm %s; API server %s; %d control-plane node(s), %d etcd member(s)\n",
 					p.Algorithm, p.Config.APIServerURL(), len(p.Config.ControlPlane), len(p.Config.EtcdMembers))
