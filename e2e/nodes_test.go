@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"crypto/tls"
+	"crypto/x509"
 	"encoding/json"
 	"fmt"
 	"net"
@@ -463,46 +464,89 @@ func (k *kubelet) leaseWriters(t *testing.T, since time.Time) map[string]bool {
 // presents when it proxies a request.
 const probeGroup = "probe.bulwark.dev"
 
-// aggregated is that API server: a TLS listener that accepts the
-// front-proxy CA's client certificates and records, for each request,
-// the serial of the certificate it came with. It closes every connection
-// after one request, so each proxied request is a new handshake.
-type aggregated struct {
+// probe is a TLS listener that plays a server the API servers call (an
+// aggregated API server, a kubelet) and records, for each request, the
+// serial of the client certificate it came with. It closes every
+// connection after one request, so each request is a new handshake.
+type callProbe struct {
 	port int
 	mu   sync.Mutex
 	seen map[string]string // ?probe= nonce -> client certificate serial
 }
 
-func (cp *controlPlane) startAggregated(t *testing.T) *aggregated {
+func startProbe(t *testing.T, ip string, serving tls.Certificate, clientCAs *x509.CertPool, answer func(w http.ResponseWriter, r *http.Request)) *callProbe {
 	t.Helper()
-	a := &aggregated{seen: map[string]string{}}
-	// Its serving certificate names the Service, as the aggregator checks.
-	serving, caPEM := selfSigned(t, "probe.default.svc")
-	frontProxyCA := pinned.TLSConfig(t, cp.path("pki/front-proxy-ca.crt"), "", "").RootCAs
-	l, err := tls.Listen("tcp", "127.0.0.1:0", &tls.Config{
-		Certificates: []tls.Certificate{serving}, ClientAuth: tls.VerifyClientCertIfGiven, ClientCAs: frontProxyCA, MinVersion: tls.VersionTLS12,
+	pr := &callProbe{seen: map[string]string{}}
+	l, err := tls.Listen("tcp", net.JoinHostPort(ip, "0"), &tls.Config{
+		Certificates: []tls.Certificate{serving}, ClientAuth: tls.VerifyClientCertIfGiven, ClientCAs: clientCAs, MinVersion: tls.VersionTLS12,
 	})
 	if err != nil {
 		t.Fatal(err)
 	}
-	a.port = l.Addr().(*net.TCPAddr).Port
+	pr.port = l.Addr().(*net.TCPAddr).Port
 	srv := &http.Server{Handler: http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		if nonce := r.URL.Query().Get("probe"); nonce != "" && r.TLS != nil && len(r.TLS.PeerCertificates) > 0 {
-			a.mu.Lock()
-			a.seen[nonce] = r.TLS.PeerCertificates[0].SerialNumber.String()
-			a.mu.Unlock()
+			pr.mu.Lock()
+			pr.seen[nonce] = r.TLS.PeerCertificates[0].SerialNumber.String()
+			pr.mu.Unlock()
 		}
+		answer(w, r)
+	})}
+	srv.SetKeepAlivesEnabled(false)
+	go srv.Serve(l)
+	t.Cleanup(func() { srv.Close() })
+	return pr
+}
+
+// clientSerial sends a request through a node's API server to path (which
+// the API server forwards to the probe) and returns the serial of the
+// client certificate the API server presented.
+func (pr *callProbe) clientSerial(client *http.Client, k *kubelet, path string) (string, error) {
+	nonce := strconv.FormatInt(time.Now().UnixNano(), 36)
+	resp, err := client.Get(k.apiURL() + path + "?probe=" + nonce)
+	if err != nil {
+		return "", err
+	}
+	body, _ := readAll(resp)
+	if resp.StatusCode != http.StatusOK {
+		return "", fmt.Errorf("%s: %.200s", resp.Status, body)
+	}
+	pr.mu.Lock()
+	defer pr.mu.Unlock()
+	s, ok := pr.seen[nonce]
+	if !ok {
+		return "", fmt.Errorf("request %s did not reach the probe with a client certificate", nonce)
+	}
+	return s, nil
+}
+
+// applyYAML applies objects with the break-glass credential.
+func (cp *controlPlane) applyYAML(t *testing.T, objects string) {
+	t.Helper()
+	f := filepath.Join(t.TempDir(), "objects.yaml")
+	if err := os.WriteFile(f, []byte(objects), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	cp.kubectl(t, cp.nodes[0], "super-admin.conf", "apply", "-f", f)
+}
+
+// startAggregated plays an aggregated API server, registered through an
+// ExternalName Service: the API servers proxy to it with their front-proxy
+// client certificate.
+func (cp *controlPlane) startAggregated(t *testing.T) *callProbe {
+	t.Helper()
+	// Its serving certificate names the Service, as the aggregator checks.
+	serving, caPEM := selfSigned(t, "probe.default.svc")
+	frontProxyCA := pinned.TLSConfig(t, cp.path("pki/front-proxy-ca.crt"), "", "").RootCAs
+	pr := startProbe(t, "127.0.0.1", serving, frontProxyCA, func(w http.ResponseWriter, r *http.Request) {
 		w.Header().Set("Content-Type", "application/json")
 		if r.URL.Path == "/apis" {
 			fmt.Fprintf(w, `{"kind":"APIGroupList","apiVersion":"v1","groups":[{"name":%q,"versions":[{"groupVersion":"%s/v1","version":"v1"}],"preferredVersion":{"groupVersion":"%s/v1","version":"v1"}}]}`, probeGroup, probeGroup, probeGroup)
 			return
 		}
 		fmt.Fprintf(w, `{"kind":"APIResourceList","apiVersion":"v1","groupVersion":"%s/v1","resources":[]}`, probeGroup)
-	})}
-	srv.SetKeepAlivesEnabled(false)
-	go srv.Serve(l)
-	t.Cleanup(func() { srv.Close() })
-	objects := fmt.Sprintf(`apiVersion: v1
+	})
+	cp.applyYAML(t, fmt.Sprintf(`apiVersion: v1
 kind: Service
 metadata: {name: probe, namespace: default}
 spec:
@@ -520,12 +564,7 @@ spec:
   caBundle: %[3]s
   groupPriorityMinimum: 1000
   versionPriority: 15
-`, a.port, probeGroup, caPEM)
-	f := filepath.Join(t.TempDir(), "probe.yaml")
-	if err := os.WriteFile(f, []byte(objects), 0o600); err != nil {
-		t.Fatal(err)
-	}
-	cp.kubectl(t, cp.nodes[0], "super-admin.conf", "apply", "-f", f)
+`, pr.port, probeGroup, caPEM))
 	pinned.WaitFor(t, "aggregated API available", 60*time.Second, func() error {
 		out := cp.kubectl(t, cp.nodes[0], "super-admin.conf", "get", "apiservice", "v1."+probeGroup, "-o", "jsonpath={.status.conditions[?(@.type=='Available')].status}")
 		if out != "True" {
@@ -533,28 +572,41 @@ spec:
 		}
 		return nil
 	})
-	return a
+	return pr
 }
 
-// frontProxySerial sends a request through a node's API server to the
-// aggregated API server and returns the serial of the client certificate
-// it arrived with.
-func (a *aggregated) frontProxySerial(t *testing.T, client *http.Client, k *kubelet) (string, error) {
+// probeNode is the Node whose kubelet startKubeletProbe plays.
+const probeNode = "probe-kubelet"
+
+// startKubeletProbe plays a kubelet: a Node whose address and kubelet port
+// are the probe's. The API servers reach it (node proxy, logs, exec) with
+// their kubelet client certificate.
+func (cp *controlPlane) startKubeletProbe(t *testing.T) *callProbe {
 	t.Helper()
-	nonce := strconv.FormatInt(time.Now().UnixNano(), 36)
-	resp, err := client.Get(k.apiURL() + "/apis/" + probeGroup + "/v1?probe=" + nonce)
+	// The API server proxies to no loopback address: the kubelet is on
+	// this machine's own.
+	ip := ownIP(t)
+	serving, _ := selfSigned(t, probeNode)
+	clusterCA := pinned.TLSConfig(t, cp.path("pki/ca.crt"), "", "").RootCAs
+	pr := startProbe(t, ip, serving, clusterCA, func(w http.ResponseWriter, r *http.Request) { fmt.Fprint(w, "ok") })
+	cp.applyYAML(t, "apiVersion: v1\nkind: Node\nmetadata: {name: "+probeNode+"}\n")
+	cp.kubectl(t, cp.nodes[0], "super-admin.conf", "patch", "node", probeNode, "--subresource=status", "--type=merge", "-p",
+		fmt.Sprintf(`{"status":{"addresses":[{"type":"InternalIP","address":%q}],"daemonEndpoints":{"kubeletEndpoint":{"Port":%d}}}}`, ip, pr.port))
+	return pr
+}
+
+// ownIP is an IPv4 address of this machine other than loopback.
+func ownIP(t *testing.T) string {
+	t.Helper()
+	addrs, err := net.InterfaceAddrs()
 	if err != nil {
-		return "", err
+		t.Fatal(err)
 	}
-	body, _ := readAll(resp)
-	if resp.StatusCode != http.StatusOK {
-		return "", fmt.Errorf("%s: %.200s", resp.Status, body)
+	for _, a := range addrs {
+		if n, ok := a.(*net.IPNet); ok && !n.IP.IsLoopback() && !n.IP.IsLinkLocalUnicast() && n.IP.To4() != nil {
+			return n.IP.String()
+		}
 	}
-	a.mu.Lock()
-	defer a.mu.Unlock()
-	s, ok := a.seen[nonce]
-	if !ok {
-		return "", fmt.Errorf("request %s did not reach the aggregated API server with a client certificate", nonce)
-	}
-	return s, nil
+	t.Fatal("this machine has no IPv4 address but loopback: the API server proxies to no loopback kubelet")
+	return ""
 }

@@ -114,7 +114,7 @@ func servedSerial(addr string, cfg *tls.Config) (string, error) {
 // serving and peer certificates, by node.
 type served map[string]string
 
-func (cp *controlPlane) served(t *testing.T, agg *aggregated, admin *http.Client) (served, error) {
+func (cp *controlPlane) served(t *testing.T, agg, kubeletProbe *callProbe, admin *http.Client) (served, error) {
 	t.Helper()
 	out := served{}
 	for _, k := range cp.nodes {
@@ -125,7 +125,10 @@ func (cp *controlPlane) served(t *testing.T, agg *aggregated, admin *http.Client
 		peerTLS := pinned.TLSConfig(t, cp.path("pki/etcd/peer-ca.crt"), cp.path("pki/etcd/"+other+"/peer.crt"), cp.path("pki/etcd/"+other+"/peer.key"))
 		for what, get := range map[string]func() (string, error){
 			"kube-apiserver serving":     func() (string, error) { return servedSerial(net.JoinHostPort(k.ip, strconv.Itoa(k.api)), apiTLS) },
-			"kube-apiserver front-proxy": func() (string, error) { return agg.frontProxySerial(t, admin, k) },
+			"kube-apiserver front-proxy": func() (string, error) { return agg.clientSerial(admin, k, "/apis/"+probeGroup+"/v1") },
+			"kube-apiserver kubelet-client": func() (string, error) {
+				return kubeletProbe.clientSerial(admin, k, "/api/v1/nodes/"+probeNode+"/proxy/healthz")
+			},
 			"etcd serving": func() (string, error) {
 				return servedSerial(net.JoinHostPort(k.ip, strconv.Itoa(k.etcdClient)), etcdTLS)
 			},
@@ -148,6 +151,7 @@ func (cp *controlPlane) onDisk(t *testing.T) served {
 	for _, k := range cp.nodes {
 		out[k.name+" kube-apiserver serving"] = cp.serialOf(t, "pki/apiserver.crt")
 		out[k.name+" kube-apiserver front-proxy"] = cp.serialOf(t, "pki/front-proxy-client.crt")
+		out[k.name+" kube-apiserver kubelet-client"] = cp.serialOf(t, "pki/apiserver-kubelet-client.crt")
 		out[k.name+" etcd serving"] = cp.serialOf(t, "pki/etcd/"+k.name+"/server.crt")
 		out[k.name+" etcd peer"] = cp.serialOf(t, "pki/etcd/"+k.name+"/peer.crt")
 	}
@@ -181,6 +185,7 @@ func (cp *controlPlane) starts() map[string]int {
 
 func testRenewal(t *testing.T, cp *controlPlane) {
 	agg := cp.startAggregated(t)
+	kubeletProbe := cp.startKubeletProbe(t)
 	adminConf := cp.kubeconfigAt(t, "admin.conf", cp.nodes[0])
 	cfg := restConfigFile(t, adminConf)
 	pair, err := tlsPair(cfg)
@@ -193,7 +198,7 @@ func testRenewal(t *testing.T, cp *controlPlane) {
 
 	var before served
 	pinned.WaitFor(t, "every component serving", 60*time.Second, func() (err error) {
-		before, err = cp.served(t, agg, admin)
+		before, err = cp.served(t, agg, kubeletProbe, admin)
 		return err
 	})
 	if d := before.diff(cp.onDisk(t)); d != "" {
@@ -203,7 +208,7 @@ func testRenewal(t *testing.T, cp *controlPlane) {
 	startsBefore := cp.starts()
 
 	// Part 1: certificates whose components reload them.
-	names := []string{"apiserver", "front-proxy-client"}
+	names := []string{"apiserver", "front-proxy-client", "apiserver-kubelet-client"}
 	for _, k := range cp.nodes {
 		names = append(names, "etcd/"+k.name+"/server", "etcd/"+k.name+"/peer")
 	}
@@ -211,7 +216,7 @@ func testRenewal(t *testing.T, cp *controlPlane) {
 	out := bulwark(t, append(append([]string{"certs", "renew"}, names...), "--dir", cp.dir)...)
 	for _, k := range cp.nodes {
 		for _, want := range []string{
-			"kept     nodes/" + k.name + "/manifests/kube-apiserver.yaml: reloads by itself: pki/apiserver.crt, pki/front-proxy-client.crt",
+			"kept     nodes/" + k.name + "/manifests/kube-apiserver.yaml: reloads by itself: pki/apiserver-kubelet-client.crt, pki/apiserver.crt, pki/front-proxy-client.crt",
 			"kept     nodes/" + k.name + "/manifests/etcd.yaml: reloads by itself: pki/etcd/" + k.name + "/peer.crt, pki/etcd/" + k.name + "/server.crt",
 		} {
 			if !strings.Contains(out, want) {
@@ -232,7 +237,7 @@ func testRenewal(t *testing.T, cp *controlPlane) {
 	}
 	var now served
 	pinned.WaitFor(t, "renewed certificates served", 120*time.Second, func() (err error) {
-		if now, err = cp.served(t, agg, admin); err != nil {
+		if now, err = cp.served(t, agg, kubeletProbe, admin); err != nil {
 			return err
 		}
 		if d := now.diff(want); d != "" {
@@ -279,7 +284,7 @@ func testRenewal(t *testing.T, cp *controlPlane) {
 	}
 	// The recreated API servers serve what is on disk too.
 	pinned.WaitFor(t, "renewed certificates served after the restarts", 60*time.Second, func() (err error) {
-		if now, err = cp.served(t, agg, admin); err != nil {
+		if now, err = cp.served(t, agg, kubeletProbe, admin); err != nil {
 			return err
 		}
 		if d := now.diff(want); d != "" {

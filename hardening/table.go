@@ -276,8 +276,10 @@ func apiServerSettings() []Setting {
 		a("tls-private-key-file", func(c *Context) any { return c.key(plan.CertAPIServer) }, Present, High, "1.2.24", "serve over TLS").reloaded(),
 		a("tls-min-version", lit("VersionTLS12"), Equals, Medium, "", "no TLS 1.0/1.1"),
 		a("tls-cipher-suites", lit(StrongCipherSuites), Subset, Low, "1.2.29", "TLS 1.2 with forward-secret AEAD ciphers only"),
-		a("kubelet-client-certificate", func(c *Context) any { return c.cert(plan.CertKubeletClient) }, Present, High, "1.2.4", "authenticate to kubelets as kube-apiserver-kubelet-client"),
-		a("kubelet-client-key", func(c *Context) any { return c.key(plan.CertKubeletClient) }, Present, High, "1.2.4", "authenticate to kubelets"),
+		// client-go's transport loads a client pair named by files again
+		// (at most once a second) for each new connection.
+		a("kubelet-client-certificate", func(c *Context) any { return c.cert(plan.CertKubeletClient) }, Present, High, "1.2.4", "authenticate to kubelets as kube-apiserver-kubelet-client").reloaded(),
+		a("kubelet-client-key", func(c *Context) any { return c.key(plan.CertKubeletClient) }, Present, High, "1.2.4", "authenticate to kubelets").reloaded(),
 		a("kubelet-preferred-address-types", lit("InternalIP,ExternalIP,Hostname"), NotAudited, "", "", "reach kubelets by address first"),
 		a("etcd-servers", func(c *Context) any {
 			var urls []string

@@ -33,8 +33,9 @@ func TestReloadedInputs(t *testing.T) {
 		t.Fatal(err)
 	}
 	want := map[hardening.Component][]string{
-		hardening.Etcd:              {"pki/etcd/peer.crt", "pki/etcd/peer.key", "pki/etcd/server.crt", "pki/etcd/server.key"},
-		hardening.APIServer:         {"pki/apiserver.crt", "pki/apiserver.key", "pki/front-proxy-client.crt", "pki/front-proxy-client.key"},
+		hardening.Etcd: {"pki/etcd/peer.crt", "pki/etcd/peer.key", "pki/etcd/server.crt", "pki/etcd/server.key"},
+		hardening.APIServer: {"pki/apiserver-kubelet-client.crt", "pki/apiserver-kubelet-client.key",
+			"pki/apiserver.crt", "pki/apiserver.key", "pki/front-proxy-client.crt", "pki/front-proxy-client.key"},
 		hardening.ControllerManager: nil,
 		hardening.Scheduler:         nil,
 	}
@@ -89,6 +90,7 @@ func TestChecksumFollowsStartOnlyInputs(t *testing.T) {
 	}{
 		{"pki/apiserver.crt", nil},
 		{"pki/front-proxy-client.key", nil},
+		{"pki/apiserver-kubelet-client.crt", nil},
 		{"pki/etcd/server.crt", nil},
 		{"pki/etcd/peer.crt", nil},
 		{"pki/apiserver-etcd-client.crt", []string{"kube-apiserver"}},
