@@ -151,8 +151,8 @@ Names are those of "bulwark plan": e.g. apiserver, etcd/server, admin, ca
 
 In the same run, the static Pods bulwark rendered take the renewed files: each
 Pod's links under mounts/ are made again, and its manifest line says
-"reloads by itself" (its component re-reads the files: the API server's serving
-and front-proxy certificates, etcd's serving and peer certificates) or
+"reloads by itself" (its component re-reads them: the API server its serving,
+front-proxy and kubelet client pairs, etcd its serving and peer pairs) or
 "restarted by the kubelet (checksum changed)" (it reads them only at start).
 Manifests bulwark did not write (kubeadm's) are left alone and named.`,
 		ValidArgsFunction: func(cmd *cobra.Command, args []string, _ string) ([]string, cobra.ShellCompDirective) {
