@@ -135,6 +135,18 @@ func prepareRender(d *store.Dir, p *plan.Plan, r *render.Rendered, opts Options,
 	for _, pod := range r.Pods {
 		manifests[pod.Manifest] = pod
 	}
+	// The other rendered files first: manifests' links may name them.
+	slices.SortStableFunc(files, func(a, b render.File) int {
+		_, am := manifests[a.Path]
+		_, bm := manifests[b.Path]
+		switch {
+		case am == bm:
+			return 0
+		case bm:
+			return -1
+		}
+		return 1
+	})
 	for _, f := range files {
 		pod, isManifest := manifests[f.Path]
 		have, err := d.Read(f.Path)
