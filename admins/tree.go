@@ -250,6 +250,15 @@ func (t *Tree) reseal(extra func(*store.Batch), all bool) (*Result, error) {
 		b.Add(store.File{Rel: w.rel, Data: w.data, Secret: true, Replace: true})
 		res.Sealed = append(res.Sealed, w.rel)
 	}
+	// Static Pods' links to the files (made in a plaintext folder) would
+	// keep the old contents, plaintext or sealed to the old set: they go.
+	links, err := mountedFiles(t.D)
+	if err != nil {
+		return nil, err
+	}
+	for _, l := range links {
+		b.Add(store.File{Rel: l, Remove: true, Stage: 1})
+	}
 	if extra != nil {
 		extra(b)
 	}
@@ -328,6 +337,21 @@ func (t *Tree) Pending() ([]string, error) {
 			return nil, err
 		}
 		if s, err := atrest.Inspect(stored); err != nil || s.Serial != t.Sealer.Serial {
+			out = append(out, f)
+		}
+	}
+	return out, nil
+}
+
+// mountedFiles lists the static Pods' links of the folder.
+func mountedFiles(d *store.Dir) ([]string, error) {
+	files, err := d.Walk(".")
+	if err != nil {
+		return nil, err
+	}
+	var out []string
+	for _, f := range files {
+		if layout.Classify(f) == layout.Mounted {
 			out = append(out, f)
 		}
 	}

@@ -60,10 +60,10 @@ func TestMultiNode(t *testing.T) {
 	if nodes["cp-1"] != 4 || nodes["cp-2"] != 4 || nodes["cp-3"] != 4 {
 		t.Fatalf("components per node: %v", nodes)
 	}
-	file := f.path("manifests/cp-2/kube-apiserver.yaml")
+	file := f.path(layout.NodeFile("cp-2", "manifests/kube-apiserver.yaml"))
 	data := f.read(file)
 	f.writeFile(file, bytes.Replace(data, []byte("--authorization-mode=Node,RBAC"), []byte("--authorization-mode=AlwaysAllow"), 1), 0o600)
-	f.chmod("manifests/cp-3/etcd.yaml", 0o644)
+	f.chmod(layout.NodeFile("cp-3", "manifests/etcd.yaml"), 0o644)
 	r = f.run()
 	var got []string
 	for _, fd := range r.Findings {

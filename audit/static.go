@@ -215,7 +215,8 @@ func (a *auditor) dropIns(unit string) ([]string, error) {
 var manifestExts = []string{".yaml", ".yml", ".json", ".manifest"}
 
 // discover reads every component: static Pods of manifests/ (and of
-// manifests/<node>/ for each node of a multi-node folder), command lines,
+// nodes/<host>/manifests/, or an earlier release's manifests/<host>/, for
+// each host of a folder of several), command lines,
 // and the kubelet's configuration; then each component's configuration
 // files, with its own precedence.
 func (a *auditor) discover() error {
@@ -234,6 +235,21 @@ func (a *auditor) discover() error {
 		if e.IsDir() {
 			if err := a.manifests(filepath.Join(mdir, e.Name()), e.Name()); err != nil {
 				return err
+			}
+		}
+	}
+	// A folder of several hosts: each host's manifests in
+	// nodes/<host>/manifests/.
+	if a.opts.ManifestDir == "" {
+		hosts, err := os.ReadDir(a.dir.Path(layout.NodesDir))
+		if err != nil && !errors.Is(err, fs.ErrNotExist) {
+			return fmt.Errorf("cannot list %q: %w", a.dir.Path(layout.NodesDir), err)
+		}
+		for _, h := range hosts {
+			if h.IsDir() {
+				if err := a.manifests(a.dir.Path(layout.NodeFile(h.Name(), layout.ManifestsDir)), h.Name()); err != nil {
+					return err
+				}
 			}
 		}
 	}
@@ -670,6 +686,8 @@ func (a *auditor) tidy() {
 		parts := strings.Split(f.Evidence.File, "/")
 		switch {
 		case len(parts) >= 3 && parts[0] == layout.ManifestsDir && a.nodes[parts[1]] != nil:
+			f.Node = parts[1]
+		case len(parts) >= 3 && parts[0] == layout.NodesDir && a.nodes[parts[1]] != nil:
 			f.Node = parts[1]
 		case len(parts) >= 4 && parts[0] == layout.PKIDir && parts[1] == "etcd" && a.nodes[parts[2]] != nil:
 			f.Node = parts[2]

@@ -205,7 +205,15 @@ way. bootstrap-kubelet gets a new bootstrap token. sa rewrites pki/sa.pub from
 pki/sa.key; sa --new-key makes a new pair (every service-account token becomes
 invalid).
 
-Names are those of "bulwark plan", and sa: e.g. apiserver, etcd/server, admin, ca.`,
+Names are those of "bulwark plan", and sa: e.g. apiserver, etcd/server, admin, ca
+(in a folder for several nodes: etcd/<member>/server, nodes/<node>/scheduler).
+
+In the same run, the static Pods bulwark rendered take the renewed files: each
+Pod's links under mounts/ are made again, and its manifest line says
+"reloads by itself" (its component re-reads them: the API server its serving,
+front-proxy and kubelet client pairs, etcd its serving and peer pairs) or
+"restarted by the kubelet (checksum changed)" (it reads them only at start).
+Manifests bulwark did not write (kubeadm's) are left alone and named.`,
 		ValidArgsFunction: func(cmd *cobra.Command, args []string, _ string) ([]string, cobra.ShellCompDirective) {
 			var d *store.Dir
 			if cf.dir != "" {

@@ -252,12 +252,10 @@ func (o *output) print(w io.Writer, v any, table func(*tabwriter.Writer)) error 
 
 func printSummary(w io.Writer, dir string, s provision.Summary) {
 	for _, r := range s {
-		if r.Action == provision.Kept {
-			continue
-		}
-		if r.Detail != "" {
-			fmt.Fprintf(w, "  %-8s %s (%s)\n", r.Action, r.File, r.Detail)
-		} else {
+		switch {
+		case r.Note != "":
+			fmt.Fprintf(w, "  %-8s %s: %s\n", r.Action, r.File, r.Note)
+		case r.Action != provision.Kept:
 			fmt.Fprintf(w, "  %-8s %s\n", r.Action, r.File)
 		}
 	}

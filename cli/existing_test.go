@@ -27,6 +27,7 @@ import (
 	"time"
 
 	"github.com/bulwark-k8s/bulwark/cli"
+	"github.com/bulwark-k8s/bulwark/layout"
 )
 
 // runBinIn runs the real binary with extra environment and in a working
@@ -210,6 +211,8 @@ func keyIDs(t testing.TB, dir string) map[string]string {
 	for _, f := range files(t, dir) {
 		var keyPEM []byte
 		switch {
+		case layout.Classify(f) == layout.Mounted:
+			continue // a static Pod's link: the same file as the key it names
 		case strings.HasSuffix(f, ".key"):
 			keyPEM = readFile(t, dir, f)
 		case !strings.Contains(f, "/") && strings.HasSuffix(f, ".conf"):
@@ -544,10 +547,11 @@ func converge(t testing.TB, dir string, args ...string) []string {
 		if r.code == 0 {
 			// What the fixes made, init keeps: no key, certificate or
 			// kubeconfig of its own (a bootstrap token and its kubeconfig
-			// where a fix deleted them; rendered files a new configuration
-			// shapes differently).
+			// where a fix deleted them; rendered files, and the per-host
+			// kubeconfigs under nodes/, that a new configuration shapes
+			// differently: a folder that comes to have several hosts).
 			for _, l := range strings.Split(r.stdout, "\n") {
-				if f, ok := strings.CutPrefix(l, "  created  "); ok && (strings.HasPrefix(f, "pki/") || strings.HasSuffix(f, ".conf") && f != "bootstrap-kubelet.conf") {
+				if f, ok := strings.CutPrefix(l, "  created  "); ok && !strings.HasPrefix(f, layout.NodesDir+"/") && (strings.HasPrefix(f, "pki/") || strings.HasSuffix(f, ".conf") && f != "bootstrap-kubelet.conf") {
 					t.Errorf("init after the fixes still made %s\n%s", f, r.stdout)
 				}
 				if strings.HasPrefix(l, "  issued") {
@@ -628,7 +632,7 @@ func TestLooseModes(t *testing.T) {
 			if fi.Mode().Perm() != m {
 				t.Errorf("%s: %s is %04o, want %04o", args[0], f, fi.Mode().Perm(), m)
 			}
-			line := fmt.Sprintf("fixed    %s (mode %04o -> %04o)", f, loosen[f], m)
+			line := fmt.Sprintf("fixed    %s: mode %04o -> %04o", f, loosen[f], m)
 			if !strings.Contains(r.stdout, line) {
 				t.Errorf("%s does not say %q:\n%s", strings.Join(args[:2], " "), line, r.stdout)
 			}
@@ -832,7 +836,7 @@ func TestFailedRunLeavesTreeAsItWas(t *testing.T) {
 	base := binTree(t, threeNodeConfig)
 	mustRunBin(t, "token", "create", "--dir", base)
 	remove := []string{"pki/apiserver.key", "pki/apiserver.crt", "pki/etcd/cp-2/peer.key", "pki/etcd/cp-2/peer.crt", "admin.conf",
-		"manifests/cp-3/kube-scheduler.yaml", "cluster/rbac.yaml"}
+		layout.NodeFile("cp-3", "manifests/kube-scheduler.yaml"), "cluster/rbac.yaml"}
 	tokenID := ""
 	for _, f := range files(t, base) {
 		if m := regexp.MustCompile(`bootstrap-token-([a-z0-9]{6})\.yaml$`).FindStringSubmatch(f); m != nil && tokenID == "" && !strings.Contains(string(readFile(t, base, "bootstrap-kubelet.conf")), m[1]+".") {

@@ -67,6 +67,7 @@ folder that is encrypted, init needs --identity (or $` + IdentityEnv + `).`,
 				return usagef("--recipient needs --identity: an administrator's SSH private key, one of the recipients, signs the first manifest")
 			}
 			return onFolder(env, &cf, true, func(d *store.Dir, r *resolved, opts provision.Options) (provision.Summary, error) {
+				warn(env, r.p)
 				if err := checkDrift(d, r, opts); err != nil {
 					return nil, err
 				}
@@ -120,12 +121,17 @@ func newPlanCmd(env *Env) *cobra.Command {
 				return err
 			}
 			p := r.p
+			warn(env, p)
 			items := p.Items()
 			return out.print(env.Stdout, items, func(w *tabwriter.Writer) {
-				fmt.Fprintln(w, "NAME\tKIND\tCA\tCN\tO\tUSAGES\tVALIDITY\tSANS")
+				fmt.Fprintln(w, "NAME\tKIND\tCA\tCN\tO\tUSAGES\tVALIDITY\tSANS / SERVER")
 				for _, it := range items {
+					names := join(it.SANs)
+					if it.Server != "" {
+						names = it.Server
+					}
 					fmt.Fprintf(w, "%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\n", it.Name, it.Kind, dash(it.CA), dash(it.CN),
-						join(it.O), join(it.Usages), dash(it.Validity), join(it.SANs))
+						join(it.O), join(it.Usages), dash(it.Validity), names)
 				}
 				fmt.Fprintf(w, "\nkey algorithm %s; API server %s; %d control-plane node(s), %d etcd member(s)\n",
 					p.Algorithm, p.Config.APIServerURL(), len(p.Config.ControlPlane), len(p.Config.EtcdMembers))
@@ -135,6 +141,13 @@ func newPlanCmd(env *Env) *cobra.Command {
 	cf.register(cmd, false)
 	out.register(cmd)
 	return cmd
+}
+
+// warn prints the plan's warnings on stderr, one line each.
+func warn(env *Env, p *plan.Plan) {
+	for _, w := range p.Warnings() {
+		fmt.Fprintln(env.Stderr, "bulwark: warning: "+w)
+	}
 }
 
 func dash(s string) string {

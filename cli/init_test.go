@@ -20,6 +20,7 @@ import (
 	"sigs.k8s.io/yaml"
 
 	"github.com/bulwark-k8s/bulwark/cli"
+	"github.com/bulwark-k8s/bulwark/layout"
 )
 
 // TestInitTwiceKeepsEverything: a second init on a complete folder keeps
@@ -422,9 +423,10 @@ func keysOf(t *testing.T, dir string) map[string]string {
 	for _, f := range files(t, dir) {
 		data := readFile(t, dir, f)
 		switch {
+		case layout.Classify(f) == layout.Mounted:
 		case strings.HasSuffix(f, ".key"):
 			keys[f] = string(data)
-		case path.Dir(f) == "." && strings.HasSuffix(f, ".conf"):
+		case layout.Classify(f) == layout.Kubeconfig:
 			if kc, err := parseKubeconfig(data); err == nil {
 				keys[f] = string(kc.Users[0].User.KeyData) + kc.Users[0].User.Token
 			} else {

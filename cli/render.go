@@ -63,7 +63,10 @@ func newRenderCmd(env *Env) *cobra.Command {
 		Short: "Write hardened configuration: static Pod manifests, kubelet, encryption, authentication, audit",
 		Long: fmt.Sprintf(`render writes, from the hardening table ("bulwark render" is also run by init):
   %[1]s/{etcd,kube-apiserver,kube-controller-manager,kube-scheduler}.yaml
-      (%[1]s/<node>/… when there are several nodes)
+      (nodes/<node>/%[1]s/… when there are several nodes), each Pod mounting
+      %[7]s/<component>/ at the root: hard links to exactly the files its flags
+      name, so a renewed file reaches it; a checksum of the files it reads only
+      at start is in its manifest, so the kubelet recreates it when one changes
   %-30[2]s KubeletConfiguration
   %-30[3]s Secrets encrypted at rest (its key is made once and kept)
   %-30[4]s anonymous access to health endpoints only
@@ -73,7 +76,7 @@ date on every run; the encryption configuration is never replaced, and a missing
 one is refused on a folder whose API server uses it (restore it from a backup).
 --root, --image-repository and the versions, when given, are saved in the
 folder's configuration: a later plain run renders the same files.`, layout.ManifestsDir, layout.KubeletConfigFile,
-			layout.EncryptionConfigFile, layout.AuthnConfigFile, layout.AuditPolicyFile, layout.Manifest.Mode()),
+			layout.EncryptionConfigFile, layout.AuthnConfigFile, layout.AuditPolicyFile, layout.Manifest.Mode(), layout.MountsDir),
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			return onFolder(env, &cf, false, func(d *store.Dir, r *resolved, opts provision.Options) (provision.Summary, error) {

@@ -46,6 +46,7 @@ func TestExportedNodeAndAdminCertificates(t *testing.T) {
 	dir := filepath.Join(t.TempDir(), "cluster") // the encrypted folder
 	out := t.TempDir()                           // the node's folder, its --root
 	c := &cluster{dir: out, apiPort: pinned.FreePort(t)}
+	c.apiPorts = map[string]int{"127.0.0.1": c.apiPort}
 	cfg := filepath.Join(t.TempDir(), "cluster.yaml")
 	doc := fmt.Sprintf("apiVersion: bulwark.dev/v1alpha1\nkind: ClusterConfig\napiEndpoint: 127.0.0.1:%d\ncontrolPlane:\n  - {name: cp-1, ips: [127.0.0.1]}\n", c.apiPort)
 	if err := os.WriteFile(cfg, []byte(doc), 0o600); err != nil {
@@ -55,14 +56,26 @@ func TestExportedNodeAndAdminCertificates(t *testing.T) {
 	bulwark(t, "export", "--node", "cp-1", "--dir", dir, "--identity", alice, "--out", out, "--root", out)
 
 	t.Run("the node gets what its components mount, nothing more", func(t *testing.T) {
-		for _, f := range []string{"pki/ca.key", "pki/sa.key", "pki/apiserver.key", "pki/etcd/server.key", "controller-manager.conf", "scheduler.conf", "encryption-config.yaml", "manifests/kube-apiserver.yaml", "kubelet/config.yaml", "bootstrap-kubelet.conf"} {
+		kcm, api, etcd := layout.MountsDir+"/kube-controller-manager/", layout.MountsDir+"/kube-apiserver/", layout.MountsDir+"/etcd/"
+		for _, f := range []string{kcm + "pki/ca.key", kcm + "pki/sa.key", api + "pki/sa.key", api + "pki/apiserver.key", etcd + "pki/etcd/server.key",
+			kcm + "controller-manager.conf", layout.MountsDir + "/kube-scheduler/scheduler.conf", api + "encryption-config.yaml",
+			"manifests/kube-apiserver.yaml", "kubelet/config.yaml", "bootstrap-kubelet.conf"} {
 			fi, err := os.Stat(c.path(f))
 			if err != nil {
 				t.Errorf("%s not exported: %v", f, err)
 				continue
 			}
-			if want := layout.Classify(f).Mode(); fi.Mode().Perm() != want {
+			own := f
+			if _, rest, ok := strings.Cut(f, layout.MountsDir+"/"); ok {
+				_, own, _ = strings.Cut(rest, "/") // the Pod's copy of a file of the folder
+			}
+			if want := layout.Classify(own).Mode(); fi.Mode().Perm() != want {
 				t.Errorf("%s: mode %04o, want %04o", f, fi.Mode().Perm(), want)
+			}
+		}
+		for _, f := range []string{"pki/ca.key", "pki/sa.key", "pki/apiserver.key"} {
+			if _, err := os.Stat(c.path(f)); !errors.Is(err, os.ErrNotExist) {
+				t.Errorf("%s exported outside the Pods' folders: %v", f, err)
 			}
 		}
 		for _, f := range []string{"pki/etcd/ca.key", "pki/etcd/peer-ca.key", "pki/front-proxy-ca.key", "admin.conf", "super-admin.conf", layout.RecipientsDir} {
@@ -70,7 +83,7 @@ func TestExportedNodeAndAdminCertificates(t *testing.T) {
 				t.Errorf("%s exported to a node: %v", f, err)
 			}
 		}
-		if _, err := pki.ParsePrivateKey(readOut(t, c.path("pki/ca.key"))); err != nil {
+		if _, err := pki.ParsePrivateKey(readOut(t, c.path(kcm+"pki/ca.key"))); err != nil {
 			t.Fatalf("exported pki/ca.key is not a plaintext key: %v", err)
 		}
 	})
@@ -78,10 +91,13 @@ func TestExportedNodeAndAdminCertificates(t *testing.T) {
 	// The test's etcd health probe needs a client certificate that no
 	// node runs with (etcd's own probe is plain HTTP on the metrics
 	// port): the test decrypts it beside the node's files for itself.
-	for _, f := range []string{"pki/etcd/healthcheck-client.key", "pki/etcd/healthcheck-client.crt"} {
+	for _, f := range []string{"pki/etcd/healthcheck-client.key", "pki/etcd/healthcheck-client.crt", "pki/etcd/ca.crt"} {
 		data := readOut(t, filepath.Join(dir, f))
 		if layout.Classify(f).Secret() {
 			data = decrypt(t, alice, filepath.Join(dir, f))
+		}
+		if err := os.MkdirAll(filepath.Dir(c.path(f)), 0o700); err != nil {
+			t.Fatal(err)
 		}
 		if err := os.WriteFile(c.path(f), data, 0o600); err != nil {
 			t.Fatal(err)

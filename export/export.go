@@ -3,10 +3,12 @@
 // components the plan runs on it, every file those manifests mount, the
 // kubelet's configuration and bootstrap kubeconfig and the files they
 // name. Secrets are decrypted in memory and written in plaintext, mode
-// 0600, to the node's folder; never into the cluster folder.
+// 0600, to the node's folder; never into the cluster folder. Each static
+// Pod mounts its own folder (render.Pod.MountDir): the node gets, there, a
+// plain copy of exactly the files that Pod's flags name.
 //
-// Which keys a node gets follows from the manifests: a CA key goes only
-// where a component is given it by a flag. With bulwark's manifests that
+// Which keys a node gets follows from the rendered Pods: a CA key goes
+// only where a component is given it by a flag. With bulwark's manifests that
 // is the cluster CA key, to control-plane nodes, for the controller
 // manager's signer of kubelet certificates; the etcd, etcd-peer and
 // front-proxy CA keys, admin.conf and super-admin.conf go nowhere.
@@ -69,24 +71,30 @@ func Node(d *store.Dir, p *plan.Plan, o Options) ([]File, error) {
 		return nil, fmt.Errorf("%w %q (the configuration has: %s)", ErrUnknownNode, o.Node, strings.Join(nodeNames(p), ", "))
 	}
 	x := &exporter{d: d, root: o.Root, seen: map[string]bool{}}
-	for _, comp := range comps {
-		src := render.ManifestFile(p, comp, o.Node)
-		data, err := d.Read(src)
-		if err != nil {
-			return nil, fmt.Errorf("%s: %w (run `bulwark render`)", src, err)
+	rd, err := render.Derived(p, render.Options{Root: o.Root})
+	if err != nil {
+		return nil, err
+	}
+	for _, pod := range rd.Pods {
+		if pod.Node != o.Node || !slices.Contains(comps, pod.Component) {
+			continue
 		}
-		var pod corev1.Pod
-		if err := yaml.UnmarshalStrict(data, &pod); err != nil {
-			return nil, fmt.Errorf("%s: not a Pod manifest: %v", src, err)
+		data, err := d.Read(pod.Manifest)
+		if err != nil {
+			return nil, fmt.Errorf("%s: %w (run `bulwark render`)", pod.Manifest, err)
+		}
+		var m corev1.Pod
+		if err := yaml.UnmarshalStrict(data, &m); err != nil {
+			return nil, fmt.Errorf("%s: not a Pod manifest: %v", pod.Manifest, err)
 		}
 		// The kubelet reads every manifest of one folder: a node's own
 		// manifests go where its staticPodPath says, side by side.
-		x.add(path.Join(layout.ManifestsDir, string(comp)+".yaml"), data, layout.Manifest.Mode(), false)
-		for _, v := range pod.Spec.Volumes {
-			if v.HostPath == nil || v.HostPath.Type == nil || *v.HostPath.Type != corev1.HostPathFile {
-				continue
-			}
-			if err := x.mounted(src, v.HostPath.Path); err != nil {
+		x.add(path.Join(layout.ManifestsDir, string(pod.Component)+".yaml"), data, layout.Manifest.Mode(), false)
+		// The Pod mounts its folder of links: on the node, plain copies
+		// of exactly its inputs, decrypted, at the paths its manifest
+		// names.
+		for _, in := range pod.Inputs {
+			if err := x.copyAs(in.File, pod.Link(in)); err != nil {
 				return nil, err
 			}
 		}
@@ -159,8 +167,12 @@ func (x *exporter) mounted(from, p string) error {
 }
 
 // copy adds a file of the folder, decrypted if it is a secret.
-func (x *exporter) copy(rel string) error {
-	if x.seen[rel] {
+func (x *exporter) copy(rel string) error { return x.copyAs(rel, rel) }
+
+// copyAs adds a file of the folder at another path of the node's folder,
+// decrypted if it is a secret, with the mode of its own kind.
+func (x *exporter) copyAs(rel, as string) error {
+	if x.seen[as] {
 		return nil
 	}
 	kind := layout.Classify(rel)
@@ -176,7 +188,7 @@ func (x *exporter) copy(rel string) error {
 	if err != nil {
 		return fmt.Errorf("%s: %w", rel, err)
 	}
-	x.add(rel, data, kind.Mode(), kind.Secret())
+	x.add(as, data, kind.Mode(), kind.Secret())
 	return nil
 }
 

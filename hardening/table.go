@@ -39,7 +39,7 @@ const (
 	EtcdClientPort    = 2379
 	EtcdPeerPort      = 2380
 	EtcdMetricsPort   = 2381
-	APIServerPort     = 6443
+	APIServerPort     = config.DefaultAPIPort
 	ControllerMgrPort = 10257
 	SchedulerPort     = 10259
 	KubeletPort       = 10250
@@ -79,6 +79,15 @@ func (c *Context) caCert(name string) string {
 func (c *Context) caKey(name string) string {
 	ca, _ := c.Plan.CA(name)
 	return c.File(ca.KeyFile())
+}
+
+// kubeconfig is the node's own kubeconfig of a kind of the plan's table.
+func (c *Context) kubeconfig(kind string) string {
+	k, ok := c.Plan.Kubeconfig(kind, c.Node.Name)
+	if !ok {
+		panic("hardening: no kubeconfig " + kind + " for " + c.Node.Name)
+	}
+	return c.File(k.File())
 }
 
 func firstIP(n config.Node) string {
@@ -153,6 +162,12 @@ type Setting struct {
 	// when that one is set (audit-log retention without an audit log means
 	// nothing).
 	OnlyIf string
+	// Reloaded: the component reads the file this flag names again while
+	// it runs, so a replaced file reaches it without a restart (the real
+	// components are shown to, by e2e/renewal_test.go). A file any flag
+	// reads only at start makes render put it in the Pod's inputs
+	// checksum, and the kubelet restarts the Pod when it changes.
+	Reloaded bool
 }
 
 // says sets the problem an audited row's finding states.
@@ -163,6 +178,11 @@ func (s Setting) says(problem string) Setting {
 
 func (s Setting) onlyIf(flag string) Setting {
 	s.OnlyIf = flag
+	return s
+}
+
+func (s Setting) reloaded() Setting {
+	s.Reloaded = true
 	return s
 }
 
@@ -227,13 +247,16 @@ func etcdSettings() []Setting {
 		}, NotAudited, "", "", "every member, by TLS peer URL"),
 		e("initial-cluster-state", lit("new"), NotAudited, "", "", "bootstrap a new cluster"),
 		e("initial-cluster-token", func(c *Context) any { return c.Plan.Config.ClusterName + "-etcd" }, NotAudited, "", "", "keeps members of another cluster out at bootstrap"),
-		e("cert-file", func(c *Context) any { return c.cert(plan.CertEtcdServer) }, Present, finding.High, "2.1", "serve clients over TLS").says("etcd serves clients without TLS (no --cert-file)"),
-		e("key-file", func(c *Context) any { return c.key(plan.CertEtcdServer) }, Present, finding.High, "2.1", "serve clients over TLS").says("etcd serves clients without TLS (no --key-file)"),
+		// etcd loads its own certificate and key at every TLS handshake
+		// (client/pkg/transport TLSInfo's GetCertificate and
+		// GetClientCertificate); its trusted CAs only at start.
+		e("cert-file", func(c *Context) any { return c.cert(plan.CertEtcdServer) }, Present, finding.High, "2.1", "serve clients over TLS").says("etcd serves clients without TLS (no --cert-file)").reloaded(),
+		e("key-file", func(c *Context) any { return c.key(plan.CertEtcdServer) }, Present, finding.High, "2.1", "serve clients over TLS").says("etcd serves clients without TLS (no --key-file)").reloaded(),
 		e("client-cert-auth", lit("true"), Equals, finding.Critical, "2.2", "only clients with a certificate from etcd/ca may connect: etcd holds every Secret").says("etcd accepts clients without a certificate"),
 		e("trusted-ca-file", func(c *Context) any { return c.caCert(plan.EtcdCA) }, Present, finding.Critical, "2.7", "trust etcd/ca only, never the cluster CA").says("etcd has no CA to verify client certificates: any client reaches every Secret"),
 		e("auto-tls", lit("false"), Equals, finding.High, "2.3", "self-signed client certificates would defeat client-cert-auth").says("etcd serves clients a self-signed certificate it generates (--auto-tls)"),
-		e("peer-cert-file", func(c *Context) any { return c.cert(plan.CertEtcdPeer) }, Present, finding.High, "2.4", "peers talk over TLS").says("etcd peers talk without TLS (no --peer-cert-file)"),
-		e("peer-key-file", func(c *Context) any { return c.key(plan.CertEtcdPeer) }, Present, finding.High, "2.4", "peers talk over TLS").says("etcd peers talk without TLS (no --peer-key-file)"),
+		e("peer-cert-file", func(c *Context) any { return c.cert(plan.CertEtcdPeer) }, Present, finding.High, "2.4", "peers talk over TLS").says("etcd peers talk without TLS (no --peer-cert-file)").reloaded(),
+		e("peer-key-file", func(c *Context) any { return c.key(plan.CertEtcdPeer) }, Present, finding.High, "2.4", "peers talk over TLS").says("etcd peers talk without TLS (no --peer-key-file)").reloaded(),
 		e("peer-client-cert-auth", lit("true"), Equals, finding.Critical, "2.5", "only holders of an etcd/peer-ca certificate may join as members").says("etcd accepts peers without a certificate: anyone can join as a member"),
 		e("peer-trusted-ca-file", func(c *Context) any { return c.caCert(plan.EtcdPeerCA) }, Present, finding.Critical, "2.4", "a separate peer CA: a stolen client certificate cannot join the cluster").says("etcd has no CA to verify peer certificates: anyone can join as a member"),
 		e("peer-auto-tls", lit("false"), Equals, finding.High, "2.6", "self-signed peer certificates would defeat peer-client-cert-auth").says("etcd peers use self-signed certificates they generate (--peer-auto-tls)"),
@@ -254,12 +277,16 @@ func apiServerSettings() []Setting {
 			"NodeRestriction: a kubelet may only change its own Node and Pods; DenyServiceExternalIPs: no Service can claim an outside address (CVE-2020-8554)").says("kube-apiserver runs without the NodeRestriction admission plugin"),
 		a("enable-bootstrap-token-auth", lit("true"), NotAudited, "", "", "kubelet TLS bootstrap with short-lived tokens"),
 		a("client-ca-file", func(c *Context) any { return c.caCert(plan.ClusterCA) }, Present, finding.High, "1.2.25", "client certificates must come from the cluster CA").says("kube-apiserver verifies no client certificates (no --client-ca-file)"),
-		a("tls-cert-file", func(c *Context) any { return c.cert(plan.CertAPIServer) }, Present, finding.High, "1.2.24", "serve over TLS").says("kube-apiserver serves a self-signed certificate it generates (no --tls-cert-file)"),
-		a("tls-private-key-file", func(c *Context) any { return c.key(plan.CertAPIServer) }, Present, finding.High, "1.2.24", "serve over TLS").says("kube-apiserver serves a self-signed certificate it generates (no --tls-private-key-file)"),
+		// The serving pair and the front-proxy client pair are watched
+		// (dynamiccertificates.DynamicCertKeyPairContent).
+		a("tls-cert-file", func(c *Context) any { return c.cert(plan.CertAPIServer) }, Present, finding.High, "1.2.24", "serve over TLS").says("kube-apiserver serves a self-signed certificate it generates (no --tls-cert-file)").reloaded(),
+		a("tls-private-key-file", func(c *Context) any { return c.key(plan.CertAPIServer) }, Present, finding.High, "1.2.24", "serve over TLS").says("kube-apiserver serves a self-signed certificate it generates (no --tls-private-key-file)").reloaded(),
 		a("tls-min-version", lit("VersionTLS12"), MinTLS, finding.Medium, "", "no TLS 1.0/1.1").says("kube-apiserver accepts TLS versions below 1.2"),
 		a("tls-cipher-suites", lit(StrongCipherSuites), Subset, finding.Low, "1.2.29", "TLS 1.2 with forward-secret AEAD ciphers only").says("kube-apiserver does not restrict TLS 1.2 to forward-secret AEAD cipher suites"),
-		a("kubelet-client-certificate", func(c *Context) any { return c.cert(plan.CertKubeletClient) }, Present, finding.High, "1.2.4", "authenticate to kubelets as kube-apiserver-kubelet-client").says("kube-apiserver reaches kubelets without a client certificate"),
-		a("kubelet-client-key", func(c *Context) any { return c.key(plan.CertKubeletClient) }, Present, finding.High, "1.2.4", "authenticate to kubelets").says("kube-apiserver reaches kubelets without a client certificate"),
+		// client-go's transport loads a client pair named by files again
+		// (at most once a second) for each new connection.
+		a("kubelet-client-certificate", func(c *Context) any { return c.cert(plan.CertKubeletClient) }, Present, finding.High, "1.2.4", "authenticate to kubelets as kube-apiserver-kubelet-client").says("kube-apiserver reaches kubelets without a client certificate").reloaded(),
+		a("kubelet-client-key", func(c *Context) any { return c.key(plan.CertKubeletClient) }, Present, finding.High, "1.2.4", "authenticate to kubelets").says("kube-apiserver reaches kubelets without a client certificate").reloaded(),
 		a("kubelet-preferred-address-types", lit("InternalIP,ExternalIP,Hostname"), NotAudited, "", "", "reach kubelets by address first"),
 		a("etcd-servers", func(c *Context) any {
 			var urls []string
@@ -271,8 +298,8 @@ func apiServerSettings() []Setting {
 		a("etcd-cafile", func(c *Context) any { return c.caCert(plan.EtcdCA) }, Present, finding.High, "1.2.26", "verify etcd against etcd/ca").says("kube-apiserver does not verify etcd's certificate (no --etcd-cafile)"),
 		a("etcd-certfile", func(c *Context) any { return c.cert(plan.CertEtcdClient) }, Present, finding.High, "1.2.23", "authenticate to etcd with its own client certificate").says("kube-apiserver reaches etcd without a client certificate"),
 		a("etcd-keyfile", func(c *Context) any { return c.key(plan.CertEtcdClient) }, Present, finding.High, "1.2.23", "authenticate to etcd").says("kube-apiserver reaches etcd without a client certificate"),
-		a("proxy-client-cert-file", func(c *Context) any { return c.cert(plan.CertFrontProxyClient) }, NotAudited, "", "", "authenticate to aggregated API servers"),
-		a("proxy-client-key-file", func(c *Context) any { return c.key(plan.CertFrontProxyClient) }, NotAudited, "", "", "authenticate to aggregated API servers"),
+		a("proxy-client-cert-file", func(c *Context) any { return c.cert(plan.CertFrontProxyClient) }, NotAudited, "", "", "authenticate to aggregated API servers").reloaded(),
+		a("proxy-client-key-file", func(c *Context) any { return c.key(plan.CertFrontProxyClient) }, NotAudited, "", "", "authenticate to aggregated API servers").reloaded(),
 		a("requestheader-client-ca-file", func(c *Context) any { return c.caCert(plan.FrontProxyCA) }, NotAudited, "", "", "trust identity headers only from front-proxy-ca clients (audit compares it with the cluster CA by key)"),
 		a("requestheader-allowed-names", lit(plan.FrontProxyClientCN), Equals, finding.High, "", "and only from the front-proxy client itself").onlyIf("requestheader-client-ca-file").says("kube-apiserver takes identity headers from any certificate of the front-proxy CA (no --requestheader-allowed-names)"),
 		a("requestheader-username-headers", lit("X-Remote-User"), NotAudited, "", "", "aggregation headers"),
@@ -296,7 +323,7 @@ func apiServerSettings() []Setting {
 
 func controllerManagerSettings() []Setting {
 	m := row(ControllerManager)
-	kc := func(c *Context) any { return c.File(layout.KubeconfigFile(plan.KubeconfigControllerManager)) }
+	kc := func(c *Context) any { return c.kubeconfig(plan.KubeconfigControllerManager) }
 	return []Setting{
 		m("kubeconfig", kc, Present, finding.High, "", "authenticate as system:kube-controller-manager").says("kube-controller-manager has no kubeconfig of its own"),
 		m("authentication-kubeconfig", kc, NotAudited, "", "", "delegated authentication of its own HTTPS endpoint (without it, only health checks get in)"),
@@ -322,7 +349,7 @@ func controllerManagerSettings() []Setting {
 
 func schedulerSettings() []Setting {
 	s := row(Scheduler)
-	kc := func(c *Context) any { return c.File(layout.KubeconfigFile(plan.KubeconfigScheduler)) }
+	kc := func(c *Context) any { return c.kubeconfig(plan.KubeconfigScheduler) }
 	return []Setting{
 		s("kubeconfig", kc, Present, finding.High, "", "authenticate as system:kube-scheduler").says("kube-scheduler has no kubeconfig of its own"),
 		s("authentication-kubeconfig", kc, NotAudited, "", "", "delegated authentication of its own HTTPS endpoint (without it, only health checks get in)"),

@@ -27,6 +27,15 @@ const (
 	PKIDir            = "pki"
 	ManifestsDir      = "manifests"
 	ClusterObjectsDir = "cluster"
+	// NodesDir holds, in a folder for several hosts, one folder per host
+	// (NodeFile) with what differs from host to host, laid out as on that
+	// host: manifests/, controller-manager.conf, scheduler.conf, mounts/.
+	NodesDir = "nodes"
+	// MountsDir holds one folder per static Pod (MountDir): hard links to
+	// exactly the files the Pod's flags name, at their paths under the
+	// root. The Pod mounts that folder, not the files one by one, so that
+	// a file replaced by rename reaches the running container.
+	MountsDir = "mounts"
 
 	KubeletConfigFile    = "kubelet/config.yaml"
 	EncryptionConfigFile = "encryption-config.yaml"
@@ -58,6 +67,12 @@ const (
 	ManagedByLabel = "app.kubernetes.io/managed-by"
 	ManagedBy      = "bulwark"
 )
+
+// InputsAnnotation is on every static Pod bulwark renders:
+// "sha256:<hex>", a checksum of the files the Pod reads only when it
+// starts. When one of them changes, the manifest changes with it and the
+// kubelet recreates the Pod.
+const InputsAnnotation = "bulwark.dev/inputs"
 
 // Modes of what bulwark writes.
 const (
@@ -113,6 +128,9 @@ const (
 	Unit
 	// DataDir is a component's data folder, such as etcd's.
 	DataDir
+	// Mounted is a static Pod's view of a file of the folder: a hard link
+	// under mounts/ to the file itself (same inode, same mode).
+	Mounted
 )
 
 // kindSpec is one row of the table.
@@ -140,6 +158,8 @@ var kinds = map[Kind]kindSpec{
 	IssuanceLog:        {"the issuance log", PublicMode, false},
 	RotationState:      {"the rotation state", PublicMode, false},
 	DataDir:            {"a data folder", DirMode, false},
+	// Never written: its mode is the linked file's (at most PublicMode).
+	Mounted: {"a static Pod's link to a file of the folder", PublicMode, false},
 }
 
 // Mode is the mode a file of the kind is written with, and the most it may
@@ -153,10 +173,20 @@ func (k Kind) Secret() bool { return kinds[k].secret }
 func (k Kind) String() string { return kinds[k].what }
 
 // Classify says what a file of the folder holds, from its path relative to
-// the folder's root (slash-separated).
+// the folder's root (slash-separated). A host's folder under nodes/ is
+// classified as the root is.
 func Classify(rel string) Kind {
+	if _, own, ok := SplitNodeFile(rel); ok {
+		rel = own
+		if rel == ConfigFile || rel == EncryptionConfigFile || under(rel, PKIDir) || under(rel, ClusterObjectsDir) || under(rel, NodesDir) {
+			// Shared files live at the top only.
+			return Unknown
+		}
+	}
 	dir, base := path.Dir(rel), path.Base(rel)
 	switch {
+	case under(rel, MountsDir):
+		return Mounted
 	case rel == ConfigFile || rel == AcceptFile:
 		return SavedConfig
 	case rel == EncryptionConfigFile:
@@ -197,6 +227,33 @@ const TokenSecretPrefix = "bootstrap-token-"
 func TokenSecretFile(id string) string {
 	return ClusterObjectsDir + "/" + TokenSecretPrefix + id + ".yaml"
 }
+
+// NodeFile is where a file that differs from host to host goes: rel
+// itself for a folder of one host (kubeadm's paths), nodes/<node>/rel
+// otherwise.
+func NodeFile(node, rel string) string {
+	if node == "" {
+		return rel
+	}
+	return NodesDir + "/" + node + "/" + rel
+}
+
+// SplitNodeFile is NodeFile's inverse for a file under nodes/<node>/.
+func SplitNodeFile(rel string) (node, own string, ok bool) {
+	rest, ok := strings.CutPrefix(rel, NodesDir+"/")
+	if !ok {
+		return "", "", false
+	}
+	node, own, ok = strings.Cut(rest, "/")
+	if !ok || node == "" || own == "" {
+		return "", "", false
+	}
+	return node, own, true
+}
+
+// MountDir is the folder of hard links a static Pod mounts at the root
+// (see MountsDir); node is "" in a folder of one host.
+func MountDir(node, pod string) string { return NodeFile(node, MountsDir+"/"+pod) }
 
 // KubeconfigFile is the file of a kubeconfig named in the plan's table.
 func KubeconfigFile(name string) string { return name + KubeconfigExt }

@@ -308,9 +308,11 @@ func Derive(d *store.Dir) (*config.Cluster, error) {
 	// The control-plane nodes: the per-node manifest folders, or else the
 	// etcd members the API server's certificate names.
 	var names []string
+	podOf := map[string]string{} // node -> its API server manifest
 	for _, f := range t.files {
-		if dir := path.Dir(f); path.Dir(dir) == layout.ManifestsDir && path.Base(f) == string(hardening.APIServer)+".yaml" {
-			names = append(names, path.Base(dir))
+		if n, ok := apiServerManifestNode(f); ok {
+			names = append(names, n)
+			podOf[n] = f
 		}
 	}
 	if apiserver != nil {
@@ -331,7 +333,7 @@ func Derive(d *store.Dir) (*config.Cluster, error) {
 		if i := slices.IndexFunc(c.EtcdMembers, func(m config.Node) bool { return m.Name == n }); i >= 0 {
 			node = c.EtcdMembers[i]
 			node.IPs, node.DNSNames = slices.Clone(node.IPs), slices.Clone(node.DNSNames)
-		} else if pod := t.pods[path.Join(layout.ManifestsDir, n, string(hardening.APIServer)+".yaml")]; pod != nil {
+		} else if pod := t.pods[podOf[n]]; pod != nil {
 			if ip := podFlags(pod)["advertise-address"]; ip != "" {
 				node.IPs = []string{ip}
 			}
@@ -339,7 +341,7 @@ func Derive(d *store.Dir) (*config.Cluster, error) {
 		c.ControlPlane = append(c.ControlPlane, node)
 	}
 	if len(c.ControlPlane) == 0 {
-		return nil, under("cannot tell the control-plane nodes: no etcd member named by %s and no manifests/<node>/ folders", layout.CertFile(plan.CertAPIServer))
+		return nil, under("cannot tell the control-plane nodes: no etcd member named by %s and no per-node manifest folders", layout.CertFile(plan.CertAPIServer))
 	}
 	if len(c.EtcdMembers) == 0 {
 		return nil, under("cannot tell the etcd members: no %s", layout.CertFile(plan.CertEtcdServer))
@@ -593,4 +595,20 @@ func extraNames(c *x509.Certificate, want pki.Subject) []string {
 		}
 	}
 	return out
+}
+
+// apiServerManifestNode tells a node's API server manifest in a folder of
+// several hosts: nodes/<node>/manifests/kube-apiserver.yaml, or an earlier
+// release's manifests/<node>/kube-apiserver.yaml.
+func apiServerManifestNode(f string) (string, bool) {
+	if path.Base(f) != string(hardening.APIServer)+".yaml" {
+		return "", false
+	}
+	if n, own, ok := layout.SplitNodeFile(f); ok && own == layout.ManifestsDir+"/"+path.Base(f) {
+		return n, true
+	}
+	if dir := path.Dir(f); path.Dir(dir) == layout.ManifestsDir {
+		return path.Base(dir), true
+	}
+	return "", false
 }

@@ -4,6 +4,7 @@ import (
 	"errors"
 	"os"
 	"path/filepath"
+	"strings"
 	"testing"
 	"time"
 
@@ -25,12 +26,12 @@ func FuzzDerive(f *testing.F) {
 		f.Fatal(err)
 	}
 	var manifestFile string
-	manifests, err := d.Walk("manifests")
+	manifests, err := d.Walk(".")
 	if err != nil {
 		f.Fatal(err)
 	}
 	for _, m := range manifests {
-		if filepath.Base(m) == "kube-apiserver.yaml" && manifestFile == "" {
+		if filepath.Base(m) == "kube-apiserver.yaml" && !strings.Contains(m, "/mounts/") && manifestFile == "" {
 			manifestFile = m
 		}
 	}

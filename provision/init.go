@@ -36,6 +36,10 @@ type run struct {
 	// part-way never leaves a certificate without its key.
 	b       *store.Batch
 	summary Summary
+	// written holds the plaintext of every file added to b, for the
+	// rendered Pods' checksums and links.
+	mu      sync.Mutex
+	written map[string][]byte
 	// Steps that marshal keys and sign certificates: they run
 	// concurrently with key generation, each waiting for what it needs.
 	// They are only started once every existing file has passed.
@@ -57,7 +61,7 @@ const initTokenDescription = "kubelet TLS bootstrap, made by bulwark init"
 // The caller holds the folder's lock.
 func Init(d *store.Dir, p *plan.Plan, opts Options) (Summary, error) {
 	b := d.NewBatch()
-	sum, err := prepareInit(d, p, opts, b)
+	_, sum, err := prepareInit(d, p, opts, b)
 	if err != nil {
 		b.Discard()
 		return nil, err
@@ -85,29 +89,40 @@ func Check(d *store.Dir, p *plan.Plan, opts Options) error {
 // as layout.ConfigFile, after the keys: a run killed part-way is finished
 // by a rerun with the same configuration.
 func InitAndRender(d *store.Dir, p *plan.Plan, o render.Options, opts Options) (Summary, error) {
-	// Both only read the folder until the batch is written; rendering is
-	// CPU work that overlaps key generation and signing.
+	// Both only read the folder until the batch is written. Encoding the
+	// manifests is CPU work that overlaps key generation and signing;
+	// their checksums and links, which need the files init makes, follow.
 	b := d.NewBatch()
 	var (
-		rsum Summary
-		rerr error
-		done = make(chan struct{})
+		rendered *render.Rendered
+		rerr     error
+		done     = make(chan struct{})
 	)
 	go func() {
 		defer close(done)
-		var rfiles []store.File
-		if rfiles, rsum, rerr = prepareRender(d, p, o, opts); rerr == nil {
-			for _, f := range rfiles {
-				b.Add(f)
-			}
-		}
+		rendered, rerr = render.Derived(p, o)
 	}()
-	sum, err := prepareInit(d, p, opts, b)
+	r, sum, err := prepareInit(d, p, opts, b)
 	<-done
-	err = joinProblems(err, rerr)
+	var rr *renderRun
+	switch {
+	case err == nil && rerr == nil:
+		rr, err = prepareRender(d, p, rendered, opts, r.written, nil)
+	case rerr == nil:
+		// Report the rendered files' problems with the PKI's: every
+		// problem at once.
+		if _, perr := prepareRender(d, p, rendered, opts, nil, nil); perr != nil {
+			err = joinProblems(err, perr)
+		}
+	default:
+		err = joinProblems(err, rerr)
+	}
 	if err != nil {
 		b.Discard()
 		return nil, err
+	}
+	for _, f := range rr.writes {
+		b.Add(f)
 	}
 	if s := saveConfig(d, b, opts); s != nil {
 		sum = append(sum, *s)
@@ -115,7 +130,7 @@ func InitAndRender(d *store.Dir, p *plan.Plan, o render.Options, opts Options) (
 	if err := b.Commit(); err != nil {
 		return nil, err
 	}
-	return sortSummary(append(sum, rsum...)), nil
+	return sortSummary(append(sum, rr.sum...)), nil
 }
 
 // joinProblems merges two runs' errors: their Problems into one list, or
@@ -151,8 +166,9 @@ func saveConfig(d *store.Dir, b *store.Batch, opts Options) *Result {
 // Certificates need no order among themselves: a leaf left without its CA
 // certificate by a crash is checked against the CA certificate the next run
 // reissues from the same key. The encryption configuration goes with the
-// keys, and the manifests that name it and the saved configuration with
-// the certificates: a folder with either has its encryption key.
+// keys; the other rendered files and the saved configuration with the
+// certificates (a folder with either has its encryption key); static Pods'
+// links after them, and their manifests last (stageLinks, stageManifests).
 const (
 	stageKeys = iota
 	stageCerts
@@ -161,21 +177,21 @@ const (
 
 func newRun(d *store.Dir, p *plan.Plan, opts Options, b *store.Batch) *run {
 	return &run{d: d, p: p, opts: opts, now: opts.now(), fix: fixer{args: opts.FixArgs}, cas: map[string]*loadedCA{}, b: b,
-		leafCerts: map[string]*x509.Certificate{}, orphans: map[string][]string{}}
+		leafCerts: map[string]*x509.Certificate{}, orphans: map[string][]string{}, written: map[string][]byte{}}
 }
 
 // prepareInit checks what exists and makes what is missing, adding every
 // file to b as soon as it is made. Problems come before any key is
 // generated; after an error, nothing of b may be committed.
-func prepareInit(d *store.Dir, p *plan.Plan, opts Options, b *store.Batch) (Summary, error) {
+func prepareInit(d *store.Dir, p *plan.Plan, opts Options, b *store.Batch) (*run, Summary, error) {
 	r := newRun(d, p, opts, b)
 	if err := r.check(); err != nil {
-		return nil, err
+		return nil, nil, err
 	}
 	if err := r.generate(); err != nil {
-		return nil, err
+		return nil, nil, err
 	}
-	return r.summary, nil
+	return r, r.summary, nil
 }
 
 // check loads and judges every existing file, collecting every problem.
@@ -264,6 +280,9 @@ func (r *run) generate() error {
 // write adds a file to the batch in a stage.
 func (r *run) write(stage int, f store.File) {
 	f.Stage = stage
+	r.mu.Lock()
+	r.written[f.Rel] = f.Data
+	r.mu.Unlock()
 	r.b.Add(f)
 }
 

@@ -36,7 +36,7 @@ func LooseModes(d *store.Dir) ([]Loose, error) {
 		var extra fs.FileMode
 		if e.Dir {
 			extra = e.Mode & looseDirBits
-		} else if kind := layout.Classify(e.Rel); kind != layout.Unknown {
+		} else if kind := layout.Classify(e.Rel); kind != layout.Unknown && kind != layout.Mounted {
 			extra = e.Mode &^ kind.Mode()
 		}
 		if extra != 0 {
@@ -56,7 +56,7 @@ func fixModes(d *store.Dir, b *store.Batch) (Summary, error) {
 	var out Summary
 	for _, l := range loose {
 		b.Chmod(l.Rel, l.Dir, l.Want)
-		out = append(out, Result{File: l.Rel, Action: Fixed, Detail: fmt.Sprintf("mode %04o -> %04o", l.Mode, l.Want)})
+		out = append(out, Result{File: l.Rel, Action: Fixed, Note: fmt.Sprintf("mode %04o -> %04o", l.Mode, l.Want)})
 	}
 	return out, nil
 }

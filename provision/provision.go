@@ -67,8 +67,10 @@ const (
 type Result struct {
 	File   string `json:"file"`
 	Action Action `json:"action"`
-	// Detail says more, e.g. the mode a Fixed file had and has.
-	Detail string `json:"detail,omitempty"`
+	// Note says more: the mode a Fixed file had and has, or how a
+	// running static Pod takes the files renewed under it (NoteReloads,
+	// NoteRestarted).
+	Note string `json:"note,omitempty"`
 }
 
 // Summary lists every file a run considered.

@@ -189,9 +189,9 @@ func problemCases() []problemCase {
 			planAfter: func(t *testing.T) *plan.Plan { return fastPlan(t, "10.0.0.99") },
 		},
 		{
-			name: "kubeconfig trusting another CA", renew: "controller-manager", file: "controller-manager.conf", reason: "does not trust pki/ca.crt",
+			name: "kubeconfig trusting another CA", renew: "nodes/cp-1/controller-manager", file: "nodes/cp-1/controller-manager.conf", reason: "does not trust pki/ca.crt",
 			breakIt: func(t *testing.T, d *store.Dir, _ *plan.Plan) {
-				data, err := d.ReadSecret("controller-manager.conf")
+				data, err := d.ReadSecret("nodes/cp-1/controller-manager.conf")
 				if err != nil {
 					t.Fatal(err)
 				}
@@ -204,7 +204,7 @@ func problemCases() []problemCase {
 				if err != nil {
 					t.Fatal(err)
 				}
-				if err := d.ReplaceSecret("controller-manager.conf", out); err != nil {
+				if err := d.ReplaceSecret("nodes/cp-1/controller-manager.conf", out); err != nil {
 					t.Fatal(err)
 				}
 			},
@@ -503,13 +503,16 @@ func TestInitRefusesOtherProblems(t *testing.T) {
 				t.Fatal(err)
 			}
 		}},
-		{"kubeconfig for another server", "scheduler.conf", func(t *testing.T, d *store.Dir) {
-			data, _ := d.ReadSecret("scheduler.conf")
+		{"kubeconfig for another server", "nodes/cp-1/scheduler.conf", func(t *testing.T, d *store.Dir) {
+			data, err := d.ReadSecret("nodes/cp-1/scheduler.conf")
+			if err != nil {
+				t.Fatal(err)
+			}
 			moved, err := kubeconfig.WithServer(data, "https://10.9.9.9:6443")
 			if err != nil {
 				t.Fatal(err)
 			}
-			if err := d.ReplaceSecret("scheduler.conf", moved); err != nil {
+			if err := d.ReplaceSecret("nodes/cp-1/scheduler.conf", moved); err != nil {
 				t.Fatal(err)
 			}
 		}},

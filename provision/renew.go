@@ -1,18 +1,22 @@
 package provision
 
 import (
+	"cmp"
 	"crypto"
 	"crypto/x509"
 	"errors"
 	"fmt"
+	"maps"
 	"slices"
 	"sort"
 
 	"github.com/bulwark-k8s/bulwark/bootstraptoken"
+	"github.com/bulwark-k8s/bulwark/hardening"
 	"github.com/bulwark-k8s/bulwark/kubeconfig"
 	"github.com/bulwark-k8s/bulwark/layout"
 	"github.com/bulwark-k8s/bulwark/pki"
 	"github.com/bulwark-k8s/bulwark/plan"
+	"github.com/bulwark-k8s/bulwark/render"
 	"github.com/bulwark-k8s/bulwark/store"
 )
 
@@ -39,6 +43,8 @@ type renewal struct {
 	cas    map[string]*pki.Issuer // as they will be after this run
 	// rotated are the CAs that get a new key in this run.
 	rotated map[string]bool
+	// written are the files added to b, for the static Pods' refresh.
+	written []store.File
 }
 
 // Renew issues new certificates for the named certificates, CAs and
@@ -71,10 +77,19 @@ func Renew(d *store.Dir, p *plan.Plan, names []string, newKey bool, opts Options
 	if s := saveConfig(d, rn.b, opts); s != nil {
 		sum = append(sum, *s)
 	}
+	// The renewed files reach the running static Pods in the same batch.
+	pods, err := refreshPods(d, p, rn.written, opts)
+	if err != nil {
+		rn.b.Discard()
+		return nil, err
+	}
+	for _, f := range pods.writes {
+		rn.b.Add(f)
+	}
 	if err := rn.b.Commit(); err != nil {
 		return nil, err
 	}
-	return sortSummary(sum), nil
+	return sortSummary(append(sum, pods.sum...)), nil
 }
 
 func (rn *renewal) run(names []string) (Summary, error) {
@@ -171,6 +186,7 @@ func (rn *renewal) write(f store.File) {
 	default:
 		f.Stage = stageCerts
 	}
+	rn.written = append(rn.written, f)
 	rn.b.Add(f)
 }
 
@@ -559,3 +575,66 @@ func (rn *renewal) renewServiceAccount() error {
 	rn.note(Renewed, pubFile)
 	return nil
 }
+
+// refreshPods prepares what makes files that a batch is about to write
+// reach the static Pods bulwark rendered: each Pod's links to them made
+// again (a Pod mounts its folder of links, so a replaced link reaches the
+// running container, and a component that reloads the file takes it by
+// itself), and its manifest rendered again with the new inputs checksum
+// (so the kubelet recreates the Pods that read a changed file only at
+// start). It renders with the configuration's render settings (or, where
+// it has none, the options read back from the existing manifests) and
+// touches only Pods whose manifest bulwark wrote. A manifest that
+// bulwark did not render (kubeadm's) is left alone and named: its
+// component must be restarted by hand.
+func refreshPods(d *store.Dir, p *plan.Plan, writes []store.File, opts Options) (*renderRun, error) {
+	var (
+		// The saved settings first; what the folder's configuration does
+		// not say is read back from the manifests.
+		o    = render.OptionsOf(p.Config.Render)
+		ours = map[string]bool{}
+		rr   = &renderRun{}
+	)
+	for _, file := range slices.Sorted(maps.Keys(render.ManifestFiles(p))) {
+		data, err := d.Read(file)
+		if err != nil {
+			if ok, xerr := d.Exists(file); xerr == nil && !ok {
+				continue
+			}
+			return nil, fmt.Errorf("failed to read %s: %w", file, err)
+		}
+		got, comp, ok := render.OptionsFromManifest(data)
+		if !ok {
+			rr.sum = append(rr.sum, Result{File: file, Action: Kept, Note: NoteForeign})
+			continue
+		}
+		ours[file] = true
+		o.Root = cmp.Or(o.Root, got.Root)
+		o.ImageRepository = cmp.Or(o.ImageRepository, got.ImageRepository)
+		if comp == hardening.Etcd {
+			o.EtcdVersion = cmp.Or(o.EtcdVersion, got.EtcdVersion)
+		} else {
+			o.KubernetesVersion = cmp.Or(o.KubernetesVersion, got.KubernetesVersion)
+		}
+	}
+	if len(ours) == 0 {
+		return rr, nil
+	}
+	r, err := render.Derived(p, o)
+	if err != nil {
+		return nil, fmt.Errorf("cannot render the existing manifests again: %w", err)
+	}
+	pending := map[string][]byte{}
+	for _, w := range writes {
+		pending[w.Rel] = w.Data
+	}
+	fresh, err := prepareRender(d, p, r, opts, pending, ours)
+	if err != nil {
+		return nil, err
+	}
+	fresh.sum = append(fresh.sum, rr.sum...)
+	return fresh, nil
+}
+
+// NoteForeign is on a static Pod manifest that bulwark did not render.
+const NoteForeign = "not rendered by bulwark: restart its component by hand to use renewed files"

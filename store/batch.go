@@ -36,6 +36,12 @@ type File struct {
 	// Stage orders the batch: every file of a stage is durable in place
 	// before any file of a later stage appears.
 	Stage int
+	// Link makes the file a hard link to this file of the folder (in place
+	// before the batch, or written by it in the same or an earlier stage:
+	// a stage's links are made after its other files): another name for
+	// the same inode, with no content of its own. Data, Mode and Secret
+	// are unused.
+	Link string
 }
 
 // WriteBatch writes files atomically and durably with few flushes: it is
@@ -160,6 +166,9 @@ func (b *Batch) Chmod(rel string, dir bool, mode fs.FileMode) {
 func (b *Batch) early(it *staged) error {
 	if err := checkRel(it.Rel); err != nil {
 		return err
+	}
+	if it.Link != "" {
+		return checkRel(it.Link)
 	}
 	if it.Remove {
 		return nil
@@ -351,9 +360,14 @@ func (b *Batch) Commit() (err error) {
 		}
 	}()
 	items := b.all
+	// Within a stage, links come after the other files: a link may name a
+	// file of its own stage.
 	sort.SliceStable(items, func(i, j int) bool {
 		if items[i].Stage != items[j].Stage {
 			return items[i].Stage < items[j].Stage
+		}
+		if li, lj := items[i].Link != "", items[j].Link != ""; li != lj {
+			return lj
 		}
 		return items[i].Rel < items[j].Rel
 	})
@@ -375,7 +389,7 @@ func (b *Batch) Commit() (err error) {
 	}
 	var named []*staged
 	for _, it := range items {
-		if it.anon == nil && !it.Remove {
+		if it.anon == nil && !it.Remove && it.Link == "" {
 			named = append(named, it)
 		}
 	}
@@ -470,6 +484,8 @@ func (b *Batch) place(it *staged) error {
 		return nil
 	}
 	switch {
+	case it.Link != "":
+		return b.placeLink(it, dfd, exists, aside)
 	case it.Remove:
 		if !exists {
 			return nil
@@ -509,6 +525,39 @@ func (b *Batch) place(it *staged) error {
 			}
 			return fmt.Errorf("failed to write %s: %w", it.Rel, err)
 		}
+	}
+	base := it.base
+	b.undo = append(b.undo, func() error { return unix.Unlinkat(dfd, base, 0) })
+	return nil
+}
+
+// placeLink makes a file another name for a regular file of the folder
+// (never through a symbolic link), putting an existing file aside first
+// with Replace, and records how to undo it.
+func (b *Batch) placeLink(it *staged, dfd int, exists bool, aside func() error) error {
+	sdir, sbase := path.Split(it.Link)
+	sfd, err := b.dir(strings.TrimSuffix(sdir, "/"))
+	if err != nil {
+		return err
+	}
+	var st unix.Stat_t
+	if err := unix.Fstatat(sfd, sbase, &st, unix.AT_SYMLINK_NOFOLLOW); err != nil {
+		return &fs.PathError{Op: "stat", Path: it.Link, Err: err}
+	}
+	if st.Mode&unix.S_IFMT != unix.S_IFREG {
+		return &UnsafeError{Rel: it.Link, Reason: "is " + fileKind(uint32(st.Mode)) + ", not a regular file"}
+	}
+	if exists {
+		if !it.Replace {
+			return fmt.Errorf("%s: %w", it.Rel, ErrExist)
+		}
+		if err := aside(); err != nil {
+			return err
+		}
+	}
+	// linkat without AT_SYMLINK_FOLLOW links the entry itself.
+	if err := unix.Linkat(sfd, sbase, dfd, it.base, 0); err != nil {
+		return fmt.Errorf("failed to link %s to %s: %w", it.Rel, it.Link, err)
 	}
 	base := it.base
 	b.undo = append(b.undo, func() error { return unix.Unlinkat(dfd, base, 0) })

@@ -94,6 +94,13 @@ func Open(root string) (*Dir, error) {
 	return &Dir{root: abs, Secrets: Plain{}}, nil
 }
 
+// Sealed reports whether the folder's secrets are sealed (encrypted at
+// rest) rather than stored as they are.
+func (d *Dir) Sealed() bool {
+	_, plain := d.Secrets.(Plain)
+	return !plain
+}
+
 // Root is the folder's absolute path.
 func (d *Dir) Root() string { return d.root }
 
