@@ -13,7 +13,7 @@ import (
 	"github.com/bulwark-k8s/bulwark/store"
 )
 
-func ids(r *audit.Report) []string {
+func findingIDs(r *audit.Report) []string {
 	var out []string
 	for _, f := range r.Findings {
 		if !slices.Contains(out, f.ID) {
@@ -29,7 +29,7 @@ func ids(r *audit.Report) []string {
 // note says a rotation is in progress); once finished nothing is left;
 // an old CA still trusted without a rotation in progress is a finding.
 func TestAuditDuringRotation(t *testing.T) {
-	f := newFixture(t)
+	f := newTree(t)
 	baseline := above(f.run())
 	d, err := store.Open(f.dir)
 	if err != nil {
@@ -47,7 +47,7 @@ func TestAuditDuringRotation(t *testing.T) {
 		if got := above(r); !slices.Equal(got, baseline) {
 			t.Errorf("after %s: findings above info %v, want %v as before the rotation", step, got, baseline)
 		}
-		if got := slices.Contains(ids(r), "pki:rotation-in-progress"); got != (step != rotate.Finish) {
+		if got := slices.Contains(findingIDs(r), "pki:rotation-in-progress"); got != (step != rotate.Finish) {
 			t.Errorf("after %s: rotation-in-progress noted: %v", step, got)
 		}
 	}

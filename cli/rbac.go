@@ -14,6 +14,8 @@ import (
 	rbacv1 "k8s.io/api/rbac/v1"
 	"sigs.k8s.io/yaml"
 
+	"github.com/bulwark-k8s/bulwark/finding"
+	"github.com/bulwark-k8s/bulwark/plan"
 	"github.com/bulwark-k8s/bulwark/rbac"
 	"github.com/bulwark-k8s/bulwark/rbac/live"
 	"github.com/bulwark-k8s/bulwark/store"
@@ -440,7 +442,7 @@ system:authenticated, system:unauthenticated or system:anonymous; bindings to
 missing roles; subjects that match no one; aggregation that cannot settle. The
 built-in policy's own objects are skipped unless --include-builtin.
 
-Formats: table, json, sarif (2.1.0).
+Formats: table, json, sarif (2.1.0), junit (one test case per rule).
 Exit codes: 0 no finding at or above --fail-on; 3 findings at or above it; 1 the
 lint could not run; 2 bad usage.`,
 		Args: cobra.NoArgs,
@@ -451,7 +453,7 @@ lint could not run; 2 bad usage.`,
 			if !slices.Contains(rbac.LintFormats, format) {
 				return usagef("unknown output format %q (want %s)", format, strings.Join(rbac.LintFormats, ", "))
 			}
-			sev, err := rbac.ParseSeverity(failOn)
+			sev, err := finding.ParseSeverity(failOn)
 			if err != nil {
 				return usageError{err}
 			}
@@ -459,8 +461,8 @@ lint could not run; 2 bad usage.`,
 			if err != nil {
 				return err
 			}
-			rep := e.Lint(rbac.LintOptions{IncludeBuiltin: includeBuiltin})
-			if err := rep.Write(env.Stdout, format); err != nil {
+			rep := e.Lint(rbac.LintOptions{IncludeBuiltin: includeBuiltin, KubeletClients: []string{plan.UserKubeletClient}})
+			if err := rep.Write(env.Stdout, format, finding.Output{Tool: finding.Tool{Name: "bulwark rbac lint", Version: version()}, BaseDir: "."}); err != nil {
 				return err
 			}
 			n := 0

@@ -10,7 +10,11 @@ import (
 
 	"github.com/spf13/cobra"
 
+	"github.com/bulwark-k8s/bulwark/admins"
+	"github.com/bulwark-k8s/bulwark/layout"
+	"github.com/bulwark-k8s/bulwark/plan"
 	"github.com/bulwark-k8s/bulwark/rotate"
+	"github.com/bulwark-k8s/bulwark/store"
 )
 
 // liveFlags say how to reach a running cluster for rotate's checks.
@@ -106,23 +110,16 @@ files disagree with its rotation record, nothing written.`,
 				return err
 			}
 			o.Live = live
-			p, _, err := cf.plan(env)
-			if err != nil {
-				return err
-			}
-			d, unlock, err := openLocked(cf.dir, false)
-			if err != nil {
-				return err
-			}
-			defer unlock()
-			res, err := rotate.Advance(d, p, args[0], o)
-			if err != nil {
-				if res != nil && len(res.Probes) > 0 && out.format == "table" {
-					printProbes(env.Stdout, res.Probes)
+			return onRotation(env, &cf, true, func(d *store.Dir, p *plan.Plan, _ bool) error {
+				res, err := rotate.Advance(d, p, args[0], o)
+				if err != nil {
+					if res != nil && len(res.Probes) > 0 && out.format == "table" {
+						printProbes(env.Stdout, res.Probes)
+					}
+					return rotateError(err)
 				}
-				return rotateError(err)
-			}
-			return out.print(env.Stdout, res, func(w *tabwriter.Writer) { printStep(w, res) })
+				return out.print(env.Stdout, res, func(w *tabwriter.Writer) { printStep(w, res) })
+			})
 		},
 	}
 	cf.register(cmd, true)
@@ -216,8 +213,16 @@ files a rerun of the step still changes), the old and new keys, and the next
 step. With --live it also checks that the running cluster serves and trusts what
 the step wrote.
 
+It also lists what ` + layout.RotationStateFile + ` marks for rotation: every key, CA
+and secret that someone who no longer should could read (a removed
+administrator); a rotation's finish clears the marks of what it replaced. In a
+folder whose secrets are encrypted at rest, status needs no identity: without
+one it shows each root's step as rotation.yaml records it, unchecked against the
+keys (UNCHECKED), and the marks.
+
 Exit codes: 0; 1 the folder could not be read; 2 a root's files disagree with
-the rotation record (the table says which); 3 with --live, a probe failed.`,
+the rotation record (the table says which); 3 rotation required (marked), or
+with --live a probe failed.`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			if err := out.validate(); err != nil {
@@ -227,33 +232,43 @@ the rotation record (the table says which); 3 with --live, a probe failed.`,
 			if err != nil {
 				return err
 			}
-			p, _, err := cf.plan(env)
-			if err != nil {
-				return err
-			}
-			d, unlock, err := openLocked(cf.dir, false)
-			if err != nil {
-				return err
-			}
-			defer unlock()
-			sts, err := rotate.Status(d, p, rotate.StatusOptions{Now: env.Now(), Live: live})
-			if err != nil {
-				return rotateError(err)
-			}
-			if err := out.print(env.Stdout, sts, func(w *tabwriter.Writer) { printStatus(w, sts, env.Now()) }); err != nil {
-				return err
-			}
-			for _, s := range sts {
-				if s.Problem != "" {
-					return usageError{errors.New(s.Problem)}
+			return onRotation(env, &cf, false, func(d *store.Dir, p *plan.Plan, sealed bool) error {
+				if sealed && live != nil {
+					return usagef("--live needs the folder's secrets: give --identity FILE (or $%s)", IdentityEnv)
 				}
-			}
-			for _, s := range sts {
-				if s.Live != nil && !*s.Live {
-					return findingsError{fmt.Sprintf("%s: the cluster does not yet serve and trust what the %s step wrote", s.Root, s.Step)}
+				sts, err := rotate.Status(d, p, rotate.StatusOptions{Now: env.Now(), Live: live, Sealed: sealed})
+				if err != nil {
+					return rotateError(err)
 				}
-			}
-			return nil
+				marks, err := admins.ReadRotationState(d)
+				if err != nil {
+					return err
+				}
+				report := statusReport{Roots: sts, RotationRequired: marks.Compromised}
+				if err := out.print(env.Stdout, report, func(w *tabwriter.Writer) { printStatus(w, report, env.Now()) }); err != nil {
+					return err
+				}
+				for _, s := range sts {
+					if s.Problem != "" {
+						return usageError{errors.New(s.Problem)}
+					}
+				}
+				if marks.Required() {
+					cas := 0
+					for _, c := range marks.Compromised {
+						if c.CA {
+							cas++
+						}
+					}
+					return findingsError{fmt.Sprintf("rotation required: %d files, %d of them CA keys (%s)", len(marks.Compromised), cas, layout.RotationStateFile)}
+				}
+				for _, s := range sts {
+					if s.Live != nil && !*s.Live {
+						return findingsError{fmt.Sprintf("%s: the cluster does not yet serve and trust what the %s step wrote", s.Root, s.Step)}
+					}
+				}
+				return nil
+			})
 		},
 	}
 	cf.register(cmd, true)
@@ -262,13 +277,47 @@ the rotation record (the table says which); 3 with --live, a probe failed.`,
 	return cmd
 }
 
-func printStatus(w *tabwriter.Writer, sts []rotate.RootStatus, now time.Time) {
+// statusReport is what rotate status prints: each root's rotation, and
+// what the administrators' rotation state marks for rotation.
+type statusReport struct {
+	Roots            []rotate.RootStatus  `json:"roots"`
+	RotationRequired []admins.Compromised `json:"rotationRequired"`
+}
+
+// onRotation runs a rotate command on a folder: its lock held, its
+// secrets opened (an identity is needed for an encrypted folder when
+// need; without one, sealed says the secrets cannot be read), its
+// configuration resolved.
+func onRotation(env *Env, cf *clusterFlags, need bool, work func(d *store.Dir, p *plan.Plan, sealed bool) error) (err error) {
+	if err := cf.checkDir(); err != nil {
+		return err
+	}
+	d, done, err := openLocked(cf.dir, false)
+	if err != nil {
+		return err
+	}
+	defer func() { done(err != nil) }()
+	t, err := unlockDir(env, d, cf.identity, need)
+	if err != nil {
+		return err
+	}
+	r, err := cf.resolve(env, d)
+	if err != nil {
+		return err
+	}
+	return work(d, r.p, t != nil && t.Identity == nil)
+}
+
+func printStatus(w *tabwriter.Writer, report statusReport, now time.Time) {
+	sts := report.Roots
 	fmt.Fprintln(w, "ROOT\tSTEP\tSTATE\tSINCE\tOLD\tNEW\tNEXT")
 	for _, s := range sts {
 		state := "-"
 		switch {
 		case s.Problem != "":
 			state = "DISAGREES"
+		case s.Unchecked:
+			state = "UNCHECKED (secrets encrypted at rest: as recorded, not read from the keys)"
 		case s.Absent:
 			state = "absent (no trust file of its own)"
 		case s.Step == rotate.None:
@@ -313,6 +362,13 @@ func printStatus(w *tabwriter.Writer, sts []rotate.RootStatus, now time.Time) {
 			if !p.OK {
 				fmt.Fprintf(w, "\n%s: %s %s: %s\n", s.Root, p.Endpoint, p.Check, p.Detail)
 			}
+		}
+	}
+	if len(report.RotationRequired) > 0 {
+		fmt.Fprintf(w, "\nrotation required (%s):\n", layout.RotationStateFile)
+		fmt.Fprintln(w, "FILE\tWHAT\tCA\tHOLDER\tREASON\tSINCE")
+		for _, c := range report.RotationRequired {
+			fmt.Fprintf(w, "%s\t%s\t%v\t%s\t%s\t%s\n", c.File, c.What, c.CA, c.Holder, c.Reason, c.Since.UTC().Format(time.RFC3339))
 		}
 	}
 }

@@ -194,15 +194,6 @@ func (c canon) differences(o canon) []string {
 	return out
 }
 
-func copyTree(t *testing.T, from string) string {
-	t.Helper()
-	to := filepath.Join(t.TempDir(), "copy")
-	if out, err := exec.Command("cp", "-a", from, to).CombinedOutput(); err != nil {
-		t.Fatalf("cp: %v\n%s", err, out)
-	}
-	return to
-}
-
 // privateKeys maps every private key file of a folder to its content.
 func privateKeys(t *testing.T, dir string) map[string]string {
 	out := map[string]string{}
@@ -242,12 +233,12 @@ func TestKilledRotationRecovers(t *testing.T) {
 				a[3] = dir
 				return a
 			}
-			ref := copyTree(t, start)
+			ref := copyOf(t, start)
 			mustRunBin(t, withDir(ref)...)
 			want := describeTree(t, ref)
 			mode := []string{"file", "whole"}[i%2]
 			for n := 1; ; n++ {
-				dir := copyTree(t, start)
+				dir := copyOf(t, start)
 				before := privateKeys(t, dir)
 				cmd := binCmd(withDir(dir)...)
 				cmd.Env = append(cmd.Env, fmt.Sprintf("BULWARK_TEST_KILL_AFTER_LINKS=%d", n), "BULWARK_TEST_FLUSH="+mode)

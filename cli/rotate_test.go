@@ -268,53 +268,6 @@ func TestRotateStatusKubeadm(t *testing.T) {
 	}
 }
 
-// kubeadmTree is a folder the real kubeadm made: certificates,
-// kubeconfigs and static Pod manifests.
-func kubeadmTree(t *testing.T) string {
-	t.Helper()
-	kubeadm := kubeadmPath(t)
-	out, err := exec.Command("hostname", "-I").Output()
-	if err != nil || len(strings.Fields(string(out))) == 0 {
-		t.Skipf("no host address for kubeadm's advertise address: %v", err)
-	}
-	addr := strings.Fields(string(out))[0]
-	dir := t.TempDir()
-	cfg := writeFile(t, "kubeadm.yaml", fmt.Sprintf(`apiVersion: kubeadm.k8s.io/v1beta4
-kind: InitConfiguration
-localAPIEndpoint:
-  advertiseAddress: %s
-nodeRegistration:
-  name: cp-1
----
-apiVersion: kubeadm.k8s.io/v1beta4
-kind: ClusterConfiguration
-kubernetesVersion: v1.36.3
-certificatesDir: %s
-`, addr, filepath.Join(dir, "pki")))
-	for _, phase := range [][]string{{"certs", "all"}, {"kubeconfig", "all", "--kubeconfig-dir", dir}} {
-		args := append(append([]string{"init", "phase"}, phase...), "--config", cfg)
-		if out, err := exec.Command(kubeadm, args...).CombinedOutput(); err != nil {
-			t.Fatalf("kubeadm %s: %v\n%s", strings.Join(args, " "), err, out)
-		}
-	}
-	// The manifests: kubeadm writes them under /etc/kubernetes of the root
-	// it is given (it chroots there), naming /etc/kubernetes/pki.
-	rootfs := t.TempDir()
-	inner := filepath.Join(rootfs, "kubeadm.yaml")
-	data, _ := os.ReadFile(cfg)
-	os.WriteFile(inner, []byte(strings.Replace(string(data), filepath.Join(dir, "pki"), "/etc/kubernetes/pki", 1)), 0o600)
-	for _, phase := range [][]string{{"control-plane", "all"}, {"etcd", "local"}} {
-		args := append(append([]string{"init", "phase"}, phase...), "--rootfs", rootfs, "--config", "/kubeadm.yaml")
-		if out, err := exec.Command(kubeadm, args...).CombinedOutput(); err != nil {
-			t.Skipf("kubeadm %s (it chroots): %v\n%s", strings.Join(args, " "), err, out)
-		}
-	}
-	if out, err := exec.Command("cp", "-a", filepath.Join(rootfs, "etc/kubernetes/manifests"), filepath.Join(dir, "manifests")).CombinedOutput(); err != nil {
-		t.Fatalf("cp: %v\n%s", err, out)
-	}
-	return dir
-}
-
 func bootstrapTokenID(t *testing.T, dir string) string {
 	t.Helper()
 	kc, err := parseKubeconfig(readFile(t, dir, "bootstrap-kubelet.conf"))
@@ -407,7 +360,7 @@ func TestCheckExpirationDuringRotation(t *testing.T) {
 		return
 	}
 	mustRun(t, "rotate", "ca", "--dir", dir)
-	afterTrust := copyTree(t, dir)
+	afterTrust := copyOf(t, dir)
 	for _, step := range []string{"trust", "reissue"} {
 		if step == "reissue" {
 			mustRun(t, "rotate", "ca", "--dir", dir)

@@ -1,16 +1,14 @@
 package rotate
 
 import (
-	"bytes"
 	"fmt"
-	"io/fs"
 	"slices"
 	"time"
 
 	"github.com/bulwark-k8s/bulwark/hardening"
 	"github.com/bulwark-k8s/bulwark/layout"
 	"github.com/bulwark-k8s/bulwark/plan"
-	"github.com/bulwark-k8s/bulwark/render"
+	"github.com/bulwark-k8s/bulwark/provision"
 	"github.com/bulwark-k8s/bulwark/store"
 )
 
@@ -39,7 +37,7 @@ func Advance(d *store.Dir, p *plan.Plan, root string, o Options) (*Result, error
 	if !slices.Contains(p.Roots(), root) {
 		return nil, inputErr("unknown root %q (want one of %s)", root, join(p.Roots()))
 	}
-	t, err := loadTree(d, p)
+	t, err := loadTree(d, p, o.provisionOptions())
 	if err != nil {
 		return nil, err
 	}
@@ -51,27 +49,31 @@ func Advance(d *store.Dir, p *plan.Plan, root string, o Options) (*Result, error
 	if err != nil {
 		return nil, err
 	}
-	// A step is complete once the static Pods' checksums follow its files.
-	stale, err := t.staleManifests()
+	// A step is complete once the static Pods follow its files: their
+	// links made again, their manifests' checksums up to date.
+	stale, err := t.stalePods()
 	if err != nil {
 		return nil, err
 	}
 	if v.step() != None && len(pending) == 0 {
 		pending = stale
 	}
-	if v.last != nil && len(stale) > 0 && (o.Step == None || o.Step == Finish) {
-		// A finish killed before its manifests: write them.
+	if v.last != nil && (o.Step == None || o.Step == Finish) {
+		// A finish killed before its Pods' links and manifests, or before
+		// the marks of what it retired were cleared: write them.
 		w := &work{t: t, what: map[string]string{}}
-		if err := t.stampPods(w); err != nil {
+		if err := t.clearMarks(v, v.last, w); err != nil {
 			return nil, err
 		}
-		changed, err := t.commit(w)
-		if err != nil {
-			return nil, err
+		if len(stale) > 0 || len(w.files)+len(w.removes) > 0 {
+			changed, err := t.commit(w)
+			if err != nil {
+				return nil, err
+			}
+			res := &Result{Root: root, Step: Finish, Resumed: true, Old: "-", New: v.old.describe(), Changes: w.changes(), Next: nextCommand(root, Finish)}
+			res.Nodes, res.Pods = t.distribute(changed)
+			return res, nil
 		}
-		res := &Result{Root: root, Step: Finish, Resumed: true, Old: "-", New: v.old.describe(), Changes: w.changes(), Next: nextCommand(root, Finish)}
-		res.Nodes, res.Pods = t.distribute(changed)
-		return res, nil
 	}
 	cur := v.step()
 	complete := cur == None || len(pending) == 0
@@ -147,6 +149,9 @@ func Advance(d *store.Dir, p *plan.Plan, root string, o Options) (*Result, error
 	if fresh || rr.started(s) == nil {
 		rr.setStarted(s, now)
 	}
+	if s == Reissue && o.NewKey {
+		rr.NewKey = true
+	}
 	rec.Roots[root] = rr
 	if cur := t.rec.Roots[root]; cur == nil || *cur != *rr || fresh {
 		data, err := rec.marshal()
@@ -155,8 +160,13 @@ func Advance(d *store.Dir, p *plan.Plan, root string, o Options) (*Result, error
 		}
 		w.write(layout.RotationFile, data, stageRecord, false, fmt.Sprintf("%s: %s step, old %s, new %s", root, s, short(rr.Old), short(rr.New)))
 	}
-	if err := t.stampPods(w); err != nil {
-		return nil, err
+	if s == Finish {
+		// The keys this rotation replaced are no longer marked for
+		// rotation (admins' record of what a removed administrator
+		// could read).
+		if err := t.clearMarks(v, rr, w); err != nil {
+			return nil, err
+		}
 	}
 	changed, err := t.commit(w)
 	if err != nil {
@@ -169,55 +179,16 @@ func Advance(d *store.Dir, p *plan.Plan, root string, o Options) (*Result, error
 	return res, nil
 }
 
-// stampPods brings every static Pod manifest's inputs checksum up to date
-// with the files the step writes: the kubelet restarts the Pods whose
-// start-time inputs changed. Manifests go last.
-func (t *tree) stampPods(w *work) error {
-	pending := map[string][]byte{}
-	for _, f := range w.files {
-		pending[f.Rel] = f.Data
-	}
-	read := func(rel string) ([]byte, error) {
-		if data, ok := pending[rel]; ok {
-			return data, nil
-		}
-		if slices.Contains(w.removes, rel) {
-			return nil, fs.ErrNotExist
-		}
-		if layout.Classify(rel).Secret() {
-			return t.d.ReadSecret(rel)
-		}
-		return t.d.Read(rel)
-	}
-	root := t.hostRoot()
-	for _, f := range t.files {
-		if layout.Classify(f) != layout.Manifest {
-			continue
-		}
-		have, err := t.d.Read(f)
-		if err != nil {
-			return fmt.Errorf("failed to read %s: %w", f, err)
-		}
-		data, err := render.Stamp(have, root, read)
-		if err != nil {
-			return err
-		}
-		if !bytes.Equal(data, have) {
-			w.write(f, data, stageManifests, false, "inputs checksum: the kubelet restarts the Pod")
-		}
-	}
-	return nil
-}
-
-// staleManifests lists the manifests whose inputs checksum does not match
-// the files as they are.
-func (t *tree) staleManifests() ([]string, error) {
-	w := &work{t: t, what: map[string]string{}}
-	if err := t.stampPods(w); err != nil {
+// stalePods lists the static Pods' links and manifests that do not
+// follow the files as they are (provision.RefreshPods with no writes): a
+// step killed after its files, before its Pods.
+func (t *tree) stalePods() ([]string, error) {
+	writes, _, err := provision.RefreshPods(t.d, t.p, nil, t.opts)
+	if err != nil {
 		return nil, err
 	}
 	var out []string
-	for _, f := range w.files {
+	for _, f := range writes {
 		out = append(out, f.Rel)
 	}
 	return out, nil
@@ -235,25 +206,34 @@ func (t *tree) writeRecord(root string, rr *RootRecord) error {
 	return t.d.WriteBatch([]store.File{{Rel: layout.RotationFile, Data: data, Replace: true}})
 }
 
-// commit writes a step's files in one batch, then removes what it
-// removes. It returns every file changed.
+// commit writes a step's files and removals in one batch, with what
+// makes them reach the static Pods bulwark rendered (provision.RefreshPods:
+// their links made again, their manifests' checksums, so the kubelet
+// restarts the Pods that read a changed file only at start; manifests
+// last). It returns every file changed; the Pods' writes are also kept
+// in t.pods' notes.
 func (t *tree) commit(w *work) ([]string, error) {
-	if len(w.files) == 0 && len(w.removes) == 0 {
-		return nil, nil
-	}
-	if err := t.d.WriteBatch(w.files); err != nil {
+	batch := w.batch()
+	pods, sum, err := provision.RefreshPods(t.d, t.p, batch, t.opts)
+	if err != nil {
 		return nil, err
 	}
-	for _, f := range w.removes {
-		if err := t.d.Remove(f); err != nil {
-			return nil, err
-		}
+	t.notePods(sum)
+	for _, f := range pods {
+		w.pod(f)
+	}
+	batch = append(batch, pods...)
+	if len(batch) == 0 {
+		return nil, nil
+	}
+	if err := t.d.WriteBatch(batch); err != nil {
+		return nil, err
 	}
 	var changed []string
-	for _, f := range w.files {
+	for _, f := range batch {
 		changed = append(changed, f.Rel)
 	}
-	return append(changed, w.removes...), nil
+	return changed, nil
 }
 
 // checkSigners refuses to start rotating the cluster CA while a

@@ -43,6 +43,9 @@ type RootRecord struct {
 	// ReissueLive is when a live check first saw every API server use
 	// what the reissue step wrote (for sa: sign with the new key).
 	ReissueLive *time.Time `json:"reissueLive,omitempty"`
+	// NewKey: the reissue gave every leaf a new key (--new-key), so the
+	// finish also retires their old keys.
+	NewKey bool `json:"newKey,omitempty"`
 }
 
 func (r *RootRecord) started(s Step) *time.Time {

@@ -35,6 +35,8 @@ import (
 	"slices"
 	"strings"
 	"time"
+
+	"github.com/bulwark-k8s/bulwark/provision"
 )
 
 // Step is where a root's rotation is.
@@ -139,6 +141,12 @@ type Options struct {
 	Live *Live
 	Now  func() time.Time
 	Rand io.Reader
+}
+
+// provisionOptions are the options of provision's refresh of the static
+// Pods.
+func (o Options) provisionOptions() provision.Options {
+	return provision.Options{Now: o.Now, Rand: o.Rand}
 }
 
 func (o Options) now() time.Time {

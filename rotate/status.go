@@ -3,13 +3,12 @@ package rotate
 import (
 	"errors"
 	"fmt"
-	"strings"
 	"time"
 
-	"sigs.k8s.io/yaml"
-
+	"github.com/bulwark-k8s/bulwark/admins"
 	"github.com/bulwark-k8s/bulwark/layout"
 	"github.com/bulwark-k8s/bulwark/plan"
+	"github.com/bulwark-k8s/bulwark/provision"
 	"github.com/bulwark-k8s/bulwark/store"
 )
 
@@ -52,6 +51,9 @@ type RootStatus struct {
 	Probes []Probe `json:"probes,omitempty"`
 	// Live: every probe passed.
 	Live *bool `json:"live,omitempty"`
+	// Unchecked: the folder's secrets are encrypted at rest and were not
+	// read; Step is the record's, not checked against the files.
+	Unchecked bool `json:"unchecked,omitempty"`
 }
 
 // Rotating reports whether a rotation is in progress (trust or reissue
@@ -65,15 +67,26 @@ func (s RootStatus) Rotating() bool {
 type StatusOptions struct {
 	Now  time.Time
 	Live *Live
+	// Sealed: the folder's secrets are encrypted at rest and this run
+	// cannot open them. Only the record and the public files are read:
+	// each root's recorded step, unchecked.
+	Sealed bool
 }
 
 // Status reports every root of the folder. It reads only.
 func Status(d *store.Dir, p *plan.Plan, o StatusOptions) ([]RootStatus, error) {
-	t, err := loadTree(d, p)
+	if o.Sealed {
+		return sealedStatus(d, p)
+	}
+	t, err := loadTree(d, p, provision.Options{Now: func() time.Time { return o.Now }})
 	if err != nil {
 		return nil, err
 	}
-	var out []RootStatus
+	var (
+		out   []RootStatus
+		stale []string
+		read  bool
+	)
 	for _, root := range p.Roots() {
 		st := RootStatus{Root: root}
 		v, err := t.loadView(root)
@@ -99,9 +112,13 @@ func Status(d *store.Dir, p *plan.Plan, o StatusOptions) ([]RootStatus, error) {
 			continue
 		}
 		if (st.Step != None || v.last != nil) && len(pending) == 0 {
-			if pending, err = t.staleManifests(); err != nil {
-				return nil, err
+			if !read {
+				if stale, err = t.stalePods(); err != nil {
+					return nil, err
+				}
+				read = true
 			}
+			pending = stale
 		}
 		st.Complete = len(pending) == 0
 		st.Pending = pending
@@ -128,7 +145,7 @@ func Status(d *store.Dir, p *plan.Plan, o StatusOptions) ([]RootStatus, error) {
 				st.FinishAllowed = &at
 			}
 		}
-		st.Compromised = t.compromised(root)
+		st.Compromised = compromised(d, p, root)
 		if st.Step == None || (st.Step == Finish && st.Complete) {
 			if err := t.checkSigners(v); err != nil {
 				st.Blocked = err.Error()
@@ -145,45 +162,48 @@ func Status(d *store.Dir, p *plan.Plan, o StatusOptions) ([]RootStatus, error) {
 	return out, nil
 }
 
-// CompromisedFile is where the administrators' record (issue 14's admins
-// package: layout.RotationStateFile there) lists every key, CA and secret
-// that a removed administrator could read, "compromised, rotation
-// required". This is its reading side, on its documented format, until
-// that package is on main: then it reads it through admins.ReadRotationState.
-const CompromisedFile = "admins/rotation-required.yaml"
-
-type compromisedDoc struct {
-	Compromised []struct {
-		File   string    `json:"file"`
-		CA     bool      `json:"ca"`
-		Holder string    `json:"holder"`
-		Reason string    `json:"reason"`
-		Since  time.Time `json:"since"`
-	} `json:"compromised"`
-}
-
 // compromised lists why a root must be rotated: its key (a CA's, or the
-// service-account key) is marked compromised.
-func (t *tree) compromised(root string) []string {
-	data, err := t.d.Read(CompromisedFile)
+// service-account key) is marked in the administrators' rotation state
+// (package admins: what a removed administrator could read).
+func compromised(d *store.Dir, p *plan.Plan, root string) []string {
+	s, err := admins.ReadRotationState(d)
 	if err != nil {
-		return nil
+		return []string{err.Error()}
 	}
-	var doc compromisedDoc
-	if yaml.Unmarshal(data, &doc) != nil {
-		return []string{CompromisedFile + " does not read"}
-	}
-	key := plan.ServiceAccountKeyFile
-	if ca, ok := t.p.CAOfRoot(root); ok {
-		key = ca.KeyFile()
+	key, next := plan.ServiceAccountKeyFile, layout.NextKeyFile(plan.RootServiceAccount)
+	if ca, ok := p.CAOfRoot(root); ok {
+		key, next = ca.KeyFile(), layout.NextKeyFile(ca.Name)
 	}
 	var out []string
-	for _, c := range doc.Compromised {
-		if c.File == key || c.File == layout.NextKeyFile(strings.TrimSuffix(strings.TrimPrefix(key, layout.PKIDir+"/"), layout.KeyExt)) {
+	for _, c := range s.Compromised {
+		if c.File == key || c.File == next {
 			out = append(out, fmt.Sprintf("%s could be read by %s since %s (%s)", c.File, c.Holder, c.Since.UTC().Format(time.RFC3339), c.Reason))
 		}
 	}
 	return out
+}
+
+// sealedStatus is Status without the secrets: each root's step as the
+// record says, not checked against the files.
+func sealedStatus(d *store.Dir, p *plan.Plan) ([]RootStatus, error) {
+	rec, err := readRecord(d)
+	if err != nil {
+		return nil, err
+	}
+	var out []RootStatus
+	for _, root := range p.Roots() {
+		st := RootStatus{Root: root, Unchecked: true, Compromised: compromised(d, p, root)}
+		if rr := rec.Roots[root]; rr != nil {
+			st.Step, st.Since = rr.Step, rr.started(rr.Step)
+			st.Old, st.New = short(rr.Old), short(rr.New)
+			if rr.Step == Finish {
+				st.Finished = rr.Finish
+			}
+		}
+		st.Next = st.Step.next()
+		out = append(out, st)
+	}
+	return out, nil
 }
 
 // Roles of a key in the folder's trust files.
@@ -208,7 +228,7 @@ type KeyRole struct {
 // step has started). Expiry reports and audits read it,
 // so that two CAs during a rotation are no finding and a leftover is.
 func KeyRoles(d *store.Dir, p *plan.Plan) (map[string]KeyRole, error) {
-	t, err := loadTree(d, p)
+	t, err := loadTree(d, p, provision.Options{})
 	if err != nil {
 		return nil, err
 	}

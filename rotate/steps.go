@@ -16,12 +16,14 @@ import (
 )
 
 // Write stages of a step: the record before anything it describes, keys
-// before the certificates that name them.
+// before the certificates that name them; then (provision's) the static
+// Pods' links with the certificates and their manifests; removals last.
 const (
 	stageRecord = iota - 1
 	stageKeys
 	stageCerts
 	stageManifests
+	stageCleanup
 )
 
 // Change is one file a step wrote or removed.
@@ -70,6 +72,35 @@ func (w *work) remove(rel string, what string) {
 		w.removes = append(w.removes, rel)
 		w.what[rel] = what
 	}
+}
+
+// batch is what the step writes and removes, as one batch's files.
+func (w *work) batch() []store.File {
+	out := slices.Clone(w.files)
+	for _, r := range w.removes {
+		out = append(out, store.File{Rel: r, Remove: true, Stage: stageCleanup})
+	}
+	return out
+}
+
+// pod notes a write of provision's refresh of the static Pods.
+func (w *work) pod(f store.File) {
+	var what string
+	switch {
+	case f.Remove:
+		what = "a static Pod's link to a file it no longer reads"
+		w.removes = append(w.removes, f.Rel)
+		w.what[f.Rel] = what
+		return
+	case f.Link != "":
+		what = "the static Pod's link to " + f.Link + ", made again: the running container reads the new file"
+	case layout.Classify(f.Rel) == layout.Manifest:
+		what = "rendered again with its inputs checksum"
+	default:
+		what = "rendered again"
+	}
+	w.files = append(w.files, f)
+	w.what[f.Rel] = what
 }
 
 // changes lists what was written and removed, sorted by file.

@@ -15,6 +15,7 @@ import (
 	"github.com/bulwark-k8s/bulwark/layout"
 	"github.com/bulwark-k8s/bulwark/pki"
 	"github.com/bulwark-k8s/bulwark/plan"
+	"github.com/bulwark-k8s/bulwark/provision"
 	"github.com/bulwark-k8s/bulwark/store"
 )
 
@@ -31,20 +32,30 @@ type tree struct {
 	// kubeconfigs holds every kubeconfig's plaintext.
 	kubeconfigs map[string][]byte
 	rec         *Record
+	// opts are what provision's refresh of the static Pods runs with.
+	opts provision.Options
+	// linked are the static Pods' folders of links (layout.MountDir)
+	// the folder holds.
+	linked map[string]bool
+	// foreign are the static Pod manifests bulwark did not render.
+	foreign map[string]bool
 	// Read once per run: the static Pods and where the folder sits on
 	// the nodes.
 	podCache  []pod
 	rootCache string
 }
 
-func loadTree(d *store.Dir, p *plan.Plan) (*tree, error) {
+func loadTree(d *store.Dir, p *plan.Plan, opts provision.Options) (*tree, error) {
 	files, err := d.Walk(".")
 	if err != nil {
 		return nil, fmt.Errorf("failed to list %s: %w", d.Root(), err)
 	}
-	t := &tree{d: d, p: p, certs: map[string][]*x509.Certificate{}, kubeconfigs: map[string][]byte{}}
+	t := &tree{d: d, p: p, opts: opts, certs: map[string][]*x509.Certificate{}, kubeconfigs: map[string][]byte{}, linked: map[string]bool{}}
 	for _, f := range files {
-		if mounted(f) {
+		if layout.Classify(f) == layout.Mounted {
+			// A static Pod's link to a file of the folder: that file, not
+			// one of its own.
+			t.linked[mountDirOf(f)] = true
 			continue
 		}
 		t.files = append(t.files, f)
@@ -74,11 +85,15 @@ func loadTree(d *store.Dir, p *plan.Plan) (*tree, error) {
 	return t, nil
 }
 
-// mounted reports whether a file is a static Pod's link to another file of
-// the folder (a mounts/ folder): it is that file, not a file of its own.
-func mounted(rel string) bool {
-	parts := strings.Split(rel, "/")
-	return parts[0] == "mounts" || (len(parts) > 3 && parts[0] == "nodes" && parts[2] == "mounts")
+// mountDirOf is the folder of links (layout.MountDir) a link is in.
+func mountDirOf(link string) string {
+	node, own, _ := layout.SplitNodeFile(link)
+	rest := strings.TrimPrefix(own, layout.MountsDir+"/")
+	if own == "" {
+		rest = strings.TrimPrefix(link, layout.MountsDir+"/")
+	}
+	pod, _, _ := strings.Cut(rest, "/")
+	return layout.MountDir(node, pod)
 }
 
 // readKey reads a private key; nil without error when the file is absent.
