@@ -244,7 +244,7 @@ with --live a probe failed.`,
 				if err != nil {
 					return err
 				}
-				report := statusReport{Roots: sts, RotationRequired: marks.Compromised}
+				report := statusReport{Roots: sts, RotationRequired: append([]admins.Compromised{}, marks.Compromised...)}
 				if err := out.print(env.Stdout, report, func(w *tabwriter.Writer) { printStatus(w, report, env.Now()) }); err != nil {
 					return err
 				}

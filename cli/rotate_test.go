@@ -32,12 +32,17 @@ func rotateStatusJSON(t *testing.T, dir string, want int) map[string]rotateStatu
 	if r.code != want {
 		t.Fatalf("rotate status: exit %d, want %d\n%v", r.code, want, r)
 	}
-	var list []rotateStatus
-	if err := json.Unmarshal([]byte(r.stdout), &list); err != nil {
-		t.Fatalf("rotate status -o json: %v\n%s", err, r.stdout)
+	var doc struct {
+		Roots            []rotateStatus `json:"roots"`
+		RotationRequired []struct {
+			File string `json:"file"`
+		} `json:"rotationRequired"`
+	}
+	if err := json.Unmarshal([]byte(r.stdout), &doc); err != nil || doc.RotationRequired == nil {
+		t.Fatalf("rotate status -o json: %v (rotationRequired %v)\n%s", err, doc.RotationRequired, r.stdout)
 	}
 	out := map[string]rotateStatus{}
-	for _, s := range list {
+	for _, s := range doc.Roots {
 		out[s.Root] = s
 	}
 	return out
@@ -167,7 +172,7 @@ func TestRotateStatus(t *testing.T) {
 		}
 	}
 	before := map[string][]byte{}
-	for _, f := range []string{"admin.conf", "scheduler.conf", "pki/ca.crt"} {
+	for _, f := range []string{"admin.conf", "nodes/cp-1/scheduler.conf", "pki/ca.crt"} {
 		before[f] = readFile(t, dir, f)
 	}
 	r := mustRun(t, "rotate", "ca", "--dir", dir)
@@ -181,11 +186,11 @@ func TestRotateStatus(t *testing.T) {
 		t.Errorf("ca after trust: %+v", s)
 	}
 	// Put two files back: the trust step is now in progress.
-	for _, f := range []string{"admin.conf", "scheduler.conf"} {
+	for _, f := range []string{"admin.conf", "nodes/cp-1/scheduler.conf"} {
 		os.WriteFile(filepath.Join(dir, f), before[f], 0o600)
 	}
 	st = rotateStatusJSON(t, dir, cli.ExitOK)
-	if s := st["ca"]; s.Step != "trust" || s.Complete || s.Next != "trust" || fmt.Sprint(s.Pending) != "[admin.conf scheduler.conf]" {
+	if s := st["ca"]; s.Step != "trust" || s.Complete || s.Next != "trust" || fmt.Sprint(s.Pending) != "[admin.conf nodes/cp-1/scheduler.conf]" {
 		t.Errorf("ca with the trust step undone in two files: %+v", s)
 	}
 	r = mustRun(t, "rotate", "ca", "--dir", dir)
@@ -400,8 +405,20 @@ func TestRotateStatusCompromised(t *testing.T) {
 	if err := os.WriteFile(filepath.Join(dir, "admins/rotation-required.yaml"), []byte(doc), 0o644); err != nil {
 		t.Fatal(err)
 	}
-	r := mustRun(t, "rotate", "status", "--dir", dir)
-	if !strings.Contains(r.stdout, "etcd-ca: COMPROMISED, rotation required: pki/etcd/ca.key could be read by alice") || strings.Contains(r.stdout, "\nca: COMPROMISED") {
-		t.Errorf("status:\n%s", r.stdout)
+	// Marked for rotation: exit 3, the root and the file named.
+	r := run(t, "rotate", "status", "--dir", dir)
+	if r.code != cli.ExitFindings || !strings.Contains(r.stdout, "etcd-ca: COMPROMISED, rotation required: pki/etcd/ca.key could be read by alice") || strings.Contains(r.stdout, "\nca: COMPROMISED") ||
+		!strings.Contains(r.stderr, "rotation required: 1 files, 1 of them CA keys") {
+		t.Errorf("status: %v", r)
+	}
+	// The etcd CA's rotation clears the mark: status exits 0 again.
+	for _, step := range []string{"trust", "reissue", "finish"} {
+		mustRun(t, "rotate", "etcd-ca", "--dir", dir, "--step", step, "--force")
+	}
+	if _, err := os.Stat(filepath.Join(dir, "admins/rotation-required.yaml")); !os.IsNotExist(err) {
+		t.Errorf("the mark is still there after the rotation: %v", err)
+	}
+	if s := rotateStatusJSON(t, dir, cli.ExitOK); s["etcd-ca"].Step != "finish" || !s["etcd-ca"].Complete {
+		t.Errorf("etcd-ca after its rotation: %+v", s["etcd-ca"])
 	}
 }

@@ -504,15 +504,23 @@ func TestServiceAccountFinishWaits(t *testing.T) {
 	if r := advance(t, d, p, "sa", rotate.Options{Now: at(3 * time.Hour), Force: true}); r.Step != rotate.Finish {
 		t.Fatalf("forced finish: %+v", r)
 	}
-	// Without a maximum token lifetime there is no time to wait for.
+	// Without a maximum token lifetime there is no time to wait for: API
+	// servers whose manifests bulwark did not render (it renders its own
+	// again at each step) and that set none.
 	d, p = newTree(t, threeNodes)
+	edited := 0
 	for _, f := range allFiles(t, d) {
-		if strings.HasSuffix(f, "kube-apiserver.yaml") {
+		if layout.Classify(f) == layout.Manifest && strings.HasSuffix(f, "kube-apiserver.yaml") {
 			data := strings.Replace(string(read(t, d, f)), "- --service-account-max-token-expiration=24h\n", "", 1)
+			data = strings.Replace(data, layout.ManagedByLabel+": "+layout.ManagedBy, layout.ManagedByLabel+": someone-else", 1)
 			if err := os.WriteFile(d.Path(f), []byte(data), 0o600); err != nil {
 				t.Fatal(err)
 			}
+			edited++
 		}
+	}
+	if edited == 0 {
+		t.Fatal("no API server manifest")
 	}
 	advance(t, d, p, "sa", rotate.Options{})
 	advance(t, d, p, "sa", rotate.Options{})
@@ -533,8 +541,8 @@ func TestRestartsOnlyWhereNeeded(t *testing.T) {
 	)
 	want := map[string][3][]string{
 		// trust, reissue, finish
-		"ca":             {{kcm, sch}, {api, kcm, sch}, {kcm, sch}},
-		"etcd-ca":        {{etcd, api}, {}, {etcd, api}},
+		"ca":             {{kcm, sch}, {kcm, sch}, {kcm, sch}},
+		"etcd-ca":        {{etcd, api}, {api}, {etcd, api}},
 		"etcd-peer-ca":   {{etcd}, {}, {etcd}},
 		"front-proxy-ca": {{}, {}, {}},
 		"sa":             {{api}, {api, kcm}, {api}},
