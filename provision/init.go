@@ -6,6 +6,7 @@ import (
 	"crypto/x509"
 	"errors"
 	"fmt"
+	"io/fs"
 	"slices"
 	"strings"
 	"sync"
@@ -432,7 +433,7 @@ func (r *run) keepSigner(ca *loadedCA) {
 		r.write(stageCerts, store.File{Rel: file, Data: want, Replace: true})
 		r.note(Renewed, file)
 	default:
-		r.write(stageCerts, store.File{Rel: file, Data: want, Replace: true})
+		r.write(stageCerts, store.File{Rel: file, Data: want, Replace: !errors.Is(err, fs.ErrNotExist)})
 		r.note(Created, file)
 	}
 }
@@ -455,7 +456,13 @@ func (r *run) signCA(ca *loadedCA, k *pendingKey) func() error {
 		ca.key, ca.cert, ca.trusted = key, cert, []*x509.Certificate{cert}
 		r.write(stageCerts, store.File{Rel: ca.spec.CertFile(), Data: pki.MarshalCert(cert)})
 		if ca.spec.Signer {
-			r.write(stageCerts, store.File{Rel: ca.spec.SignerCertFile(), Data: pki.MarshalCert(cert), Replace: true})
+			// Replace only what a killed run left: a new folder's batch
+			// makes its files and folders, and removes them if it fails.
+			exists, err := r.d.Exists(ca.spec.SignerCertFile())
+			if err != nil {
+				return err
+			}
+			r.write(stageCerts, store.File{Rel: ca.spec.SignerCertFile(), Data: pki.MarshalCert(cert), Replace: exists})
 		}
 		return nil
 	}

@@ -306,7 +306,7 @@ func (rn *renewal) renewCA(spec plan.CA) error {
 	// The rest of the trust file (a rotation's other CA) stays trusted:
 	// the renewed certificate takes the old one's place.
 	trusted := []*x509.Certificate{c}
-	if !fresh {
+	if !fresh && cert != nil {
 		trusted = slices.Clone(bundle)
 		for i, t := range trusted {
 			if t == cert {
