@@ -35,7 +35,14 @@ func TestAuditDuringRotation(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	p, err := plan.New(config.Default("cp-1"))
+	c := config.Default("cp-1")
+	c.Render.Root = f.dir // as the tree was rendered: steps render the manifests again
+	raw, err := config.Marshal(c)
+	if err != nil {
+		t.Fatal(err)
+	}
+	f.write("bulwark.yaml", raw)
+	p, err := plan.New(c)
 	if err != nil {
 		t.Fatal(err)
 	}
