@@ -179,7 +179,7 @@ func (p *plane) args(r *running, manifest []byte) []string {
 	if err := yaml.UnmarshalStrict(manifest, &pod); err != nil {
 		t.Fatalf("%s: %v", r.manifest, err)
 	}
-	args := pod.Spec.Containers[0].Command[1:]
+	args := throughVolumes(pod)
 	ports := p.ports[r.node]
 	switch r.comp {
 	case "etcd":
@@ -224,6 +224,34 @@ func (p *plane) args(r *running, manifest []byte) []string {
 		for _, f := range []string{"kubeconfig", "authentication-kubeconfig", "authorization-kubeconfig"} {
 			args = setFlag(t, args, f, cp)
 		}
+	}
+	return args
+}
+
+// throughVolumes is a Pod's command line with every path it names mapped
+// through the Pod's volumes to the host's file, as the container sees it:
+// bulwark's Pods read the folder through their own folder of links
+// (mounts/<component>/), which a rotation step makes again.
+func throughVolumes(pod corev1.Pod) []string {
+	ctr := pod.Spec.Containers[0]
+	host := map[string]string{}
+	for _, v := range pod.Spec.Volumes {
+		if v.HostPath != nil {
+			host[v.Name] = v.HostPath.Path
+		}
+	}
+	var args []string
+	for _, a := range ctr.Command[1:] {
+		name, v, ok := strings.Cut(a, "=")
+		if ok && filepath.IsAbs(v) {
+			best := ""
+			for _, m := range ctr.VolumeMounts {
+				if (v == m.MountPath || strings.HasPrefix(v, m.MountPath+"/")) && len(m.MountPath) > len(best) {
+					best, a = m.MountPath, name+"="+host[m.Name]+strings.TrimPrefix(v, m.MountPath)
+				}
+			}
+		}
+		args = append(args, a)
 	}
 	return args
 }
