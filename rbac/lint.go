@@ -135,7 +135,8 @@ type LintReport struct {
 // all anonymous users, bindings to missing roles, and what kept
 // aggregation from settling.
 func (e *Engine) Lint(opts LintOptions) LintReport {
-	p := e.policy
+	e.materializeForLint()
+	p := e.Policy()
 	var rep LintReport
 	skip := func(r Ref, labels map[string]string) bool { return !opts.IncludeBuiltin && IsBuiltin(r, labels) }
 	labelsOf := map[Ref]map[string]string{}

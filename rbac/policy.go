@@ -60,10 +60,19 @@ type Ref struct {
 }
 
 func (r Ref) String() string {
+	var b strings.Builder
+	r.write(&b)
+	return b.String()
+}
+
+func (r *Ref) write(b *strings.Builder) {
+	b.WriteString(r.Kind)
+	b.WriteByte(' ')
 	if r.Namespace != "" {
-		return fmt.Sprintf("%s %s/%s", r.Kind, r.Namespace, r.Name)
+		b.WriteString(r.Namespace)
+		b.WriteByte('/')
 	}
-	return fmt.Sprintf("%s %s", r.Kind, r.Name)
+	b.WriteString(r.Name)
 }
 
 // Policy is a set of RBAC objects. Objects are kept in the order they were
