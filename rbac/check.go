@@ -90,10 +90,9 @@ type grant struct {
 // rbac finds the grants of the user's bindings: the first (in the order of
 // the bindings: ClusterRoleBindings, then RoleBindings, each by name) or
 // all, and the bindings whose role is missing.
-func (e *Engine) rbac(u *User, a *Action, all bool, errs *[]string) []grant {
+func (e *Engine) rbac(u *User, a *Action, all bool, errs *[]string, out []grant) []grant {
 	var buf [32]match
 	ms := e.candidates(u, a, buf[:0])
-	var out []grant
 	var missing []*binding
 	if all {
 		slices.SortFunc(ms, func(x, y match) int { return cmp.Compare(x.b.order, y.b.order) })
@@ -121,7 +120,7 @@ func (e *Engine) rbac(u *User, a *Action, all bool, errs *[]string) []grant {
 			}
 		}
 		if best.b != nil {
-			return []grant{best}
+			return append(out, best)
 		}
 	}
 	if errs != nil && len(missing) > 0 {
@@ -153,14 +152,17 @@ func (e *Engine) decide(u *User, a *Action, all bool) Decision {
 	if u.InGroup(GroupMasters) {
 		d := Decision{Allowed: true, By: ByMasters, Reason: mastersReason}
 		if all {
-			d.Paths = e.paths(u, e.rbac(u, a, true, &d.Errors))
+			d.Paths = e.paths(u, e.rbac(u, a, true, &d.Errors, nil))
 		}
 		return d
 	}
 	nodeAllowed, nodeRule, dependsOnNode := e.node(u, a)
 	var d Decision
+	var first [1]grant
+	var gs []grant
 	if all || !nodeAllowed {
-		d.Paths = e.paths(u, e.rbac(u, a, all, &d.Errors))
+		gs = e.rbac(u, a, all, &d.Errors, first[:0])
+		d.Paths = e.paths(u, gs)
 	}
 	switch {
 	case nodeAllowed:
@@ -170,14 +172,10 @@ func (e *Engine) decide(u *User, a *Action, all bool) Decision {
 		d.Reason = fmt.Sprintf("allowed by the Node authorizer's static rule for nodes %s (the user is node %q: %s in group %s)", FormatRule(r), strings.TrimPrefix(u.Name, NodePrefix), u.Name, GroupNodes)
 	case len(d.Paths) > 0:
 		d.Allowed, d.By = true, ByRBAC
-		var b strings.Builder
-		b.Grow(160)
-		b.WriteString("allowed by ")
-		d.Paths[0].write(&b)
+		d.Reason = gs[0].b.reason(gs[0].b.firstSubject(u), gs[0].rule)
 		if len(d.Paths) > 1 {
-			fmt.Fprintf(&b, " (and %d more)", len(d.Paths)-1)
+			d.Reason += fmt.Sprintf(" (and %d more)", len(d.Paths)-1)
 		}
-		d.Reason = b.String()
 	default:
 		d.Allowed = false
 		d.Reason = "no RBAC rule allows it"
@@ -228,4 +226,47 @@ func (e *Engine) node(u *User, a *Action) (allowed bool, rule int, graph bool) {
 		}
 	}
 	return false, 0, false
+}
+
+// reasonEntry is one reason a binding gave.
+type reasonEntry struct {
+	key    uint64 // subject << 32 | rule
+	reason string
+}
+
+// maxReasons bounds the reasons a binding keeps.
+const maxReasons = 32
+
+// reason is "allowed by" the path of one subject and rule of b. The
+// reasons are kept: the same grant answers many questions.
+func (b *binding) reason(subject int32, rule int) string {
+	key := uint64(uint32(subject))<<32 | uint64(uint32(rule))
+	old := b.reasons.Load()
+	if old != nil {
+		for _, r := range *old {
+			if r.key == key {
+				return r.reason
+			}
+		}
+	}
+	p := b.path(subject, rule)
+	var sb strings.Builder
+	sb.Grow(192)
+	sb.WriteString("allowed by ")
+	p.write(&sb)
+	s := sb.String()
+	for {
+		var n []reasonEntry
+		if old != nil {
+			if len(*old) >= maxReasons {
+				return s
+			}
+			n = append(make([]reasonEntry, 0, len(*old)+1), *old...)
+		}
+		n = append(n, reasonEntry{key, s})
+		if b.reasons.CompareAndSwap(old, &n) {
+			return s
+		}
+		old = b.reasons.Load()
+	}
 }

@@ -6,6 +6,7 @@ import (
 	"slices"
 	"strings"
 	"sync"
+	"sync/atomic"
 
 	rbacv1 "k8s.io/api/rbac/v1"
 )
@@ -101,6 +102,7 @@ type binding struct {
 	role     *role            // nil: the role does not exist (or cannot be referenced)
 	missing  string
 	sids     []int32 // the live subjects' numbers, for WhoCan (-1: not live)
+	reasons  atomic.Pointer[[]reasonEntry]
 }
 
 // match is one subject of one binding that a user may match.

@@ -1,41 +1,57 @@
 package rbac
 
 import (
+	"slices"
 	"strings"
 
 	rbacv1 "k8s.io/api/rbac/v1"
 )
 
-// resKey is where a resource rule is indexed: an API group and a resource
-// as written ("*" and "*/subresource" included), split at the first "/".
-type resKey struct{ group, resource, sub string }
-
 // ruleIndex finds the rules that may allow a request without looking at
-// every rule: resource rules by (API group, resource), URL rules by URL,
+// every rule: resource rules by resource (as written before any "/": a
+// name or "*"), then by API group and subresource; URL rules by URL,
 // prefix rules ("/logs/*", "*") by prefix. Entries are positions in a role
 // (int32) or rules of several roles (ruleRef).
 type ruleIndex[T comparable] struct {
-	res  map[resKey][]T
+	res  map[string]*resBuckets[T]
 	urls map[string][]T
 	pfx  map[string][]T // by prefix, the trailing *s trimmed
 	pfxs []string       // the distinct prefixes
 }
 
-func newRuleIndex[T comparable]() *ruleIndex[T] {
-	return &ruleIndex[T]{res: map[resKey][]T{}, urls: map[string][]T{}, pfx: map[string][]T{}}
+// resBuckets are the entries of one resource name by API group and
+// subresource as written.
+type resBuckets[T comparable] struct {
+	keys    []groupSub
+	entries [][]T
 }
 
-// add indexes one rule; resources says whether its resource rules count
-// (not for Roles: a namespaced grant of non-resource URLs applies nowhere,
-// but the resource part does), urls whether its URL rules do.
+type groupSub struct{ group, sub string }
+
+func newRuleIndex[T comparable]() *ruleIndex[T] {
+	return &ruleIndex[T]{res: map[string]*resBuckets[T]{}, urls: map[string][]T{}, pfx: map[string][]T{}}
+}
+
+// add indexes one rule; urls says whether its URL rules count (not for
+// Roles: non-resource requests have no namespace).
 func (ix *ruleIndex[T]) add(r *rbacv1.PolicyRule, v T, urls bool) {
-	for _, g := range r.APIGroups {
-		for _, res := range r.Resources {
-			name, sub, _ := strings.Cut(res, "/")
-			k := resKey{g, name, sub}
-			l := ix.res[k]
-			if n := len(l); n == 0 || l[n-1] != v {
-				ix.res[k] = append(l, v)
+	for _, res := range r.Resources {
+		name, sub, _ := strings.Cut(res, "/")
+		rb := ix.res[name]
+		if rb == nil {
+			rb = &resBuckets[T]{}
+			ix.res[name] = rb
+		}
+		for _, g := range r.APIGroups {
+			k := groupSub{g, sub}
+			i := slices.Index(rb.keys, k)
+			if i < 0 {
+				i = len(rb.keys)
+				rb.keys = append(rb.keys, k)
+				rb.entries = append(rb.entries, nil)
+			}
+			if l := rb.entries[i]; len(l) == 0 || l[len(l)-1] != v {
+				rb.entries[i] = append(l, v)
 			}
 		}
 	}
@@ -79,26 +95,30 @@ func (ix *ruleIndex[T]) buckets(a *Action, out [][]T) ([][]T, bool) {
 	if strings.IndexByte(a.Resource, '/') >= 0 {
 		return out, false
 	}
-	groups := [2]string{a.APIGroup, rbacv1.APIGroupAll}
-	ng := 2
-	if a.APIGroup == rbacv1.APIGroupAll {
-		ng = 1
+	// The resource as named: its subresource exactly.
+	if rb := ix.res[a.Resource]; rb != nil {
+		for i, k := range rb.keys {
+			if k.sub == a.Subresource && (k.group == a.APIGroup || k.group == rbacv1.APIGroupAll) {
+				out = append(out, rb.entries[i])
+			}
+		}
 	}
-	keys := [3]resKey{{"", a.Resource, a.Subresource}}
-	nk := 1
-	if a.Resource != rbacv1.ResourceAll || a.Subresource != "" {
-		keys[nk] = resKey{"", rbacv1.ResourceAll, ""}
-		nk++
-	}
-	if a.Subresource != "" && a.Resource != rbacv1.ResourceAll {
-		keys[nk] = resKey{"", rbacv1.ResourceAll, a.Subresource}
-		nk++
-	}
-	for _, g := range groups[:ng] {
-		for _, k := range keys[:nk] {
-			k.group = g
-			if l := ix.res[k]; len(l) > 0 {
-				out = append(out, l)
+	// "*" (every resource and subresource), and "*/sub" for a subresource.
+	if a.Resource != rbacv1.ResourceAll {
+		if rb := ix.res[rbacv1.ResourceAll]; rb != nil {
+			for i, k := range rb.keys {
+				if (k.sub == "" || k.sub == a.Subresource) && (k.group == a.APIGroup || k.group == rbacv1.APIGroupAll) {
+					out = append(out, rb.entries[i])
+				}
+			}
+		}
+	} else if a.Subresource != "" {
+		// A request for resource "*" with a subresource: "*" matches too.
+		if rb := ix.res[rbacv1.ResourceAll]; rb != nil {
+			for i, k := range rb.keys {
+				if k.sub == "" && (k.group == a.APIGroup || k.group == rbacv1.APIGroupAll) {
+					out = append(out, rb.entries[i])
+				}
 			}
 		}
 	}

@@ -39,6 +39,44 @@ type Size struct {
 	// hold "*"; Implicit the chance that a group subject is an implicit
 	// group (system:authenticated, system:serviceaccounts...).
 	Wildcards, Implicit float64
+	// AggregationSpan, when set, chains aggregated roles: each is
+	// aggregated (with a chance of 0.9) by one of the next AggregationSpan
+	// aggregated roles, so that aggregation is about
+	// AggregatedRoles/(AggregationSpan+1) levels deep.
+	AggregationSpan int
+	// BindAggregated is the chance that a ClusterRoleBinding or a
+	// RoleBinding of a ClusterRole names an aggregated role.
+	BindAggregated float64
+}
+
+// Shape is a named size, for benchmarks over policies of several shapes.
+type Shape struct {
+	Name string
+	Size Size
+}
+
+// Shapes are the benchmarks' policies: three shapes at about 10k and 100k
+// rules as written. "mixed" is Large and a tenth of it: many roles of
+// about 20 rules, a few aggregated; "few-large-roles" puts the rules in a
+// few dozen roles of thousands of rules each; "deep-aggregation" in tens
+// of thousands of roles of one or two rules, hundreds of aggregated roles
+// that aggregate one another about ten levels deep, and bindings that
+// often name them.
+var Shapes = []Shape{
+	{"mixed-10k", Large10k},
+	{"mixed-100k", Large},
+	{"few-large-roles-10k", Size{Namespaces: 8, ClusterRoles: 12, AggregatedRoles: 2, RolesPerNamespace: 1, RulesPerRole: 500,
+		ClusterRoleBindings: 300, BindingsPerNS: 20, Users: 300, Groups: 30, ServiceAccounts: 6, APIGroups: 40, Resources: 400,
+		Wildcards: 0.0005, Implicit: 0.01}},
+	{"few-large-roles-100k", Size{Namespaces: 16, ClusterRoles: 24, AggregatedRoles: 4, RolesPerNamespace: 1, RulesPerRole: 2500,
+		ClusterRoleBindings: 3000, BindingsPerNS: 60, Users: 2000, Groups: 200, ServiceAccounts: 6, APIGroups: 40, Resources: 400,
+		Wildcards: 0.0005, Implicit: 0.01}},
+	{"deep-aggregation-10k", Size{Namespaces: 20, ClusterRoles: 5500, AggregatedRoles: 60, RolesPerNamespace: 50, RulesPerRole: 1,
+		ClusterRoleBindings: 400, BindingsPerNS: 10, Users: 400, Groups: 40, ServiceAccounts: 4, APIGroups: 40, Resources: 400,
+		Wildcards: 0.0005, Implicit: 0.01, AggregationSpan: 6, BindAggregated: 0.5}},
+	{"deep-aggregation-100k", Size{Namespaces: 100, ClusterRoles: 55000, AggregatedRoles: 300, RolesPerNamespace: 100, RulesPerRole: 1,
+		ClusterRoleBindings: 3000, BindingsPerNS: 20, Users: 3000, Groups: 300, ServiceAccounts: 4, APIGroups: 40, Resources: 400,
+		Wildcards: 0.0005, Implicit: 0.01, AggregationSpan: 30, BindAggregated: 0.5}},
 }
 
 // Small is the differential test's policy: a narrow vocabulary, so that
@@ -55,6 +93,11 @@ var Medium = Size{Namespaces: 4, ClusterRoles: 40, AggregatedRoles: 6, RolesPerN
 // thousands of roles and bindings, with the built-in policy beside it.
 var Large = Size{Namespaces: 300, ClusterRoles: 2200, AggregatedRoles: 40, RolesPerNamespace: 8, RulesPerRole: 21,
 	ClusterRoleBindings: 3000, BindingsPerNS: 12, Users: 3000, Groups: 300, ServiceAccounts: 6, APIGroups: 40, Resources: 400,
+	Wildcards: 0.002, Implicit: 0.01}
+
+// Large10k is Large at a tenth: about 10k rules.
+var Large10k = Size{Namespaces: 30, ClusterRoles: 220, AggregatedRoles: 8, RolesPerNamespace: 8, RulesPerRole: 21,
+	ClusterRoleBindings: 300, BindingsPerNS: 12, Users: 300, Groups: 30, ServiceAccounts: 6, APIGroups: 40, Resources: 400,
 	Wildcards: 0.002, Implicit: 0.01}
 
 // Vocabulary is every name a policy and its questions draw from.
@@ -177,14 +220,23 @@ var builtinAggregates = []string{"rbac.authorization.k8s.io/aggregate-to-view", 
 // plain roles: any).
 func (g *gen) aggLabels(above int) map[string]string {
 	l := map[string]string{}
-	if g.s.AggregatedRoles > above+1 && g.chance(0.3) {
+	if span := g.s.AggregationSpan; span > 0 && above >= 0 {
+		if g.s.AggregatedRoles > above+1 && g.chance(0.9) {
+			k := above + 1 + g.r.IntN(min(span, g.s.AggregatedRoles-above-1))
+			l[fmt.Sprintf("%s%d", aggPrefix, k)] = "true"
+		}
+	} else if g.s.AggregatedRoles > above+1 && g.chance(0.3) {
 		k := above + 1 + g.r.IntN(g.s.AggregatedRoles-above-1)
 		l[fmt.Sprintf("%s%d", aggPrefix, k)] = "true"
 	}
 	if g.chance(0.08) {
 		l[g.pick(builtinAggregates)] = "true"
 	}
-	if above < 0 && g.chance(0.2) {
+	tiers := 0.2
+	if g.s.AggregationSpan > 0 {
+		tiers = 0.002 // deep, not wide: few roles in the tier selectors
+	}
+	if above < 0 && g.chance(tiers) {
 		l["bulwark.test/tier"] = g.pick([]string{"gold", "silver", "bronze"})
 	}
 	if len(l) == 0 {
@@ -260,18 +312,21 @@ func Policy(r *rand.Rand, s Size) *rbac.Policy {
 		_ = p.Add(cr, "")
 		clusterRoles = append(clusterRoles, cr.Name)
 	}
-	roleRef := func(names []string) string {
+	roleRef := func(names []string, cluster bool) string {
 		switch x := g.r.Float64(); {
 		case x < 0.05:
 			return fmt.Sprintf("missing-%d", g.r.IntN(3))
 		case x < 0.2:
 			return g.pick(builtinTargets)
 		}
+		if cluster && s.BindAggregated > 0 && s.AggregatedRoles > 0 && g.chance(s.BindAggregated) {
+			return g.pick(clusterRoles[:s.AggregatedRoles])
+		}
 		return g.pick(names)
 	}
 	for i := range s.ClusterRoleBindings {
 		_ = p.Add(&rbacv1.ClusterRoleBinding{ObjectMeta: metav1.ObjectMeta{Name: fmt.Sprintf("gen-crb-%d", i)},
-			RoleRef:  rbacv1.RoleRef{APIGroup: rbacv1.GroupName, Kind: rbac.KindClusterRole, Name: roleRef(clusterRoles)},
+			RoleRef:  rbacv1.RoleRef{APIGroup: rbacv1.GroupName, Kind: rbac.KindClusterRole, Name: roleRef(clusterRoles, true)},
 			Subjects: g.subjects(false, "")}, "")
 	}
 	for _, ns := range g.v.Namespaces {
@@ -284,12 +339,12 @@ func Policy(r *rand.Rand, s Size) *rbac.Policy {
 		for i := range s.BindingsPerNS {
 			rb := &rbacv1.RoleBinding{ObjectMeta: metav1.ObjectMeta{Name: fmt.Sprintf("gen-rb-%d", i), Namespace: ns}, Subjects: g.subjects(true, ns)}
 			if len(roles) > 0 && g.chance(0.5) {
-				rb.RoleRef = rbacv1.RoleRef{APIGroup: rbacv1.GroupName, Kind: rbac.KindRole, Name: roleRef(roles)}
+				rb.RoleRef = rbacv1.RoleRef{APIGroup: rbacv1.GroupName, Kind: rbac.KindRole, Name: roleRef(roles, false)}
 				if slices.Contains(builtinTargets, rb.RoleRef.Name) {
 					rb.RoleRef.Kind = rbac.KindClusterRole
 				}
 			} else {
-				rb.RoleRef = rbacv1.RoleRef{APIGroup: rbacv1.GroupName, Kind: rbac.KindClusterRole, Name: roleRef(clusterRoles)}
+				rb.RoleRef = rbacv1.RoleRef{APIGroup: rbacv1.GroupName, Kind: rbac.KindClusterRole, Name: roleRef(clusterRoles, true)}
 			}
 			_ = p.Add(rb, "")
 		}
