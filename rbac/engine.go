@@ -69,7 +69,9 @@ type Engine struct {
 	whoOnce    sync.Once
 	who        *whoIndex
 	lintOnce   sync.Once
-	scratch    sync.Pool // *scratch
+	groupsOnce sync.Once
+	groups     map[string][]string // resource → the API groups rules name it in
+	scratch    sync.Pool           // *scratch
 }
 
 // role is a Role or ClusterRole.

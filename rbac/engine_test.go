@@ -446,11 +446,26 @@ func TestRandomPolicies(t *testing.T) {
 		e := rbac.Compile(p, rbac.Options{NoNodeAuthorizer: true})
 		v := size.Vocab()
 		users := v.Identities(r, 30)
+		lists := map[string]rbac.Rules{}
+		for _, u := range users {
+			lists[u.Name+strings.Join(u.Groups, ",")] = e.RulesFor(u, rbac.AllNamespaces)
+		}
 		for range 300 {
 			a := v.Action(r)
 			w := e.WhoCan(a)
 			for _, u := range users {
 				d := e.Check(u, a)
+				all := lists[u.Name+strings.Join(u.Groups, ",")]
+				if got := all.Allows(a); got != d.Allowed {
+					t.Fatalf("seed %d: %v %s: --list -A allows it %v, can-i %v (%s)", seed, u, a, got, d.Allowed, d.Reason)
+				}
+				ns := a.Namespace
+				if !a.IsResource() {
+					ns = ""
+				}
+				if in := e.RulesFor(u, ns); in.Allows(a) != d.Allowed {
+					t.Fatalf("seed %d: %v %s: --list -n %q allows it %v, can-i %v", seed, u, a, ns, in.Allows(a), d.Allowed)
+				}
 				if want := naive(e.Policy(), u, a); d.Allowed != want {
 					t.Fatalf("seed %d: %v %s: engine %v, unindexed %v: %s", seed, u, a, d.Allowed, want, d.Reason)
 				}

@@ -452,3 +452,77 @@ func YAML(p *rbac.Policy) ([]byte, error) {
 	}
 	return []byte(b.String()), nil
 }
+
+// Mutate returns a copy of a generated policy with random changes, as a
+// pull request to an RBAC repository might make them: bindings removed,
+// added and given other subjects or roles; rules added to roles and
+// removed from them; aggregation labels moved. Every object stays valid.
+func Mutate(r *rand.Rand, p *rbac.Policy, s Size) *rbac.Policy {
+	g := &gen{r: r, s: s, v: s.Vocab()}
+	q := &rbac.Policy{}
+	var clusterRoles []string
+	for i := range p.ClusterRoles {
+		cr := *p.ClusterRoles[i].DeepCopy()
+		switch x := r.Float64(); {
+		case x < 0.1 && cr.AggregationRule == nil:
+			cr.Rules = append(cr.Rules, g.rule(false))
+		case x < 0.2 && len(cr.Rules) > 1:
+			cr.Rules = slices.Delete(cr.Rules, 0, 1)
+		case x < 0.25 && cr.AggregationRule == nil:
+			cr.Labels = g.aggLabels(-1)
+		}
+		_ = q.Add(&cr, "")
+		clusterRoles = append(clusterRoles, cr.Name)
+	}
+	rolesIn := map[string][]string{}
+	for i := range p.Roles {
+		ro := *p.Roles[i].DeepCopy()
+		switch x := r.Float64(); {
+		case x < 0.1:
+			ro.Rules = append(ro.Rules, g.rule(true))
+		case x < 0.2 && len(ro.Rules) > 1:
+			ro.Rules = slices.Delete(ro.Rules, len(ro.Rules)-1, len(ro.Rules))
+		}
+		_ = q.Add(&ro, "")
+		rolesIn[ro.Namespace] = append(rolesIn[ro.Namespace], ro.Name)
+	}
+	for i := range p.ClusterRoleBindings {
+		b := *p.ClusterRoleBindings[i].DeepCopy()
+		switch x := r.Float64(); {
+		case x < 0.08:
+			continue // removed
+		case x < 0.16:
+			b.Subjects = append(b.Subjects, g.subject(false, ""))
+		case x < 0.2:
+			b.RoleRef.Name = g.pick(clusterRoles)
+		}
+		_ = q.Add(&b, "")
+	}
+	for i := range p.RoleBindings {
+		b := *p.RoleBindings[i].DeepCopy()
+		switch x := r.Float64(); {
+		case x < 0.08:
+			continue
+		case x < 0.16:
+			b.Subjects = g.subjects(true, b.Namespace)
+		}
+		_ = q.Add(&b, "")
+	}
+	for i := range max(1, s.ClusterRoleBindings/10) {
+		_ = q.Add(&rbacv1.ClusterRoleBinding{ObjectMeta: metav1.ObjectMeta{Name: fmt.Sprintf("gen-crb-new-%d", i)},
+			RoleRef:  rbacv1.RoleRef{APIGroup: rbacv1.GroupName, Kind: rbac.KindClusterRole, Name: g.pick(append(slices.Clone(clusterRoles), builtinTargets...))},
+			Subjects: g.subjects(false, "")}, "")
+	}
+	for _, ns := range g.v.Namespaces {
+		if !g.chance(0.5) {
+			continue
+		}
+		rb := &rbacv1.RoleBinding{ObjectMeta: metav1.ObjectMeta{Name: "gen-rb-new", Namespace: ns}, Subjects: g.subjects(true, ns),
+			RoleRef: rbacv1.RoleRef{APIGroup: rbacv1.GroupName, Kind: rbac.KindClusterRole, Name: g.pick(clusterRoles)}}
+		if roles := rolesIn[ns]; len(roles) > 0 && g.chance(0.5) {
+			rb.RoleRef = rbacv1.RoleRef{APIGroup: rbacv1.GroupName, Kind: rbac.KindRole, Name: g.pick(roles)}
+		}
+		_ = q.Add(rb, "")
+	}
+	return q
+}
