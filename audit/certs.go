@@ -3,13 +3,16 @@ package audit
 import (
 	"crypto/x509"
 	"fmt"
-	"path"
 	"slices"
 	"strings"
 	"time"
 
+	"k8s.io/apiserver/pkg/authentication/user"
+
+	"github.com/bulwark-k8s/bulwark/expiry"
 	"github.com/bulwark-k8s/bulwark/hardening"
 	"github.com/bulwark-k8s/bulwark/kubeconfig"
+	"github.com/bulwark-k8s/bulwark/layout"
 	"github.com/bulwark-k8s/bulwark/pki"
 	"github.com/bulwark-k8s/bulwark/plan"
 )
@@ -140,13 +143,12 @@ func (n *node) checkCerts(r *Report) {
 
 func (n *node) checkExpiry(r *Report, file, what string, c *x509.Certificate) {
 	r.Checked++
-	now := n.opts.Now
-	switch {
-	case !now.Before(c.NotAfter):
+	switch expiry.Judge(c, n.opts.Now, n.opts.WarnWithin) {
+	case expiry.Expired:
 		r.add(Finding{ID: "cert:expired", Severity: hardening.Critical, Title: what + " has expired",
 			Evidence:    Evidence{File: file, Detail: fmt.Sprintf("%s ended %s", c.Subject.CommonName, c.NotAfter.UTC().Format(time.RFC3339))},
 			Remediation: "bulwark certs renew (or kubeadm certs renew)"})
-	case c.NotAfter.Sub(now) <= n.opts.WarnWithin:
+	case expiry.Expiring:
 		r.add(Finding{ID: "cert:expiring", Severity: hardening.Medium, Title: what + " expires soon",
 			Evidence:    Evidence{File: file, Detail: fmt.Sprintf("%s ends %s", c.Subject.CommonName, c.NotAfter.UTC().Format(time.RFC3339))},
 			Remediation: "bulwark certs renew (or kubeadm certs renew)"})
@@ -187,7 +189,7 @@ func (n *node) checkCertFile(r *Report, rel string) {
 			Evidence:    Evidence{File: rel, Detail: fmt.Sprintf("CN %q, want %q", cert.Subject.CommonName, spec.Subject.CommonName)},
 			Remediation: "bulwark certs renew " + spec.Name})
 	}
-	if !slices.Equal(sorted(cert.Subject.Organization), sorted(spec.Subject.Organizations)) && !slices.Contains(cert.Subject.Organization, plan.GroupMasters) {
+	if !slices.Equal(sorted(cert.Subject.Organization), sorted(spec.Subject.Organizations)) && !slices.Contains(cert.Subject.Organization, user.SystemPrivilegedGroup) {
 		r.add(Finding{ID: "cert:organization", Severity: hardening.Medium, Title: rel + " carries groups it should not",
 			Evidence:    Evidence{File: rel, Detail: fmt.Sprintf("O %q, want %q", cert.Subject.Organization, spec.Subject.Organizations)},
 			Remediation: "bulwark certs renew " + spec.Name})
@@ -197,8 +199,8 @@ func (n *node) checkCertFile(r *Report, rel string) {
 			Evidence:    Evidence{File: rel, Detail: fmt.Sprintf("usages %v, want %v", pki.UsagesOf(cert), spec.Usages)},
 			Remediation: "bulwark certs renew " + spec.Name})
 	}
-	if spec.Kind == "apiserver" {
-		for _, name := range []string{"kubernetes", "kubernetes.default", "kubernetes.default.svc"} {
+	if spec.Kind == plan.CertAPIServer {
+		for _, name := range plan.ServiceNames(n.plan.Config.ClusterDomain) {
 			if !slices.Contains(cert.DNSNames, name) {
 				r.add(Finding{ID: "cert:apiserver-sans", Severity: hardening.High, Title: "the API server certificate does not cover the in-cluster names",
 					Evidence: Evidence{File: rel, Detail: "missing DNS name " + name}, Remediation: "bulwark certs renew apiserver"})
@@ -222,7 +224,7 @@ func sortedUsages(us []pki.Usage) []string {
 // break-glass one: RBAC cannot take that group's access away.
 func (n *node) checkMasters(r *Report, file string, cert *x509.Certificate, breakGlass bool) {
 	r.Checked++
-	if slices.Contains(cert.Subject.Organization, plan.GroupMasters) && !breakGlass && !cert.IsCA {
+	if slices.Contains(cert.Subject.Organization, user.SystemPrivilegedGroup) && !breakGlass && !cert.IsCA {
 		r.add(Finding{ID: "rbac:system-masters", Severity: hardening.High,
 			Title:       "a credential is in system:masters, which bypasses RBAC and cannot be revoked",
 			Evidence:    Evidence{File: file, Detail: fmt.Sprintf("CN %q, O %q", cert.Subject.CommonName, cert.Subject.Organization)},
@@ -251,7 +253,7 @@ func (n *node) checkKubeconfigs(r *Report) {
 		return
 	}
 	for _, rel := range files {
-		if path.Dir(rel) != "." || !strings.HasSuffix(rel, ".conf") {
+		if layout.Classify(rel) != layout.Kubeconfig {
 			continue
 		}
 		data, err := n.dir.ReadSecret(rel)
@@ -264,7 +266,7 @@ func (n *node) checkKubeconfigs(r *Report) {
 				Evidence: Evidence{File: rel, Detail: err.Error()}, Remediation: "restore or regenerate it"})
 			continue
 		}
-		breakGlass := rel == "super-admin.conf"
+		breakGlass := rel == layout.KubeconfigFile(plan.KubeconfigSuperAdmin)
 		for where, c := range certs {
 			n.checkExpiry(r, rel, fmt.Sprintf("%s (%s)", rel, where), c)
 			if strings.HasPrefix(where, "user ") {

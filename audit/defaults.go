@@ -27,9 +27,9 @@ var builtinFlagDefaults = map[hardening.Component]map[string]string{
 		"tls-min-version":                         "VersionTLS12",
 		"requestheader-allowed-names":             "",
 		"service-account-extend-token-expiration": "true",
-		"audit-log-maxage":                        "0",
-		"audit-log-maxbackup":                     "0",
-		"audit-log-maxsize":                       "0",
+		"audit-log-maxage":                        "366",
+		"audit-log-maxbackup":                     "100",
+		"audit-log-maxsize":                       "100",
 	},
 	hardening.ControllerManager: {
 		"bind-address":                    "0.0.0.0",

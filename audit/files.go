@@ -5,7 +5,6 @@ import (
 	"io/fs"
 	"os"
 	"os/user"
-	"path"
 	"path/filepath"
 	"sort"
 	"strconv"
@@ -13,6 +12,7 @@ import (
 	"syscall"
 
 	"github.com/bulwark-k8s/bulwark/hardening"
+	"github.com/bulwark-k8s/bulwark/layout"
 )
 
 // modeRule is the most a kind of file may allow.
@@ -23,19 +23,31 @@ type modeRule struct {
 	cis  string
 }
 
+// kindRules say how bad it is when a kind of file is more open than the
+// layout table's mode for it, and which CIS check that is.
+var kindRules = map[layout.Kind]struct {
+	sev hardening.Severity
+	cis string
+}{
+	layout.PrivateKey:       {hardening.Medium, "1.1.21"},
+	layout.Certificate:      {hardening.Low, "1.1.20"},
+	layout.Kubeconfig:       {hardening.Medium, "1.1.13"},
+	layout.Manifest:         {hardening.Low, "1.1.1"},
+	layout.EncryptionConfig: {hardening.High, ""},
+	layout.KubeletConfig:    {hardening.Low, "4.1.9"},
+	layout.Unit:             {hardening.Low, "4.1.1"},
+}
+
+// ruleFor is the mode rule of a kind of file.
+func ruleFor(k layout.Kind) (modeRule, bool) {
+	r, ok := kindRules[k]
+	return modeRule{k.String(), k.Mode(), r.sev, r.cis}, ok
+}
+
 // modeFor says how open a file of the cluster folder may be.
 func modeFor(rel string) (modeRule, bool) {
-	switch {
-	case strings.HasPrefix(rel, "pki/") && strings.HasSuffix(rel, ".key"):
-		return modeRule{"a private key", 0o600, hardening.Medium, "1.1.21"}, true
-	case strings.HasPrefix(rel, "pki/") && strings.HasSuffix(rel, ".crt"):
-		return modeRule{"a certificate", 0o644, hardening.Low, "1.1.20"}, true
-	case path.Dir(rel) == "." && strings.HasSuffix(rel, ".conf"):
-		return modeRule{"a kubeconfig", 0o600, hardening.Medium, "1.1.13"}, true
-	case strings.HasPrefix(rel, "manifests/") && strings.HasSuffix(rel, ".yaml"):
-		return modeRule{"a static Pod manifest", 0o600, hardening.Low, "1.1.1"}, true
-	case rel == hardening.EncryptionConfigFile:
-		return modeRule{"the encryption configuration (holds the key to every Secret)", 0o600, hardening.High, ""}, true
+	if k := layout.Classify(rel); k != layout.KubeletConfig {
+		return ruleFor(k)
 	}
 	return modeRule{}, false
 }
@@ -46,16 +58,16 @@ func modeForSetting(name string) (modeRule, bool) {
 	n := strings.ToLower(name)
 	switch {
 	case n == "encryption-provider-config":
-		return modeRule{"the encryption configuration (holds the key to every Secret)", 0o600, hardening.High, ""}, true
+		return ruleFor(layout.EncryptionConfig)
 	case n == "service-account-key-file": // the API server's: public keys that verify tokens
-		return modeRule{"a certificate", 0o644, hardening.Low, "1.1.20"}, true
+		return ruleFor(layout.Certificate)
 	case strings.HasSuffix(n, "key-file") || strings.HasSuffix(n, "keyfile") || n == "tlsprivatekeyfile":
-		return modeRule{"a private key", 0o600, hardening.Medium, "1.1.21"}, true
+		return ruleFor(layout.PrivateKey)
 	case strings.HasSuffix(n, "kubeconfig"):
-		return modeRule{"a kubeconfig", 0o600, hardening.Medium, "1.1.13"}, true
+		return ruleFor(layout.Kubeconfig)
 	case strings.HasSuffix(n, "cert-file") || strings.HasSuffix(n, "certfile") || strings.HasSuffix(n, "ca-file") ||
 		strings.HasSuffix(n, "cafile") || n == "tlscertfile" || strings.HasSuffix(n, "x509.clientcafile"):
-		return modeRule{"a certificate", 0o644, hardening.Low, "1.1.20"}, true
+		return ruleFor(layout.Certificate)
 	}
 	return modeRule{}, false
 }
@@ -107,10 +119,13 @@ func (n *node) checkModes(r *Report) {
 	}
 	if k := n.find(hardening.Kubelet); k != nil {
 		if k.ConfigFile != "" {
-			n.checkMode(r, n.local(k.ConfigFile), k.ConfigFile, modeRule{"the kubelet configuration", 0o600, hardening.Low, "4.1.9"})
+			rule, _ := ruleFor(layout.KubeletConfig)
+			n.checkMode(r, n.local(k.ConfigFile), k.ConfigFile, rule)
 		}
 		if strings.HasSuffix(k.Source, ".service") || strings.HasSuffix(k.Source, ".conf") {
-			n.checkMode(r, k.Source, k.Source, modeRule{"the kubelet unit file", 0o600, hardening.Low, "4.1.1"})
+			rule, _ := ruleFor(layout.Unit)
+			rule.what = "the kubelet unit file"
+			n.checkMode(r, k.Source, k.Source, rule)
 		}
 	}
 	if e := n.find(hardening.Etcd); e != nil {
@@ -170,10 +185,10 @@ func (n *node) checkEtcdData(r *Report, dir string) {
 		return
 	}
 	r.Checked++
-	if fi.Mode().Perm()&^0o700 != 0 {
+	if fi.Mode().Perm()&^layout.DataDir.Mode() != 0 {
 		r.add(Finding{ID: "file:mode", Severity: hardening.Medium, CIS: "1.1.11", Component: "etcd",
 			Title:    "etcd's data folder is open to other users: it holds every Secret",
-			Evidence: Evidence{File: dir, Detail: fmt.Sprintf("mode %o", fi.Mode().Perm())}, Remediation: "chmod 700 " + dir})
+			Evidence: Evidence{File: dir, Detail: fmt.Sprintf("mode %o", fi.Mode().Perm())}, Remediation: fmt.Sprintf("chmod %o %s", layout.DataDir.Mode(), dir)})
 	}
 	st, ok := fi.Sys().(*syscall.Stat_t)
 	if !ok {

@@ -22,6 +22,7 @@ import (
 
 	"k8s.io/client-go/tools/clientcmd"
 
+	"github.com/bulwark-k8s/bulwark/expiry"
 	"github.com/bulwark-k8s/bulwark/hardening"
 	"github.com/bulwark-k8s/bulwark/store"
 )
@@ -122,7 +123,7 @@ func Live(ctx context.Context, o LiveOptions) (*Report, error) {
 		o.Now = time.Now()
 	}
 	if o.WarnWithin == 0 {
-		o.WarnWithin = 30 * 24 * time.Hour
+		o.WarnWithin = expiry.DefaultWarnWithin
 	}
 	if o.ReadOnlyPort == 0 {
 		o.ReadOnlyPort = KubeletReadOnlyPort
@@ -523,11 +524,11 @@ func (l *live) checkServed() {
 		l.r.Checked++
 		who := fmt.Sprintf("%q, issued by %q,", c.Subject.CommonName, c.Issuer.CommonName)
 		fix := "renew the component's serving certificate (bulwark certs renew) and restart it"
-		switch {
-		case !l.opts.Now.Before(c.NotAfter):
+		switch expiry.Judge(c, l.opts.Now, l.opts.WarnWithin) {
+		case expiry.Expired:
 			l.r.add(Finding{ID: "cert:expired", Severity: hardening.Critical, Title: "the certificate served at " + ep + " has expired",
 				Evidence: Evidence{Endpoint: ep, Detail: fmt.Sprintf("%s ended %s", who, c.NotAfter.UTC().Format(time.RFC3339))}, Remediation: fix})
-		case c.NotAfter.Sub(l.opts.Now) <= l.opts.WarnWithin:
+		case expiry.Expiring:
 			l.r.add(Finding{ID: "cert:expiring", Severity: hardening.Medium, Title: "the certificate served at " + ep + " expires soon",
 				Evidence: Evidence{Endpoint: ep, Detail: fmt.Sprintf("%s ends %s", who, c.NotAfter.UTC().Format(time.RFC3339))}, Remediation: fix})
 		}

@@ -13,9 +13,11 @@ import (
 	"sigs.k8s.io/yaml"
 
 	"github.com/bulwark-k8s/bulwark/config"
+	"github.com/bulwark-k8s/bulwark/expiry"
 	"github.com/bulwark-k8s/bulwark/hardening"
+	"github.com/bulwark-k8s/bulwark/layout"
 	"github.com/bulwark-k8s/bulwark/plan"
-	"github.com/bulwark-k8s/bulwark/render"
+	"github.com/bulwark-k8s/bulwark/release"
 	"github.com/bulwark-k8s/bulwark/store"
 )
 
@@ -37,10 +39,10 @@ type node struct {
 // Static audits a node's files.
 func Static(opts Options) (*Report, error) {
 	if opts.Root == "" {
-		opts.Root = render.DefaultRoot
+		opts.Root = layout.DefaultRoot
 	}
 	if opts.WarnWithin == 0 {
-		opts.WarnWithin = 30 * 24 * 60 * 60 * 1e9
+		opts.WarnWithin = expiry.DefaultWarnWithin
 	}
 	d, err := store.Open(opts.Dir)
 	if err != nil {
@@ -72,7 +74,7 @@ func Static(opts Options) (*Report, error) {
 func (n *node) loadPlan() error {
 	c := config.Default("node")
 	n.defaulted = true
-	if data, err := n.dir.Read("bulwark.yaml"); err == nil {
+	if data, err := n.dir.Read(layout.ConfigFile); err == nil {
 		if parsed, err := config.Parse(data, "node"); err == nil {
 			c, n.defaulted = parsed, false
 		}
@@ -192,8 +194,8 @@ func (n *node) discover() error {
 		kubelet = &Component{Name: hardening.Kubelet, Source: n.opts.KubeletConfig, Flags: map[string]Value{}, ConfigFile: n.opts.KubeletConfig}
 		n.comps = append(n.comps, kubelet)
 	default:
-		if ok, _ := n.dir.Exists(hardening.KubeletConfigFile); ok {
-			f := n.dir.Path(hardening.KubeletConfigFile)
+		if ok, _ := n.dir.Exists(layout.KubeletConfigFile); ok {
+			f := n.dir.Path(layout.KubeletConfigFile)
 			kubelet = &Component{Name: hardening.Kubelet, Source: f, Flags: map[string]Value{}, ConfigFile: f}
 			n.comps = append(n.comps, kubelet)
 		}
@@ -263,7 +265,7 @@ func checkEtcdCertAuth(caFlag string) func(n *node, r *Report, c *Component, s h
 		f := settingFinding(c, s, v, "true")
 		if ca, ok := c.Flags[caFlag]; ok && ca.Value != "" {
 			f.Severity = hardening.Low
-			f.Evidence.Detail += "; --" + caFlag + " is set, so etcd 3.6 asks for client certificates anyway"
+			f.Evidence.Detail += "; --" + caFlag + " is set, so etcd " + release.EtcdMinor() + " asks for client certificates anyway"
 		}
 		r.add(f)
 	}

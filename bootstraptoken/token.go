@@ -16,6 +16,8 @@ import (
 	bootstraputil "k8s.io/cluster-bootstrap/token/util"
 	bootstrapsecrets "k8s.io/cluster-bootstrap/util/secrets"
 	"sigs.k8s.io/yaml"
+
+	"github.com/bulwark-k8s/bulwark/layout"
 )
 
 // DefaultUsages are what bulwark's tokens may be used for: authenticating
@@ -120,7 +122,7 @@ func (t Token) ToSecret() *corev1.Secret {
 		ObjectMeta: metav1.ObjectMeta{
 			Name:      t.SecretName(),
 			Namespace: metav1.NamespaceSystem,
-			Labels:    map[string]string{"app.kubernetes.io/managed-by": "bulwark"},
+			Labels:    map[string]string{layout.ManagedByLabel: layout.ManagedBy},
 		},
 		Type: bootstrapapi.SecretTypeBootstrapToken,
 		Data: data,

@@ -14,7 +14,9 @@ import (
 
 	"github.com/bulwark-k8s/bulwark/audit"
 	"github.com/bulwark-k8s/bulwark/config"
-	"github.com/bulwark-k8s/bulwark/render"
+	"github.com/bulwark-k8s/bulwark/expiry"
+	"github.com/bulwark-k8s/bulwark/layout"
+	"github.com/bulwark-k8s/bulwark/release"
 )
 
 func newAuditCmd(env *Env) *cobra.Command {
@@ -33,7 +35,7 @@ func newAuditCmd(env *Env) *cobra.Command {
 		Use:   "audit [--dir DIR [--manifests DIR] [--cmdline FILE]... [--kubelet-config FILE]] [--live --etcd HOST:PORT... ...]",
 		Short: "Check a control plane's files and live endpoints against the hardening table and the PKI rules",
 		Long: `audit computes each component's effective configuration (flags, over its
-configuration file, over the real built-in defaults of Kubernetes 1.36 and etcd 3.6)
+configuration file, over the real built-in defaults of Kubernetes ` + release.KubernetesMinor() + ` and etcd ` + release.EtcdMinor() + `)
 from static Pod manifests, systemd units or plain command lines, and the kubelet's
 configuration file and drop-ins as its own --config and --config-dir name them. It
 checks every rule of the hardening table "bulwark render" writes from, and the PKI:
@@ -130,14 +132,14 @@ could not run; 2 bad usage.`,
 		},
 	}
 	cmd.Flags().StringVar(&o.Dir, "dir", "", "cluster folder (pki/, *.conf, manifests/), e.g. /etc/kubernetes (optional with --live)")
-	cmd.Flags().StringVar(&o.Root, "root", render.DefaultRoot, "the folder's path as the manifests name it; paths under it are read from --dir")
+	cmd.Flags().StringVar(&o.Root, "root", layout.DefaultRoot, "the folder's path as the manifests name it; paths under it are read from --dir")
 	cmd.Flags().StringVar(&o.ManifestDir, "manifests", "", "static Pod manifests folder (default DIR/manifests)")
 	cmd.Flags().StringArrayVar(&o.CommandLines, "cmdline", nil, "a systemd unit or a file holding a component's command line (repeatable)")
 	cmd.Flags().StringVar(&owner, "file-owner", "0:0", "USER:GROUP (names or numbers) that must own the keys, certificates, kubeconfigs, manifests and units")
 	cmd.Flags().StringVar(&o.KubeletConfig, "kubelet-config", "", "a KubeletConfiguration, when no kubelet command line names one")
 	cmd.Flags().StringVarP(&format, "output", "o", "table", "output format: "+strings.Join(audit.Formats, ", "))
 	cmd.Flags().StringVar(&failOn, "fail-on", "low", "exit 3 when a finding is at or above this severity: info, low, medium, high, critical")
-	cmd.Flags().StringVar(&warn, "warn-within", "30d", "report certificates that end within this period")
+	cmd.Flags().StringVar(&warn, "warn-within", config.Duration(expiry.DefaultWarnWithin).String(), "report certificates that end within this period")
 	cmd.Flags().BoolVar(&live, "live", false, "also probe the live endpoints given below")
 	cmd.Flags().StringSliceVar(&lo.Etcd, "etcd", nil, "etcd client endpoint HOST[:PORT] (default port 2379; repeatable)")
 	cmd.Flags().StringSliceVar(&lo.EtcdPeers, "etcd-peer", nil, "etcd peer endpoint HOST[:PORT] (default port 2380; repeatable)")

@@ -68,7 +68,7 @@ expiring within --warn-within, or unreadable; 1 the folder could not be read.`,
 	}
 	cmd.Flags().StringVar(&dir, "dir", "", "cluster folder")
 	_ = cmd.MarkFlagRequired("dir")
-	cmd.Flags().StringVar(&warn, "warn-within", "30d", "report certificates that end within this period")
+	cmd.Flags().StringVar(&warn, "warn-within", config.Duration(expiry.DefaultWarnWithin).String(), "report certificates that end within this period")
 	out.register(cmd)
 	return cmd
 }

@@ -12,13 +12,11 @@ import (
 	"sigs.k8s.io/yaml"
 
 	"github.com/bulwark-k8s/bulwark/config"
+	"github.com/bulwark-k8s/bulwark/layout"
 	"github.com/bulwark-k8s/bulwark/plan"
 	"github.com/bulwark-k8s/bulwark/provision"
 	"github.com/bulwark-k8s/bulwark/store"
 )
-
-// savedConfig is where init keeps the configuration it was run with.
-const savedConfig = provision.ConfigFile
 
 const defaultLockTimeout = 2 * time.Minute
 
@@ -30,7 +28,7 @@ type clusterFlags struct {
 
 func (f *clusterFlags) register(cmd *cobra.Command, needDir bool) {
 	cmd.Flags().StringVar(&f.dir, "dir", "", "cluster folder (kubeadm layout: pki/, *.conf, cluster/)")
-	cmd.Flags().StringVar(&f.configFile, "config", "", "cluster configuration file (default: the folder's "+savedConfig+", else built-in defaults)")
+	cmd.Flags().StringVar(&f.configFile, "config", "", "cluster configuration file (default: the folder's "+layout.ConfigFile+", else built-in defaults)")
 	if needDir {
 		_ = cmd.MarkFlagRequired("dir")
 	}
@@ -58,9 +56,9 @@ func (f *clusterFlags) load(env *Env) (*config.Cluster, []byte, error) {
 		if derr != nil {
 			return nil, nil, derr
 		}
-		if ok, _ := d.Exists(savedConfig); ok {
-			name = d.Path(savedConfig)
-			data, err = d.Read(savedConfig)
+		if ok, _ := d.Exists(layout.ConfigFile); ok {
+			name = d.Path(layout.ConfigFile)
+			data, err = d.Read(layout.ConfigFile)
 		}
 	}
 	if err != nil {

@@ -2,10 +2,13 @@ package cli
 
 import (
 	"fmt"
+	"strings"
 	"text/tabwriter"
 
 	"github.com/spf13/cobra"
 
+	"github.com/bulwark-k8s/bulwark/config"
+	"github.com/bulwark-k8s/bulwark/layout"
 	"github.com/bulwark-k8s/bulwark/plan"
 	"github.com/bulwark-k8s/bulwark/provision"
 	"github.com/bulwark-k8s/bulwark/store"
@@ -20,12 +23,8 @@ func newInitCmd(env *Env) *cobra.Command {
 		Use:   "init --dir DIR [--config FILE]",
 		Short: "Write the whole PKI, every kubeconfig and the cluster objects; keep what exists",
 		Long: `init writes, at kubeadm's paths under DIR, everything "bulwark plan" lists:
-four CAs (cluster, etcd, etcd peer, front proxy), the service-account key pair,
-every leaf certificate, etcd server and peer certificates for every member,
-five kubeconfigs, and under cluster/ the objects to apply: the bootstrap
-token Secret, the ClusterRoleBindings, and the default ServiceAccounts of
-default, kube-system, kube-public and kube-node-lease without token
-automount. Then it renders the hardened configuration (see "bulwark render").
+` + planSummary() + `
+Then it renders the hardened configuration (see "bulwark render").
 
 A rerun keeps every existing key byte for byte, creates only what is missing and
 checks what exists (key matches certificate, chain verifies, names still cover
@@ -87,4 +86,45 @@ func dash(s string) string {
 		return "-"
 	}
 	return s
+}
+
+// planSummary says what init writes, from the plan's tables.
+func planSummary() string {
+	p, err := plan.New(config.Default("node"))
+	if err != nil {
+		return ""
+	}
+	cas := make([]string, len(p.CAs))
+	for i, c := range p.CAs {
+		cas[i] = c.Name
+	}
+	var kcs []string
+	for _, k := range p.Kubeconfigs {
+		kcs = append(kcs, k.File())
+	}
+	text := fmt.Sprintf("%d CAs (%s), the service-account key pair, every leaf certificate, etcd "+
+		"server and peer certificates for every member, %d kubeconfigs (%s), and under %s/ the objects "+
+		"to apply: the bootstrap token Secret, the ClusterRoleBindings, and the default ServiceAccounts "+
+		"of %s without token automount.",
+		len(cas), strings.Join(cas, ", "), len(kcs), strings.Join(kcs, ", "), layout.ClusterObjectsDir,
+		strings.Join(plan.QuietNamespaces(), ", "))
+	return wrap(text, 80)
+}
+
+// wrap breaks text into lines of at most width columns.
+func wrap(text string, width int) string {
+	var b strings.Builder
+	col := 0
+	for _, w := range strings.Fields(text) {
+		if col > 0 && col+1+len(w) > width {
+			b.WriteByte('\n')
+			col = 0
+		} else if col > 0 {
+			b.WriteByte(' ')
+			col++
+		}
+		b.WriteString(w)
+		col += len(w)
+	}
+	return b.String()
 }

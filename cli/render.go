@@ -1,10 +1,14 @@
 package cli
 
 import (
+	"fmt"
+
 	"github.com/spf13/cobra"
 
+	"github.com/bulwark-k8s/bulwark/layout"
 	"github.com/bulwark-k8s/bulwark/plan"
 	"github.com/bulwark-k8s/bulwark/provision"
+	"github.com/bulwark-k8s/bulwark/release"
 	"github.com/bulwark-k8s/bulwark/render"
 	"github.com/bulwark-k8s/bulwark/store"
 )
@@ -13,10 +17,10 @@ import (
 type renderFlags struct{ o render.Options }
 
 func (f *renderFlags) register(cmd *cobra.Command) {
-	cmd.Flags().StringVar(&f.o.Root, "root", render.DefaultRoot, "where the cluster folder sits on the nodes; every host path in the manifests is under it")
-	cmd.Flags().StringVar(&f.o.KubernetesVersion, "kubernetes-version", render.DefaultKubernetesVersion, "tag of the control-plane images")
+	cmd.Flags().StringVar(&f.o.Root, "root", layout.DefaultRoot, "where the cluster folder sits on the nodes; every host path in the manifests is under it")
+	cmd.Flags().StringVar(&f.o.KubernetesVersion, "kubernetes-version", release.Kubernetes, "tag of the control-plane images")
 	cmd.Flags().StringVar(&f.o.ImageRepository, "image-repository", render.DefaultImageRepository, "registry of the control-plane images")
-	cmd.Flags().StringVar(&f.o.EtcdVersion, "etcd-version", render.DefaultEtcdVersion, "tag of the etcd image")
+	cmd.Flags().StringVar(&f.o.EtcdVersion, "etcd-version", release.EtcdImageTag, "tag of the etcd image")
 }
 
 func (f *renderFlags) validate() error {
@@ -34,15 +38,16 @@ func newRenderCmd(env *Env) *cobra.Command {
 	cmd := &cobra.Command{
 		Use:   "render --dir DIR [--root /etc/kubernetes]",
 		Short: "Write hardened configuration: static Pod manifests, kubelet, encryption, authentication, audit",
-		Long: `render writes, from the hardening table ("bulwark render" is also run by init):
-  manifests/{etcd,kube-apiserver,kube-controller-manager,kube-scheduler}.yaml
-      (manifests/<node>/… when there are several nodes)
-  kubelet/config.yaml            KubeletConfiguration
-  encryption-config.yaml         Secrets encrypted at rest (its key is made once and kept)
-  authentication-config.yaml     anonymous access to health endpoints only
-  audit-policy.yaml
-Rendered files are 0600. Files that follow from the configuration are brought up to
-date on every run; the encryption configuration is never replaced.`,
+		Long: fmt.Sprintf(`render writes, from the hardening table ("bulwark render" is also run by init):
+  %[1]s/{etcd,kube-apiserver,kube-controller-manager,kube-scheduler}.yaml
+      (%[1]s/<node>/… when there are several nodes)
+  %-30[2]s KubeletConfiguration
+  %-30[3]s Secrets encrypted at rest (its key is made once and kept)
+  %-30[4]s anonymous access to health endpoints only
+  %[5]s
+Rendered files are %04[6]o. Files that follow from the configuration are brought up to
+date on every run; the encryption configuration is never replaced.`, layout.ManifestsDir, layout.KubeletConfigFile,
+			layout.EncryptionConfigFile, layout.AuthnConfigFile, layout.AuditPolicyFile, layout.Manifest.Mode()),
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			if err := rf.validate(); err != nil {

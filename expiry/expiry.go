@@ -6,12 +6,11 @@ package expiry
 import (
 	"crypto/x509"
 	"fmt"
-	"path"
 	"sort"
-	"strings"
 	"time"
 
 	"github.com/bulwark-k8s/bulwark/kubeconfig"
+	"github.com/bulwark-k8s/bulwark/layout"
 	"github.com/bulwark-k8s/bulwark/pki"
 	"github.com/bulwark-k8s/bulwark/store"
 )
@@ -26,6 +25,25 @@ const (
 	Expired  Status = "expired"
 	Invalid  Status = "invalid"
 )
+
+// DefaultWarnWithin is how soon before its end a certificate is reported
+// as expiring, unless a command is told otherwise.
+const DefaultWarnWithin = 30 * 24 * time.Hour
+
+// Judge is a certificate's status at now: expired from its NotAfter on,
+// invalid before its NotBefore, expiring when it ends within warnWithin.
+// Every command that reports expiry (certs, audit, the live audit) asks it.
+func Judge(c *x509.Certificate, now time.Time, warnWithin time.Duration) Status {
+	switch {
+	case !now.Before(c.NotAfter):
+		return Expired
+	case now.Before(c.NotBefore):
+		return Invalid
+	case c.NotAfter.Sub(now) <= warnWithin:
+		return Expiring
+	}
+	return OK
+}
 
 // Entry is one certificate.
 type Entry struct {
@@ -53,9 +71,9 @@ func Scan(d *store.Dir, now time.Time, warnWithin time.Duration) ([]Entry, error
 	var out []Entry
 	for _, f := range files {
 		switch {
-		case strings.HasPrefix(f, "pki/") && strings.HasSuffix(f, ".crt"):
+		case layout.Classify(f) == layout.Certificate:
 			out = append(out, certEntries(d, f, now, warnWithin)...)
-		case path.Dir(f) == "." && strings.HasSuffix(f, ".conf"):
+		case layout.Classify(f) == layout.Kubeconfig:
 			out = append(out, kubeconfigEntries(d, f, now, warnWithin)...)
 		}
 	}
@@ -108,14 +126,12 @@ func kubeconfigEntries(d *store.Dir, f string, now time.Time, warn time.Duration
 
 func entry(f string, c *x509.Certificate, now time.Time, warn time.Duration) Entry {
 	e := Entry{File: f, Subject: c.Subject.CommonName, Issuer: c.Issuer.CommonName, CA: c.IsCA,
-		NotAfter: c.NotAfter.UTC(), Remaining: c.NotAfter.Sub(now).Truncate(time.Second), Status: OK}
-	switch {
-	case !now.Before(c.NotAfter):
-		e.Status, e.Remaining = Expired, 0
-	case now.Before(c.NotBefore):
-		e.Status, e.Error = Invalid, "not valid before "+c.NotBefore.UTC().Format(time.RFC3339)
-	case c.NotAfter.Sub(now) <= warn:
-		e.Status = Expiring
+		NotAfter: c.NotAfter.UTC(), Remaining: c.NotAfter.Sub(now).Truncate(time.Second), Status: Judge(c, now, warn)}
+	switch e.Status {
+	case Expired:
+		e.Remaining = 0
+	case Invalid:
+		e.Error = "not valid before " + c.NotBefore.UTC().Format(time.RFC3339)
 	}
 	e.RemainingSeconds = int64(e.Remaining / time.Second)
 	return e

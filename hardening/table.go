@@ -12,6 +12,7 @@ import (
 	"strings"
 
 	"github.com/bulwark-k8s/bulwark/config"
+	"github.com/bulwark-k8s/bulwark/layout"
 	"github.com/bulwark-k8s/bulwark/plan"
 )
 
@@ -41,16 +42,6 @@ const (
 	ControllerMgrPort = 10257
 	SchedulerPort     = 10259
 	KubeletPort       = 10250
-)
-
-// Files rendered beside the PKI, relative to the cluster folder.
-const (
-	EncryptionConfigFile = "encryption-config.yaml"
-	AuditPolicyFile      = "audit-policy.yaml"
-	AuthnConfigFile      = "authentication-config.yaml"
-	KubeletConfigFile    = "kubelet/config.yaml"
-	AuditLogPath         = "/var/log/kubernetes/audit/audit.log"
-	EtcdDataDir          = "/var/lib/etcd"
 )
 
 // Context is what a setting's value depends on.
@@ -209,7 +200,7 @@ func etcdSettings() []Setting {
 	e := row(Etcd)
 	return []Setting{
 		e("name", func(c *Context) any { return c.Member.Name }, NotAudited, "", "", "member name; matches its certificates' CN"),
-		e("data-dir", lit(EtcdDataDir), NotAudited, "", "", "where the member keeps its data"),
+		e("data-dir", lit(layout.EtcdDataDir), NotAudited, "", "", "where the member keeps its data"),
 		e("listen-client-urls", func(c *Context) any {
 			urls := []string{url(firstIP(c.Member), EtcdClientPort)}
 			if firstIP(c.Member) != "127.0.0.1" {
@@ -229,13 +220,13 @@ func etcdSettings() []Setting {
 		}, NotAudited, "", "", "every member, by TLS peer URL"),
 		e("initial-cluster-state", lit("new"), NotAudited, "", "", "bootstrap a new cluster"),
 		e("initial-cluster-token", func(c *Context) any { return c.Plan.Config.ClusterName + "-etcd" }, NotAudited, "", "", "keeps members of another cluster out at bootstrap"),
-		e("cert-file", func(c *Context) any { return c.cert("etcd/server") }, Present, High, "2.1", "serve clients over TLS"),
-		e("key-file", func(c *Context) any { return c.key("etcd/server") }, Present, High, "2.1", "serve clients over TLS"),
+		e("cert-file", func(c *Context) any { return c.cert(plan.CertEtcdServer) }, Present, High, "2.1", "serve clients over TLS"),
+		e("key-file", func(c *Context) any { return c.key(plan.CertEtcdServer) }, Present, High, "2.1", "serve clients over TLS"),
 		e("client-cert-auth", lit("true"), Equals, Critical, "2.2", "only clients with a certificate from etcd/ca may connect: etcd holds every Secret"),
 		e("trusted-ca-file", func(c *Context) any { return c.caCert(plan.EtcdCA) }, Present, Critical, "2.7", "trust etcd/ca only, never the cluster CA"),
 		e("auto-tls", lit("false"), Equals, High, "2.3", "self-signed client certificates would defeat client-cert-auth"),
-		e("peer-cert-file", func(c *Context) any { return c.cert("etcd/peer") }, Present, High, "2.4", "peers talk over TLS"),
-		e("peer-key-file", func(c *Context) any { return c.key("etcd/peer") }, Present, High, "2.4", "peers talk over TLS"),
+		e("peer-cert-file", func(c *Context) any { return c.cert(plan.CertEtcdPeer) }, Present, High, "2.4", "peers talk over TLS"),
+		e("peer-key-file", func(c *Context) any { return c.key(plan.CertEtcdPeer) }, Present, High, "2.4", "peers talk over TLS"),
 		e("peer-client-cert-auth", lit("true"), Equals, Critical, "2.5", "only holders of an etcd/peer-ca certificate may join as members"),
 		e("peer-trusted-ca-file", func(c *Context) any { return c.caCert(plan.EtcdPeerCA) }, Present, Critical, "2.4", "a separate peer CA: a stolen client certificate cannot join the cluster"),
 		e("peer-auto-tls", lit("false"), Equals, High, "2.6", "self-signed peer certificates would defeat peer-client-cert-auth"),
@@ -249,19 +240,19 @@ func apiServerSettings() []Setting {
 	return []Setting{
 		a("advertise-address", func(c *Context) any { return firstIP(c.Node) }, NotAudited, "", "", "the address the API server announces to the cluster"),
 		a("secure-port", lit(strconv.Itoa(APIServerPort)), NotAudited, "", "", "HTTPS only; there is no insecure port"),
-		a("authentication-config", func(c *Context) any { return c.File(AuthnConfigFile) }, Present, High, "1.2.1",
+		a("authentication-config", func(c *Context) any { return c.File(layout.AuthnConfigFile) }, Present, High, "1.2.1",
 			"anonymous requests only on /livez, /readyz and /healthz (for probes); everything else needs credentials"),
 		a("authorization-mode", lit("Node,RBAC"), Equals, Critical, "1.2.6", "Node authorizer for kubelets, RBAC for everyone else; never AlwaysAllow"),
 		a("enable-admission-plugins", lit("NodeRestriction,DenyServiceExternalIPs"), Contains, High, "1.2.14",
 			"NodeRestriction: a kubelet may only change its own Node and Pods; DenyServiceExternalIPs: no Service can claim an outside address (CVE-2020-8554)"),
 		a("enable-bootstrap-token-auth", lit("true"), NotAudited, "", "", "kubelet TLS bootstrap with short-lived tokens"),
 		a("client-ca-file", func(c *Context) any { return c.caCert(plan.ClusterCA) }, Present, Critical, "1.2.25", "client certificates must come from the cluster CA"),
-		a("tls-cert-file", func(c *Context) any { return c.cert("apiserver") }, Present, High, "1.2.24", "serve over TLS"),
-		a("tls-private-key-file", func(c *Context) any { return c.key("apiserver") }, Present, High, "1.2.24", "serve over TLS"),
+		a("tls-cert-file", func(c *Context) any { return c.cert(plan.CertAPIServer) }, Present, High, "1.2.24", "serve over TLS"),
+		a("tls-private-key-file", func(c *Context) any { return c.key(plan.CertAPIServer) }, Present, High, "1.2.24", "serve over TLS"),
 		a("tls-min-version", lit("VersionTLS12"), Equals, Medium, "", "no TLS 1.0/1.1"),
 		a("tls-cipher-suites", lit(StrongCipherSuites), Subset, Low, "1.2.29", "TLS 1.2 with forward-secret AEAD ciphers only"),
-		a("kubelet-client-certificate", func(c *Context) any { return c.cert("apiserver-kubelet-client") }, Present, High, "1.2.4", "authenticate to kubelets as kube-apiserver-kubelet-client"),
-		a("kubelet-client-key", func(c *Context) any { return c.key("apiserver-kubelet-client") }, Present, High, "1.2.4", "authenticate to kubelets"),
+		a("kubelet-client-certificate", func(c *Context) any { return c.cert(plan.CertKubeletClient) }, Present, High, "1.2.4", "authenticate to kubelets as kube-apiserver-kubelet-client"),
+		a("kubelet-client-key", func(c *Context) any { return c.key(plan.CertKubeletClient) }, Present, High, "1.2.4", "authenticate to kubelets"),
 		a("kubelet-preferred-address-types", lit("InternalIP,ExternalIP,Hostname"), NotAudited, "", "", "reach kubelets by address first"),
 		a("etcd-servers", func(c *Context) any {
 			var urls []string
@@ -271,12 +262,12 @@ func apiServerSettings() []Setting {
 			return strings.Join(urls, ",")
 		}, NotAudited, "", "", "every etcd member, over TLS"),
 		a("etcd-cafile", func(c *Context) any { return c.caCert(plan.EtcdCA) }, Present, Critical, "1.2.26", "verify etcd against etcd/ca"),
-		a("etcd-certfile", func(c *Context) any { return c.cert("apiserver-etcd-client") }, Present, Critical, "1.2.23", "authenticate to etcd with its own client certificate"),
-		a("etcd-keyfile", func(c *Context) any { return c.key("apiserver-etcd-client") }, Present, Critical, "1.2.23", "authenticate to etcd"),
-		a("proxy-client-cert-file", func(c *Context) any { return c.cert("front-proxy-client") }, NotAudited, "", "", "authenticate to aggregated API servers"),
-		a("proxy-client-key-file", func(c *Context) any { return c.key("front-proxy-client") }, NotAudited, "", "", "authenticate to aggregated API servers"),
+		a("etcd-certfile", func(c *Context) any { return c.cert(plan.CertEtcdClient) }, Present, Critical, "1.2.23", "authenticate to etcd with its own client certificate"),
+		a("etcd-keyfile", func(c *Context) any { return c.key(plan.CertEtcdClient) }, Present, Critical, "1.2.23", "authenticate to etcd"),
+		a("proxy-client-cert-file", func(c *Context) any { return c.cert(plan.CertFrontProxyClient) }, NotAudited, "", "", "authenticate to aggregated API servers"),
+		a("proxy-client-key-file", func(c *Context) any { return c.key(plan.CertFrontProxyClient) }, NotAudited, "", "", "authenticate to aggregated API servers"),
 		a("requestheader-client-ca-file", func(c *Context) any { return c.caCert(plan.FrontProxyCA) }, NotAudited, "", "", "trust identity headers only from front-proxy-ca clients (audit compares it with the cluster CA by key)"),
-		a("requestheader-allowed-names", lit("front-proxy-client"), Equals, High, "", "and only from the front-proxy client itself").onlyIf("requestheader-client-ca-file"),
+		a("requestheader-allowed-names", lit(plan.FrontProxyClientCN), Equals, High, "", "and only from the front-proxy client itself").onlyIf("requestheader-client-ca-file"),
 		a("requestheader-username-headers", lit("X-Remote-User"), NotAudited, "", "", "aggregation headers"),
 		a("requestheader-group-headers", lit("X-Remote-Group"), NotAudited, "", "", "aggregation headers"),
 		a("requestheader-extra-headers-prefix", lit("X-Remote-Extra-"), NotAudited, "", "", "aggregation headers"),
@@ -284,9 +275,9 @@ func apiServerSettings() []Setting {
 		a("service-account-key-file", func(c *Context) any { return c.File(plan.ServiceAccountPubFile) }, Present, High, "1.2.22", "verify service-account tokens"),
 		a("service-account-signing-key-file", func(c *Context) any { return c.File(plan.ServiceAccountKeyFile) }, Present, High, "", "sign service-account tokens (TokenRequest)"),
 		a("service-cluster-ip-range", func(c *Context) any { return c.Plan.Config.ServiceCIDR }, NotAudited, "", "", "Service addresses; the first is in the serving certificate"),
-		a("encryption-provider-config", func(c *Context) any { return c.File(EncryptionConfigFile) }, Present, High, "1.2.27", "Secrets are encrypted before they reach etcd"),
-		a("audit-policy-file", func(c *Context) any { return c.File(AuditPolicyFile) }, Present, Medium, "3.2.1", "record who did what"),
-		a("audit-log-path", lit(AuditLogPath), Present, Medium, "1.2.16", "where the audit log goes"),
+		a("encryption-provider-config", func(c *Context) any { return c.File(layout.EncryptionConfigFile) }, Present, High, "1.2.27", "Secrets are encrypted before they reach etcd"),
+		a("audit-policy-file", func(c *Context) any { return c.File(layout.AuditPolicyFile) }, Present, Medium, "3.2.1", "record who did what"),
+		a("audit-log-path", lit(layout.AuditLogPath), Present, Medium, "1.2.16", "where the audit log goes"),
 		a("audit-log-maxage", lit("30"), AtLeast, Low, "1.2.17", "keep 30 days of audit logs").onlyIf("audit-log-path"),
 		a("audit-log-maxbackup", lit("10"), AtLeast, Low, "1.2.18", "keep 10 rotated audit logs").onlyIf("audit-log-path"),
 		a("audit-log-maxsize", lit("100"), AtLeast, Low, "1.2.19", "rotate the audit log at 100 MB").onlyIf("audit-log-path"),
@@ -298,7 +289,7 @@ func apiServerSettings() []Setting {
 
 func controllerManagerSettings() []Setting {
 	m := row(ControllerManager)
-	kc := func(c *Context) any { return c.File("controller-manager.conf") }
+	kc := func(c *Context) any { return c.File(layout.KubeconfigFile(plan.KubeconfigControllerManager)) }
 	return []Setting{
 		m("kubeconfig", kc, Present, High, "", "authenticate as system:kube-controller-manager"),
 		m("authentication-kubeconfig", kc, NotAudited, "", "", "delegated authentication of its own HTTPS endpoint (without it, only health checks get in)"),
@@ -324,7 +315,7 @@ func controllerManagerSettings() []Setting {
 
 func schedulerSettings() []Setting {
 	s := row(Scheduler)
-	kc := func(c *Context) any { return c.File("scheduler.conf") }
+	kc := func(c *Context) any { return c.File(layout.KubeconfigFile(plan.KubeconfigScheduler)) }
 	return []Setting{
 		s("kubeconfig", kc, Present, High, "", "authenticate as system:kube-scheduler"),
 		s("authentication-kubeconfig", kc, NotAudited, "", "", "delegated authentication of its own HTTPS endpoint (without it, only health checks get in)"),
@@ -352,7 +343,7 @@ func kubeletSettings() []Setting {
 		k("seccompDefault", lit(true), Equals, Low, "4.2.14", "containers run with the runtime's default seccomp profile"),
 		k("serverTLSBootstrap", lit(false), NotAudited, Medium, "4.2.9",
 			"serving CSRs are not approved by Kubernetes itself; turn on only with an approver that checks each CSR against its Node"),
-		k("staticPodPath", func(c *Context) any { return c.File("manifests") }, NotAudited, "", "", "where the control-plane manifests are"),
+		k("staticPodPath", func(c *Context) any { return c.File(layout.ManifestsDir) }, NotAudited, "", "", "where the control-plane manifests are"),
 		k("clusterDomain", func(c *Context) any { return c.Plan.Config.ClusterDomain }, NotAudited, "", "", "cluster DNS domain"),
 		k("cgroupDriver", lit("systemd"), NotAudited, "", "", "match the container runtime"),
 	}

@@ -4,7 +4,10 @@ import (
 	"slices"
 	"strings"
 
+	bootstrapapi "k8s.io/cluster-bootstrap/token/api"
+
 	"github.com/bulwark-k8s/bulwark/config"
+	"github.com/bulwark-k8s/bulwark/layout"
 	"github.com/bulwark-k8s/bulwark/pki"
 )
 
@@ -35,12 +38,10 @@ const (
 
 // Files of the cluster objects written under cluster/.
 const (
-	RBACManifestFile = "cluster/rbac.yaml"
+	RBACManifestFile = layout.ClusterObjectsDir + "/rbac.yaml"
 	// ServiceAccountsManifestFile holds the default ServiceAccounts of
 	// QuietNamespaces.
-	ServiceAccountsManifestFile = "cluster/service-accounts.yaml"
-	// TokenManifestPattern holds the token ID.
-	TokenManifestPattern = "cluster/bootstrap-token-%s.yaml"
+	ServiceAccountsManifestFile = layout.ClusterObjectsDir + "/service-accounts.yaml"
 )
 
 // Items lists everything init writes, in the order it is written.
@@ -61,8 +62,8 @@ func (p *Plan) Items() []Item {
 	for _, k := range p.Kubeconfigs {
 		it := Item{Name: k.Name, Kind: KindKubeconfig, Files: []string{k.File()}, Purpose: k.Purpose}
 		if k.UsesToken() {
-			it.CN = BootstrapUserPrefix + "<token-id>"
-			it.O = append([]string{GroupBootstrappers}, p.TokenGroups...)
+			it.CN = bootstrapapi.BootstrapUserPrefix + "<token-id>"
+			it.O = append([]string{bootstrapapi.BootstrapDefaultGroup}, p.TokenGroups...)
 			it.Validity = config.Duration(p.TokenTTL).String()
 		} else {
 			it.CA, it.CN, it.O = k.CA, k.Subject.CommonName, slices.Clone(k.Subject.Organizations)
@@ -71,7 +72,7 @@ func (p *Plan) Items() []Item {
 		items = append(items, it)
 	}
 	items = append(items,
-		Item{Name: "bootstrap-token", Kind: KindManifest, Files: []string{"cluster/bootstrap-token-<token-id>.yaml"},
+		Item{Name: "bootstrap-token", Kind: KindManifest, Files: []string{layout.TokenSecretFile("<token-id>")},
 			Validity: config.Duration(p.TokenTTL).String(), Purpose: "bootstrap token Secret for kube-system"},
 		Item{Name: "rbac", Kind: KindManifest, Files: []string{RBACManifestFile}, Purpose: "ClusterRoleBindings for admins, kubelet API and TLS bootstrap"},
 		Item{Name: "service-accounts", Kind: KindManifest, Files: []string{ServiceAccountsManifestFile},

@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/bulwark-k8s/bulwark/config"
+	"github.com/bulwark-k8s/bulwark/layout"
 	"github.com/bulwark-k8s/bulwark/pki"
 )
 
@@ -21,8 +22,8 @@ type CA struct {
 }
 
 // CertFile and KeyFile are the CA's paths relative to the cluster folder.
-func (c CA) CertFile() string { return "pki/" + c.Name + ".crt" }
-func (c CA) KeyFile() string  { return "pki/" + c.Name + ".key" }
+func (c CA) CertFile() string { return layout.CertFile(c.Name) }
+func (c CA) KeyFile() string  { return layout.KeyFile(c.Name) }
 
 // Request is what the CA issues itself.
 func (c CA) Request() pki.Request {
@@ -42,8 +43,8 @@ type Cert struct {
 }
 
 // CertFile and KeyFile are the certificate's paths relative to the cluster folder.
-func (c Cert) CertFile() string { return "pki/" + c.Name + ".crt" }
-func (c Cert) KeyFile() string  { return "pki/" + c.Name + ".key" }
+func (c Cert) CertFile() string { return layout.CertFile(c.Name) }
+func (c Cert) KeyFile() string  { return layout.KeyFile(c.Name) }
 
 // Request is what the CA is asked to sign.
 func (c Cert) Request() pki.Request {
@@ -61,7 +62,7 @@ type Kubeconfig struct {
 }
 
 // File is the kubeconfig's path relative to the cluster folder.
-func (k Kubeconfig) File() string { return k.Name + ".conf" }
+func (k Kubeconfig) File() string { return layout.KubeconfigFile(k.Name) }
 
 // UsesToken reports whether the kubeconfig authenticates with a bootstrap token.
 func (k Kubeconfig) UsesToken() bool { return k.Subject.CommonName == "" }
@@ -73,8 +74,8 @@ func (k Kubeconfig) Request() pki.Request {
 
 // ServiceAccountKey is the key pair that signs service-account tokens.
 const (
-	ServiceAccountKeyFile = "pki/sa.key"
-	ServiceAccountPubFile = "pki/sa.pub"
+	ServiceAccountKeyFile = layout.PKIDir + "/sa.key"
+	ServiceAccountPubFile = layout.PKIDir + "/sa.pub"
 )
 
 // Plan is everything bulwark writes for one cluster, resolved.
@@ -158,7 +159,7 @@ func (p *Plan) resolveCert(s certSpec, name string, m *config.Node) Cert {
 	var names sanSet
 	switch s.sans {
 	case sansAPIServer:
-		names.dns("kubernetes", "kubernetes.default", "kubernetes.default.svc", "kubernetes.default.svc."+c.ClusterDomain)
+		names.dns(ServiceNames(c.ClusterDomain)...)
 		names.ips(c.ServiceIPs()...)
 		names.add(c.APIHost())
 		for _, n := range c.ControlPlane {
@@ -179,6 +180,13 @@ func (p *Plan) resolveCert(s certSpec, name string, m *config.Node) Cert {
 	}
 	cert.Subject.DNSNames, cert.Subject.IPs = names.dnsNames, names.ipList
 	return cert
+}
+
+// ServiceNames are the in-cluster DNS names of the API server: the
+// "kubernetes" Service in "default", short and fully qualified.
+func ServiceNames(clusterDomain string) []string {
+	const svc = "kubernetes"
+	return []string{svc, svc + ".default", svc + ".default.svc", svc + ".default.svc." + clusterDomain}
 }
 
 // sanSet collects names without repeats, in the order first given.

@@ -7,6 +7,10 @@ import (
 	"strings"
 	"testing"
 
+	bootstrapapi "k8s.io/cluster-bootstrap/token/api"
+
+	"k8s.io/apiserver/pkg/authentication/user"
+
 	"github.com/bulwark-k8s/bulwark/config"
 	"github.com/bulwark-k8s/bulwark/pki"
 	"github.com/bulwark-k8s/bulwark/plan"
@@ -224,19 +228,19 @@ func TestMastersOnlyOnSuperAdmin(t *testing.T) {
 	forEachCluster(t, func(t *testing.T, _ cluster, p *plan.Plan) {
 		holders := map[string]bool{}
 		for _, it := range p.Items() {
-			if slices.Contains(it.O, plan.GroupMasters) {
+			if slices.Contains(it.O, user.SystemPrivilegedGroup) {
 				holders[it.Name] = true
 			}
-			if it.CN == plan.GroupMasters {
+			if it.CN == user.SystemPrivilegedGroup {
 				t.Errorf("%s has CN %s", it.Name, it.CN)
 			}
 		}
 		if len(holders) != 1 || !holders["super-admin"] {
-			t.Errorf("%s holders = %v, want only super-admin", plan.GroupMasters, holders)
+			t.Errorf("%s holders = %v, want only super-admin", user.SystemPrivilegedGroup, holders)
 		}
 		for _, b := range plan.Bindings() {
-			if b.Subject == plan.GroupMasters {
-				t.Errorf("binding %s names %s", b.Name, plan.GroupMasters)
+			if b.Subject == user.SystemPrivilegedGroup {
+				t.Errorf("binding %s names %s", b.Name, user.SystemPrivilegedGroup)
 			}
 		}
 	})
@@ -423,9 +427,9 @@ func TestKubeconfigs(t *testing.T) {
 			o  []string
 		}{
 			"admin":              {"kubernetes-admin", []string{plan.GroupClusterAdmins}},
-			"super-admin":        {"kubernetes-super-admin", []string{plan.GroupMasters}},
-			"controller-manager": {plan.UserControllerMgr, nil},
-			"scheduler":          {plan.UserScheduler, nil},
+			"super-admin":        {"kubernetes-super-admin", []string{user.SystemPrivilegedGroup}},
+			"controller-manager": {user.KubeControllerManager, nil},
+			"scheduler":          {user.KubeScheduler, nil},
 			"bootstrap-kubelet":  {"", nil},
 		}
 		if len(p.Kubeconfigs) != len(want) {
@@ -451,7 +455,7 @@ func TestKubeconfigs(t *testing.T) {
 			}
 		}
 		for _, it := range p.Items() {
-			if it.Name == "bootstrap-kubelet" && !slices.Equal(it.O, append([]string{plan.GroupBootstrappers}, c.extraGroups...)) {
+			if it.Name == "bootstrap-kubelet" && !slices.Equal(it.O, append([]string{bootstrapapi.BootstrapDefaultGroup}, c.extraGroups...)) {
 				t.Errorf("bootstrap-kubelet groups %v", it.O)
 			}
 		}
@@ -474,7 +478,7 @@ func TestBindingsReferenceTable(t *testing.T) {
 		}
 		// Kubelet client certificates come through the CSR API, not the
 		// table's files: their group is the one other group a binding may name.
-		groups[plan.GroupNodes] = true
+		groups[user.NodesGroup] = true
 		names := map[string]bool{}
 		for _, b := range plan.Bindings() {
 			if names[b.Name] {
@@ -502,9 +506,9 @@ func TestBindingsReferenceTable(t *testing.T) {
 		want := []plan.Binding{
 			{ClusterRole: "cluster-admin", SubjectKind: plan.SubjectGroup, Subject: admin.Subject.Organizations[0]},
 			{ClusterRole: "system:kubelet-api-admin", SubjectKind: plan.SubjectUser, Subject: kubeletClient.Subject.CommonName},
-			{ClusterRole: "system:node-bootstrapper", SubjectKind: plan.SubjectGroup, Subject: plan.GroupBootstrappers},
-			{ClusterRole: "system:certificates.k8s.io:certificatesigningrequests:nodeclient", SubjectKind: plan.SubjectGroup, Subject: plan.GroupBootstrappers},
-			{ClusterRole: "system:certificates.k8s.io:certificatesigningrequests:selfnodeclient", SubjectKind: plan.SubjectGroup, Subject: plan.GroupNodes},
+			{ClusterRole: "system:node-bootstrapper", SubjectKind: plan.SubjectGroup, Subject: bootstrapapi.BootstrapDefaultGroup},
+			{ClusterRole: "system:certificates.k8s.io:certificatesigningrequests:nodeclient", SubjectKind: plan.SubjectGroup, Subject: bootstrapapi.BootstrapDefaultGroup},
+			{ClusterRole: "system:certificates.k8s.io:certificatesigningrequests:selfnodeclient", SubjectKind: plan.SubjectGroup, Subject: user.NodesGroup},
 		}
 		for _, w := range want {
 			if !slices.ContainsFunc(plan.Bindings(), func(b plan.Binding) bool {

@@ -6,6 +6,9 @@
 package plan
 
 import (
+	"k8s.io/apiserver/pkg/authentication/user"
+	bootstrapapi "k8s.io/cluster-bootstrap/token/api"
+
 	"github.com/bulwark-k8s/bulwark/pki"
 )
 
@@ -17,17 +20,39 @@ const (
 	FrontProxyCA = "front-proxy-ca"
 )
 
-// Groups and users that the tables, the bindings and the audit share.
+// Groups and users of bulwark's own that the tables, the bindings and the
+// audit share. Kubernetes' own come from k8s.io/apiserver's user package
+// and k8s.io/cluster-bootstrap's token api.
 const (
-	GroupMasters        = "system:masters"
-	GroupClusterAdmins  = "bulwark:cluster-admins"
-	GroupBootstrappers  = "system:bootstrappers"
-	GroupNodes          = "system:nodes"
-	UserKubeletClient   = "kube-apiserver-kubelet-client"
-	UserControllerMgr   = "system:kube-controller-manager"
-	UserScheduler       = "system:kube-scheduler"
-	NodeUserPrefix      = "system:node:"
-	BootstrapUserPrefix = "system:bootstrap:"
+	// GroupClusterAdmins is admin.conf's group, bound to cluster-admin by a
+	// ClusterRoleBinding that can be deleted.
+	GroupClusterAdmins = "bulwark:cluster-admins"
+	// UserKubeletClient is the API server's identity towards kubelets.
+	UserKubeletClient = "kube-apiserver-kubelet-client"
+)
+
+// Names of the kubeconfigs in the table; each is written to
+// layout.KubeconfigFile(name).
+const (
+	KubeconfigAdmin             = "admin"
+	KubeconfigSuperAdmin        = "super-admin"
+	KubeconfigControllerManager = "controller-manager"
+	KubeconfigScheduler         = "scheduler"
+	KubeconfigBootstrapKubelet  = "bootstrap-kubelet"
+)
+
+// Names of the leaf certificates in the table (per-member ones are placed
+// under pki/etcd/<member>/ with several members).
+const (
+	CertAPIServer        = "apiserver"
+	CertKubeletClient    = "apiserver-kubelet-client"
+	CertFrontProxyClient = "front-proxy-client"
+	CertEtcdClient       = "apiserver-etcd-client"
+	CertEtcdHealthcheck  = "etcd/healthcheck-client"
+	CertEtcdServer       = "etcd/server"
+	CertEtcdPeer         = "etcd/peer"
+	FrontProxyClientCN   = "front-proxy-client"
+	apiServerCN          = "kube-apiserver"
 )
 
 // caSpec declares one trust root.
@@ -73,31 +98,31 @@ func certSpecs() []certSpec {
 	server := []pki.Usage{pki.ServerAuth}
 	client := []pki.Usage{pki.ClientAuth}
 	return []certSpec{
-		{name: "apiserver", ca: ClusterCA, cn: "kube-apiserver", usages: server, sans: sansAPIServer,
+		{name: CertAPIServer, ca: ClusterCA, cn: apiServerCN, usages: server, sans: sansAPIServer,
 			purpose: "API server serving certificate"},
-		{name: "apiserver-kubelet-client", ca: ClusterCA, cn: UserKubeletClient, usages: client,
+		{name: CertKubeletClient, ca: ClusterCA, cn: UserKubeletClient, usages: client,
 			purpose: "API server to kubelets; bound to system:kubelet-api-admin"},
-		{name: "front-proxy-client", ca: FrontProxyCA, cn: "front-proxy-client", usages: client,
+		{name: CertFrontProxyClient, ca: FrontProxyCA, cn: FrontProxyClientCN, usages: client,
 			purpose: "API server to aggregated API servers"},
-		{name: "apiserver-etcd-client", ca: EtcdCA, cn: "kube-apiserver-etcd-client", usages: client,
+		{name: CertEtcdClient, ca: EtcdCA, cn: "kube-apiserver-etcd-client", usages: client,
 			purpose: "API server to etcd"},
-		{name: "etcd/healthcheck-client", ca: EtcdCA, cn: "kube-etcd-healthcheck-client", usages: client,
+		{name: CertEtcdHealthcheck, ca: EtcdCA, cn: "kube-etcd-healthcheck-client", usages: client,
 			purpose: "etcd liveness probe"},
 		// etcd's serving certificate needs clientAuth as well: etcd's own
 		// gRPC gateway (the /v3 JSON API on the client port) dials the member
 		// with this certificate, and etcd refuses it without clientAuth
 		// ("incompatible key usage"), as e2e/etcd_test.go shows. The key never
 		// leaves the member, which holds all of etcd's data anyway.
-		{name: "etcd/server", ca: EtcdCA, usages: []pki.Usage{pki.ServerAuth, pki.ClientAuth}, perMember: true, sans: sansEtcdServer,
+		{name: CertEtcdServer, ca: EtcdCA, usages: []pki.Usage{pki.ServerAuth, pki.ClientAuth}, perMember: true, sans: sansEtcdServer,
 			purpose: "etcd client-port serving certificate (and its gateway's client)"},
-		{name: "etcd/peer", ca: EtcdPeerCA, usages: []pki.Usage{pki.ServerAuth, pki.ClientAuth}, perMember: true, sans: sansEtcdPeer,
+		{name: CertEtcdPeer, ca: EtcdPeerCA, usages: []pki.Usage{pki.ServerAuth, pki.ClientAuth}, perMember: true, sans: sansEtcdPeer,
 			purpose: "etcd member to member"},
 	}
 }
 
 // kubeconfigSpec declares one kubeconfig file.
 type kubeconfigSpec struct {
-	name    string // file is name + ".conf"
+	name    string // file: layout.KubeconfigFile(name)
 	cn      string // empty: authenticates with a bootstrap token
 	orgs    []string
 	purpose string
@@ -105,13 +130,13 @@ type kubeconfigSpec struct {
 
 func kubeconfigSpecs() []kubeconfigSpec {
 	return []kubeconfigSpec{
-		{name: "admin", cn: "kubernetes-admin", orgs: []string{GroupClusterAdmins},
+		{name: KubeconfigAdmin, cn: "kubernetes-admin", orgs: []string{GroupClusterAdmins},
 			purpose: "administrator; cluster-admin through a revocable ClusterRoleBinding"},
-		{name: "super-admin", cn: "kubernetes-super-admin", orgs: []string{GroupMasters},
+		{name: KubeconfigSuperAdmin, cn: "kubernetes-super-admin", orgs: []string{user.SystemPrivilegedGroup},
 			purpose: "break-glass only: system:masters bypasses RBAC and cannot be revoked"},
-		{name: "controller-manager", cn: UserControllerMgr, purpose: "kube-controller-manager"},
-		{name: "scheduler", cn: UserScheduler, purpose: "kube-scheduler"},
-		{name: "bootstrap-kubelet", purpose: "kubelet TLS bootstrap with a bootstrap token"},
+		{name: KubeconfigControllerManager, cn: user.KubeControllerManager, purpose: "kube-controller-manager"},
+		{name: KubeconfigScheduler, cn: user.KubeScheduler, purpose: "kube-scheduler"},
+		{name: KubeconfigBootstrapKubelet, purpose: "kubelet TLS bootstrap with a bootstrap token"},
 	}
 }
 
@@ -137,11 +162,11 @@ func Bindings() []Binding {
 			"admin.conf's group; delete this binding to revoke every admin credential"},
 		{"bulwark:kubelet-api-admin", "system:kubelet-api-admin", SubjectUser, UserKubeletClient,
 			"lets the API server reach kubelets (logs, exec) without system:masters"},
-		{"bulwark:node-bootstrapper", "system:node-bootstrapper", SubjectGroup, GroupBootstrappers,
+		{"bulwark:node-bootstrapper", "system:node-bootstrapper", SubjectGroup, bootstrapapi.BootstrapDefaultGroup,
 			"bootstrap tokens may create CSRs"},
-		{"bulwark:node-autoapprove-bootstrap", "system:certificates.k8s.io:certificatesigningrequests:nodeclient", SubjectGroup, GroupBootstrappers,
+		{"bulwark:node-autoapprove-bootstrap", "system:certificates.k8s.io:certificatesigningrequests:nodeclient", SubjectGroup, bootstrapapi.BootstrapDefaultGroup,
 			"the controller manager approves a bootstrapping node's client CSR"},
-		{"bulwark:node-autoapprove-certificate-rotation", "system:certificates.k8s.io:certificatesigningrequests:selfnodeclient", SubjectGroup, GroupNodes,
+		{"bulwark:node-autoapprove-certificate-rotation", "system:certificates.k8s.io:certificatesigningrequests:selfnodeclient", SubjectGroup, user.NodesGroup,
 			"the controller manager approves a node's renewal of its own client certificate"},
 	}
 }

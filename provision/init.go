@@ -12,6 +12,7 @@ import (
 
 	"github.com/bulwark-k8s/bulwark/bootstraptoken"
 	"github.com/bulwark-k8s/bulwark/kubeconfig"
+	"github.com/bulwark-k8s/bulwark/layout"
 	"github.com/bulwark-k8s/bulwark/pki"
 	"github.com/bulwark-k8s/bulwark/plan"
 	"github.com/bulwark-k8s/bulwark/render"
@@ -59,7 +60,7 @@ func Init(d *store.Dir, p *plan.Plan, opts Options) (Summary, error) {
 // leaves the PKI untouched too.
 //
 // With opts.Config, the configuration the plan came from is kept beside it
-// as ConfigFile, in the batch's first stage: a run killed part-way is
+// as layout.ConfigFile, in the batch's first stage: a run killed part-way is
 // finished by a rerun with the same configuration.
 func InitAndRender(d *store.Dir, p *plan.Plan, o render.Options, opts Options) (Summary, error) {
 	// Both only read the folder until the batch is written; rendering is
@@ -90,8 +91,8 @@ func InitAndRender(d *store.Dir, p *plan.Plan, o render.Options, opts Options) (
 		return nil, err
 	}
 	if opts.Config != nil {
-		if have, err := d.Read(ConfigFile); err != nil || !bytes.Equal(have, opts.Config) {
-			b.Add(store.File{Rel: ConfigFile, Data: opts.Config, Mode: store.PublicMode, Replace: err == nil, Stage: stageKeys})
+		if have, err := d.Read(layout.ConfigFile); err != nil || !bytes.Equal(have, opts.Config) {
+			b.Add(store.File{Rel: layout.ConfigFile, Data: opts.Config, Replace: err == nil, Stage: stageKeys})
 		}
 	}
 	if err := b.Commit(); err != nil {
@@ -520,7 +521,7 @@ func (r *run) newBootstrapKubeconfig(spec plan.Kubeconfig) error {
 		if err != nil {
 			return err
 		}
-		manifestFile = fmt.Sprintf(plan.TokenManifestPattern, tok.ID)
+		manifestFile = layout.TokenSecretFile(tok.ID)
 		data, err := tok.MarshalSecret()
 		if err != nil {
 			return err

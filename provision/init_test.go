@@ -13,6 +13,8 @@ import (
 	"testing"
 	"time"
 
+	"k8s.io/apiserver/pkg/authentication/user"
+
 	"github.com/bulwark-k8s/bulwark/kubeconfig"
 	"github.com/bulwark-k8s/bulwark/pki"
 	"github.com/bulwark-k8s/bulwark/plan"
@@ -228,7 +230,7 @@ func checkLeaves(t *testing.T, p *plan.Plan, roots map[string]*x509.Certificate,
 		if !slices.Equal(c.DNSNames, l.req.DNSNames) || !slices.EqualFunc(c.IPAddresses, l.req.IPs, net.IP.Equal) {
 			t.Errorf("%s: SANs %v %v, want %v %v", l.name, c.DNSNames, c.IPAddresses, l.req.DNSNames, l.req.IPs)
 		}
-		if slices.Contains(c.Subject.Organization, plan.GroupMasters) != (l.name == "super-admin") {
+		if slices.Contains(c.Subject.Organization, user.SystemPrivilegedGroup) != (l.name == "super-admin") {
 			t.Errorf("%s: O %v", l.name, c.Subject.Organization)
 		}
 		checkDates(t, l.name, c, now, 365*24*time.Hour)

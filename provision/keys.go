@@ -54,6 +54,12 @@ func (k *pendingKey) get() (crypto.Signer, error) {
 // is there; a search that lost its race ends by itself, and its key is
 // discarded unused.
 func generateKeys(keys []*pendingKey, random io.Reader) error {
+	return startKeys(keys, random, nil)
+}
+
+// startKeys is generateKeys; searchers, if not nil, is done once every
+// search has ended, the losing ones included (tests wait on it).
+func startKeys(keys []*pendingKey, random io.Reader, searchers *sync.WaitGroup) error {
 	if len(keys) == 0 {
 		return nil
 	}
@@ -93,7 +99,13 @@ func generateKeys(keys []*pendingKey, random io.Reader) error {
 		}
 	}
 	for range min(runtime.GOMAXPROCS(0), len(keys)) {
+		if searchers != nil {
+			searchers.Add(1)
+		}
 		go func() {
+			if searchers != nil {
+				defer searchers.Done()
+			}
 			for k := claim(); k != nil; k = claim() {
 				s, err := pki.GenerateKey(k.alg, random)
 				deliver(k, s, err)

@@ -3,8 +3,8 @@ package provision
 import (
 	"crypto"
 	"crypto/rand"
+	"sync"
 	"testing"
-	"time"
 
 	"github.com/bulwark-k8s/bulwark/pki"
 )
@@ -31,7 +31,8 @@ func TestGenerateKeys(t *testing.T) {
 					got[i] <- s.Public()
 				}()
 			}
-			if err := generateKeys(keys, rand.Reader); err != nil {
+			var searchers sync.WaitGroup
+			if err := startKeys(keys, rand.Reader, &searchers); err != nil {
 				t.Fatal(err)
 			}
 			seen := map[string]bool{}
@@ -47,9 +48,10 @@ func TestGenerateKeys(t *testing.T) {
 				}
 				seen[string(der)] = true
 			}
-			// The search that lost the race for the last key ends
-			// after generateKeys returns; it must not replace that key.
-			time.Sleep(500 * time.Millisecond)
+			// A search that lost the race for a key ends after
+			// generateKeys returns; once every search has ended, each key
+			// is still the one delivered first.
+			searchers.Wait()
 			for i, k := range keys {
 				if s, _ := k.get(); !pki.PublicKeysEqual(s.Public(), waited[i]) {
 					t.Errorf("key %d changed after delivery", i)

@@ -23,13 +23,9 @@ type Options struct {
 	Now  func() time.Time
 	Rand io.Reader
 	// Config is the configuration file the plan was made from, which
-	// InitAndRender keeps as ConfigFile.
+	// InitAndRender keeps as layout.ConfigFile.
 	Config []byte
 }
-
-// ConfigFile is where InitAndRender keeps the configuration it was run
-// with, so that later commands on the folder use the same one.
-const ConfigFile = "bulwark.yaml"
 
 func (o Options) now() time.Time {
 	if o.Now == nil {

@@ -9,7 +9,10 @@ import (
 	"testing"
 	"time"
 
+	"k8s.io/apiserver/pkg/authentication/user"
+
 	"github.com/bulwark-k8s/bulwark/kubeconfig"
+	"github.com/bulwark-k8s/bulwark/layout"
 	"github.com/bulwark-k8s/bulwark/pki"
 	"github.com/bulwark-k8s/bulwark/plan"
 	"github.com/bulwark-k8s/bulwark/provision"
@@ -167,7 +170,7 @@ func problemCases() []problemCase {
 		{
 			name: "organization added", renew: "front-proxy-client", file: "pki/front-proxy-client.crt", reason: "has O",
 			breakIt: func(t *testing.T, d *store.Dir, p *plan.Plan) {
-				resign(t, d, p, "front-proxy-client", plan.FrontProxyCA, func(r *pki.Request) { r.Organizations = []string{plan.GroupMasters} })
+				resign(t, d, p, "front-proxy-client", plan.FrontProxyCA, func(r *pki.Request) { r.Organizations = []string{user.SystemPrivilegedGroup} })
 			},
 		},
 		{
@@ -215,7 +218,7 @@ func problemCases() []problemCase {
 				}
 				spec, _ := p.Lookup("admin")
 				req := spec.(plan.Kubeconfig).Request()
-				req.Organizations = []string{plan.GroupMasters}
+				req.Organizations = []string{user.SystemPrivilegedGroup}
 				cert := sign(t, d, plan.ClusterCA, req, kc.Credentials.Key.Public())
 				out, err := kubeconfig.Build(kubeconfig.Spec{ClusterName: kc.ClusterName, Server: kc.Server, CA: kc.CAs[0], User: kc.User,
 					Credentials: kubeconfig.Credentials{Cert: cert, Key: kc.Credentials.Key}})
@@ -256,7 +259,7 @@ func resign(t *testing.T, d *store.Dir, p *plan.Plan, name, caName string, edit 
 		edit(&req)
 	}
 	c := sign(t, d, caName, req, readKey(t, d, spec.KeyFile()).Public())
-	if err := d.Replace(spec.CertFile(), pki.MarshalCert(c), store.PublicMode); err != nil {
+	if err := d.Replace(spec.CertFile(), pki.MarshalCert(c), layout.PublicMode); err != nil {
 		t.Fatal(err)
 	}
 }
@@ -475,7 +478,7 @@ func TestInitRefusesOtherProblems(t *testing.T) {
 			}
 		}},
 		{"garbage certificate", "pki/etcd/server.crt", func(t *testing.T, d *store.Dir) {
-			if err := d.Replace("pki/etcd/server.crt", []byte("not a certificate"), store.PublicMode); err != nil {
+			if err := d.Replace("pki/etcd/server.crt", []byte("not a certificate"), layout.PublicMode); err != nil {
 				t.Fatal(err)
 			}
 		}},
@@ -484,7 +487,7 @@ func TestInitRefusesOtherProblems(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			if err := d.Replace("pki/etcd/ca.crt", leaf, store.PublicMode); err != nil {
+			if err := d.Replace("pki/etcd/ca.crt", leaf, layout.PublicMode); err != nil {
 				t.Fatal(err)
 			}
 		}},
@@ -494,7 +497,7 @@ func TestInitRefusesOtherProblems(t *testing.T) {
 				t.Fatal(err)
 			}
 			pub, _ := pki.MarshalPublicKey(k.Public())
-			if err := d.Replace("pki/sa.pub", pub, store.PublicMode); err != nil {
+			if err := d.Replace("pki/sa.pub", pub, layout.PublicMode); err != nil {
 				t.Fatal(err)
 			}
 		}},

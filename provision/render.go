@@ -3,15 +3,11 @@ package provision
 import (
 	"bytes"
 
-	"github.com/bulwark-k8s/bulwark/hardening"
+	"github.com/bulwark-k8s/bulwark/layout"
 	"github.com/bulwark-k8s/bulwark/plan"
 	"github.com/bulwark-k8s/bulwark/render"
 	"github.com/bulwark-k8s/bulwark/store"
 )
-
-// RenderMode is the mode of rendered configuration: CIS asks for 0600 on
-// manifests and kubelet configuration, and they name every key's path.
-const RenderMode = store.SecretMode
 
 // Render writes the rendered configuration. Files that follow from the
 // plan are brought up to date (created, replaced when different, kept when
@@ -37,7 +33,7 @@ func prepareRender(d *store.Dir, p *plan.Plan, o render.Options, opts Options) (
 		writes []store.File
 		sum    Summary
 	)
-	enc := hardening.EncryptionConfigFile
+	enc := layout.EncryptionConfigFile
 	ok, err := d.Exists(enc)
 	if err != nil {
 		return nil, nil, err
@@ -65,10 +61,10 @@ func prepareRender(d *store.Dir, p *plan.Plan, o render.Options, opts Options) (
 		case err == nil && bytes.Equal(have, f.Data):
 			sum = append(sum, Result{File: f.Path, Action: Kept})
 		case err == nil:
-			writes = append(writes, store.File{Rel: f.Path, Data: f.Data, Replace: true, Mode: RenderMode})
+			writes = append(writes, store.File{Rel: f.Path, Data: f.Data, Replace: true})
 			sum = append(sum, Result{File: f.Path, Action: Renewed})
 		default:
-			writes = append(writes, store.File{Rel: f.Path, Data: f.Data, Mode: RenderMode})
+			writes = append(writes, store.File{Rel: f.Path, Data: f.Data})
 			sum = append(sum, Result{File: f.Path, Action: Created})
 		}
 	}

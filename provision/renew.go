@@ -5,6 +5,7 @@ import (
 	"fmt"
 
 	"github.com/bulwark-k8s/bulwark/kubeconfig"
+	"github.com/bulwark-k8s/bulwark/layout"
 	"github.com/bulwark-k8s/bulwark/pki"
 	"github.com/bulwark-k8s/bulwark/plan"
 	"github.com/bulwark-k8s/bulwark/store"
@@ -143,7 +144,7 @@ func Renew(d *store.Dir, p *plan.Plan, names []string, newKey bool, opts Options
 	}
 	// Keys before the certificates that name them.
 	for i := range writes {
-		if !writes[i].Secret || isKubeconfig(writes[i].Rel) {
+		if layout.Classify(writes[i].Rel) != layout.PrivateKey {
 			writes[i].Stage = 1
 		}
 	}
@@ -152,5 +153,3 @@ func Renew(d *store.Dir, p *plan.Plan, names []string, newKey bool, opts Options
 	}
 	return sortSummary(sum), nil
 }
-
-func isKubeconfig(file string) bool { return len(file) > 5 && file[len(file)-5:] == ".conf" }

@@ -9,6 +9,7 @@ import (
 
 	"github.com/bulwark-k8s/bulwark/bootstraptoken"
 	"github.com/bulwark-k8s/bulwark/kubeconfig"
+	"github.com/bulwark-k8s/bulwark/layout"
 	"github.com/bulwark-k8s/bulwark/pki"
 	"github.com/bulwark-k8s/bulwark/plan"
 	"github.com/bulwark-k8s/bulwark/store"
@@ -46,7 +47,9 @@ func ListTokenManifests(d *store.Dir) ([]TokenFile, error) {
 }
 
 // tokenKubeconfigFile is where token create puts a token's bootstrap kubeconfig.
-func tokenKubeconfigFile(id string) string { return "bootstrap-kubelet-" + id + ".conf" }
+func tokenKubeconfigFile(id string) string {
+	return layout.KubeconfigFile(plan.KubeconfigBootstrapKubelet + "-" + id)
+}
 
 // CreateToken makes a new bootstrap token offline: its Secret manifest
 // under cluster/ and a bootstrap kubeconfig that carries it.
@@ -71,7 +74,7 @@ func CreateToken(d *store.Dir, p *plan.Plan, ttl time.Duration, usages, groups [
 	if err != nil {
 		return bootstraptoken.Token{}, nil, err
 	}
-	manifestFile, kcFile := fmt.Sprintf(plan.TokenManifestPattern, tok.ID), tokenKubeconfigFile(tok.ID)
+	manifestFile, kcFile := layout.TokenSecretFile(tok.ID), tokenKubeconfigFile(tok.ID)
 	if err := d.CreateSecret(manifestFile, secret); err != nil {
 		return bootstraptoken.Token{}, nil, err
 	}
@@ -95,13 +98,13 @@ func DeleteToken(d *store.Dir, id string) (Summary, error) {
 	if _, err := bootstraptoken.Parse(id + ".0000000000000000"); err != nil {
 		return nil, fmt.Errorf("invalid token ID %q (want 6 characters [a-z0-9])", id)
 	}
-	manifestFile := fmt.Sprintf(plan.TokenManifestPattern, id)
+	manifestFile := layout.TokenSecretFile(id)
 	var sum Summary
 	ok, err := d.Exists(manifestFile)
 	if err != nil {
 		return nil, err
 	}
-	for _, f := range []string{tokenKubeconfigFile(id), "bootstrap-kubelet.conf"} {
+	for _, f := range []string{tokenKubeconfigFile(id), layout.KubeconfigFile(plan.KubeconfigBootstrapKubelet)} {
 		carries, err := kubeconfigCarries(d, f, id)
 		if err != nil {
 			return nil, err

@@ -10,7 +10,7 @@
 // clusterrole-aggregation controller does, so that manifests answer the
 // same as the running cluster.
 //
-// The facts it reproduces, from k8s.io/kubernetes v1.36:
+// The facts it reproduces, from the pinned k8s.io/kubernetes release:
 //   - the authorizer chain: members of system:masters are allowed
 //     everything before any authorizer runs; the Node authorizer then
 //     answers for node identities (user system:node:<name> in group
@@ -44,6 +44,8 @@ import (
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	utilyaml "k8s.io/apimachinery/pkg/util/yaml"
 	"sigs.k8s.io/yaml"
+
+	"github.com/bulwark-k8s/bulwark/release"
 )
 
 // Kinds of the objects in a Policy, and of the references in paths.
@@ -215,8 +217,16 @@ type DecodeOptions struct {
 }
 
 // ErrUnsupportedVersion is wrapped by errors for RBAC objects of an API
-// version that Kubernetes 1.36 does not serve.
+// version that the pinned Kubernetes release does not serve.
 var ErrUnsupportedVersion = errors.New("unsupported RBAC API version")
+
+func unsupportedVersion(apiVersion, kind string) error {
+	what := apiVersion
+	if kind != "" {
+		what += " " + kind
+	}
+	return fmt.Errorf("%w: %s (Kubernetes %s serves rbac.authorization.k8s.io/v1 only)", ErrUnsupportedVersion, what, release.KubernetesMinor())
+}
 
 // Decode reads RBAC objects from YAML or JSON: one or more documents, each
 // an object or a List (v1 List, RoleList, ClusterRoleList...). Objects of
@@ -387,7 +397,7 @@ func (p *Policy) nodeObject(d *nodeReader, n *yamlv3.Node, source string, opts D
 	group, version := splitAPIVersion(apiVersion)
 	if strings.HasSuffix(kind, "List") && isList {
 		if group == rbacv1.GroupName && version != "v1" {
-			return fmt.Errorf("%w: %s (Kubernetes 1.36 serves rbac.authorization.k8s.io/v1 only)", ErrUnsupportedVersion, apiVersion)
+			return unsupportedVersion(apiVersion, "")
 		}
 		if depth >= maxListDepth {
 			return errors.New("lists nested too deep")
@@ -413,7 +423,7 @@ func (p *Policy) nodeObject(d *nodeReader, n *yamlv3.Node, source string, opts D
 		return nil
 	}
 	if version != "v1" {
-		return fmt.Errorf("%w: %s %s (Kubernetes 1.36 serves rbac.authorization.k8s.io/v1 only)", ErrUnsupportedVersion, apiVersion, kind)
+		return unsupportedVersion(apiVersion, kind)
 	}
 	obj := d.object(n, kind)
 	if !d.ok {
@@ -447,7 +457,7 @@ func (p *Policy) decodeObject(js []byte, source string, opts DecodeOptions, dept
 	group, version := splitAPIVersion(tm.APIVersion)
 	if strings.HasSuffix(tm.Kind, "List") && tm.Items != nil {
 		if group == rbacv1.GroupName && version != "v1" {
-			return fmt.Errorf("%w: %s (Kubernetes 1.36 serves rbac.authorization.k8s.io/v1 only)", ErrUnsupportedVersion, tm.APIVersion)
+			return unsupportedVersion(tm.APIVersion, "")
 		}
 		if depth >= maxListDepth {
 			return errors.New("lists nested too deep")
@@ -463,7 +473,7 @@ func (p *Policy) decodeObject(js []byte, source string, opts DecodeOptions, dept
 		return nil
 	}
 	if version != "v1" {
-		return fmt.Errorf("%w: %s %s (Kubernetes 1.36 serves rbac.authorization.k8s.io/v1 only)", ErrUnsupportedVersion, tm.APIVersion, tm.Kind)
+		return unsupportedVersion(tm.APIVersion, tm.Kind)
 	}
 	var obj any
 	switch tm.Kind {

@@ -12,6 +12,7 @@ import (
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"sigs.k8s.io/yaml"
 
+	"github.com/bulwark-k8s/bulwark/layout"
 	"github.com/bulwark-k8s/bulwark/plan"
 )
 
@@ -40,7 +41,7 @@ func objectMeta(name, namespace, why string) metav1.ObjectMeta {
 	return metav1.ObjectMeta{
 		Name:        name,
 		Namespace:   namespace,
-		Labels:      map[string]string{"app.kubernetes.io/managed-by": "bulwark"},
+		Labels:      map[string]string{layout.ManagedByLabel: layout.ManagedBy},
 		Annotations: map[string]string{"bulwark.dev/why": why},
 	}
 }

@@ -5,6 +5,7 @@ import (
 	"testing"
 
 	rbacv1 "k8s.io/api/rbac/v1"
+	"k8s.io/apiserver/pkg/authentication/user"
 	"sigs.k8s.io/yaml"
 
 	"github.com/bulwark-k8s/bulwark/plan"
@@ -50,8 +51,8 @@ func TestRBAC(t *testing.T) {
 			t.Errorf("%s: a ClusterRoleBinding with namespace %q", b.Name, crb.Namespace)
 		}
 		for _, s := range crb.Subjects {
-			if s.Name == plan.GroupMasters {
-				t.Errorf("%s binds %s", b.Name, plan.GroupMasters)
+			if s.Name == user.SystemPrivilegedGroup {
+				t.Errorf("%s binds %s", b.Name, user.SystemPrivilegedGroup)
 			}
 		}
 	}

@@ -23,47 +23,47 @@ import (
 	"k8s.io/apimachinery/pkg/util/intstr"
 	apiserverv1 "k8s.io/apiserver/pkg/apis/apiserver/v1"
 	auditv1 "k8s.io/apiserver/pkg/apis/audit/v1"
+	"k8s.io/apiserver/pkg/authentication/user"
 	kubeletv1beta1 "k8s.io/kubelet/config/v1beta1"
 	"sigs.k8s.io/yaml"
 
 	"github.com/bulwark-k8s/bulwark/config"
 	"github.com/bulwark-k8s/bulwark/hardening"
 	"github.com/bulwark-k8s/bulwark/internal/parallel"
+	"github.com/bulwark-k8s/bulwark/layout"
 	"github.com/bulwark-k8s/bulwark/plan"
+	"github.com/bulwark-k8s/bulwark/release"
 )
 
 // Options choose versions, images and where the folder sits on the hosts.
 type Options struct {
 	// Root is the cluster folder's path on the nodes. Default /etc/kubernetes.
 	Root string
-	// KubernetesVersion tags the control-plane images. Default DefaultKubernetesVersion.
+	// KubernetesVersion tags the control-plane images. Default release.Kubernetes.
 	KubernetesVersion string
 	// ImageRepository holds the images. Default registry.k8s.io.
 	ImageRepository string
-	// EtcdVersion tags the etcd image. Default DefaultEtcdVersion.
+	// EtcdVersion tags the etcd image. Default release.EtcdImageTag.
 	EtcdVersion string
 }
 
 // Defaults: the releases bulwark is tested against.
 const (
-	DefaultRoot              = "/etc/kubernetes"
-	DefaultKubernetesVersion = "v1.36.3"
-	DefaultEtcdVersion       = "3.6.16-0"
-	DefaultImageRepository   = "registry.k8s.io"
+	DefaultImageRepository = "registry.k8s.io"
 )
 
 func (o Options) withDefaults() Options {
 	if o.Root == "" {
-		o.Root = DefaultRoot
+		o.Root = layout.DefaultRoot
 	}
 	if o.KubernetesVersion == "" {
-		o.KubernetesVersion = DefaultKubernetesVersion
+		o.KubernetesVersion = release.Kubernetes
 	}
 	if o.ImageRepository == "" {
 		o.ImageRepository = DefaultImageRepository
 	}
 	if o.EtcdVersion == "" {
-		o.EtcdVersion = DefaultEtcdVersion
+		o.EtcdVersion = release.EtcdImageTag
 	}
 	return o
 }
@@ -77,7 +77,7 @@ func (o Options) Validate() error {
 		return fmt.Errorf("root %q must be a clean absolute path", o.Root)
 	}
 	if !versionRE.MatchString(o.KubernetesVersion) {
-		return fmt.Errorf("kubernetes version %q is not of the form v1.36.3", o.KubernetesVersion)
+		return fmt.Errorf("kubernetes version %q is not of the form %s", o.KubernetesVersion, release.Kubernetes)
 	}
 	if strings.ContainsAny(o.ImageRepository, " :@") || o.ImageRepository == "" {
 		return fmt.Errorf("invalid image repository %q", o.ImageRepository)
@@ -167,15 +167,15 @@ func Derived(p *plan.Plan, o Options) ([]File, error) {
 	jobs = append(jobs,
 		func() (File, error) {
 			data, err := KubeletConfig(&hardening.Context{Root: o.Root, Plan: p})
-			return File{Path: hardening.KubeletConfigFile, Data: data}, err
+			return File{Path: layout.KubeletConfigFile, Data: data}, err
 		},
 		func() (File, error) {
 			data, err := yaml.Marshal(AuthenticationConfig())
-			return File{Path: hardening.AuthnConfigFile, Data: data}, err
+			return File{Path: layout.AuthnConfigFile, Data: data}, err
 		},
 		func() (File, error) {
 			data, err := yaml.Marshal(AuditPolicy())
-			return File{Path: hardening.AuditPolicyFile, Data: data}, err
+			return File{Path: layout.AuditPolicyFile, Data: data}, err
 		},
 	)
 	files := make([]File, len(jobs))
@@ -245,7 +245,7 @@ func staticPod(ctx *hardening.Context, comp hardening.Component, o Options) *cor
 		ObjectMeta: metav1.ObjectMeta{
 			Name:      string(comp),
 			Namespace: metav1.NamespaceSystem,
-			Labels:    map[string]string{"component": string(comp), "tier": "control-plane", "app.kubernetes.io/managed-by": "bulwark"},
+			Labels:    map[string]string{"component": string(comp), "tier": "control-plane", layout.ManagedByLabel: layout.ManagedBy},
 		},
 		Spec: corev1.PodSpec{
 			HostNetwork:       true,
@@ -307,9 +307,9 @@ func volumes(ctx *hardening.Context, comp hardening.Component, flags []string) (
 	}
 	switch comp {
 	case hardening.Etcd:
-		add(hardening.EtcdDataDir, corev1.HostPathDirectoryOrCreate, false)
+		add(layout.EtcdDataDir, corev1.HostPathDirectoryOrCreate, false)
 	case hardening.APIServer:
-		add(path.Dir(hardening.AuditLogPath), corev1.HostPathDirectoryOrCreate, false)
+		add(path.Dir(layout.AuditLogPath), corev1.HostPathDirectoryOrCreate, false)
 	}
 	return vols, mounts
 }
@@ -382,7 +382,7 @@ func AuditPolicy() *auditv1.Policy {
 		OmitStages: []auditv1.Stage{auditv1.StageRequestReceived},
 		Rules: []auditv1.PolicyRule{
 			{Level: auditv1.LevelNone, NonResourceURLs: []string{"/livez*", "/readyz*", "/healthz*", "/version", "/metrics"}},
-			{Level: auditv1.LevelNone, Verbs: []string{"watch"}, Users: []string{"system:kube-proxy"}},
+			{Level: auditv1.LevelNone, Verbs: []string{"watch"}, Users: []string{user.KubeProxy}},
 			{Level: auditv1.LevelNone, Resources: []auditv1.GroupResources{{Group: "", Resources: []string{"events"}}}},
 			{Level: auditv1.LevelMetadata, Resources: sensitive},
 			{Level: auditv1.LevelMetadata, Verbs: []string{"get", "list", "watch"}},

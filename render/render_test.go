@@ -18,6 +18,7 @@ import (
 
 	"github.com/bulwark-k8s/bulwark/config"
 	"github.com/bulwark-k8s/bulwark/hardening"
+	"github.com/bulwark-k8s/bulwark/layout"
 	"github.com/bulwark-k8s/bulwark/plan"
 	"github.com/bulwark-k8s/bulwark/render"
 )
@@ -113,7 +114,7 @@ func TestStrictDecode(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	files = append(files, render.File{Path: hardening.EncryptionConfigFile, Data: enc})
+	files = append(files, render.File{Path: layout.EncryptionConfigFile, Data: enc})
 	seen := map[string]bool{}
 	for _, f := range files {
 		seen[f.Path] = true
@@ -152,7 +153,7 @@ func TestStrictDecode(t *testing.T) {
 			if !pod.Spec.HostNetwork {
 				t.Errorf("%s: not on the host network", f.Path)
 			}
-		case f.Path == hardening.KubeletConfigFile:
+		case f.Path == layout.KubeletConfigFile:
 			var kc kubeletv1beta1.KubeletConfiguration
 			if err := yaml.UnmarshalStrict(f.Data, &kc); err != nil {
 				t.Fatalf("%s: %v", f.Path, err)
@@ -163,7 +164,7 @@ func TestStrictDecode(t *testing.T) {
 				kc.Authentication.X509.ClientCAFile != "/srv/k8s/pki/ca.crt" || kc.TLSMinVersion != "VersionTLS12" {
 				t.Errorf("kubelet configuration is not hardened: %s", f.Data)
 			}
-		case f.Path == hardening.EncryptionConfigFile:
+		case f.Path == layout.EncryptionConfigFile:
 			var ec apiserverv1.EncryptionConfiguration
 			if err := yaml.UnmarshalStrict(f.Data, &ec); err != nil {
 				t.Fatalf("%s: %v", f.Path, err)
@@ -171,7 +172,7 @@ func TestStrictDecode(t *testing.T) {
 			if err := render.ParseEncryptionConfig(f.Data); err != nil {
 				t.Error(err)
 			}
-		case f.Path == hardening.AuthnConfigFile:
+		case f.Path == layout.AuthnConfigFile:
 			var ac apiserverv1.AuthenticationConfiguration
 			if err := yaml.UnmarshalStrict(f.Data, &ac); err != nil {
 				t.Fatalf("%s: %v", f.Path, err)
@@ -184,7 +185,7 @@ func TestStrictDecode(t *testing.T) {
 			if !slices.Equal(paths, []string{"/healthz", "/livez", "/readyz"}) {
 				t.Errorf("anonymous allowed on %v, want the health endpoints only", paths)
 			}
-		case f.Path == hardening.AuditPolicyFile:
+		case f.Path == layout.AuditPolicyFile:
 			var pol auditv1.Policy
 			if err := yaml.UnmarshalStrict(f.Data, &pol); err != nil {
 				t.Fatalf("%s: %v", f.Path, err)

@@ -15,6 +15,7 @@ import (
 	"golang.org/x/sys/unix"
 
 	par "github.com/bulwark-k8s/bulwark/internal/parallel"
+	"github.com/bulwark-k8s/bulwark/layout"
 )
 
 // File is one file of a batch.
@@ -22,7 +23,10 @@ type File struct {
 	Rel  string
 	Data []byte
 	// Mode of a file that is not a secret (secrets are always 0600).
-	Mode   fs.FileMode
+	// Zero: the mode of its kind in the layout table.
+	Mode fs.FileMode
+	// Secret seals the file through the folder's Secrets. A file whose
+	// kind the layout table marks secret is sealed whatever this says.
 	Secret bool
 	// Replace an existing file; otherwise the write fails if one exists.
 	Replace bool
@@ -145,14 +149,15 @@ func (b *Batch) Add(f File) {
 // an unnamed file in the root: its own folder may not exist yet, and an
 // unnamed file can be linked anywhere on the same file system.
 func (b *Batch) early(it *staged) error {
-	if it.Secret {
+	kind := layout.Classify(it.Rel)
+	if it.Secret || kind.Secret() {
 		sealed, err := b.d.Secrets.Seal(it.Rel, it.Data)
 		if err != nil {
 			return fmt.Errorf("failed to seal %s: %w", it.Rel, err)
 		}
-		it.Data, it.Mode = sealed, SecretMode
+		it.Data, it.Mode = sealed, layout.SecretMode
 	} else if it.Mode == 0 {
-		it.Mode = PublicMode
+		it.Mode = kind.Mode()
 	}
 	if it.Replace {
 		return nil

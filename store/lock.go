@@ -6,9 +6,9 @@ import (
 	"os"
 	"syscall"
 	"time"
-)
 
-const lockFile = ".bulwark.lock"
+	"github.com/bulwark-k8s/bulwark/layout"
+)
 
 // ErrLocked is returned when another bulwark run holds the folder's lock
 // for longer than the caller is willing to wait.
@@ -18,9 +18,9 @@ var ErrLocked = errors.New("another bulwark run holds the lock")
 // returns the function that releases it. The lock is an flock on a file of
 // the folder, so a killed run releases it with its process.
 func (d *Dir) Lock(timeout time.Duration) (func(), error) {
-	f, err := os.OpenFile(d.Path(lockFile), os.O_CREATE|os.O_RDWR, SecretMode)
+	f, err := os.OpenFile(d.Path(layout.LockFile), os.O_CREATE|os.O_RDWR, layout.SecretMode)
 	if err != nil {
-		return nil, fmt.Errorf("failed to open lock %s: %w", d.Path(lockFile), unwrapPath(err))
+		return nil, fmt.Errorf("failed to open lock %s: %w", d.Path(layout.LockFile), unwrapPath(err))
 	}
 	deadline := time.Now().Add(timeout)
 	for {
@@ -39,6 +39,12 @@ func (d *Dir) Lock(timeout time.Duration) (func(), error) {
 			f.Close()
 			return nil, fmt.Errorf("%s: %w (waited %s)", d.root, ErrLocked, timeout)
 		}
-		time.Sleep(20 * time.Millisecond)
+		lockPause(lockRetry)
 	}
 }
+
+// lockRetry is how often Lock tries again while another run holds the
+// lock; lockPause waits that long (tests replace it to see Lock waiting).
+const lockRetry = 20 * time.Millisecond
+
+var lockPause = time.Sleep

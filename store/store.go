@@ -1,8 +1,10 @@
-// Package store is the only package that touches the disk. Every write is
-// atomic (a temporary file in the same folder, fsync, then link or rename
-// into place, then fsync of the folder), creation never replaces an existing
-// file, and secrets (private keys, kubeconfigs, token Secrets) go through one
-// interface so that encryption at rest can sit behind it.
+// Package store writes and reads a cluster folder: every write of a
+// command goes through it (readers such as audit also read node files of
+// their own). Every write is atomic (a temporary file in the same folder,
+// fsync, then link or rename into place, then fsync of the folder),
+// creation never replaces an existing file, and secrets (private keys,
+// kubeconfigs, token Secrets) go through one interface so that encryption
+// at rest can sit behind it.
 package store
 
 import (
@@ -15,13 +17,8 @@ import (
 	"strings"
 	"syscall"
 	"time"
-)
 
-// File modes of what bulwark writes.
-const (
-	DirMode    fs.FileMode = 0o700
-	SecretMode fs.FileMode = 0o600
-	PublicMode fs.FileMode = 0o644
+	"github.com/bulwark-k8s/bulwark/layout"
 )
 
 // ErrExist is returned by Create when the file is already there.
@@ -78,7 +75,7 @@ func (d *Dir) Path(rel string) string { return filepath.Join(d.root, filepath.Fr
 
 // Init creates the folder (0700) if needed and checks that it is a folder.
 func (d *Dir) Init() error {
-	if err := os.MkdirAll(d.root, DirMode); err != nil {
+	if err := os.MkdirAll(d.root, layout.DirMode); err != nil {
 		return fmt.Errorf("failed to create %s: %w", d.root, unwrapPath(err))
 	}
 	fi, err := os.Stat(d.root)
@@ -205,7 +202,7 @@ func makeDirs(dir string, created map[string]bool) error {
 			return err
 		}
 	}
-	if err := os.Mkdir(dir, DirMode); err != nil && !errors.Is(err, fs.ErrExist) {
+	if err := os.Mkdir(dir, layout.DirMode); err != nil && !errors.Is(err, fs.ErrExist) {
 		return fmt.Errorf("failed to create %s: %w", dir, unwrapPath(err))
 	}
 	created[dir] = true
@@ -267,7 +264,7 @@ func (d *Dir) Walk(rel string) ([]string, error) {
 			}
 			return err
 		}
-		if e.IsDir() || strings.HasPrefix(e.Name(), tmpPrefix) || e.Name() == lockFile {
+		if e.IsDir() || strings.HasPrefix(e.Name(), tmpPrefix) || e.Name() == layout.LockFile {
 			return nil
 		}
 		r, err := filepath.Rel(d.root, p)
@@ -319,7 +316,7 @@ func (d *Dir) CreateSecret(rel string, data []byte) error {
 	if err != nil {
 		return fmt.Errorf("failed to seal %s: %w", rel, err)
 	}
-	return d.Create(rel, sealed, SecretMode)
+	return d.Create(rel, sealed, layout.SecretMode)
 }
 
 // ReplaceSecret seals and atomically replaces a secret file; only explicit
@@ -329,7 +326,7 @@ func (d *Dir) ReplaceSecret(rel string, data []byte) error {
 	if err != nil {
 		return fmt.Errorf("failed to seal %s: %w", rel, err)
 	}
-	return d.Replace(rel, sealed, SecretMode)
+	return d.Replace(rel, sealed, layout.SecretMode)
 }
 
 // ReadSecret reads and opens a secret file.

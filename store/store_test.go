@@ -11,10 +11,12 @@ import (
 	"path/filepath"
 	"slices"
 	"strings"
+	"sync"
 	"syscall"
 	"testing"
 	"time"
 
+	"github.com/bulwark-k8s/bulwark/layout"
 	"github.com/bulwark-k8s/bulwark/store"
 )
 
@@ -102,7 +104,7 @@ func TestInit(t *testing.T) {
 
 func TestCreate(t *testing.T) {
 	d := openDir(t)
-	if err := d.Create("pki/etcd/ca.crt", []byte("first"), store.PublicMode); err != nil {
+	if err := d.Create("pki/etcd/ca.crt", []byte("first"), layout.PublicMode); err != nil {
 		t.Fatal(err)
 	}
 	if got := mode(t, d.Path("pki/etcd/ca.crt")); got != 0o644 {
@@ -113,7 +115,7 @@ func TestCreate(t *testing.T) {
 			t.Errorf("%s mode %v, want 0700", dir, got)
 		}
 	}
-	err := d.Create("pki/etcd/ca.crt", []byte("second"), store.PublicMode)
+	err := d.Create("pki/etcd/ca.crt", []byte("second"), layout.PublicMode)
 	if !errors.Is(err, store.ErrExist) || !errors.Is(err, fs.ErrExist) {
 		t.Fatalf("Create over a file: %v, want ErrExist", err)
 	}
@@ -131,7 +133,7 @@ func TestCreateModesIgnoreUmask(t *testing.T) {
 	d := openDir(t)
 	old := syscall.Umask(0o077)
 	defer syscall.Umask(old)
-	if err := d.Create("open.crt", []byte("x"), store.PublicMode); err != nil {
+	if err := d.Create("open.crt", []byte("x"), layout.PublicMode); err != nil {
 		t.Fatal(err)
 	}
 	if err := d.CreateSecret("secret.key", []byte("x")); err != nil {
@@ -156,10 +158,10 @@ func TestCreateModesIgnoreUmask(t *testing.T) {
 
 func TestReplace(t *testing.T) {
 	d := openDir(t)
-	if err := d.Replace("x/file", []byte("one"), store.PublicMode); err != nil {
+	if err := d.Replace("x/file", []byte("one"), layout.PublicMode); err != nil {
 		t.Fatalf("Replace of a missing file: %v", err)
 	}
-	if err := d.Replace("x/file", []byte("two"), store.SecretMode); err != nil {
+	if err := d.Replace("x/file", []byte("two"), layout.SecretMode); err != nil {
 		t.Fatal(err)
 	}
 	if got, _ := d.Read("x/file"); string(got) != "two" {
@@ -233,7 +235,7 @@ func TestSecretsGoThroughTheInterface(t *testing.T) {
 		t.Errorf("sealed %v", sec.sealed)
 	}
 	// A file the sealer cannot open is an error naming it, not plaintext.
-	if err := d.Create("stray.key", []byte("raw"), store.SecretMode); err != nil {
+	if err := d.Create("stray.key", []byte("raw"), layout.SecretMode); err != nil {
 		t.Fatal(err)
 	}
 	if _, err := d.ReadSecret("stray.key"); err == nil || !strings.Contains(err.Error(), "stray.key") {
@@ -321,7 +323,7 @@ func TestWriteBatchStages(t *testing.T) { flushModes(t, testWriteBatchStages) }
 
 func testWriteBatchStages(t *testing.T) {
 	d := openDir(t)
-	if err := d.Create("taken", []byte("old"), store.PublicMode); err != nil {
+	if err := d.Create("taken", []byte("old"), layout.PublicMode); err != nil {
 		t.Fatal(err)
 	}
 	err := d.WriteBatch([]store.File{
@@ -385,7 +387,7 @@ func TestBatchDiscard(t *testing.T) {
 
 func TestCleanTempAndWalk(t *testing.T) {
 	d := openDir(t)
-	if err := d.Create("pki/ca.crt", []byte("c"), store.PublicMode); err != nil {
+	if err := d.Create("pki/ca.crt", []byte("c"), layout.PublicMode); err != nil {
 		t.Fatal(err)
 	}
 	// What a killed run leaves: temporary files in several folders.
@@ -423,7 +425,7 @@ func TestCleanTempAndWalk(t *testing.T) {
 
 func TestRemoveExistsRead(t *testing.T) {
 	d := openDir(t)
-	if err := d.Create("a", []byte("x"), store.PublicMode); err != nil {
+	if err := d.Create("a", []byte("x"), layout.PublicMode); err != nil {
 		t.Fatal(err)
 	}
 	if ok, err := d.Exists("a"); !ok || err != nil {
@@ -511,7 +513,14 @@ func TestLock(t *testing.T) {
 	if waited := time.Since(start); waited < 100*time.Millisecond || waited > 5*time.Second {
 		t.Errorf("second Lock gave up after %s, want about 100ms", waited)
 	}
-	// A waiting locker gets the lock once it is released.
+	// A waiting locker gets the lock once it is released: unlock once it
+	// has found the lock taken and is waiting to try again.
+	waiting := make(chan struct{})
+	var once sync.Once
+	defer store.SetLockPause(func(d time.Duration) {
+		once.Do(func() { close(waiting) })
+		time.Sleep(d)
+	})()
 	got := make(chan error, 1)
 	go func() {
 		u, err := d.Lock(5 * time.Second)
@@ -520,7 +529,7 @@ func TestLock(t *testing.T) {
 		}
 		got <- err
 	}()
-	time.Sleep(50 * time.Millisecond)
+	<-waiting
 	unlock()
 	if err := <-got; err != nil {
 		t.Fatalf("Lock after unlock: %v", err)

@@ -3,9 +3,9 @@ package parallel_test
 import (
 	"errors"
 	"fmt"
+	"sync"
 	"sync/atomic"
 	"testing"
-	"time"
 
 	"github.com/bulwark-k8s/bulwark/internal/parallel"
 )
@@ -15,13 +15,25 @@ import (
 func TestDo(t *testing.T) {
 	const n, workers = 40, 3
 	var runs [n]atomic.Int32
-	var running, most atomic.Int32
+	// Each job holds its worker until as many jobs run at once as Do
+	// allows, or no more can start: with an unbounded Do, more than
+	// workers would be seen running; with too few workers, it would hang.
+	var (
+		mu                     sync.Mutex
+		cond                   = sync.NewCond(&mu)
+		running, most, started int
+	)
 	err := parallel.Do(n, workers, func(i int) error {
-		now := running.Add(1)
-		for m := most.Load(); now > m && !most.CompareAndSwap(m, now); m = most.Load() {
+		mu.Lock()
+		running++
+		started++
+		most = max(most, running)
+		cond.Broadcast()
+		for running < workers && started < n {
+			cond.Wait()
 		}
-		time.Sleep(time.Millisecond)
-		running.Add(-1)
+		running--
+		mu.Unlock()
 		runs[i].Add(1)
 		if i == 7 || i == 30 {
 			return fmt.Errorf("job %d: %w", i, errBoom)
@@ -36,8 +48,8 @@ func TestDo(t *testing.T) {
 			t.Errorf("job %d ran %d times", i, got)
 		}
 	}
-	if m := most.Load(); m > workers || m < 1 {
-		t.Errorf("%d jobs ran at once, want at most %d", m, workers)
+	if most != workers {
+		t.Errorf("%d jobs ran at once, want %d", most, workers)
 	}
 	if err := parallel.Do(0, 0, func(int) error { return errBoom }); err != nil {
 		t.Errorf("no jobs: %v", err)

@@ -1,0 +1,52 @@
+package layout_test
+
+import (
+	"testing"
+
+	"github.com/bulwark-k8s/bulwark/layout"
+)
+
+func TestClassify(t *testing.T) {
+	for rel, want := range map[string]layout.Kind{
+		"pki/ca.key":                          layout.PrivateKey,
+		"pki/etcd/member-1/peer.key":          layout.PrivateKey,
+		"pki/apiserver.crt":                   layout.Certificate,
+		"pki/sa.pub":                          layout.PublicKey,
+		"admin.conf":                          layout.Kubeconfig,
+		"bootstrap-kubelet-abcdef.conf":       layout.Kubeconfig,
+		"manifests/kube-apiserver.yaml":       layout.Manifest,
+		"manifests/cp-1/etcd.yaml":            layout.Manifest,
+		"kubelet/config.yaml":                 layout.KubeletConfig,
+		"encryption-config.yaml":              layout.EncryptionConfig,
+		"audit-policy.yaml":                   layout.PolicyConfig,
+		"authentication-config.yaml":          layout.PolicyConfig,
+		"cluster/bootstrap-token-abcdef.yaml": layout.TokenSecret,
+		"cluster/rbac.yaml":                   layout.ClusterObject,
+		"bulwark.yaml":                        layout.SavedConfig,
+		"pki/notes.txt":                       layout.Unknown,
+		"sub/admin.conf":                      layout.Unknown,
+	} {
+		if got := layout.Classify(rel); got != want {
+			t.Errorf("Classify(%q) = %v, want %v", rel, got, want)
+		}
+	}
+}
+
+// TestSecretsAreClosed: every kind that grants access is written 0600, and
+// nothing is written more open than 0644.
+func TestSecretsAreClosed(t *testing.T) {
+	for k := layout.Unknown; k <= layout.DataDir; k++ {
+		if k.String() == "" {
+			t.Errorf("kind %d has no row", k)
+		}
+		if k.Secret() && k.Mode() != layout.SecretMode {
+			t.Errorf("%v is secret but mode %o", k, k.Mode())
+		}
+		if k.Mode()&0o022 != 0 {
+			t.Errorf("%v is writable by others: %o", k, k.Mode())
+		}
+	}
+	if got := layout.TokenSecretFile("abcdef"); layout.Classify(got) != layout.TokenSecret {
+		t.Errorf("TokenSecretFile gives %q, classified %v", got, layout.Classify(got))
+	}
+}
