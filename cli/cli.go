@@ -21,6 +21,9 @@ const (
 	ExitError    = 1 // the command failed; nothing was changed unless it says so
 	ExitUsage    = 2 // bad flags, arguments or configuration syntax
 	ExitFindings = 3 // a check ran and found problems (expired or expiring certificates)
+	// ExitCannotAnswer is can-i's "could not ask": the policy could not be
+	// read (the cluster did not answer, ...). can-i's 1 is kubectl's "no".
+	ExitCannotAnswer = 4
 )
 
 // Env is what a run may take from the world, injected so tests are
@@ -71,14 +74,17 @@ func Run(env Env, args []string) int {
 		return ExitError
 	}
 	msg := strings.ReplaceAll(strings.TrimSpace(err.Error()), "\n", "; ")
-	fmt.Fprintf(env.Stderr, "bulwark: error: %s\n", msg)
+	fmt.Fprintf(env.Stderr, "bulwark: error: %s\n", termSafe(msg))
 	var f findingsError
 	var u usageError
+	var c cannotAskError
 	switch {
 	case errors.As(err, &f):
 		return ExitFindings
 	case errors.As(err, &u), isCobraUsage(err):
 		return ExitUsage
+	case errors.As(err, &c):
+		return ExitCannotAnswer
 	}
 	return ExitError
 }
@@ -105,7 +111,8 @@ certificate; kubeconfigs; the service-account key pair; kubelet TLS bootstrap
 tokens) and keeps it: expiry checks and renewal.
 
 Exit codes: 0 success, 1 failure (nothing changed), 2 bad usage or configuration,
-3 a check found problems.`,
+3 a check found problems; can-i: 1 is "no" (as kubectl auth can-i) and 4 is "could
+not ask" (the policy could not be read).`,
 		SilenceUsage:  true,
 		SilenceErrors: true,
 	}

@@ -151,7 +151,13 @@ func (o *output) print(w io.Writer, v any, table func(*tabwriter.Writer)) error 
 		enc.SetIndent("", "  ")
 		return enc.Encode(v)
 	case "yaml":
-		b, err := yaml.Marshal(v)
+		// Through JSON with every control character escaped: the YAML
+		// reader sigs.k8s.io/yaml converts with refuses raw ones.
+		js, err := json.Marshal(v)
+		if err != nil {
+			return err
+		}
+		b, err := yaml.JSONToYAML([]byte(termSafe(string(js))))
 		if err != nil {
 			return err
 		}
