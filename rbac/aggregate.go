@@ -6,6 +6,7 @@ import (
 	"slices"
 	"strings"
 	"sync"
+	"sync/atomic"
 
 	rbacv1 "k8s.io/api/rbac/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
@@ -37,8 +38,80 @@ import (
 
 // aggRole is an aggregated ClusterRole's selectors.
 type aggRole struct {
-	sels []*selNode
-	scc  *cycle // the roles of a cycle it belongs to
+	sels   []*selNode
+	scc    *cycle // the roles of a cycle it belongs to
+	budget *aggBudget
+}
+
+// aggBudget bounds what aggregation makes: an aggregated role holds at
+// most maxAggregatedRules rules (the API server could not store more in
+// one object: etcd refuses requests over 1.5 MiB), and all of them
+// together at most total rules (a multiple of the rules written), so that
+// no input makes bulwark's memory grow out of proportion to it. A role
+// over either bound is taken as written, as the controller, unable to
+// apply its result, would leave it; the problem is reported.
+type aggBudget struct {
+	total int64
+	used  atomic.Int64
+
+	mu       sync.Mutex
+	problems []Problem
+	overrun  int // roles refused for the total: the first is reported
+}
+
+// maxAggregatedRules is the most rules an aggregated role may hold;
+// budgetFactor times the rules written (and a million) the most all
+// aggregated roles hold together.
+const (
+	maxAggregatedRules = 1 << 16
+	budgetFactor       = 16
+)
+
+func (b *aggBudget) report(p Problem) {
+	b.mu.Lock()
+	b.problems = append(b.problems, p)
+	b.mu.Unlock()
+}
+
+// limit is the most rules the next aggregated role may hold.
+func (b *aggBudget) limit() int {
+	return int(min(maxAggregatedRules, max(0, b.total-b.used.Load())+1))
+}
+
+// admit charges n aggregated rules of r to the budget, or reports why not:
+// over says that the deduper stopped at its limit.
+func (b *aggBudget) admit(r *role, n int, over bool) bool {
+	if over && n >= maxAggregatedRules {
+		b.report(Problem{Kind: ProblemAggregation, Object: r.ref,
+			Msg: fmt.Sprintf("aggregates more than %d rules, more than the API server can store in one object: the controller cannot apply it, so bulwark takes the role as written", maxAggregatedRules)})
+		return false
+	}
+	if over || b.used.Add(int64(n)) > b.total {
+		if !over {
+			b.used.Add(-int64(n))
+		}
+		b.mu.Lock()
+		defer b.mu.Unlock()
+		if b.overrun++; b.overrun == 1 {
+			b.problems = append(b.problems, Problem{Kind: ProblemAggregation, Object: r.ref,
+				Msg: fmt.Sprintf("aggregation makes more than %d rules in all (%d times the rules written, and a million): bulwark takes this role, and any other over the bound, as written", b.total, budgetFactor)})
+		}
+		return false
+	}
+	return true
+}
+
+// report lists the problems, with how many roles were over the total.
+func (b *aggBudget) list() []Problem {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	out := slices.Clone(b.problems)
+	for i := range out {
+		if b.overrun > 1 && strings.Contains(out[i].Msg, "in all") {
+			out[i].Msg += fmt.Sprintf(" (%d roles)", b.overrun)
+		}
+	}
+	return out
 }
 
 // selNode is one distinct selector and the ClusterRoles it matches, by
@@ -127,15 +200,15 @@ func (r *role) resolve() *ruleList {
 		}
 		return c.list
 	}
-	var d deduper
+	d := deduper{limit: r.agg.budget.limit()}
 	for _, sel := range r.agg.sels {
 		for _, m := range sel.members {
-			if m != r {
+			if m != r && !d.over {
 				d.addList(m.grants())
 			}
 		}
 	}
-	if len(d.out) == 0 {
+	if len(d.out) == 0 || !r.agg.budget.admit(r, len(d.out), d.over) {
 		return &ruleList{id: r.id, owner: r}
 	}
 	return &ruleList{id: r.id, agg: d.out}
@@ -145,7 +218,7 @@ func (r *role) resolve() *ruleList {
 // can reach, their own written rules included (the controller may have
 // copied one before replacing it).
 func (c *cycle) resolve() *ruleList {
-	var d deduper
+	d := deduper{limit: c.members[0].agg.budget.limit()}
 	in := func(m *role) bool { return m.agg != nil && m.agg.scc == c }
 	seen := map[*selNode]bool{}
 	for _, r := range c.members {
@@ -170,7 +243,7 @@ func (c *cycle) resolve() *ruleList {
 			d.add(r, int32(i))
 		}
 	}
-	if len(d.out) == 0 {
+	if len(d.out) == 0 || !c.members[0].agg.budget.admit(c.members[0], len(d.out), d.over) {
 		return nil
 	}
 	return &ruleList{id: c.members[0].id, agg: d.out}
@@ -200,11 +273,14 @@ func (r *role) hash(i int32) uint64 {
 	return r.hashes[i]
 }
 
-// deduper appends rules, each distinct rule once.
+// deduper appends rules, each distinct rule once, up to limit (then over
+// is set).
 type deduper struct {
-	out  []ruleRef
-	head map[uint64]int32 // hash → 1 + position of the first rule with it
-	next []int32          // per position: 1 + position of the next rule with the same hash
+	out   []ruleRef
+	head  map[uint64]int32 // hash → 1 + position of the first rule with it
+	next  []int32          // per position: 1 + position of the next rule with the same hash
+	limit int
+	over  bool
 }
 
 func (d *deduper) addList(l *ruleList) {
@@ -220,6 +296,9 @@ func (d *deduper) addList(l *ruleList) {
 }
 
 func (d *deduper) add(src *role, i int32) {
+	if d.over {
+		return
+	}
 	if d.head == nil {
 		d.head = map[uint64]int32{}
 	}
@@ -230,6 +309,10 @@ func (d *deduper) add(src *role, i int32) {
 		if sameRule(d.out[p-1].rule(), rule) {
 			return
 		}
+	}
+	if d.limit > 0 && len(d.out) >= d.limit {
+		d.over = true
+		return
 	}
 	d.out = append(d.out, ruleRef{src, i})
 	d.next = append(d.next, first)
@@ -271,11 +354,16 @@ func (e *Engine) linkAggregation(crs []rbacv1.ClusterRole) {
 			byLabel[labelKV{k, v}] = append(byLabel[labelKV{k, v}], r)
 		}
 	}
+	written := 0
+	for _, r := range e.crRoles {
+		written += len(r.written)
+	}
+	e.budget = &aggBudget{total: budgetFactor*int64(written) + 1<<20}
 	nodes := map[string]*selNode{}
 	var sels []*selNode
 	for _, r := range aggregated {
 		rule := crs[r.id].AggregationRule
-		a := &aggRole{}
+		a := &aggRole{budget: e.budget}
 		ok := true
 		for si := range rule.ClusterRoleSelectors {
 			sel, err := metav1.LabelSelectorAsSelector(&rule.ClusterRoleSelectors[si])

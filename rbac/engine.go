@@ -63,6 +63,7 @@ type Engine struct {
 	rbSubjects  map[string]*subjectIndex // by namespace
 
 	problems []Problem
+	budget   *aggBudget // of aggregation, nil without aggregated roles
 
 	policyOnce sync.Once
 	policy     *Policy
@@ -299,8 +300,16 @@ func (e *Engine) Policy() *Policy {
 }
 
 // Problems lists bindings whose role is missing and aggregations that
-// could not be computed.
-func (e *Engine) Problems() []Problem { return e.problems }
+// could not be computed (every aggregation computed first).
+func (e *Engine) Problems() []Problem {
+	if e.budget == nil {
+		return e.problems
+	}
+	for _, r := range e.crRoles {
+		r.grants()
+	}
+	return append(slices.Clone(e.problems), e.budget.list()...)
+}
 
 // Rules is the number of rules the compiled policy's roles grant, with
 // aggregated ClusterRoles counted with the rules they aggregate.

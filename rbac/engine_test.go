@@ -8,6 +8,7 @@ import (
 	"testing"
 
 	rbacv1 "k8s.io/api/rbac/v1"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 
 	"github.com/bulwark-k8s/bulwark/rbac"
 	"github.com/bulwark-k8s/bulwark/rbac/rbactest"
@@ -597,5 +598,56 @@ func BenchmarkAggregationCycle(b *testing.B) {
 				b.ReportMetric(float64(b.Elapsed().Nanoseconds())/float64(b.N)/float64(n), "ns/role")
 			})
 		}
+	}
+}
+
+// Aggregation that would make more rules than the API server could store
+// stops, says so, and answers: a role over the bound on one object (700
+// roles of 100 rules), a chain whose roles would hold 4.5 million rules
+// in all.
+func TestAggregationBounded(t *testing.T) {
+	leaves := func(p *rbac.Policy, n, perLeaf int, label func(i int) map[string]string) {
+		for i := range n {
+			rules := make([]rbacv1.PolicyRule, perLeaf)
+			for j := range rules {
+				rules[j] = rbacv1.PolicyRule{Verbs: []string{"get"}, APIGroups: []string{""}, Resources: []string{fmt.Sprintf("r%d-%d", i, j)}}
+			}
+			_ = p.Add(&rbacv1.ClusterRole{ObjectMeta: metav1.ObjectMeta{Name: fmt.Sprintf("leaf-%d", i), Labels: label(i)}, Rules: rules}, "")
+		}
+	}
+	bind := func(p *rbac.Policy, role string) {
+		_ = p.Add(&rbacv1.ClusterRoleBinding{ObjectMeta: metav1.ObjectMeta{Name: "top"}, Subjects: []rbacv1.Subject{{Kind: "User", Name: "alice"}},
+			RoleRef: rbacv1.RoleRef{Kind: "ClusterRole", Name: role}}, "")
+	}
+	wide := &rbac.Policy{}
+	leaves(wide, 700, 100, func(int) map[string]string { return map[string]string{"wide": "yes"} })
+	_ = wide.Add(&rbacv1.ClusterRole{ObjectMeta: metav1.ObjectMeta{Name: "wide"},
+		AggregationRule: &rbacv1.AggregationRule{ClusterRoleSelectors: []metav1.LabelSelector{{MatchLabels: map[string]string{"wide": "yes"}}}}}, "")
+	bind(wide, "wide")
+
+	const n = 300
+	chain := &rbac.Policy{}
+	leaves(chain, n, 100, func(i int) map[string]string { return map[string]string{"chain": fmt.Sprint(i)} })
+	for i := range n {
+		_ = chain.Add(&rbacv1.ClusterRole{ObjectMeta: metav1.ObjectMeta{Name: fmt.Sprintf("agg-%d", i), Labels: map[string]string{"chain": fmt.Sprint(i - 1)}},
+			AggregationRule: &rbacv1.AggregationRule{ClusterRoleSelectors: []metav1.LabelSelector{{MatchLabels: map[string]string{"chain": fmt.Sprint(i)}}}}}, "")
+	}
+	bind(chain, "agg-0")
+
+	for _, c := range []struct {
+		name string
+		p    *rbac.Policy
+		want string
+	}{{"one object", wide, "in one object"}, {"in all", chain, "in all"}} {
+		e := rbac.Compile(c.p, rbac.Options{})
+		ps := e.Problems()
+		if len(ps) != 1 || !strings.Contains(ps[0].Msg, c.want) {
+			t.Fatalf("%s: problems %v", c.name, ps)
+		}
+		if e.Rules() > 16*c.p.Rules()+1<<20+c.p.Rules() {
+			t.Fatalf("%s: %d rules aggregated", c.name, e.Rules())
+		}
+		e.WhoCan(rbac.Action{Verb: "get", Resource: "r999-0"})
+		e.Lint(rbac.LintOptions{})
 	}
 }

@@ -174,7 +174,7 @@ func (e *Engine) Lint(opts LintOptions) LintReport {
 		rep.Roles++
 		lintWildcards(r, p.Source(r), ro.Rules, &rep)
 	}
-	for _, pr := range e.problems {
+	for _, pr := range e.Problems() {
 		if pr.Kind == ProblemAggregation {
 			rep.Findings = append(rep.Findings, Finding{ID: "RBAC014", Severity: Low, Title: "ClusterRole aggregation cannot be computed reliably",
 				Object: pr.Object, Source: p.Source(pr.Object), Detail: pr.Msg, Remediation: "fix the selector, or break the cycle between aggregated roles"})
