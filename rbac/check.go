@@ -83,8 +83,9 @@ func (e *Engine) candidates(u *User, a *Action, buf []match) []match {
 // grant is one binding that allows a request, with its first allowing
 // rule.
 type grant struct {
-	b    *binding
-	rule int
+	b       *binding
+	rule    int
+	subject int32 // the first subject of b that names the user
 }
 
 // rbac finds the grants of the user's bindings: the first (in the order of
@@ -101,26 +102,26 @@ func (e *Engine) rbac(u *User, a *Action, all bool, errs *[]string, out []grant)
 			if m.b.role == nil {
 				missing = append(missing, m.b)
 			} else if i := m.b.role.grants().first(a); i >= 0 {
-				out = append(out, grant{m.b, i})
+				out = append(out, grant{b: m.b, rule: i})
 			}
 		}
 	} else {
-		best := grant{rule: -1}
-		for _, m := range ms {
-			b := m.b
-			if b.role == nil {
-				missing = append(missing, b)
-				continue
-			}
-			if best.b != nil && b.order >= best.b.order {
-				continue
-			}
-			if i := b.role.grants().first(a); i >= 0 {
-				best = grant{b, i}
-			}
+		// The first grant in the order of the bindings: candidates by
+		// order, the first that allows.
+		if len(ms) > 1 {
+			slices.SortFunc(ms, func(x, y match) int { return cmp.Compare(x.b.order, y.b.order) })
 		}
-		if best.b != nil {
-			return append(out, best)
+		for i, m := range ms {
+			if i > 0 && ms[i-1].b == m.b {
+				continue
+			}
+			if m.b.role == nil {
+				missing = append(missing, m.b)
+				continue
+			}
+			if r := m.b.role.grants().first(a); r >= 0 {
+				return append(out, grant{b: m.b, rule: r})
+			}
 		}
 	}
 	if errs != nil && len(missing) > 0 {
@@ -137,8 +138,9 @@ func (e *Engine) paths(u *User, gs []grant) []Path {
 		return nil
 	}
 	out := make([]Path, len(gs))
-	for i, g := range gs {
-		out[i] = g.b.path(g.b.firstSubject(u), g.rule)
+	for i := range gs {
+		gs[i].subject = gs[i].b.firstSubject(u)
+		out[i] = gs[i].b.path(gs[i].subject, gs[i].rule)
 	}
 	return out
 }
@@ -172,7 +174,7 @@ func (e *Engine) decide(u *User, a *Action, all bool) Decision {
 		d.Reason = fmt.Sprintf("allowed by the Node authorizer's static rule for nodes %s (the user is node %q: %s in group %s)", FormatRule(r), strings.TrimPrefix(u.Name, NodePrefix), u.Name, GroupNodes)
 	case len(d.Paths) > 0:
 		d.Allowed, d.By = true, ByRBAC
-		d.Reason = gs[0].b.reason(gs[0].b.firstSubject(u), gs[0].rule)
+		d.Reason = gs[0].b.reason(gs[0].subject, gs[0].rule)
 		if len(d.Paths) > 1 {
 			d.Reason += fmt.Sprintf(" (and %d more)", len(d.Paths)-1)
 		}

@@ -20,10 +20,54 @@ type ruleIndex[T comparable] struct {
 }
 
 // resBuckets are the entries of one resource name by API group and
-// subresource as written.
+// subresource as written; with many keys, found through a map.
 type resBuckets[T comparable] struct {
 	keys    []groupSub
 	entries [][]T
+	byKey   map[groupSub]int
+}
+
+// manyKeys is the number of keys above which resBuckets uses a map.
+const manyKeys = 8
+
+func (rb *resBuckets[T]) find(k groupSub) int {
+	if rb.byKey != nil {
+		if i, ok := rb.byKey[k]; ok {
+			return i
+		}
+		return -1
+	}
+	return slices.Index(rb.keys, k)
+}
+
+// match appends the entries under group g (or "*") and subresource sub
+// (or, with anySub, no subresource).
+func (rb *resBuckets[T]) match(g, sub string, anySub bool, out [][]T) [][]T {
+	if rb.byKey == nil {
+		for i, k := range rb.keys {
+			if (k.sub == sub || anySub && k.sub == "") && (k.group == g || k.group == rbacv1.APIGroupAll) {
+				out = append(out, rb.entries[i])
+			}
+		}
+		return out
+	}
+	groups := [2]string{g, rbacv1.APIGroupAll}
+	subs := [2]string{sub, ""}
+	ng, ns := 2, 1
+	if g == rbacv1.APIGroupAll {
+		ng = 1
+	}
+	if anySub && sub != "" {
+		ns = 2
+	}
+	for _, gg := range groups[:ng] {
+		for _, ss := range subs[:ns] {
+			if i, ok := rb.byKey[groupSub{gg, ss}]; ok {
+				out = append(out, rb.entries[i])
+			}
+		}
+	}
+	return out
 }
 
 type groupSub struct{ group, sub string }
@@ -44,11 +88,19 @@ func (ix *ruleIndex[T]) add(r *rbacv1.PolicyRule, v T, urls bool) {
 		}
 		for _, g := range r.APIGroups {
 			k := groupSub{g, sub}
-			i := slices.Index(rb.keys, k)
+			i := rb.find(k)
 			if i < 0 {
 				i = len(rb.keys)
 				rb.keys = append(rb.keys, k)
 				rb.entries = append(rb.entries, nil)
+				if rb.byKey != nil {
+					rb.byKey[k] = i
+				} else if len(rb.keys) > manyKeys {
+					rb.byKey = make(map[groupSub]int, 2*len(rb.keys))
+					for j, k := range rb.keys {
+						rb.byKey[k] = j
+					}
+				}
 			}
 			if l := rb.entries[i]; len(l) == 0 || l[len(l)-1] != v {
 				rb.entries[i] = append(l, v)
@@ -97,29 +149,15 @@ func (ix *ruleIndex[T]) buckets(a *Action, out [][]T) ([][]T, bool) {
 	}
 	// The resource as named: its subresource exactly.
 	if rb := ix.res[a.Resource]; rb != nil {
-		for i, k := range rb.keys {
-			if k.sub == a.Subresource && (k.group == a.APIGroup || k.group == rbacv1.APIGroupAll) {
-				out = append(out, rb.entries[i])
-			}
-		}
+		out = rb.match(a.APIGroup, a.Subresource, false, out)
 	}
-	// "*" (every resource and subresource), and "*/sub" for a subresource.
-	if a.Resource != rbacv1.ResourceAll {
-		if rb := ix.res[rbacv1.ResourceAll]; rb != nil {
-			for i, k := range rb.keys {
-				if (k.sub == "" || k.sub == a.Subresource) && (k.group == a.APIGroup || k.group == rbacv1.APIGroupAll) {
-					out = append(out, rb.entries[i])
-				}
-			}
-		}
-	} else if a.Subresource != "" {
-		// A request for resource "*" with a subresource: "*" matches too.
-		if rb := ix.res[rbacv1.ResourceAll]; rb != nil {
-			for i, k := range rb.keys {
-				if k.sub == "" && (k.group == a.APIGroup || k.group == rbacv1.APIGroupAll) {
-					out = append(out, rb.entries[i])
-				}
-			}
+	// "*" (every resource and subresource), and "*/sub" for a subresource;
+	// a request for resource "*" itself matched "*/sub" above.
+	if rb := ix.res[rbacv1.ResourceAll]; rb != nil {
+		if a.Resource != rbacv1.ResourceAll {
+			out = rb.match(a.APIGroup, a.Subresource, true, out)
+		} else if a.Subresource != "" {
+			out = rb.match(a.APIGroup, "", false, out)
 		}
 	}
 	return out, true
