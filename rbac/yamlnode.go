@@ -55,6 +55,9 @@ func plainString(s string) bool {
 	case c >= '0' && c <= '9', c == '+', c == '-', c == '.', c == '<', c == '~', c == '=':
 		return false
 	}
+	if len(s) > 5 {
+		return true
+	}
 	switch strings.ToLower(s) {
 	case "y", "yes", "n", "no", "on", "off", "true", "false", "null":
 		return false
