@@ -1,11 +1,14 @@
 // Package rbac answers authorization questions about a cluster's RBAC
 // policy exactly as kube-apiserver does with --authorization-mode=Node,RBAC:
-// "may this user do this?" (Engine.Check, Engine.Authorize), "who may do
-// this?" (Engine.WhoCan), and which grants are risky (Lint).
+// "may this user do this?" (Engine.Check, Engine.Authorize, Engine.Allowed),
+// "what may this user do?" (Engine.RulesFor), "who may do this?"
+// (Engine.WhoCan), "who gains or loses what between two policies?" (Diff),
+// and which grants are risky (Lint). Questions are read as the command line
+// writes them (Engine.ParseAction, ParseQuestions).
 //
 // A Policy is loaded from manifests (Decode) or from a live cluster (package
 // rbac/live), merged over the built-in policy of the pinned Kubernetes
-// release (Builtin), and compiled into an Engine. Compiling computes
+// release (Builtin), and compiled into an Engine. The engine computes
 // ClusterRole aggregation the way kube-controller-manager's
 // clusterrole-aggregation controller does, so that manifests answer the
 // same as the running cluster.

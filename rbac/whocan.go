@@ -322,7 +322,7 @@ func (e *Engine) WhoCan(a Action) Subjects {
 	out := Subjects{Action: a}
 	mastersAcc := int32(-1)
 	for _, b := range s.bindings {
-		for i, id := range b.sids {
+		for _, id := range b.sids {
 			if id < 0 {
 				continue
 			}
@@ -341,7 +341,6 @@ func (e *Engine) WhoCan(a Action) Subjects {
 			}
 			s.subjLast[id] = b.order
 			s.counts[s.subjAcc[id]]++
-			_ = i
 		}
 	}
 	// Order: system:masters first, then by rank.
