@@ -1163,11 +1163,11 @@ func checkCommands(t *testing.T, c *cluster, manifests string, users []rbac.User
 		}
 	}
 	// The kubeconfig's own user when --as is not given: super-admin.
-	if code, out, errOut := runBulwark("can-i", "delete", "nodes", "--kubeconfig", c.path("super-admin.conf")); code != 0 || !strings.Contains(out, "system:masters") {
+	if code, out, errOut := runBulwark("can-i", "delete", "nodes", "--kubeconfig", c.path("super-admin.conf")); code != 0 || !strings.Contains(out, rbac.GroupMasters) {
 		t.Errorf("can-i as the kubeconfig's user: exit %d\n%s%s", code, out, errOut)
 	}
 	code, out, errOut := runBulwark("who-can", "get", "secrets", "-n", "ns-0", "-f", manifests)
-	if code != 0 || !strings.Contains(out, "system:masters") {
+	if code != 0 || !strings.Contains(out, rbac.GroupMasters) {
 		t.Errorf("who-can: exit %d\n%s%s", code, out, errOut)
 	}
 	code, out, errOut = runBulwark("rbac", "lint", "-f", manifests, "-o", "sarif")

@@ -260,7 +260,7 @@ func (g *gen) subject(namespaced bool, ns string) rbacv1.Subject {
 		grp := g.pick(g.v.Groups)
 		if g.chance(g.s.Implicit) {
 			grp = g.pick([]string{rbac.GroupAuthenticated, rbac.GroupUnauthenticated, rbac.GroupServiceAccounts, rbac.GroupNodes,
-				rbac.GroupServiceAccounts + ":" + g.pick(g.v.Namespaces), rbac.GroupServiceAccounts + ":" + g.pick(g.v.Namespaces)})
+				rbac.ServiceAccountNamespaceGroup(g.pick(g.v.Namespaces)), rbac.ServiceAccountNamespaceGroup(g.pick(g.v.Namespaces))})
 		}
 		return rbacv1.Subject{Kind: rbacv1.GroupKind, APIGroup: rbacv1.GroupName, Name: grp}
 	default:
