@@ -41,6 +41,7 @@ type aggRole struct {
 	sels   []*selNode
 	scc    *cycle // the roles of a cycle it belongs to
 	budget *aggBudget
+	node   int // in the graph findCycles walks
 }
 
 // aggBudget bounds what aggregation makes: an aggregated role holds at
@@ -333,25 +334,25 @@ type labelKV struct{ k, v string }
 func (e *Engine) linkAggregation(crs []rbacv1.ClusterRole) {
 	var aggregated []*role
 	for i := range crs {
-		if crs[i].AggregationRule != nil && e.clusterRoles[crs[i].Name] == e.crRoles[i] {
+		if crs[i].AggregationRule != nil && !e.crRoles[i].shadowed {
 			aggregated = append(aggregated, e.crRoles[i])
 		}
 	}
 	if len(aggregated) == 0 {
 		return
 	}
-	// Every ClusterRole by name, and by each of its labels.
-	byName := make([]*role, 0, len(e.clusterRoles))
-	for _, r := range e.crRoles {
-		if e.clusterRoles[r.ref.Name] == r {
-			byName = append(byName, r)
-		}
-	}
-	slices.SortFunc(byName, func(x, y *role) int { return strings.Compare(x.ref.Name, y.ref.Name) })
+	// Every ClusterRole, by each of its labels and label keys.
+	all := make([]*role, 0, len(e.clusterRoles))
 	byLabel := map[labelKV][]*role{}
-	for _, r := range byName {
+	byKey := map[string][]*role{}
+	for _, r := range e.crRoles {
+		if r.shadowed {
+			continue
+		}
+		all = append(all, r)
 		for k, v := range r.labels {
 			byLabel[labelKV{k, v}] = append(byLabel[labelKV{k, v}], r)
+			byKey[k] = append(byKey[k], r)
 		}
 	}
 	written := 0
@@ -376,7 +377,7 @@ func (e *Engine) linkAggregation(crs []rbacv1.ClusterRole) {
 			key := sel.String()
 			n := nodes[key]
 			if n == nil {
-				n = &selNode{id: len(sels), members: matching(sel, byName, byLabel)}
+				n = &selNode{id: len(sels), members: matching(sel, all, byLabel, byKey)}
 				nodes[key] = n
 				sels = append(sels, n)
 			}
@@ -390,24 +391,40 @@ func (e *Engine) linkAggregation(crs []rbacv1.ClusterRole) {
 }
 
 // matching lists the ClusterRoles a selector matches, by name. A selector
-// that requires a label value looks among the roles with that label only.
-func matching(sel labels.Selector, byName []*role, byLabel map[labelKV][]*role) []*role {
-	candidates := byName
+// that requires a label value (or one of a few), or a label, looks among
+// the roles that have it only.
+func matching(sel labels.Selector, all []*role, byLabel map[labelKV][]*role, byKey map[string][]*role) []*role {
+	candidates := all
+	exact := false // the candidates are the matches
 	reqs, _ := sel.Requirements()
+	narrow := func(l []*role) {
+		if len(l) < len(candidates) {
+			candidates, exact = l, len(reqs) == 1
+		}
+	}
 	for _, req := range reqs {
-		op := req.Operator()
-		if (op == selection.Equals || op == selection.DoubleEquals || op == selection.In) && req.Values().Len() == 1 {
-			if l := byLabel[labelKV{req.Key(), req.Values().UnsortedList()[0]}]; len(l) < len(candidates) {
-				candidates = l
+		switch req.Operator() {
+		case selection.Equals, selection.DoubleEquals, selection.In:
+			var l []*role
+			for _, v := range req.Values().UnsortedList() {
+				l = append(l, byLabel[labelKV{req.Key(), v}]...)
 			}
+			narrow(l)
+		case selection.Exists:
+			narrow(byKey[req.Key()])
 		}
 	}
 	var out []*role
-	for _, r := range candidates {
-		if sel.Matches(labels.Set(r.labels)) {
-			out = append(out, r)
+	if exact {
+		out = slices.Clone(candidates)
+	} else {
+		for _, r := range candidates {
+			if sel.Matches(labels.Set(r.labels)) {
+				out = append(out, r)
+			}
 		}
 	}
+	slices.SortFunc(out, func(x, y *role) int { return strings.Compare(x.ref.Name, y.ref.Name) })
 	return out
 }
 
@@ -418,10 +435,9 @@ func matching(sel labels.Selector, byName []*role, byLabel map[labelKV][]*role) 
 func (e *Engine) findCycles(aggregated []*role, sels []*selNode) {
 	// Nodes: aggregated roles 0..A-1, selectors A..A+S-1.
 	A := len(aggregated)
-	pos := make(map[*role]int, A)
 	for i, r := range aggregated {
 		if r.agg != nil {
-			pos[r] = i
+			r.agg.node = i
 		}
 	}
 	succ := func(v, k int) (w, next int, ok bool) {
@@ -434,8 +450,8 @@ func (e *Engine) findCycles(aggregated []*role, sels []*selNode) {
 		}
 		ms := sels[v-A].members
 		for ; k < len(ms); k++ {
-			if w, ok := pos[ms[k]]; ok {
-				return w, k + 1, true
+			if a := ms[k].agg; a != nil {
+				return a.node, k + 1, true
 			}
 		}
 		return 0, 0, false

@@ -82,6 +82,9 @@ type role struct {
 	written []rbacv1.PolicyRule
 	labels  map[string]string
 	agg     *aggRole // a ClusterRole whose aggregationRule the controller computes
+	// shadowed marks a ClusterRole that a later one of the same name
+	// replaces (a Policy built without Merge may hold both).
+	shadowed bool
 
 	once sync.Once
 	list *ruleList // the rules it grants, resolved on first use
@@ -174,6 +177,9 @@ func Compile(p *Policy, opts Options) *Engine {
 		r := &roles[i]
 		r.id, r.ref, r.written, r.labels = int32(i), Ref{KindClusterRole, "", cr.Name}, cr.Rules, cr.Labels
 		e.crRoles[i] = r
+		if old := e.clusterRoles[cr.Name]; old != nil {
+			old.shadowed = true // a later object of the same name replaces it
+		}
 		e.clusterRoles[cr.Name] = r
 	}
 	e.linkAggregation(p.ClusterRoles)
@@ -290,7 +296,7 @@ func (e *Engine) Policy() *Policy {
 			Sources:             p.Sources,
 		}
 		for i := range q.ClusterRoles {
-			if r := e.crRoles[i]; r.agg != nil && e.clusterRoles[r.ref.Name] == r {
+			if r := e.crRoles[i]; r.agg != nil && !r.shadowed {
 				q.ClusterRoles[i].Rules = r.grants().materialize()
 			}
 		}
@@ -325,7 +331,7 @@ func (e *Engine) Rules() int {
 func (e *Engine) allRoles() []*role {
 	out := make([]*role, 0, e.nroles)
 	for _, r := range e.crRoles {
-		if e.clusterRoles[r.ref.Name] == r {
+		if !r.shadowed {
 			out = append(out, r)
 		}
 	}
