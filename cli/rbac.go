@@ -320,6 +320,8 @@ auth can-i; --batch: some answer no); 2 bad usage or policy files; 4 could not a
 					return usagef("give VERB RESOURCE [NAME], VERB /URL, --list or --batch FILE")
 				case list && quiet:
 					return usagef("--list prints the list: -q does not apply")
+				case batch == "-" && slices.Contains(pf.files, "-"):
+					return usagef("--batch - and -f - cannot both read standard input")
 				}
 				var questions []rbac.Question
 				if batch != "" {
@@ -663,6 +665,8 @@ one JSON object per question and line.`,
 				return usagef("--batch takes no VERB RESOURCE")
 			case batch == "" && len(args) < 2:
 				return usagef("give VERB RESOURCE [NAME], VERB /URL or --batch FILE")
+			case batch == "-" && slices.Contains(pf.files, "-"):
+				return usagef("--batch - and -f - cannot both read standard input")
 			}
 			var questions []rbac.Question
 			if batch != "" {

@@ -315,6 +315,9 @@ func TestCanIBatch(t *testing.T) {
 	if r := runRBAC(t, "can-i", "--batch", file, "-f", dir, "-q"); r.code != cli.ExitOK || r.stdout != "" {
 		t.Fatal(r)
 	}
+	if r := runRBACStdin(t, "get\tpods\n", "can-i", "--batch", "-", "--as", "a", "-f", "-"); r.code != cli.ExitUsage || !strings.Contains(r.stderr, "standard input") {
+		t.Fatal(r)
+	}
 	// No user anywhere: usage, with the line.
 	if r := runRBAC(t, "can-i", "--batch", file+"x", "-f", dir); r.code != cli.ExitUsage {
 		t.Fatal(r)
