@@ -23,7 +23,8 @@ type Decision struct {
 	// ByMasters, ByNode or ByRBAC; empty when denied.
 	By string `json:"by,omitempty"`
 	// Paths are the RBAC grants that allow the request: all of them from
-	// Check, the first from Authorize.
+	// Check, the first from Authorize (shared between Authorize's answers:
+	// do not modify them).
 	Paths []Path `json:"paths,omitempty"`
 	// NodeRule is the Node authorizer's static rule that allows it, when By
 	// is ByNode.
@@ -94,7 +95,8 @@ type grant struct {
 func (e *Engine) rbac(u *User, a *Action, all bool, errs *[]string, out []grant) []grant {
 	var buf [32]match
 	ms := e.candidates(u, a, buf[:0])
-	var missing []*binding
+	var mbuf [8]*binding
+	missing := mbuf[:0]
 	if all {
 		slices.SortFunc(ms, func(x, y match) int { return cmp.Compare(x.b.order, y.b.order) })
 		ms = slices.CompactFunc(ms, func(x, y match) bool { return x.b == y.b })
@@ -127,7 +129,7 @@ func (e *Engine) rbac(u *User, a *Action, all bool, errs *[]string, out []grant)
 	if errs != nil && len(missing) > 0 {
 		slices.SortFunc(missing, func(x, y *binding) int { return cmp.Compare(x.order, y.order) })
 		for _, b := range slices.Compact(missing) {
-			*errs = append(*errs, b.ref.String()+": "+b.missing)
+			*errs = append(*errs, b.error)
 		}
 	}
 	return out
@@ -164,7 +166,13 @@ func (e *Engine) decide(u *User, a *Action, all bool) Decision {
 	var gs []grant
 	if all || !nodeAllowed {
 		gs = e.rbac(u, a, all, &d.Errors, first[:0])
-		d.Paths = e.paths(u, gs)
+		if all || len(gs) == 0 {
+			d.Paths = e.paths(u, gs)
+		} else {
+			g := &gs[0]
+			g.subject = g.b.firstSubject(u)
+			d.Paths = g.b.explain(g.subject, g.rule).paths
+		}
 	}
 	switch {
 	case nodeAllowed:
@@ -174,7 +182,7 @@ func (e *Engine) decide(u *User, a *Action, all bool) Decision {
 		d.Reason = fmt.Sprintf("allowed by the Node authorizer's static rule for nodes %s (the user is node %q: %s in group %s)", FormatRule(r), strings.TrimPrefix(u.Name, NodePrefix), u.Name, GroupNodes)
 	case len(d.Paths) > 0:
 		d.Allowed, d.By = true, ByRBAC
-		d.Reason = gs[0].b.reason(gs[0].subject, gs[0].rule)
+		d.Reason = gs[0].b.explain(gs[0].subject, gs[0].rule).reason
 		if len(d.Paths) > 1 {
 			d.Reason += fmt.Sprintf(" (and %d more)", len(d.Paths)-1)
 		}
@@ -230,24 +238,27 @@ func (e *Engine) node(u *User, a *Action) (allowed bool, rule int, graph bool) {
 	return false, 0, false
 }
 
-// reasonEntry is one reason a binding gave.
-type reasonEntry struct {
+// explanation is how one grant of a binding is told: its path and the
+// reason naming it.
+type explanation struct {
 	key    uint64 // subject << 32 | rule
+	paths  []Path // the one path
 	reason string
 }
 
-// maxReasons bounds the reasons a binding keeps.
-const maxReasons = 32
+// maxExplanations bounds the explanations a binding keeps.
+const maxExplanations = 32
 
-// reason is "allowed by" the path of one subject and rule of b. The
-// reasons are kept: the same grant answers many questions.
-func (b *binding) reason(subject int32, rule int) string {
+// explain is the path and the "allowed by" reason of one subject and rule
+// of b. They are kept: the same grant answers many questions, and
+// Authorize's answers share them (callers must not modify Decision.Paths).
+func (b *binding) explain(subject int32, rule int) *explanation {
 	key := uint64(uint32(subject))<<32 | uint64(uint32(rule))
-	old := b.reasons.Load()
+	old := b.explained.Load()
 	if old != nil {
-		for _, r := range *old {
-			if r.key == key {
-				return r.reason
+		for i := range *old {
+			if (*old)[i].key == key {
+				return &(*old)[i]
 			}
 		}
 	}
@@ -256,19 +267,19 @@ func (b *binding) reason(subject int32, rule int) string {
 	sb.Grow(192)
 	sb.WriteString("allowed by ")
 	p.write(&sb)
-	s := sb.String()
+	x := explanation{key: key, paths: []Path{p}, reason: sb.String()}
 	for {
-		var n []reasonEntry
+		var n []explanation
 		if old != nil {
-			if len(*old) >= maxReasons {
-				return s
+			if len(*old) >= maxExplanations {
+				return &x
 			}
-			n = append(make([]reasonEntry, 0, len(*old)+1), *old...)
+			n = append(make([]explanation, 0, len(*old)+1), *old...)
 		}
-		n = append(n, reasonEntry{key, s})
-		if b.reasons.CompareAndSwap(old, &n) {
-			return s
+		n = append(n, x)
+		if b.explained.CompareAndSwap(old, &n) {
+			return &n[len(n)-1]
 		}
-		old = b.reasons.Load()
+		old = b.explained.Load()
 	}
 }

@@ -107,8 +107,10 @@ type binding struct {
 	live     []bool           // subjects that can match a user at all
 	role     *role            // nil: the role does not exist (or cannot be referenced)
 	missing  string
+	error    string  // the binding and why it grants nothing, as denials list it
 	sids     []int32 // the live subjects' numbers, for WhoCan (-1: not live)
-	reasons  atomic.Pointer[[]reasonEntry]
+	// explained keeps how its grants were told (Authorize).
+	explained atomic.Pointer[[]explanation]
 }
 
 // match is one subject of one binding that a user may match.
@@ -271,6 +273,7 @@ func (e *Engine) initBinding(b *binding, ref Ref, rr rbacv1.RoleRef, subjects []
 	default:
 		b.roleRef = Ref{rr.Kind, "", rr.Name}
 		b.missing = fmt.Sprintf("unsupported role reference kind %q", rr.Kind)
+		b.error = ref.String() + ": " + b.missing
 		e.problems = append(e.problems, Problem{Kind: ProblemRoleRef, Object: ref, Msg: b.missing})
 		return
 	}
@@ -279,6 +282,7 @@ func (e *Engine) initBinding(b *binding, ref Ref, rr rbacv1.RoleRef, subjects []
 		if rr.Kind == KindRole && ref.Namespace == "" {
 			b.missing = fmt.Sprintf("a ClusterRoleBinding cannot reference Role %q", rr.Name)
 		}
+		b.error = ref.String() + ": " + b.missing
 		e.problems = append(e.problems, Problem{Kind: ProblemRoleRef, Object: ref, Msg: b.missing + ": the binding grants nothing"})
 	}
 }

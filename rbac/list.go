@@ -80,7 +80,7 @@ func (e *Engine) RulesFor(u User, ns string) Rules {
 	for _, m := range ms {
 		b := m.b
 		if b.role == nil {
-			out.Errors = append(out.Errors, b.ref.String()+": "+b.missing)
+			out.Errors = append(out.Errors, b.error)
 			continue
 		}
 		l := b.role.grants()
