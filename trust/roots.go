@@ -2,30 +2,27 @@ package trust
 
 import (
 	"crypto"
-	"crypto/ecdsa"
-	"crypto/ed25519"
-	"crypto/rsa"
 	"crypto/x509"
 	"fmt"
-	"net"
+	"slices"
 	"strings"
 
 	"github.com/bulwark-k8s/bulwark/pki"
 )
 
-// The rules Refusals applies; their IDs are audit's for the same
-// findings.
+// The rules Refusals applies are Check's (Rules), by the same IDs: what
+// init refuses, audit names.
 const (
-	ruleWeakKey       = "pki:weak-key"
-	ruleWeakSignature = "pki:weak-signature"
-	ruleCANotCA       = "pki:ca-not-ca"
-	ruleCAPathLength  = "pki:ca-path-length"
-	ruleCARole        = "pki:ca-role"
-	ruleSharedCA      = "pki:shared-ca"
-	ruleLeafIsCA      = "pki:leaf-is-ca"
-	ruleWildcardSAN   = "pki:wildcard-san"
-	ruleKeyReuse      = "pki:key-reuse"
-	ruleCAKeyReused   = "pki:ca-key-misplaced"
+	ruleWeakKey       = WeakKey
+	ruleWeakSignature = WeakSignature
+	ruleCANotCA       = CANotCA
+	ruleCAPathLength  = CAPathLength
+	ruleCARole        = CARole
+	ruleSharedCA      = SharedCA
+	ruleLeafIsCA      = LeafIsCA
+	ruleWildcardSAN   = WildcardSAN
+	ruleKeyReuse      = KeyReuse
+	ruleCAKeyReused   = CAKeyMisplaced
 )
 
 // RootCA is one of the plan's CAs as found in a folder.
@@ -91,10 +88,10 @@ func Refusals(in RootsInput) []Refusal {
 		if c == nil {
 			continue
 		}
-		if why := KeyWeakness(c.PublicKey); why != "" {
+		if why := WeakKeyReason(c.PublicKey); why != "" {
 			add(Refusal{Rule: ruleWeakKey, Name: ca.Name, File: ca.File, CA: true, NewKey: true, Detail: "its key is weak (" + why + ")"})
 		}
-		if weakSig(c.SignatureAlgorithm) {
+		if weakSignature(c.SignatureAlgorithm) {
 			add(Refusal{Rule: ruleWeakSignature, Name: ca.Name, File: ca.File, CA: true, Detail: "it is signed with " + c.SignatureAlgorithm.String()})
 		}
 		switch {
@@ -132,10 +129,10 @@ func Refusals(in RootsInput) []Refusal {
 		if c == nil {
 			continue
 		}
-		if why := KeyWeakness(c.PublicKey); why != "" {
+		if why := WeakKeyReason(c.PublicKey); why != "" {
 			add(Refusal{Rule: ruleWeakKey, Name: h.Name, File: h.File, NewKey: true, Detail: "its key is weak (" + why + ")"})
 		}
-		if weakSig(c.SignatureAlgorithm) {
+		if weakSignature(c.SignatureAlgorithm) {
 			add(Refusal{Rule: ruleWeakSignature, Name: h.Name, File: h.File, Detail: "it is signed with " + c.SignatureAlgorithm.String()})
 		}
 		if c.IsCA {
@@ -163,7 +160,7 @@ func Refusals(in RootsInput) []Refusal {
 		if k.Pub == nil {
 			continue
 		}
-		if why := KeyWeakness(k.Pub); why != "" && k.For == "" {
+		if why := WeakKeyReason(k.Pub); why != "" && k.For == "" {
 			add(Refusal{Rule: ruleWeakKey, Name: k.Name, File: k.File, NewKey: true, Detail: "it is weak (" + why + ")"})
 		}
 		for _, ca := range caOrder {
@@ -181,34 +178,6 @@ func Refusals(in RootsInput) []Refusal {
 	return out
 }
 
-// KeyWeakness says why a public key is too weak to trust, or "": RSA below
-// 2048 bits, elliptic curves below 256 bits, or a kind bulwark does not
-// know.
-func KeyWeakness(pub crypto.PublicKey) string {
-	switch k := pub.(type) {
-	case *rsa.PublicKey:
-		if k.N.BitLen() < 2048 {
-			return fmt.Sprintf("RSA %d bits", k.N.BitLen())
-		}
-	case *ecdsa.PublicKey:
-		if k.Curve.Params().BitSize < 256 {
-			return "ECDSA " + k.Curve.Params().Name
-		}
-	case ed25519.PublicKey:
-	default:
-		return fmt.Sprintf("a %T key", pub)
-	}
-	return ""
-}
-
-func weakSig(a x509.SignatureAlgorithm) bool {
-	switch a {
-	case x509.MD2WithRSA, x509.MD5WithRSA, x509.SHA1WithRSA, x509.DSAWithSHA1, x509.ECDSAWithSHA1, x509.DSAWithSHA256:
-		return true
-	}
-	return false
-}
-
 // broadNames are a certificate's wildcard names and catch-all addresses.
 func broadNames(c *x509.Certificate) []string {
 	var out []string
@@ -218,7 +187,7 @@ func broadNames(c *x509.Certificate) []string {
 		}
 	}
 	for _, ip := range c.IPAddresses {
-		if ip.Equal(net.IPv4zero) || ip.Equal(net.IPv6unspecified) || ip.Equal(net.IPv4bcast) {
+		if slices.ContainsFunc(wildcardIP, ip.Equal) {
 			out = append(out, ip.String())
 		}
 	}

@@ -93,6 +93,7 @@ const (
 	WildcardSAN        = "pki:wildcard-san"
 	KeyReuse           = "pki:key-reuse"
 	SharedCA           = "pki:shared-ca"
+	CARole             = "pki:ca-role"
 	CAKeyMisplaced     = "pki:ca-key-misplaced"
 	CAKeyPresent       = "pki:ca-key-present"
 	SAKeyMismatch      = "pki:sa-key-mismatch"
@@ -132,6 +133,7 @@ func Rules() []finding.Rule {
 		r(LeafIsCA, finding.High, "", "a leaf certificate is a CA (basicConstraints CA:TRUE): its key can sign certificates", "reissue it as a leaf (CA:FALSE)"),
 		r(WildcardSAN, finding.Medium, "", "a certificate has wildcard or catch-all names (*, *.domain, 0.0.0.0): it is valid for hosts it should not be", "reissue it with the exact names and addresses it serves"),
 		r(KeyReuse, finding.High, "", "two certificates share one key: losing one credential loses both roles", "give each certificate its own key (bulwark certs renew --new-key)"),
+		r(CARole, finding.High, "", "a CA file holds another role's CA (swapped CAs): each channel trusts the wrong root", "put each CA back in its own file, or make a new CA for the role (bulwark certs renew NAME --new-key)"),
 		r(SharedCA, finding.Critical, "2.7", "two of the CAs share one key: a certificate for one channel opens another", "give each channel its own CA (cluster, etcd, etcd peer, front proxy) and reissue their certificates"),
 		r(CAKeyMisplaced, finding.High, "", "a CA private key is where no component needs it (a node's or another file's place)", "delete that copy; keep CA keys in their planned place on the nodes that sign, or offline"),
 		r(CAKeyPresent, finding.Info, "", "a CA private key is on this node", "move the key off nodes that do not sign with it"),
@@ -380,21 +382,11 @@ func coveredUsages(have, want []pki.Usage) bool {
 	return len(have) == len(want)
 }
 
-var wildcardIP = []net.IP{net.IPv4zero, net.IPv6unspecified}
+// wildcardIP are addresses that stand for every address.
+var wildcardIP = []net.IP{net.IPv4zero, net.IPv6unspecified, net.IPv4bcast}
 
 func (c *checker) sans(p string, cert *x509.Certificate) {
-	var bad []string
-	for _, n := range cert.DNSNames {
-		if strings.Contains(n, "*") {
-			bad = append(bad, n)
-		}
-	}
-	for _, ip := range cert.IPAddresses {
-		if slices.ContainsFunc(wildcardIP, ip.Equal) {
-			bad = append(bad, ip.String())
-		}
-	}
-	if len(bad) > 0 {
+	if bad := broadNames(cert); len(bad) > 0 {
 		c.add(WildcardSAN, p, fmt.Sprintf("%s covers %s", cert.Subject.CommonName, strings.Join(bad, ", ")))
 	}
 }
