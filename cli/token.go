@@ -2,6 +2,7 @@ package cli
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"text/tabwriter"
 	"time"
@@ -136,19 +137,7 @@ func usageIfInvalid(err error) error {
 	return err
 }
 
-func isInvalidToken(err error) bool {
-	for e := err; e != nil; {
-		if e == bootstraptoken.ErrInvalid {
-			return true
-		}
-		u, ok := e.(interface{ Unwrap() error })
-		if !ok {
-			return false
-		}
-		e = u.Unwrap()
-	}
-	return false
-}
+func isInvalidToken(err error) bool { return errors.Is(err, bootstraptoken.ErrInvalid) }
 
 func newTokenListCmd(env *Env) *cobra.Command {
 	var (

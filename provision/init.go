@@ -527,7 +527,7 @@ func (r *run) unreadable(file string, err error) error {
 	if errors.Is(err, store.ErrUnsafe) {
 		return err
 	}
-	r.problem(CodeUnreadable, file, "cannot be read: "+err.Error(), "")
+	r.probs.add(&Problem{Code: CodeUnreadable, File: file, Reason: "cannot be read: " + err.Error(), Cause: err})
 	return nil
 }
 

@@ -24,9 +24,13 @@ const ServiceAccountName = "sa"
 type fileErr struct {
 	code   Code
 	reason string
+	cause  error // the I/O or parse error behind it, if any
 }
 
 func (e *fileErr) Error() string { return e.reason }
+
+// Unwrap is the cause, for errors.Is (fs.ErrPermission, ...).
+func (e *fileErr) Unwrap() error { return e.cause }
 
 // firstFatal returns the first error that is not a *fileErr.
 func firstFatal(errs ...error) error {
@@ -88,7 +92,7 @@ func readFile(d *store.Dir, file string, secret bool) ([]byte, error) {
 		if errors.As(err, &pe) {
 			err = pe.Err
 		}
-		return nil, &fileErr{code: CodeUnreadable, reason: "cannot be read: " + err.Error()}
+		return nil, &fileErr{code: CodeUnreadable, reason: "cannot be read: " + err.Error(), cause: err}
 	}
 	return data, nil
 }

@@ -80,6 +80,8 @@ type Problem struct {
 	File   string
 	Reason string
 	Fix    string
+	// Cause is the error behind the problem (an I/O error), if any.
+	Cause error
 }
 
 func (p *Problem) Error() string {
@@ -92,7 +94,13 @@ func (p *Problem) Error() string {
 // ErrMismatch is wrapped by every Problem, for callers that branch on it.
 var ErrMismatch = errors.New("existing file does not match the plan")
 
-func (p *Problem) Unwrap() error { return ErrMismatch }
+// Unwrap gives ErrMismatch and the cause, for errors.Is and errors.As.
+func (p *Problem) Unwrap() []error {
+	if p.Cause == nil {
+		return []error{ErrMismatch}
+	}
+	return []error{ErrMismatch, p.Cause}
+}
 
 // Problems are every problem a run found, reported together: one line
 // each.

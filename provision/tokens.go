@@ -37,7 +37,7 @@ func ListTokenManifests(d *store.Dir) ([]TokenFile, error) {
 			if errors.Is(err, store.ErrUnsafe) {
 				return nil, err
 			}
-			return nil, &Problem{Code: CodeUnreadable, File: f, Reason: "cannot be read: " + err.Error()}
+			return nil, &Problem{Code: CodeUnreadable, File: f, Reason: "cannot be read: " + err.Error(), Cause: err}
 		}
 		t, err := bootstraptoken.UnmarshalSecret(data)
 		if err != nil {
