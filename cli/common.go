@@ -274,6 +274,27 @@ func join(ss []string) string {
 	return strings.Join(ss, ",")
 }
 
+// openResolved takes a folder's lock, opens its secrets with the identity
+// given (they are needed to read what the configuration is derived from)
+// and resolves its configuration under the lock. done(failed) releases
+// it (and removes a folder it made, when failed).
+func openResolved(env *Env, cf *clusterFlags, create bool) (*store.Dir, *resolved, func(failed bool), error) {
+	d, done, err := openLocked(cf.dir, create)
+	if err != nil {
+		return nil, nil, nil, err
+	}
+	if _, err := unlockDir(env, d, cf.identity, true); err != nil {
+		done(true)
+		return nil, nil, nil, err
+	}
+	r, err := cf.resolve(env, d)
+	if err != nil {
+		done(true)
+		return nil, nil, nil, err
+	}
+	return d, r, done, nil
+}
+
 // onFolder is the shape of every command that changes a cluster folder:
 // take the folder's lock, resolve the configuration under it, do the
 // work, print what was done. A run that fails leaves the folder as it was
@@ -287,18 +308,11 @@ func onFolder(env *Env, cf *clusterFlags, create bool, work func(d *store.Dir, r
 			return err
 		}
 	}
-	d, done, err := openLocked(cf.dir, create)
+	d, r, done, err := openResolved(env, cf, create)
 	if err != nil {
 		return err
 	}
 	defer func() { done(err != nil) }()
-	if _, err := unlockDir(env, d, cf.identity, true); err != nil {
-		return err
-	}
-	r, err := cf.resolve(env, d)
-	if err != nil {
-		return err
-	}
 	opts, err := r.options(env, cf, d)
 	if err != nil {
 		return err
