@@ -3,13 +3,17 @@ GO      ?= go
 DIR     ?= ./cluster
 GOFLAGS ?=
 
-.PHONY: all build run test unit e2e tools bench fuzz lint deps clean
+.PHONY: all build run test unit e2e tools bench fuzz cross lint deps clean
 
 all: build
 
-# Tools the tests need that Go does not bring: openssl for chain checks.
+# Tools the tests need that Go does not bring: openssl for chain checks,
+# age (and age-keygen) to decrypt what bulwark encrypts, ssh-keygen for
+# administrators' keys and signatures.
 deps:
 	@command -v openssl >/dev/null 2>&1 || { apt-get update -qq && apt-get install -y -qq openssl >/dev/null; }
+	@command -v age >/dev/null 2>&1 || { apt-get update -qq && apt-get install -y -qq age >/dev/null; }
+	@command -v ssh-keygen >/dev/null 2>&1 || { apt-get update -qq && apt-get install -y -qq openssh-client >/dev/null; }
 
 build:
 	$(GO) build -o bin/bulwark ./cmd/bulwark
@@ -23,11 +27,24 @@ run: build
 tools:
 	bash hack/build-tools.sh
 
-# Everything: unit, CLI, fuzz seeds and the real-component tests.
-test: deps tools
+# Everything: the builds for every supported platform, unit, CLI, fuzz
+# seeds and the real-component tests, then every fuzzer for a few seconds.
+test: deps tools cross
 	$(GO) vet ./...
 	$(GO) test -count=1 -timeout 80m ./...
 	cd tools/rbac && $(GO) test -count=1 -timeout 20m ./upstream
+	$(MAKE) fuzz FUZZTIME=$(TEST_FUZZTIME) FUZZMINIMIZETIME=1s
+
+# The supported platforms besides this one: the binary builds, and every
+# package and test type-checks (vet), for macOS on Intel and Apple silicon
+# and for Linux on arm64.
+PLATFORMS ?= darwin/amd64 darwin/arm64 linux/arm64
+cross:
+	@for p in $(PLATFORMS); do \
+	  echo "== $$p"; \
+	  GOOS=$${p%/*} GOARCH=$${p#*/} $(GO) build ./... || exit 1; \
+	  GOOS=$${p%/*} GOARCH=$${p#*/} $(GO) vet ./... || exit 1; \
+	done
 
 unit:
 	$(GO) test -short -count=1 ./...
@@ -40,12 +57,17 @@ e2e: deps tools
 bench: deps tools
 	$(GO) test -run '^$$' -bench . -benchtime 20x -timeout 60m ./bench/ ./audit/
 
-# Run every fuzzer for FUZZTIME each (plain `go test` runs their seeds).
+# Run every fuzzer for FUZZTIME each (plain `go test` runs their seeds);
+# `make test` gives each TEST_FUZZTIME.
 FUZZTIME ?= 30s
+TEST_FUZZTIME ?= 5s
+# How long a new interesting input is minimised: short runs spend their
+# time fuzzing instead.
+FUZZMINIMIZETIME ?= 60s
 fuzz:
 	@for pkg in $$($(GO) list ./...); do \
 	  for f in $$($(GO) test -list '^Fuzz' $$pkg | grep '^Fuzz'); do \
-	    echo "== $$pkg $$f"; $(GO) test -run '^$$' -fuzz "^$$f$$" -fuzztime $(FUZZTIME) $$pkg || exit 1; \
+	    echo "== $$pkg $$f"; $(GO) test -run '^$$' -fuzz "^$$f$$" -fuzztime $(FUZZTIME) -fuzzminimizetime $(FUZZMINIMIZETIME) $$pkg || exit 1; \
 	  done; \
 	done
 

@@ -1,105 +1,56 @@
 // Package audit checks a control plane against the same hardening table
-// that render writes from, plus the certificate rules of the plan: it
-// computes each component's effective configuration (flags over
-// configuration file over the pinned releases' real built-in defaults) and
-// reports every rule broken, with evidence and remediation.
+// that render writes from, plus the PKI rules of package trust, the RBAC
+// lint of the folder's cluster objects and the audit's own rules: it
+// computes each component's effective configuration from every source the
+// component really reads (flags with its parser's syntax, environment,
+// configuration files and drop-ins, with the pinned releases' precedence
+// and built-in defaults), judges the content of every policy file the
+// flags name, and reports every rule broken in bulwark's one finding model
+// (package finding), with evidence and remediation.
 package audit
 
 import (
-	"fmt"
-	"sort"
-	"strings"
+	"io"
 	"time"
 
-	"github.com/bulwark-k8s/bulwark/hardening"
+	"github.com/bulwark-k8s/bulwark/store"
+
+	"github.com/bulwark-k8s/bulwark/finding"
 )
 
-// Evidence says where a finding was seen.
-type Evidence struct {
-	File     string `json:"file,omitempty"`
-	Line     int    `json:"line,omitempty"`
-	Endpoint string `json:"endpoint,omitempty"`
-	Response string `json:"response,omitempty"`
-	Detail   string `json:"detail"`
-}
+// Evidence and Finding are the finding model's.
+type (
+	Evidence = finding.Evidence
+	Finding  = finding.Finding
+)
 
-func (e Evidence) String() string {
-	var parts []string
-	switch {
-	case e.File != "" && e.Line > 0:
-		parts = append(parts, fmt.Sprintf("%s:%d", e.File, e.Line))
-	case e.File != "":
-		parts = append(parts, e.File)
-	case e.Endpoint != "":
-		parts = append(parts, e.Endpoint)
-	}
-	if e.Response != "" {
-		parts = append(parts, e.Response)
-	}
-	parts = append(parts, e.Detail)
-	return strings.Join(parts, ": ")
-}
-
-// Finding is one rule broken.
-type Finding struct {
-	ID          string             `json:"id"`
-	Severity    hardening.Severity `json:"severity"`
-	Title       string             `json:"title"`
-	Component   string             `json:"component,omitempty"`
-	Evidence    Evidence           `json:"evidence"`
-	Remediation string             `json:"remediation"`
-	CIS         string             `json:"cis,omitempty"`
-}
-
-// Report is the outcome of an audit.
+// Report is the outcome of an audit: the findings and checks of the
+// finding model, and the effective configuration of every component seen.
 type Report struct {
-	Findings   []Finding   `json:"findings"`
+	finding.Report
 	Components []Component `json:"components"`
-	// Checked counts the rules evaluated, so that an empty report can be
-	// told from an audit that found nothing to check.
-	Checked int `json:"checked"`
 }
 
-var severityRank = map[hardening.Severity]int{
-	hardening.Info: 0, hardening.Low: 1, hardening.Medium: 2, hardening.High: 3, hardening.Critical: 4,
+func newReport() *Report { return &Report{Report: *finding.NewReport(Rules())} }
+
+// Formats lists the report formats.
+var Formats = finding.Formats
+
+// Write encodes a report in one of Formats; base is the audited folder
+// (SARIF gives files under it relative URIs), version bulwark's.
+func (r *Report) Write(w io.Writer, format, base, version string) error {
+	return r.Report.Write(w, format, finding.Output{Tool: finding.Tool{Name: "bulwark audit", Version: version}, BaseDir: base, JSON: r})
 }
 
-// ParseSeverity reads a severity name.
-func ParseSeverity(s string) (hardening.Severity, error) {
-	sev := hardening.Severity(strings.ToLower(s))
-	if _, ok := severityRank[sev]; !ok {
-		return "", fmt.Errorf("unknown severity %q (want info, low, medium, high or critical)", s)
+// Merge adds another report's checks, findings and components to r (a
+// live audit to a static one), and re-applies r's accepted risks.
+func (r *Report) Merge(o *Report, now time.Time) {
+	r.Report.Merge(&o.Report)
+	r.Components = append(r.Components, o.Components...)
+	if len(r.Acceptances) > 0 {
+		r.Accept(r.Acceptances, now)
 	}
-	return sev, nil
-}
-
-// AtLeast reports whether a severity is at or above another.
-func AtLeast(s, min hardening.Severity) bool { return severityRank[s] >= severityRank[min] }
-
-// Worst is the highest severity in the report, or "" if it has no finding.
-func (r *Report) Worst() hardening.Severity {
-	var w hardening.Severity
-	for _, f := range r.Findings {
-		if w == "" || severityRank[f.Severity] > severityRank[w] {
-			w = f.Severity
-		}
-	}
-	return w
-}
-
-func (r *Report) add(f Finding) { r.Findings = append(r.Findings, f) }
-
-func (r *Report) sort() {
-	sort.SliceStable(r.Findings, func(i, j int) bool {
-		a, b := r.Findings[i], r.Findings[j]
-		if severityRank[a.Severity] != severityRank[b.Severity] {
-			return severityRank[a.Severity] > severityRank[b.Severity]
-		}
-		if a.ID != b.ID {
-			return a.ID < b.ID
-		}
-		return a.Evidence.String() < b.Evidence.String()
-	})
+	r.Sort()
 }
 
 // SystemUnitDirs are the folders systemd reads system units and their
@@ -108,8 +59,9 @@ var SystemUnitDirs = []string{"/etc/systemd/system", "/run/systemd/system", "/us
 
 // Options say what to audit.
 type Options struct {
-	// Dir is the cluster folder: pki/, *.conf and, unless ManifestDir says
-	// otherwise, manifests/.
+	// Dir is the cluster folder: pki/, *.conf, cluster/ and, unless
+	// ManifestDir says otherwise, manifests/ (or manifests/<node>/ for each
+	// node of a multi-node folder).
 	Dir string
 	// Root is the folder's path as the manifests name it (default
 	// /etc/kubernetes): paths under it are read from Dir.
@@ -130,7 +82,14 @@ type Options struct {
 	// (default SystemUnitDirs). A unit installed in one of them gets the
 	// drop-ins of all of them, as systemd applies them.
 	UnitDirs []string
-	// Now and WarnWithin drive the expiry rules.
+	// Accept is the accepted-risks file (default Dir/audit-accept.yaml
+	// when it exists; layout.AcceptFile).
+	Accept string
+	// Now and WarnWithin drive the expiry rules and acceptances' expiry.
 	Now        time.Time
 	WarnWithin time.Duration
+	// Secrets opens the folder's secrets (encrypted at rest: an
+	// atrest.Sealer, or atrest.Locked without an identity, which makes
+	// the checks that need a secret skip it). Default: plaintext.
+	Secrets store.Secrets
 }

@@ -1,36 +1,52 @@
 package audit
 
 import (
+	"bytes"
 	"crypto/x509"
+	"errors"
 	"fmt"
+	"io/fs"
+	"net"
+	"os"
+	"os/user"
+	"path/filepath"
 	"slices"
+	"strconv"
 	"strings"
+	"syscall"
 	"time"
 
-	"k8s.io/apiserver/pkg/authentication/user"
+	"k8s.io/client-go/tools/clientcmd"
 
 	"github.com/bulwark-k8s/bulwark/expiry"
 	"github.com/bulwark-k8s/bulwark/hardening"
-	"github.com/bulwark-k8s/bulwark/kubeconfig"
 	"github.com/bulwark-k8s/bulwark/layout"
 	"github.com/bulwark-k8s/bulwark/pki"
 	"github.com/bulwark-k8s/bulwark/plan"
+	"github.com/bulwark-k8s/bulwark/store"
+	"github.com/bulwark-k8s/bulwark/trust"
+)
+
+// Rule IDs of expiry.
+const (
+	idCertExpired  = "cert:expired"
+	idCertExpiring = "cert:expiring"
 )
 
 // caFile returns the CA file a component trusts for a flag: the effective
 // flag when the component is known, else the table's file.
-func (n *node) caFile(comp hardening.Component, flag, caName string) (string, string) {
-	if c := n.find(comp); c != nil {
-		if v, ok := c.Flags[flag]; ok {
-			return n.local(v.Value), fmt.Sprintf("%s --%s", comp, flag)
+func (a *auditor) caFile(comps []*Component, comp hardening.Component, flag, caName string) (string, string) {
+	if c := findIn(comps, comp); c != nil {
+		if v, ok := c.Flags[flag]; ok && v.Value != "" {
+			return a.local(v.Value), fmt.Sprintf("%s --%s", comp, flag)
 		}
 	}
-	ca, _ := n.plan.CA(caName)
-	return n.dir.Path(ca.CertFile()), ca.CertFile()
+	ca, _ := a.plan.CA(caName)
+	return a.dir.Path(ca.CertFile()), ca.CertFile()
 }
 
-func (n *node) loadCerts(file string) []*x509.Certificate {
-	data, err := n.read(file)
+func (a *auditor) loadCerts(file string) []*x509.Certificate {
+	data, err := a.read(file)
 	if err != nil {
 		return nil
 	}
@@ -54,228 +70,314 @@ func sharesKey(a, b []*x509.Certificate) bool {
 	return false
 }
 
-// checkCAs compares trust roots by key, never by file name.
-func (n *node) checkCAs(r *Report) {
-	etcdFile, etcdWhat := n.caFile(hardening.Etcd, "trusted-ca-file", plan.EtcdCA)
-	peerFile, peerWhat := n.caFile(hardening.Etcd, "peer-trusted-ca-file", plan.EtcdPeerCA)
-	clusterFile, clusterWhat := n.caFile(hardening.APIServer, "client-ca-file", plan.ClusterCA)
-	proxyFile, proxyWhat := n.caFile(hardening.APIServer, "requestheader-client-ca-file", plan.FrontProxyCA)
-	etcdCAs, peerCAs, clusterCAs, proxyCAs := n.loadCerts(etcdFile), n.loadCerts(peerFile), n.loadCerts(clusterFile), n.loadCerts(proxyFile)
-	pairs := []struct {
+// checkCAs compares the trust roots the node's components use, by key,
+// never by file name.
+func (a *auditor) checkCAs(comps []*Component, node string) {
+	etcdFile, etcdWhat := a.caFile(comps, hardening.Etcd, "trusted-ca-file", plan.EtcdCA)
+	peerFile, peerWhat := a.caFile(comps, hardening.Etcd, "peer-trusted-ca-file", plan.EtcdPeerCA)
+	clusterFile, clusterWhat := a.caFile(comps, hardening.APIServer, "client-ca-file", plan.ClusterCA)
+	proxyFile, proxyWhat := a.caFile(comps, hardening.APIServer, "requestheader-client-ca-file", plan.FrontProxyCA)
+	etcdCAs, peerCAs, clusterCAs, proxyCAs := a.loadCerts(etcdFile), a.loadCerts(peerFile), a.loadCerts(clusterFile), a.loadCerts(proxyFile)
+	for _, p := range []struct {
 		a, b               []*x509.Certificate
 		aWhat, bWhat, file string
 		id                 string
-		sev                hardening.Severity
-		title, fix, cis    string
 	}{
-		{etcdCAs, clusterCAs, etcdWhat, clusterWhat, etcdFile, "etcd:separate-ca", hardening.Critical,
-			"etcd trusts the cluster CA: any Kubernetes client certificate can read and write etcd",
-			"give etcd its own CA (bulwark's etcd/ca) for --trusted-ca-file and reissue the etcd and apiserver-etcd-client certificates from it", "2.7"},
-		{peerCAs, clusterCAs, peerWhat, clusterWhat, peerFile, "etcd:separate-peer-ca-from-cluster", hardening.Critical,
-			"etcd peers trust the cluster CA: any Kubernetes client certificate can join etcd as a member",
-			"give etcd peers their own CA (bulwark's etcd/peer-ca)", "2.7"},
-		{peerCAs, etcdCAs, peerWhat, etcdWhat, peerFile, "etcd:separate-peer-ca", hardening.Low,
-			"etcd peers and etcd clients share a CA: a stolen etcd client certificate (the API server's) can join etcd as a member",
-			"sign peer certificates with a CA of their own (bulwark's etcd/peer-ca) and point --peer-trusted-ca-file at it", ""},
-		{proxyCAs, clusterCAs, proxyWhat, clusterWhat, proxyFile, "kube-apiserver:separate-front-proxy-ca", hardening.High,
-			"the front-proxy CA is the cluster CA: a client certificate can be used to assert any identity through request headers",
-			"sign front-proxy-client with its own CA (bulwark's front-proxy-ca)", ""},
-	}
-	for _, p := range pairs {
+		{etcdCAs, clusterCAs, etcdWhat, clusterWhat, etcdFile, idEtcdSeparateCA},
+		{peerCAs, clusterCAs, peerWhat, clusterWhat, peerFile, idEtcdPeerCluster},
+		{peerCAs, etcdCAs, peerWhat, etcdWhat, peerFile, idEtcdPeerCA},
+		{proxyCAs, clusterCAs, proxyWhat, clusterWhat, proxyFile, idFrontProxyCA},
+	} {
 		if len(p.a) == 0 || len(p.b) == 0 {
 			continue
 		}
-		r.Checked++
+		a.r.Check(p.id)
 		if sharesKey(p.a, p.b) {
-			r.add(Finding{ID: p.id, Severity: p.sev, Title: p.title, CIS: p.cis, Remediation: p.fix,
-				Evidence: Evidence{File: p.file, Detail: fmt.Sprintf("%s and %s hold the same CA key", p.aWhat, p.bWhat)}})
+			f := newFinding(p.id, nil, Evidence{File: p.file, Detail: fmt.Sprintf("%s and %s hold the same CA key", p.aWhat, p.bWhat)})
+			f.Node = node
+			a.r.Add(f)
 		}
 	}
 }
 
-// role finds the table entry for a certificate file of the folder.
-func (n *node) role(rel string) (plan.Cert, bool) {
-	for _, c := range n.plan.Certs {
-		if c.CertFile() == rel {
-			if c.Member != "" && n.defaulted {
-				c.Subject.CommonName = "" // the member's name: not known here
-			}
-			return c, true
-		}
-	}
-	// Per-member etcd certificates: pki/etcd/<member>/{server,peer}.crt.
-	parts := strings.Split(rel, "/")
-	if len(parts) == 4 && parts[0] == "pki" && parts[1] == "etcd" {
-		kind := "etcd/" + strings.TrimSuffix(parts[3], ".crt")
-		for _, c := range n.plan.Certs {
-			if c.Kind == kind {
-				c.Subject.CommonName = "" // the member's name: not known here
-				return c, true
-			}
-		}
-	}
-	return plan.Cert{}, false
+// channelCAs are the CA files each channel must trust or sign with, and
+// the other CAs whose use there a rule of its own already reports.
+var channelCAs = []struct {
+	comp        hardening.Component
+	flag, ca    string
+	coveredElse []string
+}{
+	{hardening.APIServer, "client-ca-file", plan.ClusterCA, nil},
+	{hardening.APIServer, "etcd-cafile", plan.EtcdCA, nil},
+	{hardening.APIServer, "requestheader-client-ca-file", plan.FrontProxyCA, []string{plan.ClusterCA}},
+	{hardening.ControllerManager, "cluster-signing-cert-file", plan.ClusterCA, nil},
+	{hardening.ControllerManager, "root-ca-file", plan.ClusterCA, nil},
+	{hardening.Kubelet, "authentication.x509.clientCAFile", plan.ClusterCA, nil},
+	{hardening.Etcd, "trusted-ca-file", plan.EtcdCA, []string{plan.ClusterCA}},
+	{hardening.Etcd, "peer-trusted-ca-file", plan.EtcdPeerCA, []string{plan.ClusterCA, plan.EtcdCA}},
 }
 
-func (n *node) caCert(name string) *x509.Certificate {
-	ca, _ := n.plan.CA(name)
-	certs := n.loadCerts(n.dir.Path(ca.CertFile()))
-	if len(certs) == 0 {
+// checkChannelCAs wants each channel's CA flag to name that channel's CA:
+// a file holding another planned CA's key is a finding.
+func (a *auditor) checkChannelCAs(comps []*Component, node string) {
+	planned := map[string][]*x509.Certificate{}
+	for _, ca := range a.plan.CAs {
+		planned[ca.Name] = a.loadCerts(a.dir.Path(ca.CertFile()))
+	}
+	for _, ch := range channelCAs {
+		c := findIn(comps, ch.comp)
+		if c == nil {
+			continue
+		}
+		v := c.Flags[ch.flag]
+		if c.Name == hardening.Kubelet {
+			v = c.kubelet(ch.flag)
+		}
+		if v.Unset || v.Value == "" {
+			continue
+		}
+		have := a.loadCerts(a.local(v.Value))
+		if len(have) == 0 || sharesKey(have, planned[ch.ca]) {
+			continue
+		}
+		a.r.Check(idChannelCA)
+		for _, ca := range a.plan.CAs {
+			if ca.Name == ch.ca || slices.Contains(ch.coveredElse, ca.Name) || !sharesKey(have, planned[ca.Name]) {
+				continue
+			}
+			f := newFinding(idChannelCA, c, Evidence{File: or(v.Origin.File, c.Source), Line: v.Origin.Line,
+				Detail: fmt.Sprintf("%s names %s, which holds %s's key; its channel's CA is %s", ch.flag, v.Value, ca.CertFile(), layout.CertFile(ch.ca))})
+			f.Node = node
+			a.r.Add(f)
+		}
+	}
+}
+
+// checkTree walks the folder: every file and folder's mode and owner,
+// every certificate, key and kubeconfig through package trust, and the
+// expiry of every certificate.
+func (a *auditor) checkTree() {
+	in := trust.Input{Plan: a.plan, Defaulted: a.defaulted, ServiceIPs: a.serviceIPs()}
+	root := a.dir.Path(".")
+	_ = filepath.WalkDir(root, func(p string, e fs.DirEntry, err error) error {
+		if err != nil || e.Type()&fs.ModeSymlink != 0 {
+			return nil
+		}
+		rel, _ := filepath.Rel(root, p)
+		rel = filepath.ToSlash(rel)
+		if e.Name() == layout.LockFile || strings.HasPrefix(e.Name(), ".bulwark-tmp") {
+			return nil
+		}
+		fi, err := os.Lstat(p)
+		if err != nil {
+			return nil
+		}
+		if abs, err := filepath.Abs(p); err == nil {
+			a.checked[abs] = true
+		}
+		a.checkOwner(p, rel, fi)
+		f := trust.File{Path: rel, Mode: fi.Mode()}
+		if !e.IsDir() {
+			a.parse(&f)
+		}
+		in.Files = append(in.Files, f)
 		return nil
-	}
-	return certs[0]
-}
-
-func (n *node) checkCerts(r *Report) {
-	files, err := n.dir.Walk("pki")
-	if err != nil {
-		return
-	}
-	for _, rel := range files {
+	})
+	for _, f := range in.Files {
+		a.r.Check(trust.WritableOthers)
 		switch {
-		case strings.HasSuffix(rel, ".crt"):
-			n.checkCertFile(r, rel)
-		case strings.HasSuffix(rel, ".key"):
-			n.checkCAKey(r, rel)
-		}
-	}
-}
-
-func (n *node) checkExpiry(r *Report, file, what string, c *x509.Certificate) {
-	r.Checked++
-	switch expiry.Judge(c, n.opts.Now, n.opts.WarnWithin) {
-	case expiry.Expired:
-		r.add(Finding{ID: "cert:expired", Severity: hardening.Critical, Title: what + " has expired",
-			Evidence:    Evidence{File: file, Detail: fmt.Sprintf("%s ended %s", c.Subject.CommonName, c.NotAfter.UTC().Format(time.RFC3339))},
-			Remediation: "bulwark certs renew (or kubeadm certs renew)"})
-	case expiry.Expiring:
-		r.add(Finding{ID: "cert:expiring", Severity: hardening.Medium, Title: what + " expires soon",
-			Evidence:    Evidence{File: file, Detail: fmt.Sprintf("%s ends %s", c.Subject.CommonName, c.NotAfter.UTC().Format(time.RFC3339))},
-			Remediation: "bulwark certs renew (or kubeadm certs renew)"})
-	}
-}
-
-func (n *node) checkCertFile(r *Report, rel string) {
-	certs := n.loadCerts(n.dir.Path(rel))
-	if len(certs) == 0 {
-		r.add(Finding{ID: "cert:unreadable", Severity: hardening.High, Title: "a certificate file does not parse",
-			Evidence: Evidence{File: rel, Detail: "not a PEM certificate"}, Remediation: "restore or reissue it"})
-		return
-	}
-	cert := certs[0]
-	n.checkExpiry(r, rel, "certificate "+rel, cert)
-	n.checkMasters(r, rel, cert, false)
-	keyRel := strings.TrimSuffix(rel, ".crt") + ".key"
-	if data, err := n.dir.ReadSecret(keyRel); err == nil {
-		r.Checked++
-		if key, err := pki.ParsePrivateKey(data); err != nil || !pki.KeyMatches(cert, key) {
-			r.add(Finding{ID: "cert:key-mismatch", Severity: hardening.High, Title: "a certificate does not match its private key",
-				Evidence: Evidence{File: rel, Detail: keyRel + " is not its key"}, Remediation: "bulwark certs renew (keeps the key) or restore the matching key"})
-		}
-	}
-	spec, ok := n.role(rel)
-	if !ok {
-		return
-	}
-	r.Checked++
-	if ca := n.caCert(spec.CA); ca != nil && !pki.SignedBy(cert, ca) {
-		caSpec, _ := n.plan.CA(spec.CA)
-		r.add(Finding{ID: "cert:wrong-ca", Severity: hardening.High, Title: fmt.Sprintf("%s is not signed by %s", rel, caSpec.CertFile()),
-			Evidence:    Evidence{File: rel, Detail: fmt.Sprintf("issuer %q", cert.Issuer.CommonName)},
-			Remediation: "reissue it from " + caSpec.CertFile() + " (bulwark certs renew " + spec.Name + ")"})
-	}
-	if spec.Subject.CommonName != "" && cert.Subject.CommonName != spec.Subject.CommonName {
-		r.add(Finding{ID: "cert:cn", Severity: hardening.Medium, Title: rel + " has an unexpected CN",
-			Evidence:    Evidence{File: rel, Detail: fmt.Sprintf("CN %q, want %q", cert.Subject.CommonName, spec.Subject.CommonName)},
-			Remediation: "bulwark certs renew " + spec.Name})
-	}
-	if !slices.Equal(sorted(cert.Subject.Organization), sorted(spec.Subject.Organizations)) && !slices.Contains(cert.Subject.Organization, user.SystemPrivilegedGroup) {
-		r.add(Finding{ID: "cert:organization", Severity: hardening.Medium, Title: rel + " carries groups it should not",
-			Evidence:    Evidence{File: rel, Detail: fmt.Sprintf("O %q, want %q", cert.Subject.Organization, spec.Subject.Organizations)},
-			Remediation: "bulwark certs renew " + spec.Name})
-	}
-	if !slices.Equal(sortedUsages(pki.UsagesOf(cert)), sortedUsages(spec.Usages)) {
-		r.add(Finding{ID: "cert:usages", Severity: hardening.Medium, Title: rel + " has unexpected extended key usages",
-			Evidence:    Evidence{File: rel, Detail: fmt.Sprintf("usages %v, want %v", pki.UsagesOf(cert), spec.Usages)},
-			Remediation: "bulwark certs renew " + spec.Name})
-	}
-	if spec.Kind == plan.CertAPIServer {
-		for _, name := range plan.ServiceNames(n.plan.Config.ClusterDomain) {
-			if !slices.Contains(cert.DNSNames, name) {
-				r.add(Finding{ID: "cert:apiserver-sans", Severity: hardening.High, Title: "the API server certificate does not cover the in-cluster names",
-					Evidence: Evidence{File: rel, Detail: "missing DNS name " + name}, Remediation: "bulwark certs renew apiserver"})
+		case len(f.Certs) > 0:
+			a.r.Check(trust.WeakKey)
+			a.checkExpiry(f.Path, "certificate "+f.Path, f.Certs[0])
+		case f.Kubeconfig != nil:
+			for _, name := range sortedKeys(f.Kubeconfig.AuthInfos) {
+				if c, err := pki.ParseCert(f.Kubeconfig.AuthInfos[name].ClientCertificateData); err == nil {
+					a.checkExpiry(f.Path, fmt.Sprintf("%s (user %s)", f.Path, name), c)
+				}
+			}
+			for _, name := range sortedKeys(f.Kubeconfig.Clusters) {
+				if certs, err := pki.ParseCerts(f.Kubeconfig.Clusters[name].CertificateAuthorityData); err == nil && len(certs) > 0 {
+					a.checkExpiry(f.Path, fmt.Sprintf("%s (cluster %s CA)", f.Path, name), certs[0])
+				}
 			}
 		}
 	}
+	for _, f := range trust.Check(in) {
+		a.r.Add(f)
+	}
 }
 
-func sorted(s []string) []string { s = slices.Clone(s); slices.Sort(s); return s }
-
-func sortedUsages(us []pki.Usage) []string {
-	out := make([]string, len(us))
-	for i, u := range us {
-		out[i] = string(u)
+// parse reads a file of the folder as its kind.
+func (a *auditor) parse(f *trust.File) {
+	kind := layout.Classify(f.Path)
+	var (
+		data []byte
+		err  error
+	)
+	switch kind {
+	case layout.PrivateKey, layout.Kubeconfig:
+		data, err = a.dir.ReadSecret(f.Path)
+	case layout.Certificate, layout.PublicKey:
+		data, err = a.dir.Read(f.Path)
+	case layout.Unknown:
+		// A key or certificate outside its place (a CA key copied next to
+		// the kubelet's configuration): judged by what it holds.
+		if !strings.HasSuffix(f.Path, ".key") && !strings.HasSuffix(f.Path, ".pem") {
+			return
+		}
+		if data, err = a.dir.ReadSecret(f.Path); err != nil {
+			return
+		}
+		if k, err := pki.ParsePrivateKey(data); err == nil {
+			f.Key, f.Kind = k, layout.PrivateKey
+		} else if certs, err := pki.ParseCerts(data); err == nil && len(certs) > 0 {
+			f.Certs, f.Kind = certs, layout.Certificate
+		}
+		return
+	default:
+		return
 	}
-	slices.Sort(out)
+	if err != nil {
+		// A secret sealed at rest (age) that this run cannot open is not
+		// broken: its certificate and mode are still judged.
+		if raw, rerr := a.dir.Read(f.Path); rerr == nil && bytes.HasPrefix(raw, []byte("age-encryption.org/")) {
+			return
+		}
+		f.Err = err
+		return
+	}
+	switch kind {
+	case layout.PrivateKey:
+		f.Key, f.Err = pki.ParsePrivateKey(data)
+	case layout.Certificate:
+		f.Certs, f.Err = pki.ParseCerts(data)
+	case layout.PublicKey:
+		f.Pub, f.Err = pki.ParsePublicKey(data)
+	case layout.Kubeconfig:
+		f.Kubeconfig, f.Err = clientcmd.Load(data)
+	}
+	if f.Err != nil {
+		f.Err = errors.New(strings.SplitN(f.Err.Error(), "\n", 2)[0])
+	}
+}
+
+// serviceIPs are the first address of each service range: the API
+// server's --service-cluster-ip-range, else the configuration's.
+func (a *auditor) serviceIPs() []net.IP {
+	cidrs := a.cfg.ServiceCIDR
+	for _, n := range a.nodeNames() {
+		if c := findIn(a.nodes[n], hardening.APIServer); c != nil && c.Given("service-cluster-ip-range") {
+			cidrs = c.Flags["service-cluster-ip-range"].Value
+		}
+	}
+	var out []net.IP
+	for _, s := range listValue(cidrs) {
+		_, n, err := net.ParseCIDR(s)
+		if err != nil {
+			continue
+		}
+		ip := make(net.IP, len(n.IP))
+		copy(ip, n.IP)
+		ip[len(ip)-1]++
+		out = append(out, ip)
+	}
 	return out
 }
 
-// checkMasters reports every credential in system:masters but the
-// break-glass one: RBAC cannot take that group's access away.
-func (n *node) checkMasters(r *Report, file string, cert *x509.Certificate, breakGlass bool) {
-	r.Checked++
-	if slices.Contains(cert.Subject.Organization, user.SystemPrivilegedGroup) && !breakGlass && !cert.IsCA {
-		r.add(Finding{ID: "rbac:system-masters", Severity: hardening.High,
-			Title:       "a credential is in system:masters, which bypasses RBAC and cannot be revoked",
-			Evidence:    Evidence{File: file, Detail: fmt.Sprintf("CN %q, O %q", cert.Subject.CommonName, cert.Subject.Organization)},
-			Remediation: "reissue it in a group bound to the roles it needs (bulwark's admin.conf uses bulwark:cluster-admins); keep system:masters for super-admin.conf only"})
+func (a *auditor) checkExpiry(file, what string, c *x509.Certificate) {
+	a.r.Check(idCertExpired)
+	switch expiry.Judge(c, a.opts.Now, a.opts.WarnWithin) {
+	case expiry.Expired:
+		f := newFinding(idCertExpired, nil, Evidence{File: file, Detail: fmt.Sprintf("%s (%s) ended %s", what, c.Subject.CommonName, c.NotAfter.UTC().Format(time.RFC3339))})
+		a.r.Add(f)
+	case expiry.Expiring:
+		f := newFinding(idCertExpiring, nil, Evidence{File: file, Detail: fmt.Sprintf("%s (%s) ends %s", what, c.Subject.CommonName, c.NotAfter.UTC().Format(time.RFC3339))})
+		a.r.Add(f)
 	}
 }
 
-// checkCAKey notes CA keys on the node that need not be there.
-func (n *node) checkCAKey(r *Report, rel string) {
-	for _, ca := range n.plan.CAs {
-		if ca.KeyFile() != rel {
-			continue
-		}
-		why := "needed only to issue new certificates: keep it offline"
-		if ca.Name == plan.ClusterCA {
-			why = "needed by the controller manager to sign kubelet certificates; elsewhere keep it offline"
-		}
-		r.add(Finding{ID: "pki:ca-key-present", Severity: hardening.Info, Title: "a CA private key is on this node",
-			Evidence: Evidence{File: rel, Detail: why}, Remediation: "move " + rel + " off nodes that do not sign"})
+// checkOwner wants Options.FileOwner and FileGroup to own every file of
+// the control plane the audit reads.
+func (a *auditor) checkOwner(file, shown string, fi fs.FileInfo) {
+	st, ok := fi.Sys().(*syscall.Stat_t)
+	if !ok {
+		return
+	}
+	a.r.Check(idFileOwner)
+	if uid, gid := int(st.Uid), int(st.Gid); uid != a.opts.FileOwner || gid != a.opts.FileGroup {
+		f := newFinding(idFileOwner, nil, Evidence{File: shown, Detail: "owned by " + ids(uid, gid) + ", not " + ids(a.opts.FileOwner, a.opts.FileGroup)})
+		f.Remediation = fmt.Sprintf("chown %d:%d %s", a.opts.FileOwner, a.opts.FileGroup, file)
+		a.r.Add(f)
 	}
 }
 
-func (n *node) checkKubeconfigs(r *Report) {
-	files, err := n.dir.Walk(".")
+// ids shows a user and group by name where the machine knows them.
+func ids(uid, gid int) string {
+	u, g := strconv.Itoa(uid), strconv.Itoa(gid)
+	if x, err := user.LookupId(u); err == nil {
+		u = x.Username
+	}
+	if x, err := user.LookupGroupId(g); err == nil {
+		g = x.Name
+	}
+	return u + ":" + g
+}
+
+func sortedKeys[V any](m map[string]V) []string {
+	keys := make([]string, 0, len(m))
+	for k := range m {
+		keys = append(keys, k)
+	}
+	sortStrings(keys)
+	return keys
+}
+
+// componentKubeconfigs are the kubeconfig each component must
+// authenticate with: its own identity of the plan's table.
+var componentKubeconfigs = map[hardening.Component]string{
+	hardening.ControllerManager: plan.KubeconfigControllerManager,
+	hardening.Scheduler:         plan.KubeconfigScheduler,
+}
+
+// checkComponentIdentity wants the controller manager and the scheduler
+// to talk to the API server as themselves: the client certificate of the
+// kubeconfig they are given must carry their own CN, not an
+// administrator's or another component's.
+func (a *auditor) checkComponentIdentity(c *Component) {
+	name, ok := componentKubeconfigs[c.Name]
+	if !ok {
+		return
+	}
+	var want string
+	for _, k := range a.plan.Kubeconfigs {
+		if k.Name == name {
+			want = k.Subject.CommonName
+		}
+	}
+	v, ok := c.Flags["kubeconfig"]
+	if !ok || v.Value == "" || want == "" {
+		return
+	}
+	data, err := store.ReadInput(a.local(v.Value), maxInput)
 	if err != nil {
 		return
 	}
-	for _, rel := range files {
-		if layout.Classify(rel) != layout.Kubeconfig {
-			continue
-		}
-		data, err := n.dir.ReadSecret(rel)
-		if err != nil {
-			continue
-		}
-		certs, err := kubeconfig.Certificates(data)
-		if err != nil {
-			r.add(Finding{ID: "kubeconfig:unreadable", Severity: hardening.Medium, Title: "a kubeconfig does not parse",
-				Evidence: Evidence{File: rel, Detail: err.Error()}, Remediation: "restore or regenerate it"})
-			continue
-		}
-		breakGlass := rel == layout.KubeconfigFile(plan.KubeconfigSuperAdmin)
-		for where, c := range certs {
-			n.checkExpiry(r, rel, fmt.Sprintf("%s (%s)", rel, where), c)
-			if strings.HasPrefix(where, "user ") {
-				n.checkMasters(r, rel, c, breakGlass)
-			}
-		}
-		if breakGlass {
-			r.add(Finding{ID: "kubeconfig:super-admin-present", Severity: hardening.Info, Title: "the break-glass system:masters credential is on this node",
-				Evidence: Evidence{File: rel, Detail: "system:masters cannot be revoked"}, Remediation: "keep super-admin.conf offline once the cluster objects are applied"})
-		}
+	cfg, err := clientcmd.Load(data)
+	if err != nil {
+		return
+	}
+	ctx := cfg.Contexts[cfg.CurrentContext]
+	if ctx == nil || cfg.AuthInfos[ctx.AuthInfo] == nil {
+		return
+	}
+	cert, err := pki.ParseCert(cfg.AuthInfos[ctx.AuthInfo].ClientCertificateData)
+	if err != nil {
+		return
+	}
+	a.r.Check(trust.KubeconfigIdentity)
+	if cert.Subject.CommonName != want {
+		f := newFinding(trust.KubeconfigIdentity, c, Evidence{File: or(v.Origin.File, c.Source), Line: v.Origin.Line,
+			Detail: fmt.Sprintf("--kubeconfig=%s authenticates as %q (O %q), not %q", v.Value, cert.Subject.CommonName, cert.Subject.Organization, want)})
+		a.r.Add(f)
 	}
 }

@@ -2,11 +2,14 @@ package audit
 
 import (
 	"fmt"
+	"io/fs"
 	"path"
+	"path/filepath"
 	"sort"
 	"strings"
 
 	corev1 "k8s.io/api/core/v1"
+	schedulerv1 "k8s.io/kube-scheduler/config/v1"
 	"sigs.k8s.io/yaml"
 
 	"github.com/bulwark-k8s/bulwark/hardening"
@@ -40,15 +43,30 @@ type Value struct {
 // Component is one program's effective configuration.
 type Component struct {
 	Name hardening.Component `json:"name"`
+	// Node is the node of a multi-node folder whose manifests these are.
+	Node string `json:"node,omitempty"`
 	// Source is the manifest, unit or command-line file it was read from.
 	Source string `json:"source"`
-	// Flags given on the command line.
+	// Flags are the effective flags by name: the command line (and, for
+	// etcd, ETCD_* environment variables), or what replaces it (etcd's
+	// --config-file; the scheduler's --config for the flags it ignores).
 	Flags map[string]Value `json:"flags"`
-	// ConfigFile is the kubelet's configuration file, if any.
+	// Ignored are flags given but not used: etcd's command line under
+	// --config-file, the scheduler's deprecated flags under --config.
+	Ignored map[string]Value `json:"ignored,omitempty"`
+	// Stray are words the component's parser refuses: it would not start.
+	Stray []string `json:"stray,omitempty"`
+	// ConfigFile is the configuration file the component reads, if any
+	// (the kubelet's --config, the scheduler's --config, etcd's
+	// --config-file), and ConfigDir the kubelet's --config-dir.
 	ConfigFile string `json:"configFile,omitempty"`
+	ConfigDir  string `json:"configDir,omitempty"`
 	// Config holds the kubelet's configuration fields (dotted paths) from
-	// its file and drop-ins.
+	// its file and drop-ins, the drop-ins winning.
 	Config map[string]Value `json:"config,omitempty"`
+	// Env is the environment the component starts with (Pod env, unit
+	// Environment=).
+	Env map[string]string `json:"-"`
 }
 
 // Flag is a flag's effective value: given, else the built-in default.
@@ -62,30 +80,58 @@ func (c *Component) Flag(name string) Value {
 	return Value{Unset: true, Origin: Origin{Default: true}}
 }
 
+// Given reports whether a flag is set to a non-empty value.
+func (c *Component) Given(name string) bool {
+	v, ok := c.Flags[name]
+	return ok && v.Value != ""
+}
+
 // Setting is the effective value of a row of the hardening table. For the
-// kubelet: a flag overrides the configuration file, which overrides the
-// file's defaults; with no file at all, the flags' own defaults apply.
+// kubelet: a flag overrides the drop-ins, which override the
+// configuration file, which overrides the file's defaults; with no file
+// and no drop-in, the flags' own defaults apply, and with drop-ins only,
+// the flags' defaults are what the drop-ins change.
 func (c *Component) Setting(s hardening.Setting) Value {
 	if c.Name != hardening.Kubelet {
 		return c.Flag(s.Name)
 	}
-	for flag, field := range kubeletFlagFields {
-		if field == s.Name {
-			if v, ok := c.Flags[flag]; ok {
-				return v
-			}
-			if c.ConfigFile == "" {
-				return c.Flag(flag)
-			}
+	return c.kubelet(s.Name)
+}
+
+// kubelet is the effective value of a KubeletConfiguration field.
+func (c *Component) kubelet(field string) Value {
+	if flag, ok := kubeletFieldFlags[field]; ok {
+		if v, ok := c.Flags[flag]; ok {
+			return v
 		}
 	}
-	if v, ok := c.Config[s.Name]; ok {
+	if v, ok := c.Config[field]; ok {
+		if d, zero := kubeletZeroDefaults[field]; zero && isZero(v.Value) {
+			// The kubelet's defaulting replaces a zero value.
+			return Value{Value: d, Origin: Origin{File: v.Origin.File, Line: v.Origin.Line, Default: true}}
+		}
 		return v
 	}
-	if d, ok := kubeletConfigDefaults[s.Name]; ok {
+	if flag, ok := kubeletFieldFlags[field]; ok && c.ConfigFile == "" {
+		if d, ok := builtinFlagDefaults[hardening.Kubelet][flag]; ok {
+			return Value{Value: d, Origin: Origin{Default: true}}
+		}
+	}
+	if d, ok := kubeletConfigDefaults[field]; ok {
+		return Value{Value: d, Origin: Origin{Default: true}}
+	}
+	if d, ok := kubeletZeroDefaults[field]; ok {
 		return Value{Value: d, Origin: Origin{Default: true}}
 	}
 	return Value{Unset: true, Origin: Origin{Default: true}}
+}
+
+func isZero(v string) bool {
+	switch strings.TrimSpace(v) {
+	case "", "0", "0s", "false":
+		return true
+	}
+	return false
 }
 
 // knownComponent names a program from its path.
@@ -99,51 +145,14 @@ func knownComponent(argv0 string) (hardening.Component, bool) {
 	return "", false
 }
 
-// parseArgs reads --name=value, --name value and bare boolean --name.
-func parseArgs(args []string, file, text string) map[string]Value {
-	flags := map[string]Value{}
-	for i := 0; i < len(args); i++ {
-		a := args[i]
-		if !strings.HasPrefix(a, "-") {
-			continue
-		}
-		name := strings.TrimLeft(a, "-")
-		val, hasVal := "", false
-		if n, v, ok := strings.Cut(name, "="); ok {
-			name, val, hasVal = n, v, true
-		} else if i+1 < len(args) && !strings.HasPrefix(args[i+1], "-") {
-			val, hasVal = args[i+1], true
-			i++
-		}
-		if !hasVal {
-			val = "true"
-		}
-		flags[name] = Value{Value: val, Origin: Origin{File: file, Line: lineOf(text, "-"+name)}}
-	}
-	return flags
+// newComponent reads a command line.
+func newComponent(comp hardening.Component, source string, args []string, lines map[string]int, env map[string]string) *Component {
+	p := parseArgs(comp, args, source, lines)
+	return &Component{Name: comp, Source: source, Flags: p.flags, Stray: p.stray, Env: env}
 }
 
-// lineOf finds the 1-based line where a flag is given.
-func lineOf(text, flag string) int {
-	for i, l := range strings.Split(text, "\n") {
-		j := strings.Index(l, flag)
-		for j >= 0 {
-			rest := l[j+len(flag):]
-			if rest == "" || strings.ContainsAny(rest[:1], "= \t\"'\\") {
-				return i + 1
-			}
-			k := strings.Index(rest, flag)
-			if k < 0 {
-				break
-			}
-			j += len(flag) + k
-		}
-	}
-	return 0
-}
-
-// fromManifest reads a static Pod manifest. A Pod whose first container is
-// not a known component yields nothing.
+// fromManifest reads a static Pod manifest. A Pod whose containers run no
+// known component yields nothing.
 func fromManifest(file string, data []byte) (*Component, error) {
 	var pod corev1.Pod
 	if err := yaml.Unmarshal(data, &pod); err != nil {
@@ -158,7 +167,23 @@ func fromManifest(file string, data []byte) (*Component, error) {
 		if !ok {
 			continue
 		}
-		return &Component{Name: comp, Source: file, Flags: parseArgs(argv[1:], file, string(data))}, nil
+		env := map[string]string{}
+		for _, e := range c.Env {
+			if e.ValueFrom == nil {
+				env[e.Name] = e.Value
+			}
+		}
+		// Kubernetes expands $(VAR) in command and args from the
+		// container's environment.
+		for i, a := range argv {
+			if strings.Contains(a, "$(") {
+				for k, v := range env {
+					a = strings.ReplaceAll(a, "$("+k+")", v)
+				}
+				argv[i] = a
+			}
+		}
+		return newComponent(comp, file, argv[1:], flagLines(string(data)), env), nil
 	}
 	return nil, nil
 }
@@ -215,7 +240,7 @@ func fromCommandLine(file string, units [][]byte, read func(string) ([]byte, err
 		return nil, fmt.Errorf("%s: no etcd, kube-apiserver, kube-controller-manager, kube-scheduler or kubelet command line found", file)
 	}
 	comp, _ := knownComponent(argv[0])
-	return &Component{Name: comp, Source: file, Flags: parseArgs(argv[1:], file, text.String())}, nil
+	return newComponent(comp, file, argv[1:], flagLines(text.String()), env), nil
 }
 
 // expandWords expands variables as systemd does in ExecStart=: a word that
@@ -227,8 +252,23 @@ func expandWords(words []string, env map[string]string) []string {
 			out = append(out, splitWords(env[name])...)
 			continue
 		}
-		for k, v := range env {
-			w = strings.ReplaceAll(w, "${"+k+"}", v)
+		if strings.Contains(w, "${") {
+			var b strings.Builder
+			for {
+				i := strings.Index(w, "${")
+				if i < 0 {
+					break
+				}
+				j := strings.IndexByte(w[i:], '}')
+				if j < 0 {
+					break
+				}
+				b.WriteString(w[:i])
+				b.WriteString(env[w[i+2:i+j]])
+				w = w[i+j+1:]
+			}
+			b.WriteString(w)
+			w = b.String()
 		}
 		if w != "" {
 			out = append(out, w)
@@ -273,7 +313,8 @@ func splitWords(s string) []string {
 	return words
 }
 
-// flatten turns a decoded YAML document into dotted paths of scalars.
+// flatten turns a decoded YAML document into dotted paths of scalars;
+// lists become comma-joined values.
 func flatten(prefix string, v any, out map[string]string) {
 	switch t := v.(type) {
 	case map[string]any:
@@ -287,59 +328,212 @@ func flatten(prefix string, v any, out map[string]string) {
 	case []any:
 		parts := make([]string, len(t))
 		for i, x := range t {
-			parts[i] = fmt.Sprint(x)
+			switch y := x.(type) {
+			case map[string]any, []any:
+				b, _ := yaml.Marshal(y)
+				parts[i] = strings.TrimSpace(string(b))
+			default:
+				parts[i] = fmt.Sprint(x)
+			}
 		}
 		out[prefix] = strings.Join(parts, ",")
 	case nil:
+		out[prefix] = ""
+	case float64:
+		out[prefix] = strings.TrimSuffix(fmt.Sprintf("%f", t), ".000000")
 	default:
 		out[prefix] = fmt.Sprint(t)
 	}
 }
 
-// kubeletConfig reads a KubeletConfiguration and its drop-ins (applied in
-// name order, later files winning, as the kubelet does).
-func kubeletConfig(files []namedData) (map[string]Value, error) {
-	out := map[string]Value{}
-	sort.SliceStable(files[1:], func(i, j int) bool { return files[1+i].name < files[1+j].name })
-	for _, f := range files {
-		var doc map[string]any
-		if err := yaml.Unmarshal(f.data, &doc); err != nil {
-			return nil, fmt.Errorf("%s: not a KubeletConfiguration: %w", f.name, err)
-		}
-		if k, _ := doc["kind"].(string); k != "" && k != "KubeletConfiguration" {
-			return nil, fmt.Errorf("%s: kind %q, want KubeletConfiguration", f.name, k)
-		}
-		flat := map[string]string{}
-		flatten("", doc, flat)
-		for k, v := range flat {
-			out[k] = Value{Value: v, Origin: Origin{File: f.name, Line: lineOfPath(string(f.data), k)}}
-		}
+// yamlLines indexes, in one pass, the line of every dotted key path of a
+// YAML document in block style (list items add no key).
+func yamlLines(text string) map[string]int {
+	out := map[string]int{}
+	type frame struct {
+		indent int
+		key    string
 	}
-	return out, nil
-}
-
-// lineOfPath finds the line of a dotted YAML key path: each key is looked
-// for after the line of its parent.
-func lineOfPath(text, dotted string) int {
-	lines := strings.Split(text, "\n")
-	at := 0
-	for _, key := range strings.Split(dotted, ".") {
-		found := false
-		for i := at; i < len(lines); i++ {
-			t := strings.TrimLeft(lines[i], " -")
-			if strings.HasPrefix(t, key+":") || strings.HasPrefix(t, "\""+key+"\":") {
-				at, found = i, true
-				break
+	var stack []frame
+	for n, l := range strings.Split(text, "\n") {
+		t := strings.TrimLeft(l, " ")
+		if t == "" || t[0] == '#' || strings.HasPrefix(t, "---") {
+			if strings.HasPrefix(t, "---") {
+				stack = stack[:0]
 			}
+			continue
 		}
-		if !found {
-			return 0
+		indent := len(l) - len(t)
+		for strings.HasPrefix(t, "- ") {
+			t = strings.TrimLeft(t[2:], " ")
+			indent = len(l) - len(t)
+		}
+		colon := strings.Index(t, ":")
+		if colon <= 0 || (colon+1 < len(t) && t[colon+1] != ' ') {
+			continue
+		}
+		key := strings.Trim(t[:colon], `"'`)
+		for len(stack) > 0 && stack[len(stack)-1].indent >= indent {
+			stack = stack[:len(stack)-1]
+		}
+		stack = append(stack, frame{indent, key})
+		parts := make([]string, len(stack))
+		for i, f := range stack {
+			parts[i] = f.key
+		}
+		p := strings.Join(parts, ".")
+		if _, ok := out[p]; !ok {
+			out[p] = n + 1
 		}
 	}
-	return at + 1
+	return out
 }
 
 type namedData struct {
 	name string
 	data []byte
+}
+
+// configFields reads YAML configuration documents in order, later ones
+// winning field by field (the kubelet's drop-ins are JSON merge patches
+// over the file), into dotted paths with their origins. kind, if not
+// empty, is the kind each document must have.
+func configFields(files []namedData, kind string) (map[string]Value, error) {
+	out := map[string]Value{}
+	for _, f := range files {
+		var doc map[string]any
+		if err := yaml.Unmarshal(f.data, &doc); err != nil {
+			return nil, fmt.Errorf("%s: not a %s: %w", f.name, or(kind, "YAML document"), err)
+		}
+		if k, _ := doc["kind"].(string); kind != "" && k != "" && k != kind {
+			return nil, fmt.Errorf("%s: kind %q, want %s", f.name, k, kind)
+		}
+		flat := map[string]string{}
+		flatten("", doc, flat)
+		lines := yamlLines(string(f.data))
+		for k, v := range flat {
+			out[k] = Value{Value: v, Origin: Origin{File: f.name, Line: lines[k]}}
+		}
+	}
+	return out, nil
+}
+
+func or(a, b string) string {
+	if a != "" {
+		return a
+	}
+	return b
+}
+
+// etcdFromFile replaces etcd's flags with its configuration file, as etcd
+// 3.6 does when --config-file (or ETCD_CONFIG_FILE) is given: "other
+// command line flags and environment variables will be ignored". The
+// file's keys are the flags' names; client-transport-security.X is flag X
+// and peer-transport-security.X is flag peer-X.
+func etcdFromFile(c *Component, file string, data []byte) error {
+	fields, err := configFields([]namedData{{file, data}}, "")
+	if err != nil {
+		return err
+	}
+	c.Ignored = map[string]Value{}
+	for k, v := range c.Flags {
+		if k != "config-file" {
+			c.Ignored[k] = v
+		}
+	}
+	flags := map[string]Value{"config-file": c.Flags["config-file"]}
+	for k, v := range fields {
+		switch {
+		case strings.HasPrefix(k, "client-transport-security."):
+			flags[strings.TrimPrefix(k, "client-transport-security.")] = v
+		case strings.HasPrefix(k, "peer-transport-security."):
+			flags["peer-"+strings.TrimPrefix(k, "peer-transport-security.")] = v
+		default:
+			flags[k] = v
+		}
+	}
+	c.Flags = flags
+	return nil
+}
+
+// etcdEnv applies ETCD_<FLAG> variables to the flags not given on the
+// command line, as etcd does when no configuration file is given.
+func etcdEnv(c *Component) {
+	keys := make([]string, 0, len(c.Env))
+	for k := range c.Env {
+		keys = append(keys, k)
+	}
+	sort.Strings(keys)
+	for _, k := range keys {
+		name, ok := strings.CutPrefix(k, "ETCD_")
+		if !ok || name == "" {
+			continue
+		}
+		flag := strings.ToLower(strings.ReplaceAll(name, "_", "-"))
+		if _, given := c.Flags[flag]; given {
+			continue
+		}
+		c.Flags[flag] = Value{Value: c.Env[k], Origin: Origin{File: c.Source, Line: 0}}
+	}
+}
+
+// schedulerDeprecated are the kube-scheduler flags ignored when --config
+// is given (cmd/kube-scheduler/app/options/deprecated.go: "This parameter
+// is ignored if a config file is specified in --config"), with the
+// KubeSchedulerConfiguration field that takes their place.
+var schedulerDeprecated = map[string]string{
+	"profiling":             "enableProfiling",
+	"contention-profiling":  "enableContentionProfiling",
+	"kubeconfig":            "clientConnection.kubeconfig",
+	"kube-api-content-type": "clientConnection.contentType",
+	"kube-api-qps":          "clientConnection.qps",
+	"kube-api-burst":        "clientConnection.burst",
+}
+
+// schedulerFromFile applies a KubeSchedulerConfiguration: the deprecated
+// flags give way to its fields (with the v1 defaults: profiling on).
+func schedulerFromFile(c *Component, file string, data []byte) error {
+	var cfg schedulerv1.KubeSchedulerConfiguration
+	if err := yaml.UnmarshalStrict(data, &cfg); err != nil {
+		return fmt.Errorf("%s: not a KubeSchedulerConfiguration: %w", file, err)
+	}
+	if cfg.Kind != "" && cfg.Kind != "KubeSchedulerConfiguration" {
+		return fmt.Errorf("%s: kind %q, want KubeSchedulerConfiguration", file, cfg.Kind)
+	}
+	fields, err := configFields([]namedData{{file, data}}, "")
+	if err != nil {
+		return err
+	}
+	c.Config = fields
+	c.Ignored = map[string]Value{}
+	for flag, field := range schedulerDeprecated {
+		if v, ok := c.Flags[flag]; ok {
+			c.Ignored[flag] = v
+			delete(c.Flags, flag)
+		}
+		if v, ok := fields[field]; ok {
+			c.Flags[flag] = v
+		}
+	}
+	if _, ok := c.Flags["profiling"]; !ok {
+		// KubeSchedulerConfiguration v1 defaults enableProfiling to true.
+		c.Flags["profiling"] = Value{Value: "true", Origin: Origin{File: file, Default: true}}
+	}
+	return nil
+}
+
+// kubeletDropIns lists a --config-dir's drop-ins as the kubelet walks
+// them: every *.conf file, subfolders included, in lexical order.
+func kubeletDropIns(dir string) ([]string, error) {
+	var out []string
+	err := filepath.WalkDir(dir, func(p string, d fs.DirEntry, err error) error {
+		if err != nil {
+			return err
+		}
+		if !d.IsDir() && filepath.Ext(d.Name()) == ".conf" {
+			out = append(out, p)
+		}
+		return nil
+	})
+	return out, err
 }

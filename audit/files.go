@@ -4,204 +4,170 @@ import (
 	"fmt"
 	"io/fs"
 	"os"
-	"os/user"
 	"path/filepath"
 	"sort"
-	"strconv"
 	"strings"
 	"syscall"
 
 	"github.com/bulwark-k8s/bulwark/hardening"
 	"github.com/bulwark-k8s/bulwark/layout"
+	"github.com/bulwark-k8s/bulwark/trust"
 )
 
-// modeRule is the most a kind of file may allow.
-type modeRule struct {
-	what string // with its article: "a private key", "the kubelet unit file"
-	max  fs.FileMode
-	sev  hardening.Severity
-	cis  string
-}
+func sortStrings(s []string) { sort.Strings(s) }
 
-// kindRules say how bad it is when a kind of file is more open than the
-// layout table's mode for it, and which CIS check that is.
-var kindRules = map[layout.Kind]struct {
-	sev hardening.Severity
-	cis string
-}{
-	layout.PrivateKey:       {hardening.Medium, "1.1.21"},
-	layout.Certificate:      {hardening.Low, "1.1.20"},
-	layout.Kubeconfig:       {hardening.Medium, "1.1.13"},
-	layout.Manifest:         {hardening.Low, "1.1.1"},
-	layout.EncryptionConfig: {hardening.High, ""},
-	layout.KubeletConfig:    {hardening.Low, "4.1.9"},
-	layout.Unit:             {hardening.Low, "4.1.1"},
-}
-
-// ruleFor is the mode rule of a kind of file.
-func ruleFor(k layout.Kind) (modeRule, bool) {
-	r, ok := kindRules[k]
-	return modeRule{k.String(), k.Mode(), r.sev, r.cis}, ok
-}
-
-// modeFor says how open a file of the cluster folder may be.
-func modeFor(rel string) (modeRule, bool) {
-	if k := layout.Classify(rel); k != layout.KubeletConfig {
-		return ruleFor(k)
-	}
-	return modeRule{}, false
-}
-
-// modeForSetting says how open a file named by a flag or a kubelet
-// configuration field may be, from the setting's name.
-func modeForSetting(name string) (modeRule, bool) {
+// kindForSetting says what kind of file a flag or kubelet configuration
+// field names, from its name.
+func kindForSetting(name string) (layout.Kind, bool) {
 	n := strings.ToLower(name)
 	switch {
 	case n == "encryption-provider-config":
-		return ruleFor(layout.EncryptionConfig)
+		return layout.EncryptionConfig, true
+	case n == "token-auth-file":
+		return layout.TokenSecret, true
+	case n == "authentication-config" || n == "authorization-config" || n == "audit-policy-file" || n == "admission-control-config-file":
+		return layout.PolicyConfig, true
 	case n == "service-account-key-file": // the API server's: public keys that verify tokens
-		return ruleFor(layout.Certificate)
-	case strings.HasSuffix(n, "key-file") || strings.HasSuffix(n, "keyfile") || n == "tlsprivatekeyfile":
-		return ruleFor(layout.PrivateKey)
-	case strings.HasSuffix(n, "kubeconfig"):
-		return ruleFor(layout.Kubeconfig)
+		return layout.Certificate, true
+	case strings.HasSuffix(n, "key-file") || strings.HasSuffix(n, "keyfile") || n == "tlsprivatekeyfile" || n == "tls-private-key-file" || n == "kubelet-client-key":
+		return layout.PrivateKey, true
+	case strings.HasSuffix(n, "kubeconfig") || strings.HasSuffix(n, "clientconnection.kubeconfig"):
+		return layout.Kubeconfig, true
 	case strings.HasSuffix(n, "cert-file") || strings.HasSuffix(n, "certfile") || strings.HasSuffix(n, "ca-file") ||
-		strings.HasSuffix(n, "cafile") || n == "tlscertfile" || strings.HasSuffix(n, "x509.clientcafile"):
-		return ruleFor(layout.Certificate)
+		strings.HasSuffix(n, "cafile") || n == "tlscertfile" || strings.HasSuffix(n, "x509.clientcafile") || n == "kubelet-client-certificate" ||
+		n == "kubelet-certificate-authority":
+		return layout.Certificate, true
 	}
-	return modeRule{}, false
+	return layout.Unknown, false
 }
 
-// checkModes reports files and folders more open than CIS allows, or not
-// owned by Options.FileOwner and FileGroup: the
-// cluster folder's keys, kubeconfigs, manifests and certificates, the
-// kubelet's configuration and unit files, and etcd's data folder.
-func (n *node) checkModes(r *Report) {
-	files, err := n.dir.Walk(".")
-	if err != nil {
+// checkNamedFiles judges the mode and owner of every file a component
+// names (keys, kubeconfigs, certificates, policy files, outside the
+// folder's layout too: the hard way's /var/lib/kubernetes/*-key.pem), of
+// the configuration files and units it is started from, and etcd's data
+// folder.
+func (a *auditor) checkNamedFiles() {
+	for _, node := range a.nodeNames() {
+		for _, c := range a.nodes[node] {
+			names := make([]string, 0, len(c.Flags)+len(c.Config))
+			for name := range c.Flags {
+				names = append(names, name)
+			}
+			for name := range c.Config {
+				names = append(names, name)
+			}
+			sort.Strings(names)
+			for _, name := range names {
+				v, ok := c.Flags[name]
+				if !ok {
+					v = c.Config[name]
+				}
+				kind, ok := kindForSetting(name)
+				if !ok || v.Value == "" {
+					continue
+				}
+				a.checkFile(a.local(v.Value), kind)
+			}
+			if c.ConfigFile != "" {
+				kind := layout.PolicyConfig
+				if c.Name == hardening.Kubelet {
+					kind = layout.KubeletConfig
+				}
+				a.checkFile(a.local(c.ConfigFile), kind)
+			}
+			if c.Name == hardening.Kubelet {
+				// Whoever writes to the static Pod folder runs Pods as root.
+				if v := c.kubelet("staticPodPath"); !v.Unset && v.Value != "" {
+					a.checkDir(a.local(v.Value))
+				}
+				if c.ConfigDir != "" {
+					a.checkDir(a.local(c.ConfigDir))
+				}
+			}
+			if c.ConfigDir != "" {
+				if files, err := kubeletDropIns(a.local(c.ConfigDir)); err == nil {
+					for _, f := range files {
+						a.checkFile(f, layout.KubeletConfig)
+					}
+				}
+			}
+			if strings.HasSuffix(c.Source, ".service") || strings.HasSuffix(c.Source, ".conf") {
+				a.checkFile(c.Source, layout.Unit)
+				if dropIns, err := a.dropIns(c.Source); err == nil {
+					for _, d := range dropIns {
+						a.checkFile(d, layout.Unit)
+					}
+				}
+			}
+			if c.Name == hardening.Etcd {
+				if dd, ok := c.Flags["data-dir"]; ok {
+					a.checkEtcdData(c, a.local(dd.Value))
+				}
+			}
+		}
+	}
+}
+
+// checkFile judges one file outside the folder's walk.
+func (a *auditor) checkFile(file string, kind layout.Kind) {
+	if abs, err := filepath.Abs(file); err == nil {
+		file = abs
+	}
+	if a.checked[file] {
 		return
 	}
-	checked := map[string]bool{}
-	for _, rel := range files {
-		if rule, ok := modeFor(rel); ok {
-			n.checkMode(r, n.dir.Path(rel), rel, rule)
-			checked[n.dir.Path(rel)] = true
-		}
-	}
-	// Keys, kubeconfigs, certificates and the encryption configuration
-	// that the components name outside the folder's layout: the hard
-	// way's /var/lib/kubernetes/*-key.pem, etcd's keys in /etc/etcd.
-	for _, c := range n.comps {
-		names := make([]string, 0, len(c.Flags)+len(c.Config))
-		for name := range c.Flags {
-			names = append(names, name)
-		}
-		for name := range c.Config {
-			names = append(names, name)
-		}
-		sort.Strings(names)
-		for _, name := range names {
-			v, ok := c.Flags[name]
-			if !ok {
-				v = c.Config[name]
-			}
-			rule, ok := modeForSetting(name)
-			if !ok || v.Value == "" {
-				continue
-			}
-			file := n.local(v.Value)
-			if !filepath.IsAbs(file) || checked[file] {
-				continue
-			}
-			checked[file] = true
-			n.checkMode(r, file, file, rule)
-		}
-	}
-	if k := n.find(hardening.Kubelet); k != nil {
-		if k.ConfigFile != "" {
-			rule, _ := ruleFor(layout.KubeletConfig)
-			n.checkMode(r, n.local(k.ConfigFile), k.ConfigFile, rule)
-		}
-		if strings.HasSuffix(k.Source, ".service") || strings.HasSuffix(k.Source, ".conf") {
-			rule, _ := ruleFor(layout.Unit)
-			rule.what = "the kubelet unit file"
-			n.checkMode(r, k.Source, k.Source, rule)
-		}
-	}
-	if e := n.find(hardening.Etcd); e != nil {
-		if dd, ok := e.Flags["data-dir"]; ok {
-			n.checkEtcdData(r, n.local(dd.Value))
-		}
-	}
-}
-
-func (n *node) checkMode(r *Report, file, shown string, rule modeRule) {
+	a.checked[file] = true
 	fi, err := os.Stat(file)
-	if err != nil {
+	if err != nil || fi.IsDir() {
 		return
 	}
-	r.Checked++
-	if extra := fi.Mode().Perm() &^ rule.max; extra != 0 {
-		r.add(Finding{ID: "file:mode", Severity: rule.sev, CIS: rule.cis,
-			Title:       fmt.Sprintf("%s is more open than %o", rule.what, rule.max),
-			Evidence:    Evidence{File: shown, Detail: fmt.Sprintf("mode %o", fi.Mode().Perm())},
-			Remediation: fmt.Sprintf("chmod %o %s", rule.max, file)})
+	a.r.Check(trust.WritableOthers)
+	for _, f := range trust.Mode(file, kind, fi.Mode()) {
+		a.r.Add(f)
 	}
-	st, ok := fi.Sys().(*syscall.Stat_t)
-	if !ok {
-		return
-	}
-	r.Checked++
-	if uid, gid := int(st.Uid), int(st.Gid); uid != n.opts.FileOwner || gid != n.opts.FileGroup {
-		r.add(Finding{ID: "file:owner", Severity: hardening.Low, CIS: ownerCIS[rule.cis],
-			Title: fmt.Sprintf("%s is not owned by %s", rule.what, ids(n.opts.FileOwner, n.opts.FileGroup)),
-			Evidence: Evidence{File: shown, Detail: "owned by " + ids(uid, gid) +
-				": that user can change it (and, for a key, read it)"},
-			Remediation: fmt.Sprintf("chown %d:%d %s", n.opts.FileOwner, n.opts.FileGroup, file)})
-	}
-}
-
-// ownerCIS is the CIS ownership check that goes with each permissions
-// check.
-var ownerCIS = map[string]string{"1.1.1": "1.1.2", "1.1.13": "1.1.14", "1.1.20": "1.1.19", "1.1.21": "1.1.19", "4.1.1": "4.1.2", "4.1.9": "4.1.10"}
-
-// ids shows a user and group by name where the machine knows them.
-func ids(uid, gid int) string {
-	u, g := strconv.Itoa(uid), strconv.Itoa(gid)
-	if x, err := user.LookupId(u); err == nil {
-		u = x.Username
-	}
-	if x, err := user.LookupGroupId(g); err == nil {
-		g = x.Name
-	}
-	return u + ":" + g
+	a.checkOwner(file, file, fi)
 }
 
 // checkEtcdData wants etcd's data folder 0700 and, where an etcd user
 // exists, owned by it.
-func (n *node) checkEtcdData(r *Report, dir string) {
+func (a *auditor) checkEtcdData(c *Component, dir string) {
 	fi, err := os.Stat(dir)
 	if err != nil || !fi.IsDir() {
 		return
 	}
-	r.Checked++
+	a.r.Check(idEtcdDataMode)
 	if fi.Mode().Perm()&^layout.DataDir.Mode() != 0 {
-		r.add(Finding{ID: "file:mode", Severity: hardening.Medium, CIS: "1.1.11", Component: "etcd",
-			Title:    "etcd's data folder is open to other users: it holds every Secret",
-			Evidence: Evidence{File: dir, Detail: fmt.Sprintf("mode %o", fi.Mode().Perm())}, Remediation: fmt.Sprintf("chmod %o %s", layout.DataDir.Mode(), dir)})
+		a.r.Add(newFinding(idEtcdDataMode, c, Evidence{File: dir, Detail: fmt.Sprintf("mode %04o", fi.Mode().Perm())}))
+	}
+	for _, f := range trust.Mode(dir, layout.DataDir, fi.Mode()|fs.ModeDir) {
+		a.r.Add(f)
 	}
 	st, ok := fi.Sys().(*syscall.Stat_t)
 	if !ok {
 		return
 	}
-	owner := strconv.Itoa(int(st.Uid))
-	if u, err := user.LookupId(owner); err == nil {
-		owner = u.Username
-	}
+	owner, _, _ := strings.Cut(ids(int(st.Uid), int(st.Gid)), ":")
+	a.r.Check(idEtcdDataOwner)
 	if owner != "etcd" {
-		r.add(Finding{ID: "file:etcd-data-owner", Severity: hardening.Low, CIS: "1.1.12", Component: "etcd",
-			Title:       "etcd's data folder is not owned by a dedicated etcd user",
-			Evidence:    Evidence{File: dir, Detail: "owned by " + owner},
-			Remediation: "run etcd as its own user and chown -R etcd:etcd " + dir})
+		a.r.Add(newFinding(idEtcdDataOwner, c, Evidence{File: dir, Detail: "owned by " + owner}))
+	}
+}
+
+// checkDir judges a folder a component reads from outside the walk.
+func (a *auditor) checkDir(dir string) {
+	if abs, err := filepath.Abs(dir); err == nil {
+		dir = abs
+	}
+	if a.checked[dir] {
+		return
+	}
+	a.checked[dir] = true
+	fi, err := os.Stat(dir)
+	if err != nil || !fi.IsDir() {
+		return
+	}
+	a.r.Check(trust.WritableOthers)
+	for _, f := range trust.Mode(dir, layout.DataDir, fi.Mode()) {
+		a.r.Add(f)
 	}
 }

@@ -23,6 +23,7 @@ import (
 	"k8s.io/client-go/tools/clientcmd"
 
 	"github.com/bulwark-k8s/bulwark/expiry"
+	"github.com/bulwark-k8s/bulwark/finding"
 	"github.com/bulwark-k8s/bulwark/hardening"
 	"github.com/bulwark-k8s/bulwark/store"
 )
@@ -75,6 +76,10 @@ type LiveOptions struct {
 	// Now and WarnWithin drive the expiry of the served certificates.
 	Now        time.Time
 	WarnWithin time.Duration
+	// Unreachable is the severity of the finding for an endpoint that
+	// could not be probed; empty makes it an error (ErrUnreachable): an
+	// audit that reached nothing never passes silently.
+	Unreachable finding.Severity
 	// LocalAddrs lists this machine's non-loopback addresses. Default:
 	// MachineAddrs.
 	LocalAddrs func() ([]net.IP, error)
@@ -90,6 +95,9 @@ func (o *LiveOptions) Empty() bool {
 var (
 	ErrNoEndpoint      = errors.New("no endpoint to probe")
 	ErrInvalidEndpoint = errors.New("invalid endpoint")
+	// ErrUnreachable is returned when endpoints could not be probed and
+	// LiveOptions.Unreachable is empty.
+	ErrUnreachable = errors.New("endpoints could not be probed")
 )
 
 // live is one run of the live audit. Probes run concurrently; mu guards
@@ -101,6 +109,8 @@ type live struct {
 	mu          sync.Mutex
 	r           *Report
 	served      map[string]*x509.Certificate
+	// missed lists the endpoints that could not be probed.
+	missed []string
 }
 
 // Live probes a control plane's endpoints from outside: etcd's client and
@@ -131,7 +141,7 @@ func Live(ctx context.Context, o LiveOptions) (*Report, error) {
 	if o.LocalAddrs == nil {
 		o.LocalAddrs = MachineAddrs
 	}
-	l := &live{opts: o, r: &Report{}, served: map[string]*x509.Certificate{}}
+	l := &live{opts: o, r: newReport(), served: map[string]*x509.Certificate{}}
 	cert, err := o.loadClusterCert()
 	if err != nil {
 		return nil, err
@@ -199,30 +209,25 @@ func Live(ctx context.Context, o LiveOptions) (*Report, error) {
 	if err := ctx.Err(); err != nil {
 		return nil, err
 	}
+	if len(l.missed) > 0 && o.Unreachable == "" {
+		sort.Strings(l.missed)
+		return nil, fmt.Errorf("%w: %s", ErrUnreachable, strings.Join(l.missed, "; "))
+	}
 	l.checkServed()
-	l.r.sort()
+	l.r.Sort()
 	return l.r, nil
-}
-
-// Merge adds another report's checks and findings to r: a live audit to a
-// static one.
-func (r *Report) Merge(o *Report) {
-	r.Findings = append(r.Findings, o.Findings...)
-	r.Components = append(r.Components, o.Components...)
-	r.Checked += o.Checked
-	r.sort()
 }
 
 func (l *live) add(f Finding) {
 	l.mu.Lock()
 	defer l.mu.Unlock()
-	l.r.add(f)
+	l.r.Add(f)
 }
 
-func (l *live) checked() {
+func (l *live) checked(id string) {
 	l.mu.Lock()
 	defer l.mu.Unlock()
-	l.r.Checked++
+	l.r.Check(id)
 }
 
 // serve records the certificate an endpoint served, for the expiry check.
@@ -235,46 +240,49 @@ func (l *live) serve(endpoint string, c *x509.Certificate) {
 	l.served[endpoint] = c
 }
 
-// rule is the hardening table's row that a live check sees from outside:
-// its ID, severity and CIS number are the static audit's.
-func rule(comp hardening.Component, name string) hardening.Setting {
-	for _, s := range hardening.For(comp) {
-		if s.Name == name {
-			return s
-		}
+// liveFinding makes a finding of a declared rule, seen from outside.
+func liveFinding(id string, comp hardening.Component, ev Evidence, fix string) Finding {
+	f := Rules().New(id, ev)
+	f.Component = string(comp)
+	if fix != "" {
+		f.Remediation = fix
 	}
-	panic("audit: no hardening rule " + string(comp) + ":" + name)
+	return f
 }
 
-func ruleFinding(s hardening.Setting, sev hardening.Severity, title string, ev Evidence, fix string) Finding {
-	if sev == "" {
-		sev = s.Severity
-	}
-	return Finding{ID: s.ID(), Severity: sev, Component: string(s.Component), CIS: s.CIS, Title: title, Evidence: ev, Remediation: fix}
-}
-
-// The static audit's ID for an API server that accepts anonymous requests
-// beyond the health endpoints.
-const apiAnonymousID, apiAnonymousCIS = "kube-apiserver:anonymous-auth", "1.2.1"
+// Rule IDs only the live audit reports.
+const (
+	apiAnonymousLiveID     = "kube-apiserver:anonymous-served"
+	kubeletAnonymousLiveID = "kubelet:anonymous-served"
+	apiAnonymousCIS        = "1.2.1"
+	kubeletAnonymousID     = "kubelet:authentication.anonymous.enabled"
+	readOnlyPortID         = "kubelet:readOnlyPort"
+	etcdPlainLiveID        = idEtcdPlainClient
+)
 
 // UnreachableID is the finding for an endpoint whose checks could not run.
 const UnreachableID = "live:unreachable"
 
 func (l *live) unreachable(comp hardening.Component, what, endpoint string, err error) {
-	l.add(Finding{ID: UnreachableID, Severity: hardening.Low, Component: string(comp),
-		Title:       fmt.Sprintf("%s could not be probed", what),
-		Evidence:    Evidence{Endpoint: endpoint, Detail: err.Error()},
-		Remediation: "check the endpoint and that the component runs there: its live checks did not run"})
+	l.mu.Lock()
+	l.missed = append(l.missed, fmt.Sprintf("%s %s: %v", what, endpoint, err))
+	l.mu.Unlock()
+	if l.opts.Unreachable == "" {
+		return
+	}
+	f := liveFinding(UnreachableID, comp, Evidence{Endpoint: endpoint, Detail: what + " could not be probed: " + err.Error()}, "")
+	f.Severity = l.opts.Unreachable
+	l.add(f)
 }
 
 // etcd checks that a client or peer port refuses a client without a
 // certificate, then one with a certificate from the cluster CA.
 func (l *live) etcd(ctx context.Context, addr string, peer bool) {
-	port, authRule, caRule := "client", rule(hardening.Etcd, "client-cert-auth"), rule(hardening.Etcd, "trusted-ca-file")
+	port, authRule, caRule, plainRule := "client", "etcd:client-cert-auth", idEtcdSeparateCA, idEtcdPlainClient
 	authFix, caFix := "set --client-cert-auth=true and --trusted-ca-file to the etcd CA (pki/etcd/ca.crt)",
 		"set --trusted-ca-file to a CA of etcd's own (pki/etcd/ca.crt), never the cluster CA, and reissue etcd's client certificates from it"
 	if peer {
-		port, authRule, caRule = "peer", rule(hardening.Etcd, "peer-client-cert-auth"), rule(hardening.Etcd, "peer-trusted-ca-file")
+		port, authRule, caRule, plainRule = "peer", "etcd:peer-client-cert-auth", idEtcdPeerCluster, idEtcdPlainPeer
 		authFix, caFix = "set --peer-client-cert-auth=true and --peer-trusted-ca-file to the etcd peer CA (pki/etcd/peer-ca.crt)",
 			"set --peer-trusted-ca-file to a CA that signs etcd peer certificates only (pki/etcd/peer-ca.crt)"
 	}
@@ -285,18 +293,18 @@ func (l *live) etcd(ctx context.Context, addr string, peer bool) {
 		l.unreachable(hardening.Etcd, what, "https://"+addr, a.noAnswer)
 		return
 	case a.plain:
-		l.checked()
+		l.checked(plainRule)
 		p := l.plainGET(ctx, addr, "/version")
-		l.add(ruleFinding(authRule, hardening.Critical, what+" serves plain HTTP: anyone on the network can reach it",
-			Evidence{Endpoint: "http://" + addr, Response: p.response(), Detail: "the port does not speak TLS"},
+		l.add(liveFinding(plainRule, hardening.Etcd,
+			Evidence{Endpoint: "http://" + addr, Response: p.response(), Detail: what + " does not speak TLS"},
 			"serve TLS (--cert-file, --key-file, https:// listen URLs) and "+authFix))
 		return
 	}
 	l.serve("https://"+addr, a.cert)
-	l.checked()
+	l.checked(authRule)
 	if a.accepted() {
-		l.add(ruleFinding(authRule, "", what+" accepts clients without a certificate",
-			Evidence{Endpoint: "https://" + addr, Response: a.response(), Detail: "a TLS session without a client certificate was accepted"},
+		l.add(liveFinding(authRule, hardening.Etcd,
+			Evidence{Endpoint: "https://" + addr, Response: a.response(), Detail: what + ": a TLS session without a client certificate was accepted"},
 			authFix))
 		return
 	}
@@ -308,14 +316,14 @@ func (l *live) etcd(ctx context.Context, addr string, peer bool) {
 		l.unreachable(hardening.Etcd, what, "https://"+addr, b.noAnswer)
 		return
 	}
-	l.checked()
+	l.checked(caRule)
 	if b.accepted() {
 		detail := "a TLS session with the cluster client certificate was accepted: any Kubernetes client certificate opens etcd"
 		if leaf := l.clusterCert.Leaf; leaf != nil {
 			detail = fmt.Sprintf("a TLS session with %q, issued by %q, was accepted: any Kubernetes client certificate opens etcd", leaf.Subject.CommonName, leaf.Issuer.CommonName)
 		}
-		l.add(ruleFinding(caRule, "", what+" accepts a certificate from the cluster CA",
-			Evidence{Endpoint: "https://" + addr, Response: b.response(), Detail: detail}, caFix))
+		l.add(liveFinding(caRule, hardening.Etcd,
+			Evidence{Endpoint: "https://" + addr, Response: b.response(), Detail: what + ": " + detail}, caFix))
 	}
 }
 
@@ -323,16 +331,16 @@ func (l *live) etcd(ctx context.Context, addr string, peer bool) {
 // resource. Only 401 means anonymous requests are refused: 403 means they
 // are authenticated (as system:anonymous) and only authorization stands in
 // the way; a 2xx means the resource was served.
-func anonymousVerdict(status int) (sev hardening.Severity, meaning string) {
+func anonymousVerdict(status int) (served bool, meaning string) {
 	switch {
 	case status == http.StatusUnauthorized:
-		return "", "anonymous requests are refused"
+		return false, ""
 	case status == http.StatusForbidden:
-		return hardening.Medium, "anonymous requests are authenticated as system:anonymous; only authorization refuses them"
+		return false, "anonymous requests are authenticated as system:anonymous; only authorization refuses them"
 	case status >= 200 && status < 300:
-		return hardening.Critical, "anonymous requests are authenticated and authorized: the resource was served"
+		return true, "anonymous requests are authenticated and authorized: the resource was served"
 	}
-	return hardening.Medium, fmt.Sprintf("anonymous requests get past authentication (HTTP %d, not 401)", status)
+	return false, fmt.Sprintf("anonymous requests get past authentication (HTTP %d, not 401)", status)
 }
 
 // anonymous makes an anonymous GET, over TLS or, if the port does not
@@ -364,14 +372,17 @@ func (l *live) kubelet(ctx context.Context, addr string) {
 		l.unreachable(hardening.Kubelet, "the kubelet", endpoint, err)
 		return
 	}
-	l.checked()
-	sev, meaning := anonymousVerdict(status)
-	if sev == "" {
+	l.checked(kubeletAnonymousID)
+	served, meaning := anonymousVerdict(status)
+	if meaning == "" {
 		return
 	}
 	fix := "set authentication.anonymous.enabled: false, authentication.webhook.enabled: true and authorization.mode: Webhook in the KubeletConfiguration"
-	l.add(ruleFinding(rule(hardening.Kubelet, "authentication.anonymous.enabled"), sev, "the kubelet API answers anonymous requests",
-		Evidence{Endpoint: endpoint, Response: resp, Detail: meaning}, fix))
+	id := kubeletAnonymousID
+	if served {
+		id = kubeletAnonymousLiveID
+	}
+	l.add(liveFinding(id, hardening.Kubelet, Evidence{Endpoint: endpoint, Response: resp, Detail: meaning}, fix))
 }
 
 func (l *live) apiServer(ctx context.Context, addr string) {
@@ -380,24 +391,23 @@ func (l *live) apiServer(ctx context.Context, addr string) {
 		l.unreachable(hardening.APIServer, "the API server", endpoint, err)
 		return
 	}
-	l.checked()
-	sev, meaning := anonymousVerdict(status)
-	if sev == "" {
+	l.checked(idAnonymous)
+	served, meaning := anonymousVerdict(status)
+	if meaning == "" {
 		return
 	}
 	fix := "set --anonymous-auth=false, or --authentication-config with anonymous allowed on /livez, /readyz and /healthz only (bulwark render writes one)"
-	if sev == hardening.Critical {
+	id := idAnonymous
+	if served {
+		id = apiAnonymousLiveID
 		fix += "; and remove whatever authorizes system:anonymous or system:unauthenticated (--authorization-mode=AlwaysAllow, a RoleBinding)"
 	}
-	l.add(Finding{ID: apiAnonymousID, Severity: sev, Component: string(hardening.APIServer), CIS: apiAnonymousCIS,
-		Title:       "kube-apiserver accepts anonymous requests for resources",
-		Evidence:    Evidence{Endpoint: endpoint, Response: resp, Detail: meaning},
-		Remediation: fix})
+	l.add(liveFinding(id, hardening.APIServer, Evidence{Endpoint: endpoint, Response: resp, Detail: meaning}, fix))
 }
 
 // readOnly checks that nothing listens on a kubelet host's read-only port.
 func (l *live) readOnly(ctx context.Context, addr string) {
-	l.checked()
+	l.checked(readOnlyPortID)
 	conn, err := l.dial(ctx, addr)
 	if err != nil {
 		return
@@ -408,8 +418,8 @@ func (l *live) readOnly(ctx context.Context, addr string) {
 		ev.Endpoint, ev.Response = "http://"+addr+"/pods", p.response()
 		ev.Detail = "the port answers plain HTTP without authentication"
 	}
-	l.add(ruleFinding(rule(hardening.Kubelet, "readOnlyPort"), "", "the kubelet read-only port is open", ev,
-		"set readOnlyPort: 0 in the KubeletConfiguration (and drop --read-only-port)"))
+	ev.Detail = "the read-only port is open: " + ev.Detail
+	l.add(liveFinding(readOnlyPortID, hardening.Kubelet, ev, "set readOnlyPort: 0 in the KubeletConfiguration (and drop --read-only-port)"))
 }
 
 // loopbackOnly checks that a controller-manager or scheduler port cannot
@@ -450,12 +460,11 @@ func (l *live) loopbackOnly(ctx context.Context, comp hardening.Component, addr 
 	if len(targets) == 0 {
 		return
 	}
-	l.checked()
+	l.checked(string(comp) + ":bind-address")
 	if len(reached) == 0 {
 		return
 	}
-	s := rule(comp, "bind-address")
-	l.add(ruleFinding(s, "", fmt.Sprintf("%s's port is reachable beyond loopback", comp),
+	l.add(liveFinding(string(comp)+":bind-address", comp,
 		Evidence{Endpoint: reached[0], Detail: "accepts connections on " + strings.Join(reached, ", ")},
 		"set --bind-address=127.0.0.1"))
 }
@@ -521,16 +530,14 @@ func (l *live) checkServed() {
 	sort.Strings(eps)
 	for _, ep := range eps {
 		c := l.served[ep]
-		l.r.Checked++
+		l.r.Check(idCertExpired)
 		who := fmt.Sprintf("%q, issued by %q,", c.Subject.CommonName, c.Issuer.CommonName)
 		fix := "renew the component's serving certificate (bulwark certs renew) and restart it"
 		switch expiry.Judge(c, l.opts.Now, l.opts.WarnWithin) {
 		case expiry.Expired:
-			l.r.add(Finding{ID: "cert:expired", Severity: hardening.Critical, Title: "the certificate served at " + ep + " has expired",
-				Evidence: Evidence{Endpoint: ep, Detail: fmt.Sprintf("%s ended %s", who, c.NotAfter.UTC().Format(time.RFC3339))}, Remediation: fix})
+			l.r.Add(liveFinding(idCertExpired, "", Evidence{Endpoint: ep, Detail: fmt.Sprintf("the certificate served: %s ended %s", who, c.NotAfter.UTC().Format(time.RFC3339))}, fix))
 		case expiry.Expiring:
-			l.r.add(Finding{ID: "cert:expiring", Severity: hardening.Medium, Title: "the certificate served at " + ep + " expires soon",
-				Evidence: Evidence{Endpoint: ep, Detail: fmt.Sprintf("%s ends %s", who, c.NotAfter.UTC().Format(time.RFC3339))}, Remediation: fix})
+			l.r.Add(liveFinding(idCertExpiring, "", Evidence{Endpoint: ep, Detail: fmt.Sprintf("the certificate served: %s ends %s", who, c.NotAfter.UTC().Format(time.RFC3339))}, fix))
 		}
 	}
 }

@@ -31,7 +31,7 @@ import (
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 
 	"github.com/bulwark-k8s/bulwark/audit"
-	"github.com/bulwark-k8s/bulwark/hardening"
+	"github.com/bulwark-k8s/bulwark/finding"
 )
 
 // The live audit's classification, against test listeners: httptest
@@ -139,6 +139,9 @@ func runLive(t *testing.T, o audit.LiveOptions) *audit.Report {
 		o.Timeout = 3 * time.Second
 	}
 	o.Now = liveNow
+	if o.Unreachable == "" {
+		o.Unreachable = finding.Low
+	}
 	if o.ReadOnlyPort == 0 {
 		o.SkipReadOnlyPort = true
 	}
@@ -154,7 +157,7 @@ func runLive(t *testing.T, o audit.LiveOptions) *audit.Report {
 
 // only checks that the report has exactly one finding, with that ID and
 // severity, and returns it.
-func only(t *testing.T, r *audit.Report, id string, sev hardening.Severity) audit.Finding {
+func only(t *testing.T, r *audit.Report, id string, sev finding.Severity) audit.Finding {
 	t.Helper()
 	if len(r.Findings) != 1 || r.Findings[0].ID != id || r.Findings[0].Severity != sev {
 		t.Fatalf("want exactly one %s %s finding, got %s", sev, id, describe(r))
@@ -195,30 +198,35 @@ func TestLiveAnonymousRequests(t *testing.T) {
 	for _, tc := range []struct {
 		name   string
 		status int
-		sev    hardening.Severity
+		served bool
 		says   string
 	}{
-		{"401 refused", 401, "", ""},
-		{"403 authenticated, authorization refuses", 403, hardening.Medium, "only authorization refuses"},
-		{"200 served", 200, hardening.Critical, "the resource was served"},
-		{"404 got past authentication", 404, hardening.Medium, "HTTP 404, not 401"},
+		{"401 refused", 401, false, ""},
+		{"403 authenticated, authorization refuses", 403, false, "only authorization refuses"},
+		{"200 served", 200, true, "the resource was served"},
+		{"404 got past authentication", 404, false, "HTTP 404, not 401"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			addr := tlsServer(t, &tls.Config{Certificates: []tls.Certificate{cert}}, tc.status, `{"kind":"Status"}`)
 			for _, comp := range []struct {
-				id   string
-				cis  string
-				opts audit.LiveOptions
+				id, servedID string
+				sev          finding.Severity
+				cis          string
+				opts         audit.LiveOptions
 			}{
-				{"kubelet:authentication.anonymous.enabled", "4.2.1", audit.LiveOptions{Kubelets: []string{addr}}},
-				{"kube-apiserver:anonymous-auth", "1.2.1", audit.LiveOptions{APIServer: "https://" + addr}},
+				{"kubelet:authentication.anonymous.enabled", "kubelet:anonymous-served", finding.Critical, "4.2.1", audit.LiveOptions{Kubelets: []string{addr}}},
+				{"kube-apiserver:anonymous-auth", "kube-apiserver:anonymous-served", finding.High, "1.2.1", audit.LiveOptions{APIServer: "https://" + addr}},
 			} {
 				r := runLive(t, comp.opts)
-				if tc.sev == "" {
+				if tc.says == "" {
 					none(t, r)
 					continue
 				}
-				f := only(t, r, comp.id, tc.sev)
+				id, sev := comp.id, comp.sev
+				if tc.served {
+					id, sev = comp.servedID, finding.Critical
+				}
+				f := only(t, r, id, sev)
 				if f.CIS != comp.cis || !strings.Contains(f.Evidence.Response, fmt.Sprintf("HTTP %d ", tc.status)) || !strings.Contains(f.Evidence.Detail, tc.says) {
 					t.Errorf("%s: evidence %q, CIS %s", comp.id, f.Evidence, f.CIS)
 				}
@@ -227,7 +235,7 @@ func TestLiveAnonymousRequests(t *testing.T) {
 	}
 	t.Run("a kubelet that speaks plain HTTP", func(t *testing.T) {
 		f := only(t, runLive(t, audit.LiveOptions{Kubelets: []string{plainServer(t, 200, `{"kind":"PodList"}`)}}),
-			"kubelet:authentication.anonymous.enabled", hardening.Critical)
+			"kubelet:anonymous-served", finding.Critical)
 		if !strings.HasPrefix(f.Evidence.Endpoint, "http://") || !strings.Contains(f.Evidence.Response, "plain HTTP") || !strings.Contains(f.Evidence.Response, "PodList") {
 			t.Errorf("evidence %q", f.Evidence)
 		}
@@ -239,7 +247,7 @@ func TestLiveAnonymousRequests(t *testing.T) {
 	t.Run("the API server from a kubeconfig", func(t *testing.T) {
 		off := false
 		addr := fakeAPIServer(t, cert, 403, [][]corev1.ServiceAccount{{defaultSA("default", &off)}})
-		only(t, runLive(t, audit.LiveOptions{Kubeconfig: tokenKubeconfig(t, addr, apiToken)}), "kube-apiserver:anonymous-auth", hardening.Medium)
+		only(t, runLive(t, audit.LiveOptions{Kubeconfig: tokenKubeconfig(t, addr, apiToken)}), "kube-apiserver:anonymous-auth", finding.High)
 	})
 }
 
@@ -310,10 +318,10 @@ func TestLiveClusterObjects(t *testing.T) {
 			t.Errorf("unexpected finding %s %s", f.ID, f.Evidence)
 			continue
 		}
-		if f.Severity != hardening.Low || f.CIS != "5.1.5" || f.Remediation == "" || !strings.Contains(f.Evidence.Endpoint, "/api/v1/serviceaccounts") {
+		if f.Severity != finding.Medium || f.CIS != "5.1.5" || f.Remediation == "" || !strings.Contains(f.Evidence.Endpoint, "/api/v1/serviceaccounts") {
 			t.Errorf("finding %+v", f)
 		}
-		got = append(got, f.Evidence.Detail)
+		got = append(got, f.Evidence.Object+": "+f.Evidence.Detail)
 	}
 	want := []string{
 		"ServiceAccount kube-system/default: automountServiceAccountToken unset (the default is true)",
@@ -325,7 +333,7 @@ func TestLiveClusterObjects(t *testing.T) {
 	}
 
 	t.Run("credentials the cluster refuses", func(t *testing.T) {
-		only(t, runLive(t, audit.LiveOptions{Kubeconfig: tokenKubeconfig(t, addr, "wrong-token")}), audit.UnreachableID, hardening.Low)
+		only(t, runLive(t, audit.LiveOptions{Kubeconfig: tokenKubeconfig(t, addr, "wrong-token")}), audit.UnreachableID, finding.Low)
 	})
 	t.Run("every default ServiceAccount without automount", func(t *testing.T) {
 		addr := fakeAPIServer(t, cert, 401, [][]corev1.ServiceAccount{{defaultSA("default", &off)}})
@@ -350,7 +358,7 @@ func TestLiveReadOnlyPort(t *testing.T) {
 	})
 	t.Run("open, speaking HTTP", func(t *testing.T) {
 		_, port, _ := net.SplitHostPort(plainServer(t, 200, `{"kind":"PodList","items":[]}`))
-		f := only(t, runLive(t, o(port)), "kubelet:readOnlyPort", hardening.High)
+		f := only(t, runLive(t, o(port)), "kubelet:readOnlyPort", finding.High)
 		if f.CIS != "4.2.4" || !strings.Contains(f.Evidence.Response, "HTTP 200 OK") || !strings.Contains(f.Evidence.Endpoint, ":"+port+"/pods") {
 			t.Errorf("evidence %q", f.Evidence)
 		}
@@ -371,7 +379,7 @@ func TestLiveReadOnlyPort(t *testing.T) {
 			}
 		}()
 		_, port, _ := net.SplitHostPort(l.Addr().String())
-		f := only(t, runLive(t, o(port)), "kubelet:readOnlyPort", hardening.High)
+		f := only(t, runLive(t, o(port)), "kubelet:readOnlyPort", finding.High)
 		if f.Evidence.Response != "" || !strings.Contains(f.Evidence.Detail, "accepts connections") {
 			t.Errorf("evidence %q", f.Evidence)
 		}
@@ -401,9 +409,9 @@ func TestLiveEtcd(t *testing.T) {
 	}
 	for _, v := range []uint16{tls.VersionTLS12, tls.VersionTLS13} {
 		for _, peer := range []bool{false, true} {
-			port, auth, ca := "client", "etcd:client-cert-auth", "etcd:trusted-ca-file"
+			port, auth, ca := "client", "etcd:client-cert-auth", "etcd:separate-ca"
 			if peer {
-				port, auth, ca = "peer", "etcd:peer-client-cert-auth", "etcd:peer-trusted-ca-file"
+				port, auth, ca = "peer", "etcd:peer-client-cert-auth", "etcd:separate-peer-ca-from-cluster"
 			}
 			opts := func(addr string) audit.LiveOptions {
 				o := audit.LiveOptions{ClientCert: certFile, ClientKey: keyFile}
@@ -423,13 +431,13 @@ func TestLiveEtcd(t *testing.T) {
 				}
 			})
 			t.Run(name+"no client certificate required", func(t *testing.T) {
-				f := only(t, runLive(t, opts(serve(nil, tls.NoClientCert, v))), auth, hardening.Critical)
+				f := only(t, runLive(t, opts(serve(nil, tls.NoClientCert, v))), auth, finding.Critical)
 				if !strings.Contains(f.Evidence.Response, tls.VersionName(v)+" accepted; HTTP 200 OK") || !strings.Contains(f.Evidence.Response, "etcdserver") {
 					t.Errorf("evidence %q", f.Evidence)
 				}
 			})
 			t.Run(name+"trusts the cluster CA", func(t *testing.T) {
-				f := only(t, runLive(t, opts(serve(clusterCA, tls.RequireAndVerifyClientCert, v))), ca, hardening.Critical)
+				f := only(t, runLive(t, opts(serve(clusterCA, tls.RequireAndVerifyClientCert, v))), ca, finding.Critical)
 				if !strings.Contains(f.Evidence.Detail, `"kube-apiserver-kubelet-client", issued by "kubernetes"`) {
 					t.Errorf("evidence %q", f.Evidence)
 				}
@@ -438,7 +446,7 @@ func TestLiveEtcd(t *testing.T) {
 				pool := etcdCA.pool()
 				pool.AddCert(clusterCA.cert)
 				addr := tlsServer(t, &tls.Config{Certificates: []tls.Certificate{server}, ClientAuth: tls.RequireAndVerifyClientCert, ClientCAs: pool, MaxVersion: v}, 200, "")
-				only(t, runLive(t, opts(addr)), ca, hardening.Critical)
+				only(t, runLive(t, opts(addr)), ca, finding.Critical)
 			})
 		}
 	}
@@ -450,13 +458,13 @@ func TestLiveEtcd(t *testing.T) {
 		}
 	})
 	t.Run("plain HTTP", func(t *testing.T) {
-		f := only(t, runLive(t, audit.LiveOptions{Etcd: []string{plainServer(t, 200, `{"etcdserver":"3.6.16"}`)}}), "etcd:client-cert-auth", hardening.Critical)
+		f := only(t, runLive(t, audit.LiveOptions{Etcd: []string{plainServer(t, 200, `{"etcdserver":"3.6.16"}`)}}), "etcd:plain-http-client", finding.Critical)
 		if !strings.HasPrefix(f.Evidence.Endpoint, "http://") || !strings.Contains(f.Evidence.Detail, "does not speak TLS") {
 			t.Errorf("evidence %q", f.Evidence)
 		}
 	})
 	t.Run("unreachable", func(t *testing.T) {
-		f := only(t, runLive(t, audit.LiveOptions{Etcd: []string{closedPort(t)}}), audit.UnreachableID, hardening.Low)
+		f := only(t, runLive(t, audit.LiveOptions{Etcd: []string{closedPort(t)}}), audit.UnreachableID, finding.Low)
 		if !strings.Contains(f.Evidence.Detail, "refused") {
 			t.Errorf("evidence %q", f.Evidence)
 		}
@@ -467,7 +475,7 @@ func TestLiveEtcd(t *testing.T) {
 		os.WriteFile(filepath.Join(d, audit.ClusterClientCert), certPEM, 0o644)
 		os.WriteFile(filepath.Join(d, audit.ClusterClientKey), keyPEM, 0o600)
 		r := runLive(t, audit.LiveOptions{Dir: d, Etcd: []string{serve(clusterCA, tls.RequireAndVerifyClientCert, tls.VersionTLS13)}})
-		only(t, r, "etcd:trusted-ca-file", hardening.Critical)
+		only(t, r, "etcd:separate-ca", finding.Critical)
 	})
 }
 
@@ -514,14 +522,14 @@ func TestLiveLoopbackOnly(t *testing.T) {
 		})
 		t.Run(comp.id+" on every address", func(t *testing.T) {
 			port := listen("0.0.0.0")
-			f := only(t, runLive(t, comp.opts("127.0.0.1:"+port)), comp.id, hardening.Medium)
+			f := only(t, runLive(t, comp.opts("127.0.0.1:"+port)), comp.id, finding.Medium)
 			if f.CIS != comp.cis || f.Evidence.Endpoint != "127.0.0.2:"+port {
 				t.Errorf("evidence %q, CIS %s", f.Evidence, f.CIS)
 			}
 		})
 		t.Run(comp.id+" not running", func(t *testing.T) {
 			_, port, _ := net.SplitHostPort(closedPort(t))
-			only(t, runLive(t, comp.opts("127.0.0.1:"+port)), audit.UnreachableID, hardening.Low)
+			only(t, runLive(t, comp.opts("127.0.0.1:"+port)), audit.UnreachableID, finding.Low)
 		})
 	}
 }
@@ -532,11 +540,11 @@ func TestLiveServedCertificates(t *testing.T) {
 		name     string
 		notAfter time.Time
 		id       string
-		sev      hardening.Severity
+		sev      finding.Severity
 	}{
 		{"valid", liveNow.Add(365 * 24 * time.Hour), "", ""},
-		{"expiring", liveNow.Add(10 * 24 * time.Hour), "cert:expiring", hardening.Medium},
-		{"expired", liveNow.Add(-time.Hour), "cert:expired", hardening.Critical},
+		{"expiring", liveNow.Add(10 * 24 * time.Hour), "cert:expiring", finding.Medium},
+		{"expired", liveNow.Add(-time.Hour), "cert:expired", finding.Critical},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			cert, _, _ := ca.issue(t, "kubelet", tc.notAfter, x509.ExtKeyUsageServerAuth)
@@ -582,13 +590,15 @@ func TestLiveOptionsErrors(t *testing.T) {
 
 func TestLiveMerge(t *testing.T) {
 	addr := tlsServer(t, &tls.Config{Certificates: []tls.Certificate{serverCert(t)}}, 200, "")
-	static := &audit.Report{Checked: 5, Findings: []audit.Finding{{ID: "a:info", Severity: hardening.Info}}}
-	static.Merge(runLive(t, audit.LiveOptions{Kubelets: []string{addr}}))
+	static := &audit.Report{}
+	static.Checked = 5
+	static.Add(audit.Finding{ID: "a:info", Severity: finding.Info})
+	static.Merge(runLive(t, audit.LiveOptions{Kubelets: []string{addr}}), liveNow)
 	ids := []string{}
 	for _, f := range static.Findings {
 		ids = append(ids, f.ID)
 	}
-	if !slices.Equal(ids, []string{"kubelet:authentication.anonymous.enabled", "a:info"}) || static.Checked != 7 {
+	if !slices.Equal(ids, []string{"kubelet:anonymous-served", "a:info"}) || static.Checked != 7 {
 		t.Fatalf("merged %v, %d checks", ids, static.Checked)
 	}
 }
@@ -609,7 +619,7 @@ func TestLiveSARIFValidates(t *testing.T) {
 		t.Fatalf("want 4 findings, got %s", describe(r))
 	}
 	var buf bytes.Buffer
-	if err := r.Write(&buf, "sarif"); err != nil {
+	if err := r.Write(&buf, "sarif", "", "test"); err != nil {
 		t.Fatal(err)
 	}
 	res, err := gojsonschema.Validate(gojsonschema.NewStringLoader(sarifSchema(t)), gojsonschema.NewBytesLoader(buf.Bytes()))

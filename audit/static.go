@@ -3,40 +3,54 @@ package audit
 import (
 	"errors"
 	"fmt"
+	"io/fs"
+	"net"
+	"os"
 	"path/filepath"
 	"slices"
 	"sort"
 	"strconv"
 	"strings"
-
-	apiserverv1 "k8s.io/apiserver/pkg/apis/apiserver/v1"
-	"sigs.k8s.io/yaml"
+	"time"
 
 	"github.com/bulwark-k8s/bulwark/config"
 	"github.com/bulwark-k8s/bulwark/expiry"
+	"github.com/bulwark-k8s/bulwark/finding"
 	"github.com/bulwark-k8s/bulwark/hardening"
 	"github.com/bulwark-k8s/bulwark/layout"
 	"github.com/bulwark-k8s/bulwark/plan"
-	"github.com/bulwark-k8s/bulwark/release"
 	"github.com/bulwark-k8s/bulwark/store"
 )
 
 // maxInput caps files read from a node: manifests, units, configuration.
 const maxInput = 1 << 20
 
-// node is what is being audited.
-type node struct {
-	opts  Options
-	dir   *store.Dir
-	plan  *plan.Plan
-	ctx   *hardening.Context
-	comps []*Component
+// ErrNothing is returned when a folder holds nothing to audit.
+var ErrNothing = errors.New("nothing to audit: no manifests, command lines, kubelet configuration or pki/ folder")
+
+// auditor is one static audit.
+type auditor struct {
+	opts Options
+	dir  *store.Dir
+	plan *plan.Plan
+	cfg  *config.Cluster
+	r    *Report
+	// nodes: "" for a single-node folder (and command lines), else the
+	// node names of manifests/<node>/.
+	nodes map[string][]*Component
 	// defaulted: the folder has no saved configuration, so node and member
 	// names are unknown.
 	defaulted bool
+	// checked: files whose mode was judged.
+	checked map[string]bool
 }
 
-// Static audits a node's files.
+// Static audits a folder's files: each node's components (multi-node
+// folders: manifests/<node>/, each finding naming its node), the PKI and
+// kubeconfigs (package trust), file modes and owners, and the cluster
+// objects under cluster/ (bootstrap tokens, service-account tokens and
+// automount, rbac lint). The folder's accepted risks (Options.Accept) are
+// applied: accepted findings stay in the report, marked.
 func Static(opts Options) (*Report, error) {
 	if opts.Root == "" {
 		opts.Root = layout.DefaultRoot
@@ -44,57 +58,118 @@ func Static(opts Options) (*Report, error) {
 	if opts.WarnWithin == 0 {
 		opts.WarnWithin = expiry.DefaultWarnWithin
 	}
+	if opts.Now.IsZero() {
+		opts.Now = time.Now()
+	}
 	d, err := store.Open(opts.Dir)
 	if err != nil {
 		return nil, err
 	}
-	n := &node{opts: opts, dir: d}
-	if err := n.loadPlan(); err != nil {
+	if opts.Secrets != nil {
+		d.Secrets = opts.Secrets
+	}
+	a := &auditor{opts: opts, dir: d, r: newReport(), nodes: map[string][]*Component{}, checked: map[string]bool{}}
+	acceptances, err := a.acceptances()
+	if err != nil {
 		return nil, err
 	}
-	if err := n.discover(); err != nil {
+	if err := a.loadPlan(); err != nil {
 		return nil, err
 	}
-	r := &Report{}
-	for _, c := range n.comps {
-		n.checkComponent(r, c)
-		r.Components = append(r.Components, *c)
+	if err := a.discover(); err != nil {
+		return nil, err
 	}
-	n.checkCAs(r)
-	n.checkModes(r)
-	n.checkCerts(r)
-	n.checkKubeconfigs(r)
-	r.sort()
-	return r, nil
+	for _, name := range a.nodeNames() {
+		comps := a.nodes[name]
+		ctx := a.context(name)
+		for _, c := range comps {
+			a.checkComponent(c, comps, ctx)
+			a.r.Components = append(a.r.Components, *c)
+		}
+		a.checkCAs(comps, name)
+		a.checkChannelCAs(comps, name)
+	}
+	a.checkTree()
+	a.checkNamedFiles()
+	a.checkClusterObjects()
+	a.tidy()
+	a.r.Sort()
+	if len(acceptances) > 0 {
+		a.r.Accept(acceptances, opts.Now)
+	}
+	return a.r, nil
+}
+
+// acceptances reads the accepted-risks file, if any.
+func (a *auditor) acceptances() ([]finding.Acceptance, error) {
+	file := a.opts.Accept
+	if file == "" {
+		if ok, _ := a.dir.Exists(layout.AcceptFile); !ok {
+			return nil, nil
+		}
+		file = a.dir.Path(layout.AcceptFile)
+	}
+	data, err := store.ReadInput(file, maxInput)
+	if err != nil {
+		return nil, err
+	}
+	return finding.ParseAcceptances(data, file, Rules())
+}
+
+func (a *auditor) nodeNames() []string {
+	names := make([]string, 0, len(a.nodes))
+	for n := range a.nodes {
+		names = append(names, n)
+	}
+	sort.Strings(names)
+	return names
 }
 
 // loadPlan uses the folder's saved configuration if there is one, else the
 // defaults: either way the table of roles (which CA signs which file, CN,
 // O, usages) is the same.
-func (n *node) loadPlan() error {
+func (a *auditor) loadPlan() error {
 	c := config.Default("node")
-	n.defaulted = true
-	if data, err := n.dir.Read(layout.ConfigFile); err == nil {
+	a.defaulted = true
+	if data, err := a.dir.Read(layout.ConfigFile); err == nil {
 		if parsed, err := config.Parse(data, "node"); err == nil {
-			c, n.defaulted = parsed, false
+			c, a.defaulted = parsed, false
 		}
 	}
 	p, err := plan.New(c)
 	if err != nil {
 		return err
 	}
-	n.plan = p
-	n.ctx = &hardening.Context{Root: n.opts.Root, Plan: p, Node: c.ControlPlane[0], Member: c.EtcdMembers[0]}
+	a.plan, a.cfg = p, c
 	return nil
 }
 
+// context is the hardening context of a node: its own entries of the
+// configuration when it names the node, else the first ones.
+func (a *auditor) context(name string) *hardening.Context {
+	ctx := &hardening.Context{Root: a.opts.Root, Plan: a.plan, Node: a.cfg.ControlPlane[0], Member: a.cfg.EtcdMembers[0]}
+	for _, n := range a.cfg.ControlPlane {
+		if n.Name == name {
+			ctx.Node = n
+		}
+	}
+	for _, m := range a.cfg.EtcdMembers {
+		if m.Name == name {
+			ctx.Member = m
+		}
+	}
+	return ctx
+}
+
 // local maps a host path named by a component to the file to read here.
-func (n *node) local(p string) string {
-	if rel, ok := strings.CutPrefix(p, n.opts.Root+"/"); ok {
-		return n.dir.Path(rel)
+func (a *auditor) local(p string) string {
+	if rel, ok := strings.CutPrefix(p, a.opts.Root+"/"); ok {
+		return a.dir.Path(rel)
 	}
 	return p
 }
+
+func (a *auditor) read(p string) ([]byte, error) { return store.ReadInput(a.local(p), maxInput) }
 
 // dropIns lists a unit's drop-ins in the order systemd applies them, after
 // the unit: <unit>.d/*.conf beside it and, when the unit is installed in
@@ -103,9 +178,9 @@ func (n *node) local(p string) string {
 // kubeadm's 10-kubeadm.conf in /etc/systemd/system/kubelet.service.d). A
 // name in a folder of higher priority hides the same name in a lower one;
 // all apply in name order.
-func (n *node) dropIns(unit string) ([]string, error) {
+func (a *auditor) dropIns(unit string) ([]string, error) {
 	dirs := []string{unit + ".d"}
-	unitDirs := n.opts.UnitDirs
+	unitDirs := a.opts.UnitDirs
 	if unitDirs == nil {
 		unitDirs = SystemUnitDirs
 	}
@@ -137,14 +212,143 @@ func (n *node) dropIns(unit string) ([]string, error) {
 	return out, nil
 }
 
-func (n *node) read(p string) ([]byte, error) { return store.ReadInput(n.local(p), maxInput) }
+var manifestExts = []string{".yaml", ".yml", ".json", ".manifest"}
 
-func (n *node) discover() error {
-	mdir := n.opts.ManifestDir
+// discover reads every component: static Pods of manifests/ (and of
+// nodes/<host>/manifests/, or an earlier release's manifests/<host>/, for
+// each host of a folder of several), command lines,
+// and the kubelet's configuration; then each component's configuration
+// files, with its own precedence.
+func (a *auditor) discover() error {
+	mdir := a.opts.ManifestDir
 	if mdir == "" {
-		mdir = n.dir.Path("manifests")
+		mdir = a.dir.Path(layout.ManifestsDir)
 	}
-	files, err := store.List(mdir, ".yaml", ".yml", ".json", ".manifest")
+	if err := a.manifests(mdir, ""); err != nil {
+		return err
+	}
+	entries, err := os.ReadDir(mdir)
+	if err != nil && !errors.Is(err, fs.ErrNotExist) {
+		return fmt.Errorf("cannot list %q: %w", mdir, err)
+	}
+	for _, e := range entries {
+		if e.IsDir() {
+			if err := a.manifests(filepath.Join(mdir, e.Name()), e.Name()); err != nil {
+				return err
+			}
+		}
+	}
+	// A folder of several hosts: each host's manifests in
+	// nodes/<host>/manifests/.
+	if a.opts.ManifestDir == "" {
+		hosts, err := os.ReadDir(a.dir.Path(layout.NodesDir))
+		if err != nil && !errors.Is(err, fs.ErrNotExist) {
+			return fmt.Errorf("cannot list %q: %w", a.dir.Path(layout.NodesDir), err)
+		}
+		for _, h := range hosts {
+			if h.IsDir() {
+				if err := a.manifests(a.dir.Path(layout.NodeFile(h.Name(), layout.ManifestsDir)), h.Name()); err != nil {
+					return err
+				}
+			}
+		}
+	}
+	for _, f := range a.opts.CommandLines {
+		data, err := store.ReadInput(f, maxInput)
+		if err != nil {
+			return err
+		}
+		units := [][]byte{data}
+		dropIns, err := a.dropIns(f)
+		if err != nil {
+			return err
+		}
+		for _, d := range dropIns {
+			more, err := store.ReadInput(d, maxInput)
+			if err != nil {
+				return err
+			}
+			units = append(units, more)
+		}
+		c, err := fromCommandLine(f, units, a.read)
+		if err != nil {
+			return err
+		}
+		a.nodes[""] = append(a.nodes[""], c)
+	}
+	kubelet := a.find("", hardening.Kubelet)
+	switch {
+	case kubelet != nil:
+		if cfg, ok := kubelet.Flags["config"]; ok {
+			kubelet.ConfigFile = cfg.Value
+		}
+		if dir, ok := kubelet.Flags["config-dir"]; ok {
+			kubelet.ConfigDir = dir.Value
+		}
+	case a.opts.KubeletConfig != "":
+		kubelet = &Component{Name: hardening.Kubelet, Source: a.opts.KubeletConfig, Flags: map[string]Value{}, ConfigFile: a.opts.KubeletConfig}
+		a.nodes[""] = append(a.nodes[""], kubelet)
+	default:
+		if ok, _ := a.dir.Exists(layout.KubeletConfigFile); ok {
+			f := a.dir.Path(layout.KubeletConfigFile)
+			kubelet = &Component{Name: hardening.Kubelet, Source: f, Flags: map[string]Value{}, ConfigFile: f}
+			a.nodes[""] = append(a.nodes[""], kubelet)
+		}
+	}
+	if kubelet != nil {
+		a.kubeletConfig(kubelet)
+	}
+	for _, comps := range a.nodes {
+		for _, c := range comps {
+			switch c.Name {
+			case hardening.Etcd:
+				file := c.Flags["config-file"].Value
+				if file == "" {
+					file = c.Env["ETCD_CONFIG_FILE"]
+					if file != "" {
+						c.Flags["config-file"] = Value{Value: file, Origin: Origin{File: c.Source}}
+					}
+				}
+				if file == "" {
+					etcdEnv(c)
+					continue
+				}
+				c.ConfigFile = file
+				data, err := a.read(file)
+				if err == nil {
+					err = etcdFromFile(c, a.local(file), data)
+				}
+				if err != nil {
+					a.unreadable(c, file, err)
+				}
+			case hardening.Scheduler:
+				file := c.Flags["config"].Value
+				if file == "" {
+					continue
+				}
+				c.ConfigFile = file
+				data, err := a.read(file)
+				if err == nil {
+					err = schedulerFromFile(c, a.local(file), data)
+				}
+				if err != nil {
+					a.unreadable(c, file, err)
+				}
+			}
+		}
+	}
+	if len(a.nodes) == 0 {
+		if ok, _ := a.dir.Exists(layout.PKIDir); !ok {
+			return ErrNothing
+		}
+	}
+	return nil
+}
+
+// manifests reads the static Pods of one folder, for a node ("" for a
+// single-node folder).
+func (a *auditor) manifests(dir, node string) error {
+	files, err := store.List(dir, manifestExts...)
 	if err != nil {
 		return err
 	}
@@ -158,82 +362,56 @@ func (n *node) discover() error {
 			return err
 		}
 		if c != nil {
-			n.comps = append(n.comps, c)
-		}
-	}
-	for _, f := range n.opts.CommandLines {
-		data, err := store.ReadInput(f, maxInput)
-		if err != nil {
-			return err
-		}
-		units := [][]byte{data}
-		dropIns, err := n.dropIns(f)
-		if err != nil {
-			return err
-		}
-		for _, d := range dropIns {
-			more, err := store.ReadInput(d, maxInput)
-			if err != nil {
-				return err
-			}
-			units = append(units, more)
-		}
-		c, err := fromCommandLine(f, units, n.read)
-		if err != nil {
-			return err
-		}
-		n.comps = append(n.comps, c)
-	}
-	kubelet := n.find(hardening.Kubelet)
-	switch {
-	case kubelet != nil:
-		if cfg, ok := kubelet.Flags["config"]; ok {
-			kubelet.ConfigFile = cfg.Value
-		}
-	case n.opts.KubeletConfig != "":
-		kubelet = &Component{Name: hardening.Kubelet, Source: n.opts.KubeletConfig, Flags: map[string]Value{}, ConfigFile: n.opts.KubeletConfig}
-		n.comps = append(n.comps, kubelet)
-	default:
-		if ok, _ := n.dir.Exists(layout.KubeletConfigFile); ok {
-			f := n.dir.Path(layout.KubeletConfigFile)
-			kubelet = &Component{Name: hardening.Kubelet, Source: f, Flags: map[string]Value{}, ConfigFile: f}
-			n.comps = append(n.comps, kubelet)
-		}
-	}
-	if kubelet != nil && kubelet.ConfigFile != "" {
-		docs := []namedData{}
-		data, err := n.read(kubelet.ConfigFile)
-		if err != nil {
-			return err
-		}
-		docs = append(docs, namedData{kubelet.ConfigFile, data})
-		if dropIn, ok := kubelet.Flags["config-dir"]; ok {
-			more, err := store.List(n.local(dropIn.Value), ".conf")
-			if err != nil {
-				return err
-			}
-			for _, f := range more {
-				data, err := store.ReadInput(f, maxInput)
-				if err != nil {
-					return err
-				}
-				docs = append(docs, namedData{f, data})
-			}
-		}
-		if kubelet.Config, err = kubeletConfig(docs); err != nil {
-			return err
-		}
-	}
-	if len(n.comps) == 0 {
-		if ok, _ := n.dir.Exists("pki"); !ok {
-			return errors.New("nothing to audit: no manifests, command lines, kubelet configuration or pki/ folder")
+			c.Node = node
+			a.nodes[node] = append(a.nodes[node], c)
 		}
 	}
 	return nil
 }
 
-func (n *node) find(name hardening.Component) *Component {
-	for _, c := range n.comps {
+// kubeletConfig reads the kubelet's --config and its --config-dir
+// drop-ins, as the kubelet merges them.
+func (a *auditor) kubeletConfig(k *Component) {
+	var docs []namedData
+	if k.ConfigFile != "" {
+		data, err := a.read(k.ConfigFile)
+		if err != nil {
+			a.unreadable(k, k.ConfigFile, err)
+			return
+		}
+		docs = append(docs, namedData{a.local(k.ConfigFile), data})
+	}
+	if k.ConfigDir != "" {
+		files, err := kubeletDropIns(a.local(k.ConfigDir))
+		if err != nil && !errors.Is(err, fs.ErrNotExist) {
+			a.unreadable(k, k.ConfigDir, err)
+		}
+		for _, f := range files {
+			data, err := store.ReadInput(f, maxInput)
+			if err != nil {
+				a.unreadable(k, f, err)
+				continue
+			}
+			docs = append(docs, namedData{f, data})
+		}
+	}
+	if len(docs) == 0 {
+		return
+	}
+	cfg, err := configFields(docs, "KubeletConfiguration")
+	if err != nil {
+		a.unreadable(k, k.ConfigFile, err)
+		return
+	}
+	k.Config = cfg
+}
+
+func (a *auditor) unreadable(c *Component, file string, err error) {
+	a.r.Add(newFinding(idConfigUnreadable, c, Evidence{File: a.local(file), Detail: err.Error()}))
+}
+
+func (a *auditor) find(node string, name hardening.Component) *Component {
+	for _, c := range a.nodes[node] {
 		if c.Name == name {
 			return c
 		}
@@ -241,65 +419,38 @@ func (n *node) find(name hardening.Component) *Component {
 	return nil
 }
 
-// custom rules replace the generic comparison for settings with more than
-// one good answer.
-var custom = map[string]func(n *node, r *Report, c *Component, s hardening.Setting){
-	"kube-apiserver:authentication-config":    checkAnonymous,
-	"kube-apiserver:authorization-mode":       checkAuthorizationMode,
-	"kube-apiserver:enable-admission-plugins": checkAdmission,
-	"etcd:client-cert-auth":                   checkEtcdCertAuth("trusted-ca-file"),
-	"etcd:peer-client-cert-auth":              checkEtcdCertAuth("peer-trusted-ca-file"),
-}
-
-// checkEtcdCertAuth: etcd 3.6 asks clients for a certificate whenever a
-// trusted CA file is set, with or without --client-cert-auth (seen on the
-// real etcd in e2e/audit_live_test.go). Without the flag but with the CA
-// file, etcd is closed: CIS still wants the flag, at low severity. Without
-// either, any client gets in.
-func checkEtcdCertAuth(caFlag string) func(n *node, r *Report, c *Component, s hardening.Setting) {
-	return func(n *node, r *Report, c *Component, s hardening.Setting) {
-		v := c.Flag(s.Name)
-		if normalize(v.Value) == "true" {
-			return
-		}
-		f := settingFinding(c, s, v, "true")
-		if ca, ok := c.Flags[caFlag]; ok && ca.Value != "" {
-			f.Severity = hardening.Low
-			f.Evidence.Detail += "; --" + caFlag + " is set, so etcd " + release.EtcdMinor() + " asks for client certificates anyway"
-		}
-		r.add(f)
-	}
-}
-
-// checkAdmission wants NodeRestriction (high) and DenyServiceExternalIPs
-// (low) enabled, and notes the CIS manual items EventRateLimit and
-// AlwaysPullImages, which need a configuration or a workload policy of the
-// cluster's own.
-func checkAdmission(n *node, r *Report, c *Component, s hardening.Setting) {
-	v := c.Flag("enable-admission-plugins")
-	on := strings.Split(v.Value, ",")
-	ev := Evidence{File: c.Source, Detail: "--enable-admission-plugins is not set"}
-	if !v.Origin.Default {
-		ev = Evidence{File: v.Origin.File, Line: v.Origin.Line, Detail: "--enable-admission-plugins=" + v.Value}
-	}
-	for _, p := range []struct {
-		name, cis, why string
-		sev            hardening.Severity
-	}{
-		{"NodeRestriction", "1.2.14", "a kubelet may only change its own Node and Pods", hardening.High},
-		{"DenyServiceExternalIPs", "1.2.3", "no Service can claim an outside address (CVE-2020-8554)", hardening.Low},
-		{"EventRateLimit", "1.2.9", "limits event floods; needs an admission configuration of the cluster's own", hardening.Info},
-		{"AlwaysPullImages", "1.2.11", "private images are pulled with each Pod's own credentials; fits multi-tenant clusters", hardening.Info},
-	} {
-		if !slices.Contains(on, p.name) {
-			r.add(Finding{ID: "kube-apiserver:admission:" + p.name, Severity: p.sev, Component: string(c.Name), CIS: p.cis,
-				Title: "kube-apiserver: admission plugin " + p.name + " is off: " + p.why, Evidence: ev,
-				Remediation: "add " + p.name + " to --enable-admission-plugins"})
+func findIn(comps []*Component, name hardening.Component) *Component {
+	for _, c := range comps {
+		if c.Name == name {
+			return c
 		}
 	}
+	return nil
 }
 
-func (n *node) checkComponent(r *Report, c *Component) {
+// custom checks replace the generic comparison for rows with more than one
+// good answer, or whose content must be judged.
+var custom = map[string]func(a *auditor, c *Component, s hardening.Setting, ctx *hardening.Context){
+	"kube-apiserver:authentication-config":                (*auditor).checkAnonymous,
+	"kube-apiserver:authorization-mode":                   (*auditor).checkAuthorization,
+	"kube-apiserver:enable-admission-plugins":             (*auditor).checkAdmission,
+	"kube-apiserver:encryption-provider-config":           (*auditor).checkEncryption,
+	"kube-apiserver:audit-policy-file":                    (*auditor).checkAuditPolicy,
+	"kube-apiserver:tls-cipher-suites":                    (*auditor).checkCiphers,
+	"kubelet:tlsCipherSuites":                             (*auditor).checkCiphers,
+	"etcd:client-cert-auth":                               checkEtcdCertAuth("trusted-ca-file"),
+	"etcd:peer-client-cert-auth":                          checkEtcdCertAuth("peer-trusted-ca-file"),
+	"kube-controller-manager:terminated-pod-gc-threshold": (*auditor).checkPodGC,
+	"kubelet:podPidsLimit":                                (*auditor).checkPids,
+	"kube-controller-manager:bind-address":                (*auditor).checkBindAddress,
+	"kube-scheduler:bind-address":                         (*auditor).checkBindAddress,
+}
+
+func (a *auditor) checkComponent(c *Component, comps []*Component, ctx *hardening.Context) {
+	if len(c.Stray) > 0 {
+		a.r.Check(idStrayArgs)
+		a.r.Add(newFinding(idStrayArgs, c, Evidence{File: c.Source, Detail: fmt.Sprintf("%s would refuse %q", c.Name, c.Stray)}))
+	}
 	for _, s := range hardening.For(c.Name) {
 		if s.Match == hardening.NotAudited {
 			continue
@@ -309,42 +460,77 @@ func (n *node) checkComponent(r *Report, c *Component) {
 				continue
 			}
 		}
-		r.Checked++
+		a.r.Check(or(reportedAs[s.ID()], s.ID()))
 		if f, ok := custom[s.ID()]; ok {
-			f(n, r, c, s)
+			f(a, c, s, ctx)
 			continue
 		}
 		v := c.Setting(s)
-		want := s.FlagValue(n.ctx)
-		ok := false
-		switch s.Match {
-		case hardening.Equals:
-			ok = !v.Unset && normalize(v.Value) == normalize(want)
-		case hardening.Contains:
-			ok = !v.Unset && containsAll(v.Value, want)
-		case hardening.Present:
-			ok = !v.Unset && v.Value != ""
-		case hardening.AtLeast:
-			have, err1 := strconv.Atoi(strings.TrimSpace(v.Value))
-			min, err2 := strconv.Atoi(want)
-			ok = !v.Unset && err1 == nil && err2 == nil && have >= min
-		case hardening.Subset:
-			ok = !v.Unset && v.Value != "" && containsAll(want, v.Value)
-		}
-		if !ok {
-			r.add(settingFinding(c, s, v, want))
+		want := s.FlagValue(ctx)
+		if !matches(s.Match, v, want) {
+			a.r.Add(a.settingFinding(c, s, v, want))
 		}
 	}
-	if c.Name == hardening.Kubelet {
-		n.checkKubeletServing(r, c)
+	a.checkRemovedFlags(c)
+	if c.Name != hardening.Etcd {
+		a.checkCacheTTLs(c)
+	}
+	switch c.Name {
+	case hardening.Etcd:
+		a.checkEtcdListeners(c)
+		a.checkEtcdExtras(c)
+	case hardening.APIServer:
+		a.checkAPIServerExtras(c)
+	case hardening.ControllerManager, hardening.Scheduler:
+		a.checkServing(c)
+		a.checkComponentIdentity(c)
+	case hardening.Kubelet:
+		a.checkKubeletExtras(c)
+		a.checkKubeletServing(c, findIn(comps, hardening.APIServer))
 	}
 }
 
-func normalize(s string) string { return strings.ToLower(strings.TrimSpace(s)) }
+// matches judges an effective value against the rendered one.
+func matches(m hardening.Match, v Value, want string) bool {
+	switch m {
+	case hardening.Equals:
+		return !v.Unset && normalize(v.Value) == normalize(want)
+	case hardening.Contains:
+		return !v.Unset && containsAll(v.Value, want)
+	case hardening.Present:
+		return !v.Unset && v.Value != ""
+	case hardening.AtLeast:
+		have, err1 := strconv.Atoi(strings.TrimSpace(v.Value))
+		min, err2 := strconv.Atoi(want)
+		return !v.Unset && err1 == nil && err2 == nil && have >= min
+	case hardening.Subset:
+		return !v.Unset && v.Value != "" && containsAll(want, v.Value)
+	case hardening.MinTLS:
+		return tlsRank(v.Value) >= tlsRank(want)
+	case hardening.Loopback:
+		return !v.Unset && isLoopback(v.Value)
+	case hardening.AtMostDuration:
+		have, err1 := time.ParseDuration(strings.TrimSpace(v.Value))
+		max, err2 := time.ParseDuration(want)
+		return !v.Unset && err1 == nil && err2 == nil && have > 0 && have <= max
+	}
+	return true
+}
+
+// normalize reads a value for comparison: booleans as the components'
+// parsers read them (strconv.ParseBool: 1, t, True… are true), the rest
+// in lower case.
+func normalize(s string) string {
+	t := strings.ToLower(strings.TrimSpace(s))
+	if b, err := strconv.ParseBool(t); err == nil {
+		return strconv.FormatBool(b)
+	}
+	return t
+}
 
 func containsAll(have, want string) bool {
-	items := strings.Split(have, ",")
-	for _, w := range strings.Split(want, ",") {
+	items := listValue(have)
+	for _, w := range listValue(want) {
 		if !slices.Contains(items, w) {
 			return false
 		}
@@ -352,126 +538,159 @@ func containsAll(have, want string) bool {
 	return true
 }
 
-func settingFinding(c *Component, s hardening.Setting, v Value, want string) Finding {
+// tlsRank reads a TLS version as etcd (TLS1.2) or Kubernetes
+// (VersionTLS12) spells it: 10…13; Go's server default, TLS 1.2, for an
+// empty or unknown one.
+func tlsRank(v string) int {
+	s := strings.ToUpper(strings.TrimSpace(v))
+	s = strings.TrimPrefix(strings.TrimPrefix(s, "VERSION"), "TLS")
+	s = strings.ReplaceAll(s, ".", "")
+	switch s {
+	case "10":
+		return 10
+	case "11":
+		return 11
+	case "13":
+		return 13
+	}
+	return 12
+}
+
+// isLoopback reports whether an address, host, host:port or URL is on
+// loopback: 127.0.0.0/8, ::1 or localhost.
+func isLoopback(v string) bool {
+	h := strings.TrimSpace(v)
+	if i := strings.Index(h, "://"); i >= 0 {
+		h = h[i+3:]
+		if j := strings.IndexAny(h, "/?#"); j >= 0 {
+			h = h[:j]
+		}
+	}
+	if host, _, err := net.SplitHostPort(h); err == nil {
+		h = host
+	}
+	h = strings.Trim(h, "[]")
+	if strings.EqualFold(h, "localhost") {
+		return true
+	}
+	ip := net.ParseIP(h)
+	return ip != nil && ip.IsLoopback()
+}
+
+func (a *auditor) settingFinding(c *Component, s hardening.Setting, v Value, want string) Finding {
 	got := "not set"
 	switch {
+	case !v.Unset && v.Origin.Default && v.Origin.File != "":
+		got = fmt.Sprintf("not set in %s: built-in default %q", v.Origin.File, v.Value)
 	case !v.Unset && v.Origin.Default:
 		got = fmt.Sprintf("not set: built-in default %q", v.Value)
 	case !v.Unset:
 		got = fmt.Sprintf("%q", v.Value)
 	}
 	ev := Evidence{File: c.Source, Detail: s.Name + " is " + got}
-	if !v.Origin.Default && v.Origin.File != "" {
+	if v.Origin.File != "" {
 		ev.File, ev.Line = v.Origin.File, v.Origin.Line
 	}
-	var fix string
+	f := newFinding(s.ID(), c, ev)
 	switch {
 	case c.Name == hardening.Kubelet:
-		fix = fmt.Sprintf("set %s: %s in the KubeletConfiguration (and remove any flag that overrides it)", s.Name, want)
+		f.Remediation = fmt.Sprintf("set %s: %s in the KubeletConfiguration (and remove any flag or drop-in that overrides it)", s.Name, want)
 	case s.Match == hardening.Present:
-		fix = fmt.Sprintf("set --%s (bulwark render uses %s)", s.Name, want)
+		f.Remediation = fmt.Sprintf("set --%s (bulwark render uses %s)", s.Name, want)
+	case s.Match == hardening.MinTLS:
+		f.Remediation = fmt.Sprintf("set --%s=%s (or TLS 1.3)", s.Name, want)
 	default:
-		fix = fmt.Sprintf("set --%s=%s", s.Name, want)
+		f.Remediation = fmt.Sprintf("set --%s=%s", s.Name, want)
 	}
-	return Finding{
-		ID: s.ID(), Severity: s.Severity, Component: string(c.Name), CIS: s.CIS,
-		Title:       fmt.Sprintf("%s: %s", c.Name, s.Reason),
-		Evidence:    ev,
-		Remediation: fix,
+	if c.ConfigFile != "" && c.Name == hardening.Etcd {
+		f.Remediation = "set " + s.Name + " in etcd's --config-file " + c.ConfigFile + " (etcd ignores its other flags when one is given)"
 	}
+	return f
 }
 
-// checkAnonymous accepts --anonymous-auth=false, or an authentication
-// configuration that allows anonymous requests on health endpoints only.
-func checkAnonymous(n *node, r *Report, c *Component, s hardening.Setting) {
-	fail := func(ev Evidence) {
-		r.add(Finding{ID: "kube-apiserver:anonymous-auth", Severity: hardening.High, Component: string(c.Name), CIS: "1.2.1",
-			Title:       "kube-apiserver accepts anonymous requests beyond the health endpoints",
-			Evidence:    ev,
-			Remediation: "set --anonymous-auth=false, or --authentication-config with anonymous allowed on /livez, /readyz and /healthz only (bulwark render writes one)"})
-	}
-	if v, ok := c.Flags["anonymous-auth"]; ok {
-		if normalize(v.Value) != "false" {
-			fail(Evidence{File: v.Origin.File, Line: v.Origin.Line, Detail: "--anonymous-auth=" + v.Value})
-		}
-		return
-	}
-	v, ok := c.Flags["authentication-config"]
-	if !ok {
-		fail(Evidence{File: c.Source, Detail: "neither --anonymous-auth nor --authentication-config is set: anonymous requests are on by default"})
-		return
-	}
-	data, err := n.read(v.Value)
-	if err != nil {
-		fail(Evidence{File: v.Origin.File, Line: v.Origin.Line, Detail: "cannot read the authentication configuration " + v.Value})
-		return
-	}
-	var ac apiserverv1.AuthenticationConfiguration
-	if err := yaml.Unmarshal(data, &ac); err != nil {
-		fail(Evidence{File: n.local(v.Value), Detail: "not an AuthenticationConfiguration"})
-		return
-	}
-	if ac.Anonymous == nil {
-		// Without an anonymous section, --anonymous-auth's default applies.
-		fail(Evidence{File: n.local(v.Value), Detail: "no anonymous section: anonymous requests are on by default"})
-		return
-	}
-	if !ac.Anonymous.Enabled {
-		return
-	}
-	health := []string{"/livez", "/readyz", "/healthz"}
-	if len(ac.Anonymous.Conditions) == 0 {
-		fail(Evidence{File: n.local(v.Value), Detail: "anonymous enabled on every path"})
-		return
-	}
-	for _, cond := range ac.Anonymous.Conditions {
-		if !slices.Contains(health, cond.Path) {
-			fail(Evidence{File: n.local(v.Value), Detail: "anonymous enabled on " + cond.Path})
+// checkEtcdCertAuth: etcd 3.6 asks clients for a certificate whenever a
+// trusted CA file is set, with or without --client-cert-auth
+// (transport.TLSInfo.ServerConfig: RequireAndVerifyClientCert when
+// TrustedCAFile is set). Without the flag but with the CA file, etcd is
+// closed: CIS still wants the flag, at low severity. Without either, any
+// client gets in.
+func checkEtcdCertAuth(caFlag string) func(a *auditor, c *Component, s hardening.Setting, ctx *hardening.Context) {
+	return func(a *auditor, c *Component, s hardening.Setting, ctx *hardening.Context) {
+		v := c.Flag(s.Name)
+		if normalize(v.Value) == "true" {
 			return
 		}
+		f := a.settingFinding(c, s, v, "true")
+		if ca, ok := c.Flags[caFlag]; ok && ca.Value != "" {
+			f.Severity = finding.Low
+			f.Evidence.Detail += "; " + caFlag + " is set, so etcd asks for client certificates anyway (transport.TLSInfo.ServerConfig)"
+		}
+		a.r.Add(f)
 	}
 }
 
-// checkAuthorizationMode wants Node and RBAC and never AlwaysAllow.
-func checkAuthorizationMode(n *node, r *Report, c *Component, s hardening.Setting) {
-	if v, ok := c.Flags["authorization-config"]; ok {
-		r.add(Finding{ID: "kube-apiserver:authorization-config", Severity: hardening.Info, Component: string(c.Name),
-			Title:    "kube-apiserver uses a structured authorization configuration, which this audit does not evaluate",
-			Evidence: Evidence{File: v.Origin.File, Line: v.Origin.Line, Detail: "--authorization-config=" + v.Value}, Remediation: "review it by hand"})
+func (a *auditor) checkPodGC(c *Component, s hardening.Setting, _ *hardening.Context) {
+	v, given := c.Flags[s.Name]
+	if !given {
+		a.r.Add(a.settingFinding(c, s, c.Flag(s.Name), s.FlagValue(a.context(c.Node))))
 		return
 	}
-	v := c.Flag("authorization-mode")
-	modes := strings.Split(v.Value, ",")
-	if !slices.Contains(modes, "Node") || !slices.Contains(modes, "RBAC") || slices.Contains(modes, "AlwaysAllow") {
-		r.add(settingFinding(c, s, v, s.FlagValue(n.ctx)))
+	a.r.Check(idPodGCOff)
+	if n, err := strconv.Atoi(strings.TrimSpace(v.Value)); err == nil && n <= 0 {
+		a.r.Add(newFinding(idPodGCOff, c, Evidence{File: v.Origin.File, Line: v.Origin.Line, Detail: "--terminated-pod-gc-threshold=" + v.Value}))
 	}
 }
 
-// checkKubeletServing reports the kubelet serving-certificate gap as a
-// warning: serverTLSBootstrap needs an approver Kubernetes does not ship.
-// A kubelet that serves a certificate of its own (tlsCertFile) to an API
-// server that verifies it (--kubelet-certificate-authority) has no gap.
-func (n *node) checkKubeletServing(r *Report, c *Component) {
-	if normalize(c.Setting(hardening.Setting{Component: hardening.Kubelet, Name: "serverTLSBootstrap"}).Value) == "true" {
+func (a *auditor) checkPids(c *Component, s hardening.Setting, ctx *hardening.Context) {
+	v := c.Setting(s)
+	if n, err := strconv.ParseInt(strings.TrimSpace(v.Value), 10, 64); err == nil && n > 0 && !v.Unset {
 		return
 	}
-	verified := false
-	if api := n.find(hardening.APIServer); api != nil {
-		_, verified = api.Flags["kubelet-certificate-authority"]
-	}
-	own := c.Setting(hardening.Setting{Component: hardening.Kubelet, Name: "tlsCertFile"})
-	if f, ok := c.Flags["tls-cert-file"]; ok {
-		own = f
-	}
-	if !own.Unset && own.Value != "" && verified {
+	f := a.settingFinding(c, s, v, s.FlagValue(ctx))
+	a.r.Add(f)
+}
+
+// checkBindAddress wants the controller manager's and the scheduler's
+// HTTPS endpoint on loopback, unless it is off (--secure-port=0).
+func (a *auditor) checkBindAddress(c *Component, s hardening.Setting, ctx *hardening.Context) {
+	if v, ok := c.Flags["secure-port"]; ok && strings.TrimSpace(v.Value) == "0" {
 		return
 	}
-	title := "kubelet serves a self-signed certificate: the API server cannot verify it (--kubelet-certificate-authority)"
-	if !own.Unset && own.Value != "" {
-		title = "the API server does not verify the kubelet's serving certificate (no --kubelet-certificate-authority)"
+	if v := c.Setting(s); !matches(s.Match, v, s.FlagValue(ctx)) {
+		a.r.Add(a.settingFinding(c, s, v, s.FlagValue(ctx)))
 	}
-	r.add(Finding{ID: "kubelet:serverTLSBootstrap", Severity: hardening.Info, Component: "kubelet", CIS: "4.2.9",
-		Title:       title,
-		Evidence:    Evidence{File: c.Source, Detail: "serverTLSBootstrap is not true and no verified tlsCertFile"},
-		Remediation: "set serverTLSBootstrap: true together with a CSR approver that checks each serving CSR against its Node, then set the API server's --kubelet-certificate-authority"})
+}
+
+// tidy names every file under the folder by its path relative to it (as
+// SARIF's uriBaseId and accepted-risk scopes read it), and gives findings
+// about a node's own files (manifests/<node>/, pki/etcd/<node>/) that
+// node.
+func (a *auditor) tidy() {
+	root, err := filepath.Abs(a.dir.Path("."))
+	if err != nil {
+		return
+	}
+	for i := range a.r.Findings {
+		f := &a.r.Findings[i]
+		if f.Evidence.File == "" {
+			continue
+		}
+		if abs, err := filepath.Abs(f.Evidence.File); err == nil && filepath.IsAbs(f.Evidence.File) {
+			if rel, err := filepath.Rel(root, abs); err == nil && rel != ".." && !strings.HasPrefix(rel, "../") {
+				f.Evidence.File = filepath.ToSlash(rel)
+			}
+		}
+		if f.Node != "" {
+			continue
+		}
+		parts := strings.Split(f.Evidence.File, "/")
+		switch {
+		case len(parts) >= 3 && parts[0] == layout.ManifestsDir && a.nodes[parts[1]] != nil:
+			f.Node = parts[1]
+		case len(parts) >= 3 && parts[0] == layout.NodesDir && a.nodes[parts[1]] != nil:
+			f.Node = parts[1]
+		case len(parts) >= 4 && parts[0] == layout.PKIDir && parts[1] == "etcd" && a.nodes[parts[2]] != nil:
+			f.Node = parts[2]
+		}
+	}
 }

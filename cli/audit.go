@@ -15,21 +15,24 @@ import (
 	"github.com/bulwark-k8s/bulwark/audit"
 	"github.com/bulwark-k8s/bulwark/config"
 	"github.com/bulwark-k8s/bulwark/expiry"
+	"github.com/bulwark-k8s/bulwark/finding"
 	"github.com/bulwark-k8s/bulwark/layout"
 	"github.com/bulwark-k8s/bulwark/release"
 )
 
 func newAuditCmd(env *Env) *cobra.Command {
 	var (
-		o        audit.Options
-		format   string
-		failOn   string
-		warn     string
-		live     bool
-		lo       audit.LiveOptions
-		readOnly int
-		owner    string
-		timeout  time.Duration
+		o           audit.Options
+		format      string
+		failOn      string
+		warn        string
+		live        bool
+		lo          audit.LiveOptions
+		readOnly    int
+		owner       string
+		timeout     time.Duration
+		unreachable string
+		identity    string
 	)
 	cmd := &cobra.Command{
 		Use:   "audit [--dir DIR [--manifests DIR] [--cmdline FILE]... [--kubelet-config FILE]] [--live --etcd HOST:PORT... ...]",
@@ -55,7 +58,20 @@ served must be valid for --warn-within; and, with --kubeconfig, the cluster's
 objects are read with its credentials: no namespace's default ServiceAccount
 may automount its token. --live works without --dir.
 
-Formats: table, json, sarif (2.1.0), junit.
+A multi-node folder's manifests/<node>/ are audited node by node, each
+finding naming its node. The folder's cluster objects (cluster/) are judged as
+applied: bootstrap tokens, service-account token Secrets, default
+ServiceAccounts, and every binding through rbac lint.
+
+Accepted risks: DIR/` + layout.AcceptFile + ` (or --accept) lists rule IDs with a scope
+and a written reason (and an optional expiry); the findings they cover are
+shown as accepted in every format and do not fail the run; an acceptance that
+matches nothing, or has expired, is a finding of its own.
+
+With --live, an endpoint that cannot be probed is an error (exit 1) unless
+--unreachable names a severity for its finding.
+
+Formats: table, json, sarif (2.1.0), junit (one test case per rule).
 Exit codes: 0 no finding at or above --fail-on; 3 findings at or above it; 1 the audit
 could not run; 2 bad usage.`,
 		Args: cobra.NoArgs,
@@ -63,9 +79,14 @@ could not run; 2 bad usage.`,
 			if !slices.Contains(audit.Formats, format) {
 				return usagef("unknown output format %q (want %s)", format, strings.Join(audit.Formats, ", "))
 			}
-			sev, err := audit.ParseSeverity(failOn)
+			sev, err := finding.ParseSeverity(failOn)
 			if err != nil {
 				return usageError{err}
+			}
+			if unreachable != "error" {
+				if lo.Unreachable, err = finding.ParseSeverity(unreachable); err != nil {
+					return usagef("invalid --unreachable %q (want error, or a severity: info, low, medium, high, critical)", unreachable)
+				}
 			}
 			w, err := config.ParseDuration(warn)
 			if err != nil || w < 0 {
@@ -76,7 +97,7 @@ could not run; 2 bad usage.`,
 				return usageError{err}
 			}
 			liveFlags := []string{"etcd", "etcd-peer", "apiserver", "kubeconfig", "kubelet", "kubelet-read-only-port",
-				"controller-manager", "scheduler", "cluster-client-cert", "cluster-client-key", "timeout"}
+				"controller-manager", "scheduler", "cluster-client-cert", "cluster-client-key", "timeout", "unreachable"}
 			switch {
 			case !live && o.Dir == "":
 				return usagef(`required flag(s) "dir" not set`)
@@ -96,9 +117,17 @@ could not run; 2 bad usage.`,
 			}
 			rep := &audit.Report{}
 			if o.Dir != "" {
-				if rep, err = audit.Static(o); err != nil {
+				arep, err := auditAdministrators(env, &o, identity) // admins' rules; sets o.Secrets
+				if err != nil {
 					return err
 				}
+				if rep, err = audit.Static(o); err != nil {
+					if errors.Is(err, finding.ErrAcceptances) {
+						return usageError{err}
+					}
+					return err
+				}
+				rep.Merge(arep, o.Now)
 			}
 			if live {
 				lo.Dir, lo.Now, lo.WarnWithin, lo.Timeout = o.Dir, o.Now, o.WarnWithin, timeout
@@ -114,24 +143,19 @@ could not run; 2 bad usage.`,
 				if err != nil {
 					return err
 				}
-				rep.Merge(lrep)
+				rep.Merge(lrep, o.Now)
 			}
-			if err := rep.Write(env.Stdout, format); err != nil {
+			if err := rep.Write(env.Stdout, format, o.Dir, version()); err != nil {
 				return err
 			}
-			n := 0
-			for _, f := range rep.Findings {
-				if audit.AtLeast(f.Severity, sev) {
-					n++
-				}
-			}
-			if n > 0 {
+			if n := rep.Failing(sev); n > 0 {
 				return findingsError{fmt.Sprintf("%d finding(s) at or above %s", n, sev)}
 			}
 			return nil
 		},
 	}
 	cmd.Flags().StringVar(&o.Dir, "dir", "", "cluster folder (pki/, *.conf, manifests/), e.g. /etc/kubernetes (optional with --live)")
+	cmd.Flags().StringVar(&identity, "identity", "", identityHelp+"; without one, secrets encrypted at rest are skipped")
 	cmd.Flags().StringVar(&o.Root, "root", layout.DefaultRoot, "the folder's path as the manifests name it; paths under it are read from --dir")
 	cmd.Flags().StringVar(&o.ManifestDir, "manifests", "", "static Pod manifests folder (default DIR/manifests)")
 	cmd.Flags().StringArrayVar(&o.CommandLines, "cmdline", nil, "a systemd unit or a file holding a component's command line (repeatable)")
@@ -152,6 +176,8 @@ could not run; 2 bad usage.`,
 	cmd.Flags().StringVar(&lo.ClientCert, "cluster-client-cert", "", "a client certificate from the cluster CA that etcd must refuse (default DIR/"+audit.ClusterClientCert+")")
 	cmd.Flags().StringVar(&lo.ClientKey, "cluster-client-key", "", "its key (default DIR/"+audit.ClusterClientKey+")")
 	cmd.Flags().DurationVar(&timeout, "timeout", 5*time.Second, "time allowed for each connection")
+	cmd.Flags().StringVar(&unreachable, "unreachable", "error", "an endpoint that cannot be probed: error (exit 1), or a finding of this severity")
+	cmd.Flags().StringVar(&o.Accept, "accept", "", "accepted-risks file (default DIR/"+layout.AcceptFile+" when it exists)")
 	return cmd
 }
 

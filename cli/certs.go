@@ -2,15 +2,16 @@ package cli
 
 import (
 	"fmt"
+	"slices"
 	"strings"
 	"text/tabwriter"
 	"time"
 
 	"github.com/spf13/cobra"
 
+	"github.com/bulwark-k8s/bulwark/atrest"
 	"github.com/bulwark-k8s/bulwark/config"
 	"github.com/bulwark-k8s/bulwark/expiry"
-	"github.com/bulwark-k8s/bulwark/plan"
 	"github.com/bulwark-k8s/bulwark/provision"
 	"github.com/bulwark-k8s/bulwark/store"
 )
@@ -26,18 +27,19 @@ func newCertsCmd(env *Env) *cobra.Command {
 
 func newCertsListCmd(env *Env) *cobra.Command {
 	var (
-		dir string
-		out output
+		dir, identity string
+		out           output
 	)
 	cmd := &cobra.Command{
 		Use:   "list --dir DIR",
 		Short: "List every certificate of a cluster folder, including those in kubeconfigs",
 		Args:  cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			return runExpiry(env, dir, &out, 0, false)
+			return runExpiry(env, dir, identity, &out, 0, false)
 		},
 	}
 	cmd.Flags().StringVar(&dir, "dir", "", "cluster folder")
+	cmd.Flags().StringVar(&identity, "identity", "", identityHelp+"; without one, kubeconfigs encrypted at rest are skipped")
 	_ = cmd.MarkFlagRequired("dir")
 	out.register(cmd)
 	return cmd
@@ -45,9 +47,9 @@ func newCertsListCmd(env *Env) *cobra.Command {
 
 func newCheckExpirationCmd(env *Env) *cobra.Command {
 	var (
-		dir  string
-		out  output
-		warn string
+		dir, identity string
+		out           output
+		warn          string
 	)
 	cmd := &cobra.Command{
 		Use:   "check-expiration --dir DIR [--warn-within 30d]",
@@ -55,25 +57,31 @@ func newCheckExpirationCmd(env *Env) *cobra.Command {
 		Long: `check-expiration reads every certificate under DIR/pki and every certificate
 embedded in DIR/*.conf. It reads folders made by bulwark and by kubeadm alike.
 
+A certificate the folder's configuration has (its bulwark.yaml, or what its
+files say) but that is absent is listed as missing (!MISSING!, as kubeadm does).
+JSON gives notAfter and remainingSeconds (negative once expired) only for
+certificates that could be read.
+
 Exit codes: 0 all certificates valid beyond --warn-within; 3 one or more expired,
-expiring within --warn-within, or unreadable; 1 the folder could not be read.`,
+expiring within --warn-within, missing or unreadable; 1 the folder could not be read.`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			w, err := config.ParseDuration(warn)
 			if err != nil || w < 0 {
 				return usagef("invalid --warn-within %q (use e.g. 30d or 720h)", warn)
 			}
-			return runExpiry(env, dir, &out, w.D(), true)
+			return runExpiry(env, dir, identity, &out, w.D(), true)
 		},
 	}
 	cmd.Flags().StringVar(&dir, "dir", "", "cluster folder")
+	cmd.Flags().StringVar(&identity, "identity", "", identityHelp+"; without one, kubeconfigs encrypted at rest are skipped")
 	_ = cmd.MarkFlagRequired("dir")
 	cmd.Flags().StringVar(&warn, "warn-within", config.Duration(expiry.DefaultWarnWithin).String(), "report certificates that end within this period")
 	out.register(cmd)
 	return cmd
 }
 
-func runExpiry(env *Env, dir string, out *output, warn time.Duration, check bool) error {
+func runExpiry(env *Env, dir, identity string, out *output, warn time.Duration, check bool) error {
 	if err := out.validate(); err != nil {
 		return err
 	}
@@ -84,10 +92,23 @@ func runExpiry(env *Env, dir string, out *output, warn time.Duration, check bool
 	if !d.IsDir() {
 		return fmt.Errorf("%s is not a folder", dir)
 	}
+	defer d.Close()
 	now := env.Now()
-	entries, err := expiry.Scan(d, now, warn)
+	t, err := unlockDir(env, d, identity, false)
 	if err != nil {
 		return err
+	}
+	entries, err := expiry.Scan(d, now, warn, expectedCertificates(env, d)...)
+	if err != nil {
+		return err
+	}
+	if t != nil && t.Identity == nil {
+		// Certificates are public and read; kubeconfigs are sealed whole.
+		var skipped []string
+		entries, skipped = skipSealed(d, entries)
+		if len(skipped) > 0 {
+			fmt.Fprintf(env.Stderr, "bulwark: skipped %d kubeconfigs encrypted at rest (give --identity to check the certificates in them): %s\n", len(skipped), strings.Join(skipped, ", "))
+		}
 	}
 	if len(entries) == 0 {
 		return fmt.Errorf("no certificates found under %s (want pki/*.crt or *.conf)", dir)
@@ -96,7 +117,10 @@ func runExpiry(env *Env, dir string, out *output, warn time.Duration, check bool
 		fmt.Fprintln(w, "FILE\tWHERE\tSUBJECT\tISSUER\tEXPIRES\tREMAINING\tSTATUS")
 		for _, e := range entries {
 			expires, remaining := "-", "-"
-			if !e.NotAfter.IsZero() {
+			switch {
+			case e.Status == expiry.Missing:
+				expires = "!MISSING!"
+			case e.NotAfter != nil:
 				expires, remaining = e.NotAfter.Format(time.RFC3339), humanDuration(e.Remaining)
 			}
 			status := string(e.Status)
@@ -121,9 +145,14 @@ func runExpiry(env *Env, dir string, out *output, warn time.Duration, check bool
 	return nil
 }
 
+// humanDuration writes a remaining time in its largest unit; negative
+// once the certificate has expired ("-3d": three days ago).
 func humanDuration(d time.Duration) string {
+	if d < 0 {
+		return "-" + humanDuration(-d)
+	}
 	switch {
-	case d <= 0:
+	case d == 0:
 		return "0"
 	case d >= 48*time.Hour:
 		return fmt.Sprintf("%dd", int(d/(24*time.Hour)))
@@ -131,6 +160,23 @@ func humanDuration(d time.Duration) string {
 		return fmt.Sprintf("%dh", int(d/time.Hour))
 	}
 	return fmt.Sprintf("%dm", int(d/time.Minute))
+}
+
+// expectedCertificates are the certificate files the folder's
+// configuration (saved, or read from its files) has: those absent are
+// reported missing. A folder whose configuration cannot be told lists
+// none.
+func expectedCertificates(env *Env, d *store.Dir) []string {
+	var cf clusterFlags
+	r, err := cf.resolve(env, d)
+	if err != nil || (r.given && r.saved == nil) {
+		return nil // a new folder's defaults describe nothing there
+	}
+	files, err := provision.ExpectedCertificates(d, r.p, r.derived)
+	if err != nil {
+		return nil
+	}
+	return files
 }
 
 func newRenewCmd(env *Env) *cobra.Command {
@@ -142,65 +188,102 @@ func newRenewCmd(env *Env) *cobra.Command {
 	cmd := &cobra.Command{
 		Use:   "renew NAME... | --all",
 		Short: "Issue new certificates for existing keys (or new keys with --new-key)",
-		Long: `renew issues new certificates from the current configuration. Keys are kept
-unless --new-key is given. A CA is renewed with its own key, which keeps every
-certificate it signed valid. --all renews every leaf and kubeconfig, not the CAs.
+		Long: `renew issues new certificates. Keys are kept unless --new-key is given. A CA
+is renewed with its own key, which keeps every certificate it signed valid. --all
+renews every existing leaf and kubeconfig, not the CAs.
 
-Names are those of "bulwark plan": e.g. apiserver, etcd/server, admin, ca.`,
+What a certificate says comes from the folder's configuration (bulwark.yaml, or
+--config, which is then saved). A folder without one (kubeadm's) is renewed as
+kubeadm renews it: each certificate keeps its own subject, names, usages and
+issuer, each kubeconfig its server and cluster, and nothing is taken from this
+machine.
+
+A CA with --new-key is a rotation: every certificate and kubeconfig it signed is
+renewed with it, in the same run (for the cluster CA, kubelets must be given the
+new ca.crt). A CA whose key and certificate are both gone is made anew the same
+way. bootstrap-kubelet gets a new bootstrap token. sa rewrites pki/sa.pub from
+pki/sa.key; sa --new-key makes a new pair (every service-account token becomes
+invalid).
+
+Names are those of "bulwark plan", and sa: e.g. apiserver, etcd/server, admin, ca
+(in a folder for several nodes: etcd/<member>/server, nodes/<node>/scheduler).
+
+In the same run, the static Pods bulwark rendered take the renewed files: each
+Pod's links under mounts/ are made again, and its manifest line says
+"reloads by itself" (its component re-reads them: the API server its serving,
+front-proxy and kubelet client pairs, etcd its serving and peer pairs) or
+"restarted by the kubelet (checksum changed)" (it reads them only at start).
+Manifests bulwark did not write (kubeadm's) are left alone and named.`,
 		ValidArgsFunction: func(cmd *cobra.Command, args []string, _ string) ([]string, cobra.ShellCompDirective) {
-			p, _, err := cf.plan(env)
+			var d *store.Dir
+			if cf.dir != "" {
+				d, _ = store.Open(cf.dir)
+			}
+			r, err := cf.resolve(env, d)
 			if err != nil {
 				return nil, cobra.ShellCompDirectiveError
 			}
-			return p.Names(), cobra.ShellCompDirectiveNoFileComp
+			return provision.Names(r.p), cobra.ShellCompDirectiveNoFileComp
 		},
 		RunE: func(cmd *cobra.Command, args []string) error {
 			if all == (len(args) > 0) {
 				return usagef("give certificate names or --all, not both or neither")
 			}
-			p, _, err := cf.plan(env)
-			if err != nil {
-				return err
-			}
-			names := args
-			if all {
-				names = nil
-				for _, c := range p.Certs {
-					names = append(names, c.Name)
-				}
-				for _, k := range p.Kubeconfigs {
-					if !k.UsesToken() {
-						names = append(names, k.Name)
+			return onFolder(env, &cf, false, func(d *store.Dir, r *resolved, opts provision.Options) (provision.Summary, error) {
+				names := args
+				if all {
+					names = nil
+					for _, c := range r.p.Certs {
+						if ok, err := d.Exists(c.CertFile()); err != nil {
+							return nil, err
+						} else if ok || !r.derived {
+							names = append(names, c.Name)
+						}
+					}
+					for _, k := range r.p.Kubeconfigs {
+						if k.UsesToken() {
+							continue
+						}
+						if ok, err := d.Exists(k.File()); err != nil {
+							return nil, err
+						} else if ok || !r.derived {
+							names = append(names, k.Name)
+						}
 					}
 				}
-			}
-			for _, n := range names {
-				item, err := p.Lookup(n)
-				if err != nil {
-					return usagef("%v (known: %s)", err, strings.Join(p.Names(), ", "))
+				for _, n := range names {
+					if n == provision.ServiceAccountName {
+						continue
+					}
+					if _, err := r.p.Lookup(n); err != nil {
+						return nil, usagef("%v (known: %s)", err, strings.Join(provision.Names(r.p), ", "))
+					}
 				}
-				if _, isCA := item.(plan.CA); isCA && newKey {
-					return usagef("%s: renewing a CA keeps its key; a new CA key is a CA rotation, not a renewal", n)
-				}
-				if k, ok := item.(plan.Kubeconfig); ok && k.UsesToken() {
-					return usagef("%s authenticates with a bootstrap token: use `bulwark token create`", k.File())
-				}
-			}
-			d, unlock, err := openLocked(cf.dir, false)
-			if err != nil {
-				return err
-			}
-			defer unlock()
-			sum, err := provision.Renew(d, p, names, newKey, buildOptions(env))
-			if err != nil {
-				return err
-			}
-			printSummary(env.Stdout, d.Root(), sum)
-			return nil
+				return provision.Renew(d, r.p, names, newKey, opts)
+			})
 		},
 	}
 	cf.register(cmd, true)
-	cmd.Flags().BoolVar(&all, "all", false, "renew every leaf certificate and kubeconfig")
-	cmd.Flags().BoolVar(&newKey, "new-key", false, "replace the private keys too (not for CAs)")
+	cmd.Flags().BoolVar(&all, "all", false, "renew every existing leaf certificate and kubeconfig")
+	cmd.Flags().BoolVar(&newKey, "new-key", false, "replace the private keys too (for a CA: a rotation, with everything it signed)")
 	return cmd
+}
+
+// skipSealed drops the entries of files encrypted at rest, which cannot be
+// read without an identity, and lists them.
+func skipSealed(d *store.Dir, entries []expiry.Entry) ([]expiry.Entry, []string) {
+	var (
+		kept    []expiry.Entry
+		skipped []string
+	)
+	for _, e := range entries {
+		if data, err := d.Read(e.File); err == nil && atrest.IsSealed(data) {
+			if !slices.Contains(skipped, e.File) {
+				skipped = append(skipped, e.File)
+			}
+			continue
+		}
+		kept = append(kept, e)
+	}
+	return kept, skipped
 }

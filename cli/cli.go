@@ -13,6 +13,10 @@ import (
 	"time"
 
 	"github.com/spf13/cobra"
+
+	"github.com/bulwark-k8s/bulwark/internal/termsafe"
+	"github.com/bulwark-k8s/bulwark/provision"
+	"github.com/bulwark-k8s/bulwark/store"
 )
 
 // Exit codes, the same for every command.
@@ -35,11 +39,14 @@ type Env struct {
 	Stdin    io.Reader
 	Stdout   io.Writer
 	Stderr   io.Writer
+	// Getenv reads the environment (BULWARK_IDENTITY, SSH_AUTH_SOCK);
+	// nil reads nothing.
+	Getenv func(string) string
 }
 
 // Main runs bulwark with the process's environment.
 func Main(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
-	return Run(Env{Now: time.Now, Rand: rand.Reader, Hostname: os.Hostname, Stdin: stdin, Stdout: stdout, Stderr: stderr}, args)
+	return Run(Env{Now: time.Now, Rand: rand.Reader, Hostname: os.Hostname, Stdin: stdin, Stdout: stdout, Stderr: stderr, Getenv: os.Getenv}, args)
 }
 
 // usageError marks errors in how the command was called.
@@ -56,8 +63,15 @@ type findingsError struct{ msg string }
 
 func (f findingsError) Error() string { return f.msg }
 
-// Run runs one command line.
+// Run runs one command line. Everything it prints goes through a filter
+// that shows control characters as escapes: names, descriptions and
+// messages read from files or from a cluster cannot move the cursor,
+// change colours or retitle the terminal.
 func Run(env Env, args []string) int {
+	stdout, stderr := termsafe.New(env.Stdout), termsafe.New(env.Stderr)
+	defer stdout.Flush()
+	defer stderr.Flush()
+	env.Stdout, env.Stderr = stdout, stderr
 	root := newRoot(&env)
 	root.SetArgs(args)
 	root.SetIn(env.Stdin)
@@ -73,15 +87,38 @@ func Run(env Env, args []string) int {
 		// can-i, that is exit 1 and nothing more.
 		return ExitError
 	}
-	msg := strings.ReplaceAll(strings.TrimSpace(err.Error()), "\n", "; ")
-	fmt.Fprintf(env.Stderr, "bulwark: error: %s\n", termSafe(msg))
+	for _, line := range errorLines(err) {
+		fmt.Fprintf(env.Stderr, "bulwark: error: %s\n", line)
+	}
+	return exitCode(err)
+}
+
+// errorLines is what an error prints: one line per problem for the
+// errors that hold several (init reports every problem at once), one line
+// otherwise.
+func errorLines(err error) []string {
+	var ps provision.Problems
+	var drift provision.DriftError
+	switch {
+	case errors.As(err, &ps):
+		return ps.Lines()
+	case errors.As(err, &drift):
+		return strings.Split(drift.Error(), "\n")
+	}
+	return []string{strings.ReplaceAll(strings.TrimSpace(err.Error()), "\n", "; ")}
+}
+
+// exitCode maps an error to the documented exit codes.
+func exitCode(err error) int {
 	var f findingsError
 	var u usageError
 	var c cannotAskError
+	var drift provision.DriftError
 	switch {
 	case errors.As(err, &f):
 		return ExitFindings
-	case errors.As(err, &u), isCobraUsage(err):
+	case errors.As(err, &u), isCobraUsage(err), errors.As(err, &drift),
+		errors.Is(err, store.ErrEmptyDir), errors.Is(err, provision.ErrUnderivable), errors.Is(err, provision.ErrUnknownName):
 		return ExitUsage
 	case errors.As(err, &c):
 		return ExitCannotAnswer
@@ -110,13 +147,37 @@ for the cluster, etcd clients, etcd peers and the front proxy; every component
 certificate; kubeconfigs; the service-account key pair; kubelet TLS bootstrap
 tokens) and keeps it: expiry checks and renewal.
 
-Exit codes: 0 success, 1 failure (nothing changed), 2 bad usage or configuration,
-3 a check found problems; can-i: 1 is "no" (as kubectl auth can-i) and 4 is "could
-not ask" (the policy could not be read).`,
+Exit codes: 0 success; 1 failure, nothing changed (every problem found is
+listed, one line each, with the command that fixes it where one can); 2 bad
+usage or configuration, including a configuration that disagrees with the
+folder's existing keys (drift); 3 a check found problems; can-i: 1 is "no"
+(as kubectl auth can-i) and 4 is "could not ask" (the policy could not be
+read).`,
 		SilenceUsage:  true,
 		SilenceErrors: true,
 	}
 	root.SetFlagErrorFunc(func(_ *cobra.Command, err error) error { return usageError{err} })
-	root.AddCommand(newInitCmd(env), newPlanCmd(env), newRenderCmd(env), newAuditCmd(env), newCertsCmd(env), newTokenCmd(env), newVersionCmd(env), newCanICmd(env), newWhoCanCmd(env), newRBACCmd(env))
+	root.AddCommand(newInitCmd(env), newPlanCmd(env), newRenderCmd(env), newAuditCmd(env), newCertsCmd(env), newTokenCmd(env), newVersionCmd(env), newCanICmd(env), newWhoCanCmd(env), newRBACCmd(env),
+		newAdminCmd(env), newEncryptCmd(env), newExportCmd(env), newRotateCmd(env))
+	refuseUnknownSubcommands(root)
 	return root
+}
+
+// refuseUnknownSubcommands makes every command that only groups others
+// (certs, token, rbac) refuse an unknown subcommand with a usage error,
+// where cobra would print the help and succeed; without one, it prints
+// the help.
+func refuseUnknownSubcommands(cmd *cobra.Command) {
+	for _, c := range cmd.Commands() {
+		refuseUnknownSubcommands(c)
+	}
+	if cmd.HasParent() && cmd.HasSubCommands() && cmd.Run == nil && cmd.RunE == nil {
+		cmd.Args = cobra.ArbitraryArgs
+		cmd.RunE = func(c *cobra.Command, args []string) error {
+			if len(args) > 0 {
+				return usagef("unknown command %q for %q (see %q)", args[0], c.CommandPath(), c.CommandPath()+" --help")
+			}
+			return c.Help()
+		}
+	}
 }

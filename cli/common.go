@@ -2,8 +2,10 @@ package cli
 
 import (
 	"encoding/json"
+	"errors"
 	"fmt"
 	"io"
+	"path/filepath"
 	"strings"
 	"text/tabwriter"
 	"time"
@@ -12,6 +14,7 @@ import (
 	"sigs.k8s.io/yaml"
 
 	"github.com/bulwark-k8s/bulwark/config"
+	"github.com/bulwark-k8s/bulwark/internal/termsafe"
 	"github.com/bulwark-k8s/bulwark/layout"
 	"github.com/bulwark-k8s/bulwark/plan"
 	"github.com/bulwark-k8s/bulwark/provision"
@@ -24,20 +27,58 @@ const defaultLockTimeout = 2 * time.Minute
 type clusterFlags struct {
 	dir        string
 	configFile string
+	// render, for init and render: their --root, --image-repository,
+	// --kubernetes-version and --etcd-version, which override the
+	// configuration's render section when given.
+	render   *renderFlags
+	cmd      *cobra.Command
+	identity string
 }
 
 func (f *clusterFlags) register(cmd *cobra.Command, needDir bool) {
+	f.cmd = cmd
 	cmd.Flags().StringVar(&f.dir, "dir", "", "cluster folder (kubeadm layout: pki/, *.conf, cluster/)")
-	cmd.Flags().StringVar(&f.configFile, "config", "", "cluster configuration file (default: the folder's "+layout.ConfigFile+", else built-in defaults)")
+	cmd.Flags().StringVar(&f.configFile, "config", "", "cluster configuration file, or - for standard input (default: the folder's "+layout.ConfigFile+
+		"; without one, what the folder's certificates and kubeconfigs say; in a new folder, built-in defaults)")
+	cmd.Flags().StringVar(&f.identity, "identity", "", identityHelp)
 	if needDir {
 		_ = cmd.MarkFlagRequired("dir")
 	}
 }
 
-// load reads the configuration: --config, else the folder's saved copy,
-// else the defaults. It returns the raw document too, for saving.
-func (f *clusterFlags) load(env *Env) (*config.Cluster, []byte, error) {
+// checkDir refuses an empty --dir: it would mean the current directory.
+func (f *clusterFlags) checkDir() error {
+	if f.cmd != nil && f.cmd.Flags().Changed("dir") && strings.TrimSpace(f.dir) == "" {
+		return usagef("--dir is empty (name the cluster folder; use --dir . for the current directory)")
+	}
+	return nil
+}
+
+// resolved is a run's configuration and where it came from.
+type resolved struct {
+	c *config.Cluster
+	p *plan.Plan
+	// given: from --config or from flags, so it is saved by commands
+	// that write.
+	given bool
+	// derived: read from the folder's own files (no saved configuration).
+	derived bool
+	// saved: the folder's bulwark.yaml, as read.
+	saved []byte
+}
+
+// yaml is the resolved configuration, as saved in bulwark.yaml.
+func (r *resolved) yaml() ([]byte, error) { return config.Marshal(r.c) }
+
+// resolve reads the configuration: --config, else the folder's saved
+// bulwark.yaml, else what the folder's own files say (a kubeadm folder, a
+// bulwark folder that lost its bulwark.yaml), else, for a folder with no
+// cluster in it, the built-in defaults with this host's name. d is nil
+// for commands without a folder. Called with the folder's lock held by
+// commands that write, so that what is read is what is written over.
+func (f *clusterFlags) resolve(env *Env, d *store.Dir) (*resolved, error) {
 	host := hostname(env)
+	r := &resolved{}
 	var (
 		data []byte
 		err  error
@@ -49,44 +90,83 @@ func (f *clusterFlags) load(env *Env) (*config.Cluster, []byte, error) {
 		if err == nil && len(data) > maxConfigInput {
 			err = fmt.Errorf("standard input is larger than %d bytes", maxConfigInput)
 		}
+		name, r.given = "standard input", true
 	case f.configFile != "":
 		data, err = store.ReadInput(f.configFile, maxConfigInput)
-	case f.dir != "":
-		d, derr := store.Open(f.dir)
-		if derr != nil {
-			return nil, nil, derr
-		}
-		if ok, _ := d.Exists(layout.ConfigFile); ok {
+		r.given = true
+	case d != nil:
+		var ok bool
+		if ok, err = d.Exists(layout.ConfigFile); err == nil && ok {
 			name = d.Path(layout.ConfigFile)
 			data, err = d.Read(layout.ConfigFile)
+			if errors.Is(err, store.ErrUnsafe) {
+				return nil, err
+			}
+			r.saved = data
+		} else if errors.Is(err, store.ErrUnsafe) {
+			return nil, err
 		}
 	}
 	if err != nil {
-		return nil, nil, usageError{err}
+		return nil, usageError{err}
 	}
-	if data == nil {
-		c := config.Default(host)
-		raw, err := config.Marshal(c)
-		return c, raw, err
+	switch {
+	case data != nil:
+		if r.c, err = config.Parse(data, host); err != nil {
+			return nil, usagef("%s: %v", name, err)
+		}
+	case d != nil && d.IsDir():
+		has, err := provision.HasCluster(d)
+		if err != nil {
+			return nil, err
+		}
+		if has {
+			if r.c, err = provision.Derive(d); err != nil {
+				return nil, fmt.Errorf("%s holds a cluster but no %s: %w; give its configuration with --config", d.Root(), layout.ConfigFile, err)
+			}
+			r.derived = true
+		}
 	}
-	c, err := config.Parse(data, host)
-	if err != nil {
-		return nil, nil, usagef("%s: %v", name, err)
+	if r.c == nil {
+		r.c, r.given = config.Default(host), true
 	}
-	return c, data, nil
+	if f.render != nil {
+		changed, err := f.render.apply(f.cmd, &r.c.Render)
+		if err != nil {
+			return nil, err
+		}
+		r.given = r.given || changed
+	}
+	if r.p, err = plan.New(r.c); err != nil {
+		return nil, err
+	}
+	return r, nil
+}
+
+// options are provision's options for a run on d with this configuration:
+// the fixes it names carry --dir and --config, and a configuration that
+// was given is saved.
+func (r *resolved) options(env *Env, f *clusterFlags, d *store.Dir) (provision.Options, error) {
+	opts := provision.Options{Now: env.Now, Rand: env.Rand, Derived: r.derived, FixArgs: provision.DirArgs(d.Root())}
+	if f.configFile != "" && f.configFile != "-" {
+		abs, err := filepath.Abs(f.configFile)
+		if err != nil {
+			return opts, err
+		}
+		opts.FixArgs += " --config " + provision.ShellQuote(abs)
+	}
+	if r.given {
+		data, err := r.yaml()
+		if err != nil {
+			return opts, err
+		}
+		opts.Config = data
+	}
+	return opts, nil
 }
 
 // maxConfigInput caps a configuration read from a file or standard input.
 const maxConfigInput = 1 << 20
-
-func (f *clusterFlags) plan(env *Env) (*plan.Plan, []byte, error) {
-	c, raw, err := f.load(env)
-	if err != nil {
-		return nil, nil, err
-	}
-	p, err := plan.New(c)
-	return p, raw, err
-}
 
 // hostname is the default node name: the host's name made a valid DNS name.
 func hostname(env *Env) string {
@@ -102,8 +182,10 @@ func hostname(env *Env) string {
 	return h
 }
 
-// openLocked opens an existing folder with its lock held.
-func openLocked(dir string, create bool) (*store.Dir, func(), error) {
+// openLocked opens a folder with its lock held. With create, a missing
+// folder is made (and removed again by the returned cleanup if the run
+// fails: cleanup(err)).
+func openLocked(dir string, create bool) (*store.Dir, func(failed bool), error) {
 	d, err := store.Open(dir)
 	if err != nil {
 		return nil, nil, err
@@ -113,20 +195,26 @@ func openLocked(dir string, create bool) (*store.Dir, func(), error) {
 			return nil, nil, err
 		}
 	} else if !d.IsDir() {
-		return nil, nil, fmt.Errorf("%s is not a cluster folder: run `bulwark init --dir %s` first", dir, dir)
+		return nil, nil, fmt.Errorf("%s is not a cluster folder: run `bulwark init%s` first", dir, provision.DirArgs(d.Root()))
 	}
 	unlock, err := d.Lock(defaultLockTimeout)
 	if err != nil {
+		d.RemoveCreated()
 		return nil, nil, err
 	}
-	if err := d.CleanTemp(); err != nil {
+	done := func(failed bool) {
 		unlock()
+		if failed {
+			d.RemoveCreated()
+		}
+		_ = d.Close()
+	}
+	if err := d.CleanTemp(); err != nil {
+		done(true)
 		return nil, nil, fmt.Errorf("failed to clean temporary files: %w", err)
 	}
-	return d, unlock, nil
+	return d, done, nil
 }
-
-func buildOptions(env *Env) provision.Options { return provision.Options{Now: env.Now, Rand: env.Rand} }
 
 // output is the -o flag of report commands.
 type output struct{ format string }
@@ -157,7 +245,7 @@ func (o *output) print(w io.Writer, v any, table func(*tabwriter.Writer)) error 
 		if err != nil {
 			return err
 		}
-		b, err := yaml.JSONToYAML([]byte(termSafe(string(js))))
+		b, err := yaml.JSONToYAML([]byte(termsafe.String(string(js))))
 		if err != nil {
 			return err
 		}
@@ -171,12 +259,19 @@ func (o *output) print(w io.Writer, v any, table func(*tabwriter.Writer)) error 
 
 func printSummary(w io.Writer, dir string, s provision.Summary) {
 	for _, r := range s {
-		if r.Action != provision.Kept {
+		switch {
+		case r.Note != "":
+			fmt.Fprintf(w, "  %-8s %s: %s\n", r.Action, r.File, r.Note)
+		case r.Action != provision.Kept:
 			fmt.Fprintf(w, "  %-8s %s\n", r.Action, r.File)
 		}
 	}
-	fmt.Fprintf(w, "%s: %d created, %d issued for existing keys, %d renewed, %d removed, %d kept\n", dir,
+	fmt.Fprintf(w, "%s: %d created, %d issued for existing keys, %d renewed, %d removed, %d kept", dir,
 		s.Count(provision.Created), s.Count(provision.Issued), s.Count(provision.Renewed), s.Count(provision.Removed), s.Count(provision.Kept))
+	if n := s.Count(provision.Fixed); n > 0 {
+		fmt.Fprintf(w, ", %d modes fixed", n)
+	}
+	fmt.Fprintln(w)
 }
 
 func join(ss []string) string {
@@ -186,20 +281,50 @@ func join(ss []string) string {
 	return strings.Join(ss, ",")
 }
 
+// openResolved takes a folder's lock, opens its secrets with the identity
+// given (they are needed to read what the configuration is derived from)
+// and resolves its configuration under the lock. done(failed) releases
+// it (and removes a folder it made, when failed).
+func openResolved(env *Env, cf *clusterFlags, create bool) (*store.Dir, *resolved, func(failed bool), error) {
+	d, done, err := openLocked(cf.dir, create)
+	if err != nil {
+		return nil, nil, nil, err
+	}
+	if _, err := unlockDir(env, d, cf.identity, true); err != nil {
+		done(true)
+		return nil, nil, nil, err
+	}
+	r, err := cf.resolve(env, d)
+	if err != nil {
+		done(true)
+		return nil, nil, nil, err
+	}
+	return d, r, done, nil
+}
+
 // onFolder is the shape of every command that changes a cluster folder:
-// resolve the plan, take the folder's lock, do the work, print what was
-// done.
-func onFolder(env *Env, cf *clusterFlags, create bool, work func(d *store.Dir, p *plan.Plan, raw []byte) (provision.Summary, error)) error {
-	p, raw, err := cf.plan(env)
+// take the folder's lock, resolve the configuration under it, do the
+// work, print what was done. A run that fails leaves the folder as it was
+// (and a folder it made, gone).
+func onFolder(env *Env, cf *clusterFlags, create bool, work func(d *store.Dir, r *resolved, opts provision.Options) (provision.Summary, error)) (err error) {
+	if err := cf.checkDir(); err != nil {
+		return err
+	}
+	if cf.render != nil {
+		if err := cf.render.validate(); err != nil {
+			return err
+		}
+	}
+	d, r, done, err := openResolved(env, cf, create)
 	if err != nil {
 		return err
 	}
-	d, unlock, err := openLocked(cf.dir, create)
+	defer func() { done(err != nil) }()
+	opts, err := r.options(env, cf, d)
 	if err != nil {
 		return err
 	}
-	defer unlock()
-	sum, err := work(d, p, raw)
+	sum, err := work(d, r, opts)
 	if err != nil {
 		return err
 	}

@@ -33,10 +33,14 @@ import (
 	"sigs.k8s.io/yaml"
 
 	"github.com/bulwark-k8s/bulwark/cli"
+	"github.com/bulwark-k8s/bulwark/layout"
 )
 
 // bulwarkBin is the real binary, built once by TestMain.
 var bulwarkBin string
+
+// cleanups run after every test, for what tests share (kubeadm's tree).
+var cleanups []func()
 
 func TestMain(m *testing.M) {
 	dir, err := os.MkdirTemp("", "bulwark-cli-test-")
@@ -45,13 +49,19 @@ func TestMain(m *testing.M) {
 		os.Exit(1)
 	}
 	bulwarkBin = filepath.Join(dir, "bulwark")
-	build := exec.Command("go", "build", "-o", bulwarkBin, "github.com/bulwark-k8s/bulwark/cmd/bulwark")
+	// With the test hooks (BULWARK_TEST_*): the crash and rollback tests
+	// kill or fail real runs with them. Release builds have none
+	// (cmd/bulwark's tests check that).
+	build := exec.Command("go", "build", "-tags", "bulwarktest", "-o", bulwarkBin, "github.com/bulwark-k8s/bulwark/cmd/bulwark")
 	if out, err := build.CombinedOutput(); err != nil {
 		fmt.Fprintf(os.Stderr, "go build: %v\n%s", err, out)
 		os.RemoveAll(dir)
 		os.Exit(1)
 	}
 	code := m.Run()
+	for _, c := range cleanups {
+		c()
+	}
 	os.RemoveAll(dir)
 	os.Exit(code)
 }
@@ -143,7 +153,7 @@ func mustRunBin(t testing.TB, args ...string) result {
 // summary is the counts line every folder command ends its report with.
 type summary struct{ created, issued, renewed, removed, kept int }
 
-var summaryRE = regexp.MustCompile(`(?m)^.*: (\d+) created, (\d+) issued for existing keys, (\d+) renewed, (\d+) removed, (\d+) kept$`)
+var summaryRE = regexp.MustCompile(`(?m)^.*: (\d+) created, (\d+) issued for existing keys, (\d+) renewed, (\d+) removed, (\d+) kept(, \d+ modes fixed)?$`)
 
 func parseSummary(t testing.TB, r result) summary {
 	t.Helper()
@@ -299,7 +309,12 @@ func fileSet(t testing.TB, dir string) []string {
 	t.Helper()
 	var out []string
 	for _, f := range files(t, dir) {
-		if f != ".bulwark.lock" {
+		if layout.Classify(f) == layout.Mounted {
+			// A static Pod's folder of links is reported as one.
+			i := strings.Index(f, layout.MountsDir+"/") + len(layout.MountsDir) + 1
+			f = f[:i+strings.Index(f[i:], "/")+1]
+		}
+		if f != ".bulwark.lock" && !slices.Contains(out, f) {
 			out = append(out, tokenIDInName.ReplaceAllString(f, "bootstrap-token-ID.yaml"))
 		}
 	}
@@ -472,6 +487,8 @@ func checkTree(t testing.TB, dir string, at time.Time) treeReport {
 	}
 	for _, f := range all {
 		switch {
+		case layout.Classify(f) == layout.Mounted:
+			// Links to the files checked here.
 		case strings.HasPrefix(f, "pki/") && strings.HasSuffix(f, ".crt") && !slices.Contains(caFiles, f):
 			rep.leaves = append(rep.leaves, f)
 			c, err := parseCertPEM(readFile(t, dir, f))
@@ -504,7 +521,7 @@ func checkTree(t testing.TB, dir string, at time.Time) treeReport {
 			if err != nil || !samePublicKey(pub, k.Public()) {
 				t.Errorf("pki/sa.pub does not match pki/sa.key (%v)", err)
 			}
-		case path.Dir(f) == "." && strings.HasSuffix(f, ".conf"):
+		case layout.Classify(f) == layout.Kubeconfig:
 			kc, err := parseKubeconfig(readFile(t, dir, f))
 			if err != nil {
 				t.Errorf("%s: %v", f, err)
@@ -573,7 +590,7 @@ func opensslVerify(t testing.TB, dir string, rep treeReport) {
 		leaves = append(leaves, leaf{f, filepath.Join(dir, f), caOf(f)})
 	}
 	for f, data := range rep.clientCerts {
-		p := filepath.Join(tmp, f+".crt")
+		p := filepath.Join(tmp, strings.ReplaceAll(f, "/", "_")+".crt")
 		if err := os.WriteFile(p, data, 0o600); err != nil {
 			t.Fatal(err)
 		}
@@ -592,6 +609,22 @@ func opensslVerify(t testing.TB, dir string, rep treeReport) {
 			t.Errorf("openssl verifies %s against %s too:\n%s", l.name, other, out)
 		}
 	}
+}
+
+// errorLines checks that a failed run printed only lines of the form
+// "bulwark: error: …" on stderr, at least one, and returns them.
+func errorLines(t testing.TB, r result) []string {
+	t.Helper()
+	lines := strings.Split(strings.TrimSuffix(r.stderr, "\n"), "\n")
+	if r.stderr == "" || !strings.HasSuffix(r.stderr, "\n") {
+		t.Fatalf("want lines `bulwark: error: …` on stderr\n%v", r)
+	}
+	for _, l := range lines {
+		if !strings.HasPrefix(l, "bulwark: error: ") || len(l) == len("bulwark: error: ") {
+			t.Fatalf("want only lines `bulwark: error: …` on stderr\n%v", r)
+		}
+	}
+	return lines
 }
 
 // errorLine checks that a failed run printed exactly one line on stderr,

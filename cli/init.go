@@ -7,10 +7,12 @@ import (
 
 	"github.com/spf13/cobra"
 
+	"github.com/bulwark-k8s/bulwark/admins"
 	"github.com/bulwark-k8s/bulwark/config"
 	"github.com/bulwark-k8s/bulwark/layout"
 	"github.com/bulwark-k8s/bulwark/plan"
 	"github.com/bulwark-k8s/bulwark/provision"
+	"github.com/bulwark-k8s/bulwark/render"
 	"github.com/bulwark-k8s/bulwark/store"
 )
 
@@ -18,9 +20,10 @@ func newInitCmd(env *Env) *cobra.Command {
 	var (
 		cf clusterFlags
 		rf renderFlags
+		rc recipientFlags
 	)
 	cmd := &cobra.Command{
-		Use:   "init --dir DIR [--config FILE]",
+		Use:   "init --dir DIR [--config FILE] [--recipient KEY... --identity FILE]",
 		Short: "Write the whole PKI, every kubeconfig and the cluster objects; keep what exists",
 		Long: `init writes, at kubeadm's paths under DIR, everything "bulwark plan" lists:
 ` + planSummary() + `
@@ -28,22 +31,64 @@ Then it renders the hardened configuration (see "bulwark render").
 
 A rerun keeps every existing key byte for byte, creates only what is missing and
 checks what exists (key matches certificate, chain verifies, names still cover
-the configuration). If anything does not fit, it writes nothing and names the
-command that would fix it.`,
+the configuration, trust roots distinct and sound). If anything does not fit, it
+writes nothing, lists every problem (one line each) and names the complete
+command that fixes each. Files and folders with looser modes than the layout
+allows are tightened, each with a line saying so.
+
+The configuration is --config, else the folder's saved bulwark.yaml, else what
+the folder's own certificates and kubeconfigs say (a folder that lost its
+bulwark.yaml), else, in a new folder, the defaults with this host's name. It is
+saved resolved in DIR/bulwark.yaml, with --root, --image-repository and the
+versions, so that a plain rerun sees the same cluster. A configuration that
+disagrees with the folder's existing keys (algorithm, lifetimes, names) is
+reported as drift: exit 2, nothing written. A folder without bulwark.yaml whose
+identities are not bulwark's (kubeadm's) is not adopted: exit 1.
+
+With --recipient (or --recipients-file), every secret is encrypted at rest from the
+start, with age, to those recipients (see "bulwark admin"); the first recipients
+manifest is signed by --identity, which must be one of the SSH recipients. On a
+folder that is encrypted, init needs --identity (or $` + IdentityEnv + `).`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			if err := rf.validate(); err != nil {
+			var recipients []admins.NamedRecipient
+			if rc.given() {
+				rs, err := rc.parse()
+				if err != nil {
+					return err
+				}
+				recipients = rs
+			}
+			id, err := loadIdentity(env, cf.identity)
+			if err != nil {
 				return err
 			}
-			return onFolder(env, &cf, true, func(d *store.Dir, p *plan.Plan, raw []byte) (provision.Summary, error) {
-				opts := buildOptions(env)
-				opts.Config = raw
-				return provision.InitAndRender(d, p, rf.o, opts)
+			if recipients != nil && (id == nil || id.Signer == nil) {
+				return usagef("--recipient needs --identity: an administrator's SSH private key, one of the recipients, signs the first manifest")
+			}
+			return onFolder(env, &cf, true, func(d *store.Dir, r *resolved, opts provision.Options) (provision.Summary, error) {
+				warn(env, r.p)
+				if err := checkDrift(d, r, opts); err != nil {
+					return nil, err
+				}
+				if recipients != nil {
+					if _, err := admins.Bootstrap(d, recipients, id, env.Now()); err != nil {
+						return nil, err
+					}
+				}
+				data, err := r.yaml()
+				if err != nil {
+					return nil, err
+				}
+				opts.Config = data
+				return provision.InitAndRender(d, r.p, render.OptionsOf(r.c.Render), opts)
 			})
 		},
 	}
 	cf.register(cmd, true)
 	rf.register(cmd)
+	cf.render = &rf
+	rc.register(cmd)
 	return cmd
 }
 
@@ -60,16 +105,33 @@ func newPlanCmd(env *Env) *cobra.Command {
 			if err := out.validate(); err != nil {
 				return err
 			}
-			p, _, err := cf.plan(env)
+			if err := cf.checkDir(); err != nil {
+				return err
+			}
+			var d *store.Dir
+			if cf.dir != "" {
+				var err error
+				if d, err = store.Open(cf.dir); err != nil {
+					return err
+				}
+				defer d.Close()
+			}
+			r, err := cf.resolve(env, d)
 			if err != nil {
 				return err
 			}
+			p := r.p
+			warn(env, p)
 			items := p.Items()
 			return out.print(env.Stdout, items, func(w *tabwriter.Writer) {
-				fmt.Fprintln(w, "NAME\tKIND\tCA\tCN\tO\tUSAGES\tVALIDITY\tSANS")
+				fmt.Fprintln(w, "NAME\tKIND\tCA\tCN\tO\tUSAGES\tVALIDITY\tSANS / SERVER")
 				for _, it := range items {
+					names := join(it.SANs)
+					if it.Server != "" {
+						names = it.Server
+					}
 					fmt.Fprintf(w, "%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\n", it.Name, it.Kind, dash(it.CA), dash(it.CN),
-						join(it.O), join(it.Usages), dash(it.Validity), join(it.SANs))
+						join(it.O), join(it.Usages), dash(it.Validity), names)
 				}
 				fmt.Fprintf(w, "\nkey algorithm %s; API server %s; %d control-plane node(s), %d etcd member(s)\n",
 					p.Algorithm, p.Config.APIServerURL(), len(p.Config.ControlPlane), len(p.Config.EtcdMembers))
@@ -79,6 +141,13 @@ func newPlanCmd(env *Env) *cobra.Command {
 	cf.register(cmd, false)
 	out.register(cmd)
 	return cmd
+}
+
+// warn prints the plan's warnings on stderr, one line each.
+func warn(env *Env, p *plan.Plan) {
+	for _, w := range p.Warnings() {
+		fmt.Fprintln(env.Stderr, "bulwark: warning: "+w)
+	}
 }
 
 func dash(s string) string {

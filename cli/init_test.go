@@ -20,6 +20,7 @@ import (
 	"sigs.k8s.io/yaml"
 
 	"github.com/bulwark-k8s/bulwark/cli"
+	"github.com/bulwark-k8s/bulwark/layout"
 )
 
 // TestInitTwiceKeepsEverything: a second init on a complete folder keeps
@@ -32,17 +33,17 @@ func TestInitTwiceKeepsEverything(t *testing.T) {
 			cfg := writeFile(t, "cluster.yaml", tc.config)
 			first := parseSummary(t, mustRun(t, "init", "--dir", dir, "--config", cfg))
 			made := fileSet(t, dir)
-			// Everything init made (all but its saved configuration and the
-			// lock) is reported as created.
-			if first.created != len(made)-1 || first.issued+first.renewed+first.removed+first.kept != 0 {
-				t.Fatalf("first init reported %+v for %d files: %v", first, len(made)-1, made)
+			// Everything init made, its saved configuration included, is
+			// reported as created.
+			if first.created != len(made) || first.issued+first.renewed+first.removed+first.kept != 0 {
+				t.Fatalf("first init reported %+v for %d files: %v", first, len(made), made)
 			}
 			before := snapshot(t, dir)
 			// An hour later; then again without --config (the folder's saved
 			// configuration).
 			for i, args := range [][]string{{"init", "--dir", dir, "--config", cfg}, {"init", "--dir", dir}} {
 				r := mustRunAt(t, t0.Add(time.Duration(i+1)*time.Hour), args...)
-				if got, want := parseSummary(t, r), (summary{kept: first.created}); got != want {
+				if got, want := parseSummary(t, r), (summary{kept: first.created - 1}); got != want {
 					t.Errorf("run %d reported %+v, want everything (%d files) kept\n%s", i+2, got, first.created, r.stdout)
 				}
 				if strings.Count(r.stdout, "\n") != 1 {
@@ -75,6 +76,9 @@ type badCase struct {
 	fix string
 	// inCwd runs in an empty working directory, which must stay empty.
 	inCwd bool
+	// lines is how many error lines the run prints (one per problem); 0
+	// means 1.
+	lines int
 }
 
 func initDir(_ *testing.T, dir string) []string { return []string{"init", "--dir", dir} }
@@ -199,7 +203,7 @@ func TestBadInputs(t *testing.T) {
 		{name: "key that is not PEM", setup: breakWith("pki/etcd/healthcheck-client.key", []byte("not a key\n")), args: initDir,
 			code: cli.ExitError, names: []string{"pki/etcd/healthcheck-client.key"}, fix: "certs renew etcd/healthcheck-client"},
 		{name: "keys swapped", setup: swap("pki/apiserver-kubelet-client.key", "pki/front-proxy-client.key"), args: initDir,
-			code: cli.ExitError, names: []string{"client."}, fix: "certs renew "},
+			code: cli.ExitError, names: []string{"client."}, fix: "certs renew ", lines: 2},
 		{name: "bad PEM certificate", setup: breakWith("pki/apiserver.crt", garbagePEM("CERTIFICATE")), args: initDir,
 			code: cli.ExitError, names: []string{"pki/apiserver.crt"}, fix: "certs renew apiserver"},
 		{name: "certificate that is not PEM", setup: breakWith("pki/etcd/peer.crt", []byte("{}\n")), args: initDir,
@@ -215,9 +219,9 @@ func TestBadInputs(t *testing.T) {
 		{name: "kubeconfig certificate signed by the wrong CA", setup: kubeconfigSignedBy("scheduler.conf", "pki/front-proxy-ca.crt"), args: initDir,
 			code: cli.ExitError, names: []string{"scheduler.conf"}, fix: "certs renew scheduler"},
 		{name: "corrupted CA key", setup: breakWith("pki/etcd/ca.key", garbagePEM("PRIVATE KEY")), args: initDir,
-			code: cli.ExitError, names: []string{"pki/etcd/ca.key"}},
+			code: cli.ExitError, names: []string{"pki/etcd/ca.key", "restore it from a backup"}, fix: "certs renew etcd/ca --new-key"},
 		{name: "renew over a corrupted CA key", setup: breakWith("pki/ca.key", garbagePEM("PRIVATE KEY")), args: argv("certs", "renew", "--all", "--dir", "DIR"),
-			code: cli.ExitError, names: []string{"pki/ca.key"}},
+			code: cli.ExitError, names: []string{"pki/ca.key", "restore it from a backup"}, fix: "certs renew ca --new-key"},
 
 		// Configuration errors: usage errors naming the field and its line.
 		{name: "config with an unknown field", args: withConfig(unknownFieldConfig),
@@ -276,7 +280,12 @@ func TestBadInputs(t *testing.T) {
 			if r.code != c.code {
 				t.Fatalf("exit %d, want %d\n%v", r.code, c.code, r)
 			}
-			line := errorLine(t, r)
+			want := max(c.lines, 1)
+			lines := errorLines(t, r)
+			if len(lines) != want {
+				t.Fatalf("%d error lines, want %d\n%v", len(lines), want, r)
+			}
+			line := lines[0]
 			if r.stdout != "" {
 				t.Errorf("a failed run printed a report:\n%v", r)
 			}
@@ -318,6 +327,46 @@ func fixIn(line string) string {
 	return ""
 }
 
+// shellWords splits a command line as a POSIX shell does for the forms
+// bulwark prints: plain words and single-quoted ones.
+func shellWords(t testing.TB, s string) []string {
+	t.Helper()
+	var (
+		words []string
+		cur   strings.Builder
+		in    bool // a word has started
+		quote bool
+	)
+	for _, r := range s {
+		switch {
+		case quote && r == '\'':
+			quote = false
+		case quote:
+			cur.WriteRune(r)
+		case r == '\'':
+			quote, in = true, true
+		case r == ' ':
+			if in {
+				words = append(words, cur.String())
+				cur.Reset()
+				in = false
+			}
+		case strings.ContainsRune("\"$`\\;&|<>()*?", r):
+			t.Fatalf("command %q has shell syntax bulwark does not print", s)
+		default:
+			cur.WriteRune(r)
+			in = true
+		}
+	}
+	if quote {
+		t.Fatalf("command %q has an unterminated quote", s)
+	}
+	if in {
+		words = append(words, cur.String())
+	}
+	return words
+}
+
 // applyFixes runs the named fix, then init; while init names another fix
 // (one broken file may hide the next) it runs that too. At the end init
 // passes, creates nothing, and every key is the one there before the
@@ -330,13 +379,17 @@ func applyFixes(t *testing.T, dir, fix string) {
 		if i == 4 {
 			t.Fatalf("still broken after 4 fixes")
 		}
-		args := strings.Fields(fix)
-		if args[len(args)-1] == "--new-key" {
-			name := args[len(args)-2]
-			replaced["pki/"+name+".key"], replaced[name+".conf"] = true, true
-		}
+		args := shellWords(t, fix)
 		if !slices.Contains(args, "--dir") {
-			args = append(args, "--dir", dir)
+			t.Fatalf("fix `bulwark %s` does not name the folder", fix)
+		}
+		if slices.Contains(args, "--new-key") {
+			for _, name := range args[2:] {
+				if strings.HasPrefix(name, "--") {
+					break
+				}
+				replaced["pki/"+name+".key"], replaced[name+".conf"] = true, true
+			}
 		}
 		mustRun(t, args...)
 		r := run(t, "init", "--dir", dir)
@@ -346,7 +399,7 @@ func applyFixes(t *testing.T, dir, fix string) {
 			}
 			break
 		}
-		if fix = fixIn(errorLine(t, r)); fix == "" {
+		if fix = fixIn(errorLines(t, r)[0]); fix == "" {
 			t.Fatalf("init after `bulwark %s` fails without naming a fix\n%v", strings.Join(args, " "), r)
 		}
 	}
@@ -370,9 +423,10 @@ func keysOf(t *testing.T, dir string) map[string]string {
 	for _, f := range files(t, dir) {
 		data := readFile(t, dir, f)
 		switch {
+		case layout.Classify(f) == layout.Mounted:
 		case strings.HasSuffix(f, ".key"):
 			keys[f] = string(data)
-		case path.Dir(f) == "." && strings.HasSuffix(f, ".conf"):
+		case layout.Classify(f) == layout.Kubeconfig:
 			if kc, err := parseKubeconfig(data); err == nil {
 				keys[f] = string(kc.Users[0].User.KeyData) + kc.Users[0].User.Token
 			} else {

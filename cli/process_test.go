@@ -15,6 +15,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/bulwark-k8s/bulwark/layout"
 )
 
 // TestConcurrentInits: 8 inits started together on one folder all succeed
@@ -249,6 +251,12 @@ func checkPartial(t *testing.T, dir, what string) map[string]string {
 		switch {
 		case strings.Contains(f, ".bulwark-tmp-"):
 			// A killed run may leave these; the next one must remove them.
+		case layout.Classify(f) == layout.Mounted:
+			// A static Pod's link: made after the file it links.
+			i := strings.Index(f, layout.MountsDir+"/") + len(layout.MountsDir) + 1
+			if src := f[i+strings.Index(f[i:], "/")+1:]; !slices.Contains(all, src) {
+				t.Errorf("%s: %s is there before %s", what, f, src)
+			}
 		case strings.HasSuffix(f, ".key"):
 			if _, err := parseKeyPEM(data); err != nil {
 				t.Errorf("%s: %s is torn: %v", what, f, err)
@@ -261,7 +269,7 @@ func checkPartial(t *testing.T, dir, what string) map[string]string {
 			if !slices.Contains(all, strings.TrimSuffix(f, ".crt")+".key") {
 				t.Errorf("%s: %s is there without its key", what, f)
 			}
-		case strings.HasSuffix(f, ".conf") && !strings.Contains(f, "/"):
+		case layout.Classify(f) == layout.Kubeconfig:
 			if _, err := parseKubeconfig(data); err != nil {
 				t.Errorf("%s: %s is torn: %v", what, f, err)
 			}

@@ -17,6 +17,9 @@ import (
 	rbacv1 "k8s.io/api/rbac/v1"
 	"sigs.k8s.io/yaml"
 
+	"github.com/bulwark-k8s/bulwark/finding"
+	"github.com/bulwark-k8s/bulwark/internal/termsafe"
+	"github.com/bulwark-k8s/bulwark/plan"
 	"github.com/bulwark-k8s/bulwark/rbac"
 	"github.com/bulwark-k8s/bulwark/rbac/live"
 	"github.com/bulwark-k8s/bulwark/store"
@@ -204,7 +207,7 @@ func parseAction(env *Env, e *rbac.Engine, args []string, namespace, where strin
 		return a, usagef("%s%v", where, err)
 	}
 	if warn != "" {
-		fmt.Fprintln(env.Stderr, termSafe("bulwark: warning: "+where+warn))
+		fmt.Fprintln(env.Stderr, termsafe.String("bulwark: warning: "+where+warn))
 	}
 	return a, nil
 }
@@ -233,17 +236,11 @@ func canIError(err error) error {
 	return cannotAskError{err}
 }
 
-// safeOut is the standard output of a command that prints what it read
-// from files or a cluster: terminal-safe.
+// safeOut is a buffered standard output for commands that print many
+// lines; Run has made it terminal-safe.
 func safeOut(env *Env) (*bufio.Writer, func() error) {
-	sw := newSafeWriter(env.Stdout)
-	w := bufio.NewWriterSize(sw, 64<<10)
-	return w, func() error {
-		if err := w.Flush(); err != nil {
-			return err
-		}
-		return sw.Flush()
-	}
+	w := bufio.NewWriterSize(env.Stdout, 64<<10)
+	return w, w.Flush
 }
 
 func newCanICmd(env *Env) *cobra.Command {
@@ -807,7 +804,7 @@ system:authenticated, system:unauthenticated or system:anonymous; bindings to
 missing roles; subjects that match no one; aggregation that cannot settle. The
 built-in policy's own objects are skipped unless --include-builtin.
 
-Formats: table, json, sarif (2.1.0).
+Formats: table, json, sarif (2.1.0), junit (one test case per rule).
 Exit codes: 0 no finding at or above --fail-on; 3 findings at or above it; 1 the
 lint could not run; 2 bad usage.`,
 		Args: cobra.NoArgs,
@@ -818,7 +815,7 @@ lint could not run; 2 bad usage.`,
 			if !slices.Contains(rbac.LintFormats, format) {
 				return usagef("unknown output format %q (want %s)", format, strings.Join(rbac.LintFormats, ", "))
 			}
-			sev, err := rbac.ParseSeverity(failOn)
+			sev, err := finding.ParseSeverity(failOn)
 			if err != nil {
 				return usageError{err}
 			}
@@ -826,9 +823,9 @@ lint could not run; 2 bad usage.`,
 			if err != nil {
 				return err
 			}
-			rep := e.Lint(rbac.LintOptions{IncludeBuiltin: includeBuiltin})
+			rep := e.Lint(rbac.LintOptions{IncludeBuiltin: includeBuiltin, KubeletClients: []string{plan.UserKubeletClient}})
 			w, flush := safeOut(env)
-			if err := rep.Write(w, format); err != nil {
+			if err := rep.Write(w, format, finding.Output{Tool: finding.Tool{Name: "bulwark rbac lint", Version: version()}, BaseDir: "."}); err != nil {
 				return err
 			}
 			if err := flush(); err != nil {
@@ -901,12 +898,12 @@ could not run; 2 bad usage or policy files.`,
 			if err := o.validate(); err != nil {
 				return err
 			}
-			var sev rbac.Severity
+			var sev finding.Severity
 			switch failOn {
 			case failOnGain, failOnNever:
 			default:
 				var err error
-				if sev, err = rbac.ParseSeverity(failOn); err != nil {
+				if sev, err = finding.ParseSeverity(failOn); err != nil {
 					return usagef("--fail-on: %v, %s or %s", err, failOnGain, failOnNever)
 				}
 			}

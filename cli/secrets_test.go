@@ -128,7 +128,7 @@ func TestNoCommandPrintsKeyMaterial(t *testing.T) {
 	// The scan finds what it looks for.
 	if km.leak(string(readFile(t, dir, "pki/etcd/peer-ca.key"))) == "" ||
 		km.leak(strings.ReplaceAll(string(pem.EncodeToMemory(&pem.Block{Type: "X", Bytes: mustDecodeKey(t, readFile(t, dir, "pki/sa.key"))})), "X", "Y")) == "" ||
-		km.leak(string(readFile(t, dir, "scheduler.conf"))) == "" ||
+		km.leak(string(readFile(t, dir, "nodes/cp-2/scheduler.conf"))) == "" ||
 		km.leak(printed.stdout) == "" {
 		t.Fatal("the scan misses key material")
 	}

@@ -2,6 +2,7 @@ package cli
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"text/tabwriter"
 	"time"
@@ -11,6 +12,7 @@ import (
 	"github.com/bulwark-k8s/bulwark/bootstraptoken"
 	"github.com/bulwark-k8s/bulwark/config"
 	"github.com/bulwark-k8s/bulwark/provision"
+	"github.com/bulwark-k8s/bulwark/store"
 )
 
 func newTokenCmd(env *Env) *cobra.Command {
@@ -60,36 +62,47 @@ func newTokenCreateCmd(env *Env) *cobra.Command {
 			if err := tt.validate(); err != nil {
 				return err
 			}
-			p, _, err := tt.plan(env)
-			if err != nil {
+			if err := tt.checkDir(); err != nil {
 				return err
 			}
-			life := p.TokenTTL
+			var life time.Duration
 			if ttl != "" {
 				d, err := config.ParseDuration(ttl)
-				if err != nil || d <= 0 {
-					return usagef("invalid --ttl %q (a positive duration such as 24h)", ttl)
+				if err != nil || d <= 0 || d.D() > config.MaxTokenTTL {
+					return usagef("invalid --ttl %q (a positive duration of at most %s, such as 24h)", ttl, config.Duration(config.MaxTokenTTL))
 				}
 				life = d.D()
 			}
-			if len(groups) == 0 {
-				groups = p.TokenGroups
-			}
 			var tok bootstraptoken.Token
 			if tt.dir != "" {
-				d, unlock, err := openLocked(tt.dir, false)
+				err := onFolder(env, &tt.clusterFlags, false, func(d *store.Dir, r *resolved, opts provision.Options) (provision.Summary, error) {
+					if life == 0 {
+						life = r.p.TokenTTL
+					}
+					if len(groups) == 0 {
+						groups = r.p.TokenGroups
+					}
+					t, sum, err := provision.CreateToken(d, r.p, life, usages, groups, description, opts)
+					tok = t
+					return sum, usageIfInvalid(err)
+				})
 				if err != nil {
 					return err
 				}
-				defer unlock()
-				var sum provision.Summary
-				tok, sum, err = provision.CreateToken(d, p, life, usages, groups, description, buildOptions(env))
+			} else {
+				r, err := tt.resolve(env, nil)
 				if err != nil {
+					return err
+				}
+				if life == 0 {
+					life = r.p.TokenTTL
+				}
+				if len(groups) == 0 {
+					groups = r.p.TokenGroups
+				}
+				if tok, err = bootstraptoken.New(env.Now(), life, usages, groups, description); err != nil {
 					return usageIfInvalid(err)
 				}
-				printSummary(env.Stdout, d.Root(), sum)
-			} else if tok, err = bootstraptoken.New(env.Now(), life, usages, groups, description); err != nil {
-				return usageIfInvalid(err)
 			}
 			if tt.kubeconfig != "" {
 				c, err := bootstraptoken.NewClient(tt.kubeconfig)
@@ -124,19 +137,7 @@ func usageIfInvalid(err error) error {
 	return err
 }
 
-func isInvalidToken(err error) bool {
-	for e := err; e != nil; {
-		if e == bootstraptoken.ErrInvalid {
-			return true
-		}
-		u, ok := e.(interface{ Unwrap() error })
-		if !ok {
-			return false
-		}
-		e = u.Unwrap()
-	}
-	return false
-}
+func isInvalidToken(err error) bool { return errors.Is(err, bootstraptoken.ErrInvalid) }
 
 func newTokenListCmd(env *Env) *cobra.Command {
 	var (
@@ -161,13 +162,20 @@ func newTokenListCmd(env *Env) *cobra.Command {
 			}
 			var rows []row
 			now := env.Now()
+			if err := tt.checkDir(); err != nil {
+				return err
+			}
 			if tt.dir != "" {
-				d, unlock, err := openLocked(tt.dir, false)
+				d, done, err := openLocked(tt.dir, false)
 				if err != nil {
 					return err
 				}
+				if _, err := unlockDir(env, d, tt.identity, true); err != nil {
+					done(true)
+					return err
+				}
 				toks, err := provision.ListTokenManifests(d)
-				unlock()
+				done(false)
 				if err != nil {
 					return err
 				}
@@ -226,13 +234,20 @@ func newTokenDeleteCmd(env *Env) *cobra.Command {
 			if !bootstraptoken.ValidID(id) {
 				return usagef("invalid token ID %q (want 6 characters [a-z0-9], or a whole token)", id)
 			}
+			if err := tt.checkDir(); err != nil {
+				return err
+			}
 			if tt.dir != "" {
-				d, unlock, err := openLocked(tt.dir, false)
+				d, done, err := openLocked(tt.dir, false)
 				if err != nil {
 					return err
 				}
-				defer unlock()
+				if _, err := unlockDir(env, d, tt.identity, true); err != nil {
+					done(true)
+					return err
+				}
 				sum, err := provision.DeleteToken(d, id)
+				done(err != nil)
 				if err != nil {
 					return err
 				}

@@ -10,6 +10,9 @@ import (
 	"strconv"
 	"strings"
 	"time"
+
+	"github.com/bulwark-k8s/bulwark/layout"
+	"github.com/bulwark-k8s/bulwark/release"
 )
 
 // The document's type. Anything else is refused.
@@ -48,6 +51,24 @@ type Cluster struct {
 	ExtraSANs []string `json:"extraSANs,omitempty"`
 	// BootstrapToken configures the kubelet TLS bootstrap tokens.
 	BootstrapToken BootstrapToken `json:"bootstrapToken,omitempty"`
+	// Render holds the settings of the rendered files (init's and render's
+	// --root, --image-repository, --kubernetes-version, --etcd-version),
+	// saved with the rest so that a later run renders the same files.
+	Render Render `json:"render,omitempty"`
+}
+
+// Render holds where the folder sits on the nodes and which images the
+// static Pods run.
+type Render struct {
+	// Root is the cluster folder's path on the nodes: every host path in
+	// the manifests is under it.
+	Root string `json:"root,omitempty"`
+	// ImageRepository holds the control-plane and etcd images.
+	ImageRepository string `json:"imageRepository,omitempty"`
+	// KubernetesVersion tags the control-plane images.
+	KubernetesVersion string `json:"kubernetesVersion,omitempty"`
+	// EtcdVersion tags the etcd image.
+	EtcdVersion string `json:"etcdVersion,omitempty"`
 }
 
 // Node is a machine: its name and the addresses it is reached on.
@@ -81,6 +102,8 @@ const (
 	DefaultLeafValidity  = 365 * 24 * time.Hour
 	DefaultKubeletClient = 72 * time.Hour
 	DefaultTokenTTL      = 24 * time.Hour
+	// DefaultImageRepository holds the images of the pinned releases.
+	DefaultImageRepository = "registry.k8s.io"
 )
 
 // SetDefaults fills every empty field. hostname names the default node.
@@ -129,6 +152,23 @@ func (c *Cluster) SetDefaults(hostname string) {
 	}
 	if c.BootstrapToken.TTL == 0 {
 		c.BootstrapToken.TTL = Duration(DefaultTokenTTL)
+	}
+	c.Render.SetDefaults()
+}
+
+// SetDefaults fills every empty render setting.
+func (r *Render) SetDefaults() {
+	if r.Root == "" {
+		r.Root = layout.DefaultRoot
+	}
+	if r.ImageRepository == "" {
+		r.ImageRepository = DefaultImageRepository
+	}
+	if r.KubernetesVersion == "" {
+		r.KubernetesVersion = release.Kubernetes
+	}
+	if r.EtcdVersion == "" {
+		r.EtcdVersion = release.EtcdImageTag
 	}
 }
 

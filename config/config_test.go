@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"net"
 	"reflect"
 	"strings"
@@ -11,6 +12,7 @@ import (
 	"time"
 
 	"github.com/bulwark-k8s/bulwark/config"
+	"github.com/bulwark-k8s/bulwark/release"
 )
 
 const header = "apiVersion: bulwark.dev/v1alpha1\nkind: ClusterConfig\n"
@@ -33,7 +35,12 @@ validity:
   ca: 7300d
   leaf: 90d
   kubeletClient: 24h
-extraSANs: [api.internal, "*.api.example.com", 192.0.2.1]
+extraSANs: [api.internal, api2.example.com, 192.0.2.1]
+render:
+  root: /srv/kubernetes
+  imageRepository: registry.example.com:5000/k8s
+  kubernetesVersion: v1.36.2
+  etcdVersion: 3.6.15-0
 bootstrapToken:
   ttl: 2h
   extraGroups: ["system:bootstrappers:workers"]
@@ -84,6 +91,7 @@ func TestParseGood(t *testing.T) {
 				t.Errorf("names changed: %q %+v", c.ClusterName, c.ControlPlane)
 			}
 		}},
+		{"a cluster on one machine: members on one loopback address", header + "etcdMembers:\n  - {name: a, ips: [127.0.0.1]}\n  - {name: b, ips: [127.0.0.1]}\n  - {name: c, ips: [127.0.0.1]}\n", nil},
 		{"every field", full, func(t *testing.T, c *config.Cluster) {
 			if c.KeyAlgorithm != "RSA-2048" || c.Validity.Leaf.D() != 90*24*time.Hour || c.BootstrapToken.TTL.D() != 2*time.Hour {
 				t.Errorf("values %+v", c)
@@ -169,6 +177,52 @@ func TestParseBad(t *testing.T) {
 		{"only comments", "# nothing\n", 0, "", "config is empty"},
 		{"not YAML", header + "clusterName: \"unterminated\n", 0, "", "invalid YAML"},
 		{"bad YAML in a second document", header + "---\n: : :\n  - [\n", 0, "", "invalid YAML"},
+		// Values that parse but cannot work.
+		{"CIDR with host bits", header + "serviceCIDR: 10.96.0.5/12\n", 3, "serviceCIDR", "host bits set (did you mean 10.96.0.0/12?)"},
+		{"CIDR too large", header + "serviceCIDR: 10.0.0.0/8\n", 3, "serviceCIDR", "too large"},
+		{"IPv6 CIDR too large", header + "serviceCIDR: 10.96.0.0/12,fd00::/64\n", 3, "serviceCIDR", "too large"},
+		{"CIDR too small", header + "serviceCIDR: 10.96.0.0/31\n", 3, "serviceCIDR", "too small"},
+		{"loopback CIDR", header + "serviceCIDR: 127.0.0.0/24\n", 3, "serviceCIDR", "not a usable range"},
+		{"node IP inside the Service CIDR", header + "controlPlane: [{name: a, ips: [10.96.0.10]}]\n", 3, "controlPlane[0].ips[0]", "inside the Service CIDR"},
+		{"two nodes on one IP", header + "controlPlane:\n  - {name: a, ips: [10.0.0.1]}\n  - {name: b, ips: [10.0.0.1]}\n", 5, "controlPlane[1].ips[0]", "also a's address"},
+		{"one IP twice", header + "controlPlane:\n  - {name: a, ips: [10.0.0.1, 10.0.0.1]}\n", 4, "controlPlane[0].ips[1]", "also a's address"},
+		{"IPv6 spelt twice", header + "etcdMembers:\n  - {name: a, ips: [\"2001:db8::1\", \"2001:db8:0::1\"]}\n", 4, "etcdMembers[0].ips[1]", "also a's address"},
+		{"unspecified node IP", header + "controlPlane: [{name: a, ips: [0.0.0.0]}]\n", 3, "controlPlane[0].ips[0]", "unspecified"},
+		{"unspecified IPv6 etcd IP", header + "etcdMembers: [{name: a, ips: [\"::\"]}]\n", 3, "etcdMembers[0].ips[0]", "unspecified"},
+		{"multicast node IP", header + "controlPlane: [{name: a, ips: [224.0.0.1]}]\n", 3, "controlPlane[0].ips[0]", "multicast"},
+		{"link-local node IP", header + "controlPlane: [{name: a, ips: [169.254.0.5]}]\n", 3, "controlPlane[0].ips[0]", "link-local"},
+		{"loopback with several nodes", header + "controlPlane:\n  - {name: a, ips: [10.0.0.1]}\n  - {name: b, ips: [127.0.0.1]}\n", 5, "controlPlane[1].ips[0]", "they cannot reach it"},
+		{"loopback etcd with several members", header + "etcdMembers:\n  - {name: a, ips: [\"::1\"]}\n  - {name: b, ips: [10.0.0.2]}\n", 4, "etcdMembers[0].ips[0]", "loopback"},
+		{"one node's loopback address twice", header + "etcdMembers:\n  - {name: a, ips: [127.0.0.1, 127.0.0.1]}\n  - {name: b, ips: [127.0.0.1]}\n", 4, "etcdMembers[0].ips[1]", "also a's address"},
+		{"node name label too long", header + "controlPlane: [{name: " + strings.Repeat("a", 64) + ", ips: [10.0.0.1]}]\n", 3, "controlPlane[0].name", "invalid node name"},
+		{"DNS name label too long", header + "controlPlane: [{name: a, dnsNames: [" + strings.Repeat("b", 64) + ".example.com]}]\n", 3, "controlPlane[0].dnsNames[0]", "invalid DNS name"},
+		{"wildcard node DNS name", header + "controlPlane: [{name: a, dnsNames: [\"*.example.com\"]}]\n", 3, "controlPlane[0].dnsNames[0]", "no wildcards"},
+		{"cluster domain label too long", header + "clusterDomain: " + strings.Repeat("c", 64) + ".local\n", 3, "clusterDomain", "invalid DNS domain"},
+		{"wildcard extra SAN", header + "extraSANs: [\"*.example.com\"]\n", 3, "extraSANs[0]", "wildcard"},
+		{"bare wildcard extra SAN", header + "extraSANs: [\"*\"]\n", 3, "extraSANs[0]", "wildcard"},
+		{"unspecified extra SAN", header + "extraSANs: [0.0.0.0]\n", 3, "extraSANs[0]", "unspecified"},
+		{"extra SAN twice", header + "extraSANs: [10.0.0.5, \"::ffff:10.0.0.5\"]\n", 3, "extraSANs[1]", "listed twice"},
+		{"extra SAN that looks like an IP", header + "extraSANs: [10.0.0.005]\n", 3, "extraSANs[0]", "looks like an IP address"},
+		{"extra group twice", header + "bootstrapToken: {extraGroups: [\"system:bootstrappers:a\", \"system:bootstrappers:a\"]}\n", 3, "bootstrapToken.extraGroups[1]", "listed twice"},
+		{"endpoint port out of range", header + "apiEndpoint: 10.0.0.1:70000\n", 3, "apiEndpoint", "invalid port"},
+		{"endpoint port with a leading zero", header + "apiEndpoint: 10.0.0.1:06443\n", 3, "apiEndpoint", "invalid port"},
+		{"unspecified endpoint", header + "apiEndpoint: 0.0.0.0:6443\n", 3, "apiEndpoint", "unspecified"},
+		{"zero leaf lifetime", header + "validity: {leaf: 0s}\n", 3, "validity.leaf", "must be positive"},
+		{"leaf shorter than an hour", header + "validity: {leaf: 5m}\n", 3, "validity.leaf", "shorter than 1h"},
+		{"CA shorter than a day", header + "validity: {ca: 1h, leaf: 1h}\n", 3, "validity.ca", "shorter than 1d"},
+		{"CA of a hundred and nine years", header + "validity: {ca: 40000d}\n", 3, "validity.ca", "longer than 36500d"},
+		{"kubelet certificates outliving the CA", header + "validity: {ca: 30d, leaf: 30d, kubeletClient: 31d}\n", 3, "validity.kubeletClient", "longer than the CA validity"},
+		{"token TTL of ten years", header + "bootstrapToken: {ttl: 3650d}\n", 3, "bootstrapToken.ttl", "longer than 365d"},
+		{"relative root", header + "render: {root: etc/kubernetes}\n", 3, "render.root", "clean absolute path"},
+		{"root /", header + "render: {root: /}\n", 3, "render.root", "clean absolute path"},
+		{"root with a space", header + "render: {root: \"/etc/a b\"}\n", 3, "render.root", "clean absolute path"},
+		{"root with a control character", header + "render: {root: \"/etc/a\\eb\"}\n", 3, "render.root", "clean absolute path"},
+		{"image repository with a tag", header + "render: {imageRepository: \"registry.k8s.io:v1\"}\n", 3, "render.imageRepository", "not an image repository"},
+		{"image repository with a digest", header + "render: {imageRepository: \"registry.k8s.io@sha256:abc\"}\n", 3, "render.imageRepository", "not an image repository"},
+		{"image repository in capitals", header + "render: {imageRepository: reg.io/K8S}\n", 3, "render.imageRepository", "not an image repository"},
+		{"bad kubernetes version", header + "render: {kubernetesVersion: 1.36}\n", 3, "render.kubernetesVersion", "not a release tag"},
+		{"bad etcd version", header + "render: {etcdVersion: \"3.6/16\"}\n", 3, "render.etcdVersion", "not an image tag"},
+		{"too many nodes", header + "controlPlane:\n" + manyNodes(65), 3, "controlPlane", "at most 64"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			c, err := config.Parse([]byte(tc.doc), "node-a")
@@ -205,6 +259,15 @@ func TestParseBad(t *testing.T) {
 	}
 }
 
+// manyNodes lists n control-plane nodes with distinct addresses.
+func manyNodes(n int) string {
+	var b strings.Builder
+	for i := range n {
+		fmt.Fprintf(&b, "  - {name: n%d, ips: [10.0.%d.%d]}\n", i, i/250, i%250+1)
+	}
+	return b.String()
+}
+
 func TestParseSizeCap(t *testing.T) {
 	doc := header + "# " + strings.Repeat("x", 1<<20) + "\n"
 	if _, err := config.Parse([]byte(doc), "node-a"); err == nil || !strings.Contains(err.Error(), "larger than") {
@@ -233,6 +296,8 @@ func TestDefaults(t *testing.T) {
 			KubeletClient: config.Duration(72 * time.Hour),
 		},
 		BootstrapToken: config.BootstrapToken{TTL: config.Duration(24 * time.Hour)},
+		Render: config.Render{Root: "/etc/kubernetes", ImageRepository: "registry.k8s.io",
+			KubernetesVersion: release.Kubernetes, EtcdVersion: release.EtcdImageTag},
 	}
 	if !reflect.DeepEqual(c, want) {
 		t.Errorf("defaults:\n got %+v\nwant %+v", c, want)

@@ -134,8 +134,13 @@ func walk(n *yamlv3.Node, t reflect.Type, path string, lines map[string]int) err
 			return &Error{Line: n.Line, Field: path, Msg: "must be a single value"}
 		}
 		if t == durationType {
-			if _, err := ParseDuration(n.Value); err != nil {
+			d, err := ParseDuration(n.Value)
+			if err != nil {
 				return &Error{Line: n.Line, Field: path, Msg: err.Error()}
+			}
+			// Zero would read as "not set" and take the default.
+			if d <= 0 {
+				return &Error{Line: n.Line, Field: path, Msg: fmt.Sprintf("must be positive, got %s", n.Value)}
 			}
 		}
 		// The schema says string, so the text is the value: without this

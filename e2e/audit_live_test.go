@@ -26,7 +26,7 @@ import (
 
 	"github.com/bulwark-k8s/bulwark/audit"
 	"github.com/bulwark-k8s/bulwark/cli"
-	"github.com/bulwark-k8s/bulwark/hardening"
+	"github.com/bulwark-k8s/bulwark/finding"
 	"github.com/bulwark-k8s/bulwark/internal/pinned"
 )
 
@@ -140,7 +140,7 @@ func TestAuditLive(t *testing.T) {
 			"--kubelet", kubelet, "--kubelet-read-only-port", strconv.Itoa(closedPort),
 			"--controller-manager", loop(kcmPort), "--scheduler", loop(schedPort))
 		for _, f := range rep.Findings {
-			if f.Severity != hardening.Info {
+			if f.Severity != finding.Info {
 				t.Errorf("%s %s: %s (%s)", f.Severity, f.ID, f.Title, f.Evidence)
 			}
 		}
@@ -166,9 +166,9 @@ func TestAuditLive(t *testing.T) {
 		rep := auditJSON(t, cli.ExitFindings, "audit", "-o", "json", "--live", "--kubeconfig", c.path("admin.conf"))
 		var got []string
 		for _, f := range rep.Findings {
-			got = append(got, fmt.Sprintf("%s %s %s", f.Severity, f.ID, f.Evidence.Detail))
+			got = append(got, fmt.Sprintf("%s %s %s: %s", f.Severity, f.ID, f.Evidence.Object, f.Evidence.Detail))
 		}
-		want := []string{"low " + audit.DefaultSAAutomountID + " ServiceAccount team-a/default: automountServiceAccountToken unset (the default is true)"}
+		want := []string{"medium " + audit.DefaultSAAutomountID + " ServiceAccount team-a/default: automountServiceAccountToken unset (the default is true)"}
 		if !slices.Equal(got, want) {
 			t.Fatalf("findings:\n  %s\nwant:\n  %s", strings.Join(got, "\n  "), strings.Join(want, "\n  "))
 		}
@@ -195,12 +195,12 @@ func TestAuditLive(t *testing.T) {
 			"--controller-manager", loop(openKCMPort))
 		want := []string{
 			fmt.Sprintf("critical etcd:client-cert-auth %s", openEtcd.client),
-			fmt.Sprintf("critical etcd:peer-trusted-ca-file %s", openEtcd.peer),
-			fmt.Sprintf("critical etcd:trusted-ca-file %s", clusterCAEtcd.client),
+			fmt.Sprintf("critical etcd:separate-peer-ca-from-cluster %s", openEtcd.peer),
+			fmt.Sprintf("critical etcd:separate-ca %s", clusterCAEtcd.client),
 			fmt.Sprintf("critical etcd:peer-client-cert-auth %s", clusterCAEtcd.peer),
-			fmt.Sprintf("medium kube-apiserver:anonymous-auth 127.0.0.1:%d", anonPort),
-			fmt.Sprintf("critical kubelet:authentication.anonymous.enabled %s", kubelet200),
-			fmt.Sprintf("medium kubelet:authentication.anonymous.enabled %s", kubelet403),
+			fmt.Sprintf("high kube-apiserver:anonymous-auth 127.0.0.1:%d", anonPort),
+			fmt.Sprintf("critical kubelet:anonymous-served %s", kubelet200),
+			fmt.Sprintf("critical kubelet:authentication.anonymous.enabled %s", kubelet403),
 			fmt.Sprintf("high kubelet:readOnlyPort %s", strings.TrimPrefix(readOnly.URL, "http://")),
 			fmt.Sprintf("critical cert:expired %s", expired),
 		}

@@ -9,6 +9,7 @@ import (
 	"context"
 	"crypto/tls"
 	"fmt"
+	"net"
 	"net/url"
 	"os"
 	"path/filepath"
@@ -21,6 +22,7 @@ import (
 	"sigs.k8s.io/yaml"
 
 	"github.com/bulwark-k8s/bulwark/cli"
+	"github.com/bulwark-k8s/bulwark/hardening"
 	"github.com/bulwark-k8s/bulwark/internal/pinned"
 	"github.com/bulwark-k8s/bulwark/kubeconfig"
 )
@@ -30,9 +32,12 @@ import (
 type cluster struct {
 	dir     string
 	apiPort int
-	etcd    *pinned.EtcdCluster
-	api     *pinned.Process
-	apiArgs []string
+	// apiPorts maps a node's address to the port its API server listens on
+	// (the rendered files say 6443).
+	apiPorts map[string]int
+	etcd     *pinned.EtcdCluster
+	api      *pinned.Process
+	apiArgs  []string
 }
 
 func bulwark(t *testing.T, args ...string) string {
@@ -50,6 +55,7 @@ func bulwark(t *testing.T, args ...string) string {
 func newCluster(t *testing.T, etcdMembers ...string) *cluster {
 	t.Helper()
 	c := &cluster{dir: t.TempDir(), apiPort: pinned.FreePort(t)}
+	c.apiPorts = map[string]int{"127.0.0.1": c.apiPort}
 	doc := fmt.Sprintf("apiVersion: bulwark.dev/v1alpha1\nkind: ClusterConfig\napiEndpoint: 127.0.0.1:%d\ncontrolPlane:\n  - {name: cp-1, ips: [127.0.0.1]}\n", c.apiPort)
 	if len(etcdMembers) > 0 {
 		doc += "etcdMembers:\n"
@@ -67,10 +73,20 @@ func newCluster(t *testing.T, etcdMembers ...string) *cluster {
 
 func (c *cluster) path(rel string) string { return filepath.Join(c.dir, rel) }
 
-// podArgs reads a rendered static Pod's command line.
+// podArgs reads a rendered static Pod's command line as its container
+// runs it. The harness plays the container runtime: a path under a
+// volume's mountPath is read from the volume's hostPath, so a component
+// reads its files through its Pod's folder of links, as in its container.
+// And it plays the network: a kubeconfig that names a node's API server at
+// 6443 is copied, pointed at the port that API server really listens on.
 func (c *cluster) podArgs(t *testing.T, manifest string) []string {
 	t.Helper()
-	data, err := os.ReadFile(c.path(manifest))
+	return podArgs(t, c.path(manifest), c.apiPorts)
+}
+
+func podArgs(t *testing.T, manifest string, apiPorts map[string]int) []string {
+	t.Helper()
+	data, err := os.ReadFile(manifest)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -78,19 +94,97 @@ func (c *cluster) podArgs(t *testing.T, manifest string) []string {
 	if err := yaml.UnmarshalStrict(data, &pod); err != nil {
 		t.Fatalf("%s: %v", manifest, err)
 	}
-	return pod.Spec.Containers[0].Command[1:]
+	ctr := pod.Spec.Containers[0]
+	host := map[string]string{}
+	for _, v := range pod.Spec.Volumes {
+		if v.HostPath != nil {
+			host[v.Name] = v.HostPath.Path
+		}
+	}
+	// inContainer maps a path the container names to the host's file.
+	inContainer := func(p string) string {
+		best := ""
+		var to string
+		for _, m := range ctr.VolumeMounts {
+			if (p == m.MountPath || strings.HasPrefix(p, m.MountPath+"/")) && len(m.MountPath) > len(best) {
+				best, to = m.MountPath, host[m.Name]+strings.TrimPrefix(p, m.MountPath)
+			}
+		}
+		if best == "" {
+			return p
+		}
+		return to
+	}
+	var args []string
+	for _, a := range ctr.Command[1:] {
+		name, v, ok := strings.Cut(a, "=")
+		if ok && filepath.IsAbs(v) {
+			v = inContainer(v)
+			if strings.HasSuffix(v, ".conf") {
+				v = movedKubeconfig(t, v, apiPorts)
+			}
+			a = name + "=" + v
+		}
+		args = append(args, a)
+	}
+	return args
+}
+
+// movedKubeconfig is a copy of a kubeconfig whose server, a node's API
+// server on its rendered port, is moved to the port that API server
+// listens on in the test; the host (the node's address) stays.
+func movedKubeconfig(t *testing.T, file string, apiPorts map[string]int) string {
+	t.Helper()
+	data, err := os.ReadFile(file)
+	if err != nil {
+		t.Fatal(err)
+	}
+	kc, err := kubeconfig.Parse(data)
+	if err != nil {
+		t.Fatalf("%s: %v", file, err)
+	}
+	u, err := url.Parse(kc.Server)
+	if err != nil {
+		t.Fatal(err)
+	}
+	port, ok := apiPorts[u.Hostname()]
+	if !ok || u.Port() != strconv.Itoa(hardening.APIServerPort) {
+		return file
+	}
+	moved, err := kubeconfig.WithServer(data, "https://"+net.JoinHostPort(u.Hostname(), strconv.Itoa(port)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	out := filepath.Join(t.TempDir(), filepath.Base(file))
+	if err := os.WriteFile(out, moved, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	return out
 }
 
 // manifest finds a component's manifest: manifests/<component>.yaml for a
-// single host, manifests/<host>/<component>.yaml otherwise.
+// single host, nodes/<host>/manifests/<component>.yaml otherwise.
 func (c *cluster) manifest(t *testing.T, host, comp string) string {
 	t.Helper()
-	for _, rel := range []string{"manifests/" + host + "/" + comp + ".yaml", "manifests/" + comp + ".yaml"} {
+	for _, rel := range []string{"nodes/" + host + "/manifests/" + comp + ".yaml", "manifests/" + comp + ".yaml"} {
 		if _, err := os.Stat(c.path(rel)); err == nil {
 			return rel
 		}
 	}
 	t.Fatalf("no %s manifest for %s", comp, host)
+	return ""
+}
+
+// kubeconfig finds a node's own kubeconfig of a kind (controller-manager,
+// scheduler): at the top for a single host, under nodes/<host>/ otherwise.
+func (c *cluster) kubeconfig(t *testing.T, host, kind string) string {
+	t.Helper()
+	for _, rel := range []string{"nodes/" + host + "/" + kind + ".conf", kind + ".conf"} {
+		if _, err := os.Stat(c.path(rel)); err == nil {
+			return rel
+		}
+	}
+	t.Fatalf("no %s kubeconfig for %s", kind, host)
 	return ""
 }
 

@@ -105,7 +105,7 @@ func TestControlPlane(t *testing.T) {
 				t.Errorf("%s reached etcd: %v", name, err)
 			}
 		}
-		for _, conf := range []string{"admin.conf", "super-admin.conf", "controller-manager.conf", "scheduler.conf"} {
+		for _, conf := range []string{"admin.conf", "super-admin.conf", c.kubeconfig(t, "cp-1", "controller-manager"), c.kubeconfig(t, "cp-1", "scheduler")} {
 			cfg := restConfig(t, c, conf)
 			client := pinned.HTTPClient(pinned.TLSConfig(t, c.path("pki/etcd/ca.crt"), "", ""))
 			tr := client.Transport.(*http.Transport)
@@ -406,7 +406,12 @@ func tokenID(t *testing.T, out string) string {
 
 func restConfig(t *testing.T, c *cluster, conf string) *rest.Config {
 	t.Helper()
-	cfg, err := clientcmd.BuildConfigFromFlags("", c.path(conf))
+	return restConfigFile(t, c.path(conf))
+}
+
+func restConfigFile(t *testing.T, file string) *rest.Config {
+	t.Helper()
+	cfg, err := clientcmd.BuildConfigFromFlags("", file)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -23,7 +23,10 @@ const (
 	OK       Status = "ok"
 	Expiring Status = "expiring"
 	Expired  Status = "expired"
-	Invalid  Status = "invalid"
+	// Missing: a certificate the folder's configuration has, absent from
+	// the folder (kubeadm's !MISSING!).
+	Missing Status = "missing"
+	Invalid Status = "invalid"
 )
 
 // DefaultWarnWithin is how soon before its end a certificate is reported
@@ -47,34 +50,47 @@ func Judge(c *x509.Certificate, now time.Time, warnWithin time.Duration) Status 
 
 // Entry is one certificate.
 type Entry struct {
-	File      string        `json:"file"`
-	Where     string        `json:"where,omitempty"` // inside a kubeconfig: which cluster or user
-	Subject   string        `json:"subject,omitempty"`
-	Issuer    string        `json:"issuer,omitempty"`
-	CA        bool          `json:"ca"`
-	NotAfter  time.Time     `json:"notAfter"`
+	File    string `json:"file"`
+	Where   string `json:"where,omitempty"` // inside a kubeconfig: which cluster or user
+	Subject string `json:"subject,omitempty"`
+	Issuer  string `json:"issuer,omitempty"`
+	CA      bool   `json:"ca"`
+	// NotAfter is when the certificate ends; nil (and absent from JSON)
+	// when there is no certificate to read: missing or unreadable.
+	NotAfter *time.Time `json:"notAfter,omitempty"`
+	// Remaining is NotAfter less now: negative once expired.
 	Remaining time.Duration `json:"-"`
-	// RemainingSeconds is Remaining for JSON readers.
-	RemainingSeconds int64  `json:"remainingSeconds"`
+	// RemainingSeconds is Remaining for JSON readers, negative once
+	// expired; absent with NotAfter.
+	RemainingSeconds *int64 `json:"remainingSeconds,omitempty"`
 	Status           Status `json:"status"`
 	Error            string `json:"error,omitempty"`
 }
 
 // Scan lists every certificate under pki/ and in the folder's top-level
 // kubeconfigs, with its status at now: expiring when it ends within
-// warnWithin.
-func Scan(d *store.Dir, now time.Time, warnWithin time.Duration) ([]Entry, error) {
+// warnWithin. Each file of expected that is not there is listed as
+// Missing.
+func Scan(d *store.Dir, now time.Time, warnWithin time.Duration, expected ...string) ([]Entry, error) {
 	files, err := d.Walk(".")
 	if err != nil {
 		return nil, fmt.Errorf("failed to list %s: %w", d.Root(), err)
 	}
 	var out []Entry
+	present := map[string]bool{}
 	for _, f := range files {
+		present[f] = true
 		switch {
 		case layout.Classify(f) == layout.Certificate:
 			out = append(out, certEntries(d, f, now, warnWithin)...)
 		case layout.Classify(f) == layout.Kubeconfig:
 			out = append(out, kubeconfigEntries(d, f, now, warnWithin)...)
+		}
+	}
+	for _, f := range expected {
+		if !present[f] {
+			present[f] = true
+			out = append(out, Entry{File: f, Status: Missing})
 		}
 	}
 	sort.SliceStable(out, func(i, j int) bool {
@@ -125,21 +141,20 @@ func kubeconfigEntries(d *store.Dir, f string, now time.Time, warn time.Duration
 }
 
 func entry(f string, c *x509.Certificate, now time.Time, warn time.Duration) Entry {
+	end := c.NotAfter.UTC()
 	e := Entry{File: f, Subject: c.Subject.CommonName, Issuer: c.Issuer.CommonName, CA: c.IsCA,
-		NotAfter: c.NotAfter.UTC(), Remaining: c.NotAfter.Sub(now).Truncate(time.Second), Status: Judge(c, now, warn)}
-	switch e.Status {
-	case Expired:
-		e.Remaining = 0
-	case Invalid:
+		NotAfter: &end, Remaining: c.NotAfter.Sub(now).Truncate(time.Second), Status: Judge(c, now, warn)}
+	if e.Status == Invalid {
 		e.Error = "not valid before " + c.NotBefore.UTC().Format(time.RFC3339)
 	}
-	e.RemainingSeconds = int64(e.Remaining / time.Second)
+	secs := int64(e.Remaining / time.Second)
+	e.RemainingSeconds = &secs
 	return e
 }
 
 // Worst is the worst status among entries.
 func Worst(es []Entry) Status {
-	rank := map[Status]int{OK: 0, Expiring: 1, Expired: 2, Invalid: 3}
+	rank := map[Status]int{OK: 0, Expiring: 1, Expired: 2, Missing: 3, Invalid: 4}
 	w := OK
 	for _, e := range es {
 		if rank[e.Status] > rank[w] {

@@ -53,7 +53,9 @@ func TestScan(t *testing.T) {
 		{"fresh", t0, expiry.OK, expiry.OK, expiry.OK, 365 * day},
 		{"within the warning", t0.Add(340 * day), expiry.Expiring, expiry.OK, expiry.Expiring, 25 * day},
 		{"leaves expired", t0.Add(365 * day), expiry.Expired, expiry.OK, expiry.Expired, 0},
-		{"CAs within the warning", t0.Add(3640 * day), expiry.Expired, expiry.Expiring, expiry.Expired, 0},
+		// Not clamped: how long ago it ended.
+		{"leaves expired a day ago", t0.Add(366 * day), expiry.Expired, expiry.OK, expiry.Expired, -day},
+		{"CAs within the warning", t0.Add(3640 * day), expiry.Expired, expiry.Expiring, expiry.Expired, -3275 * day},
 		{"before issue", t0.Add(-time.Hour), expiry.Invalid, expiry.Invalid, expiry.Invalid, 365*day + time.Hour},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
@@ -77,8 +79,8 @@ func TestScan(t *testing.T) {
 				if !e.CA && e.Remaining != tc.leafRemaining {
 					t.Errorf("%s %s: remaining %s, want %s", e.File, e.Where, e.Remaining, tc.leafRemaining)
 				}
-				if e.RemainingSeconds != int64(e.Remaining/time.Second) {
-					t.Errorf("%s: RemainingSeconds %d", e.File, e.RemainingSeconds)
+				if e.RemainingSeconds == nil || *e.RemainingSeconds != int64(e.Remaining/time.Second) || e.NotAfter == nil || e.NotAfter.IsZero() {
+					t.Errorf("%s: RemainingSeconds %v, NotAfter %v", e.File, e.RemainingSeconds, e.NotAfter)
 				}
 				if strings.HasSuffix(e.File, ".conf") && e.Where == "" {
 					t.Errorf("%s: entry without its place in the kubeconfig", e.File)
@@ -107,8 +109,8 @@ func TestScanReportsUnreadable(t *testing.T) {
 	for _, e := range es {
 		if e.File == "pki/broken.crt" || e.File == "broken.conf" {
 			bad++
-			if e.Status != expiry.Invalid || e.Error == "" {
-				t.Errorf("%s: %s %q", e.File, e.Status, e.Error)
+			if e.Status != expiry.Invalid || e.Error == "" || e.NotAfter != nil || e.RemainingSeconds != nil {
+				t.Errorf("%s: %s %q %v %v", e.File, e.Status, e.Error, e.NotAfter, e.RemainingSeconds)
 			}
 		}
 	}
@@ -117,5 +119,28 @@ func TestScanReportsUnreadable(t *testing.T) {
 	}
 	if expiry.Worst(nil) != expiry.OK {
 		t.Error("Worst of nothing is not ok")
+	}
+}
+
+// TestScanMissing: an expected certificate that is not there is listed as
+// missing, with no dates; one that is there is listed once.
+func TestScanMissing(t *testing.T) {
+	d := initDir(t)
+	if err := os.Remove(d.Path("pki/apiserver.crt")); err != nil {
+		t.Fatal(err)
+	}
+	es, err := expiry.Scan(d, t0, 30*day, "pki/apiserver.crt", "pki/ca.crt")
+	if err != nil {
+		t.Fatal(err)
+	}
+	n := map[string]int{}
+	for _, e := range es {
+		n[e.File]++
+		if e.File == "pki/apiserver.crt" && (e.Status != expiry.Missing || e.NotAfter != nil || e.RemainingSeconds != nil) {
+			t.Errorf("missing entry %+v", e)
+		}
+	}
+	if n["pki/apiserver.crt"] != 1 || n["pki/ca.crt"] != 1 || expiry.Worst(es) != expiry.Missing {
+		t.Errorf("entries %v, worst %s", n, expiry.Worst(es))
 	}
 }

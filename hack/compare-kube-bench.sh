@@ -613,7 +613,7 @@ done
 # (evidence.file), for rules such as file:mode that report many files.
 # Verdicts are computed from the two reports, never written here.
 rows='kubeadm weakened hardway|weak|etcd peers and etcd clients share a CA: the API server'"'"'s etcd client certificate can join etcd as a member||etcd:separate-peer-ca|
-weakened|weak|etcd without `--client-cert-auth`: any client that reaches it reads every Secret|2.2|etcd:client-cert-auth|
+weakened|weak|etcd without `--client-cert-auth` (its `--trusted-ca-file` still makes it demand a client certificate: CIS wants the flag)|2.2|etcd:client-cert-auth|bulwark: low, the finding says why
 hardway|weak|etcd trusts the cluster CA (one CA, "the hard way"): any Kubernetes client certificate reads and writes etcd|2.7|etcd:separate-ca|kube-bench 2.7 only checks that `--trusted-ca-file` is set
 hardway|weak|etcd peers trust the cluster CA: any Kubernetes client certificate can join etcd as a member|2.7|etcd:separate-peer-ca-from-cluster|
 kubeadm hardway|weak|API server anonymous requests on (no `--anonymous-auth`: the default is true)|1.2.1|kube-apiserver:anonymous-auth|CIS 1.2.1 is unscored: kube-bench only warns
@@ -651,7 +651,10 @@ hardway|weak|kubelet unit file mode 0644 (CIS: 600)|4.1.1|file:mode@/etc/systemd
 weakened|weak|kubelet unit file mode 0644 (CIS: 600)|4.1.1 4.1.9|file:mode@/etc/systemd/system/kubelet.service|kube-bench checks the unit twice: 4.1.9 takes it for the configuration file
 kubeadm|weak|kubelet configuration file `/var/lib/kubelet/config.yaml` mode 0644 (CIS: 600)|4.1.9|file:mode@/var/lib/kubelet/config.yaml|
 hardway|weak|kubelet configuration file `/var/lib/kubelet/kubelet-config.yaml` mode 0644 (CIS: 600)|4.1.9|file:mode@/var/lib/kubelet/kubelet-config.yaml|kube-bench checks `/var/lib/kubelet/kubeconfig` (0600) instead
-hardway|weak|encryption configuration `/var/lib/kubernetes/encryption-config.yaml` mode 0644: every user of the node reads the key to every Secret||file:mode@encryption-config.yaml|
+hardway|weak|encryption configuration `/var/lib/kubernetes/encryption-config.yaml` mode 0644: every user of the node reads the key to every Secret||file:secret-readable-by-others@encryption-config.yaml|
+hardway|weak|Secrets encrypted with `aescbc` (the hard way'"'"'s provider), which the Kubernetes documentation does not recommend|1.2.28|kube-apiserver:encryption-weak-provider|CIS manual item
+kubeadm weakened|weak|CAs without a path length constraint: each may sign intermediate CAs, which bulwark never plans||pki:ca-path-length|
+hardway|weak|control-plane unit files mode 0644 (what CIS 1.1.1–1.1.8 ask of static Pod manifests: 600)||file:mode@/etc/systemd/system/etcd.service file:mode@/etc/systemd/system/kube-apiserver.service file:mode@/etc/systemd/system/kube-controller-manager.service file:mode@/etc/systemd/system/kube-scheduler.service|kube-bench looks for manifests only
 kubeadm weakened hardway|weak|admission plugin DenyServiceExternalIPs not enabled: any Service can claim an outside address (CVE-2020-8554)|1.2.3|kube-apiserver:admission:DenyServiceExternalIPs|CIS manual item
 kubeadm weakened hardway|weak|admission plugin EventRateLimit not enabled|1.2.9|kube-apiserver:admission:EventRateLimit|CIS manual item; bulwark: info (it needs an admission configuration of the cluster'"'"'s own)
 kubeadm weakened hardway|weak|admission plugin AlwaysPullImages not enabled|1.2.11|kube-apiserver:admission:AlwaysPullImages|CIS manual item; bulwark: info (it fits multi-tenant clusters)

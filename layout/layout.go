@@ -9,6 +9,7 @@
 package layout
 
 import (
+	"fmt"
 	"io/fs"
 	"path"
 	"strings"
@@ -26,11 +27,23 @@ const (
 	PKIDir            = "pki"
 	ManifestsDir      = "manifests"
 	ClusterObjectsDir = "cluster"
+	// NodesDir holds, in a folder for several hosts, one folder per host
+	// (NodeFile) with what differs from host to host, laid out as on that
+	// host: manifests/, controller-manager.conf, scheduler.conf, mounts/.
+	NodesDir = "nodes"
+	// MountsDir holds one folder per static Pod (MountDir): hard links to
+	// exactly the files the Pod's flags name, at their paths under the
+	// root. The Pod mounts that folder, not the files one by one, so that
+	// a file replaced by rename reaches the running container.
+	MountsDir = "mounts"
 
 	KubeletConfigFile    = "kubelet/config.yaml"
 	EncryptionConfigFile = "encryption-config.yaml"
 	AuditPolicyFile      = "audit-policy.yaml"
 	AuthnConfigFile      = "authentication-config.yaml"
+	// AcceptFile lists the risks an audit of the folder accepts, each with
+	// a written reason (reviewable in git; see package finding).
+	AcceptFile = "audit-accept.yaml"
 
 	// KubeconfigExt ends every kubeconfig at the folder's top level.
 	KubeconfigExt = ".conf"
@@ -55,6 +68,12 @@ const (
 	ManagedBy      = "bulwark"
 )
 
+// InputsAnnotation is on every static Pod bulwark renders:
+// "sha256:<hex>", a checksum of the files the Pod reads only when it
+// starts. When one of them changes, the manifest changes with it and the
+// kubelet recreates the Pod.
+const InputsAnnotation = "bulwark.dev/inputs"
+
 // Modes of what bulwark writes.
 const (
 	// DirMode: every folder bulwark makes.
@@ -66,6 +85,16 @@ const (
 	// PublicMode: certificates, public keys, the saved configuration,
 	// cluster objects without secrets.
 	PublicMode fs.FileMode = 0o644
+)
+
+// Permission bits an audit judges beyond a kind's mode.
+const (
+	OtherWrite fs.FileMode = 0o002
+	GroupWrite fs.FileMode = 0o020
+	OtherRead  fs.FileMode = 0o004
+	GroupRead  fs.FileMode = 0o040
+	// GroupOther are every bit of the group and of others.
+	GroupOther fs.FileMode = 0o077
 )
 
 // Kind is what a file of the folder holds.
@@ -87,11 +116,21 @@ const (
 	TokenSecret
 	ClusterObject
 	SavedConfig
+	// RecipientsManifest is one signed version of the list of
+	// administrators and read-only holders the secrets are encrypted to.
+	RecipientsManifest
+	// IssuanceLog is the hash-chained log of administrator certificates.
+	IssuanceLog
+	// RotationState lists the keys and CAs that must be rotated.
+	RotationState
 	// Unit is a systemd unit or drop-in that starts a component (not in
 	// the folder; CIS asks 0600 of the kubelet's).
 	Unit
 	// DataDir is a component's data folder, such as etcd's.
 	DataDir
+	// Mounted is a static Pod's view of a file of the folder: a hard link
+	// under mounts/ to the file itself (same inode, same mode).
+	Mounted
 )
 
 // kindSpec is one row of the table.
@@ -102,20 +141,25 @@ type kindSpec struct {
 }
 
 var kinds = map[Kind]kindSpec{
-	Unknown:          {"a file", PublicMode, false},
-	PrivateKey:       {"a private key", SecretMode, true},
-	Certificate:      {"a certificate", PublicMode, false},
-	PublicKey:        {"a public key", PublicMode, false},
-	Kubeconfig:       {"a kubeconfig", SecretMode, true},
-	Manifest:         {"a static Pod manifest", SecretMode, false},
-	KubeletConfig:    {"the kubelet configuration", SecretMode, false},
-	EncryptionConfig: {"the encryption configuration (holds the key to every Secret)", SecretMode, true},
-	PolicyConfig:     {"an API server policy file", SecretMode, false},
-	TokenSecret:      {"a bootstrap token Secret", SecretMode, true},
-	ClusterObject:    {"a cluster object manifest", PublicMode, false},
-	SavedConfig:      {"the saved configuration", PublicMode, false},
-	Unit:             {"a unit file", SecretMode, false},
-	DataDir:          {"a data folder", DirMode, false},
+	Unknown:            {"a file", PublicMode, false},
+	PrivateKey:         {"a private key", SecretMode, true},
+	Certificate:        {"a certificate", PublicMode, false},
+	PublicKey:          {"a public key", PublicMode, false},
+	Kubeconfig:         {"a kubeconfig", SecretMode, true},
+	Manifest:           {"a static Pod manifest", SecretMode, false},
+	KubeletConfig:      {"the kubelet configuration", SecretMode, false},
+	EncryptionConfig:   {"the encryption configuration (holds the key to every Secret)", SecretMode, true},
+	PolicyConfig:       {"an API server policy file", SecretMode, false},
+	TokenSecret:        {"a bootstrap token Secret", SecretMode, true},
+	ClusterObject:      {"a cluster object manifest", PublicMode, false},
+	SavedConfig:        {"the saved configuration", PublicMode, false},
+	Unit:               {"a unit file", SecretMode, false},
+	RecipientsManifest: {"a recipients manifest", PublicMode, false},
+	IssuanceLog:        {"the issuance log", PublicMode, false},
+	RotationState:      {"the rotation state", PublicMode, false},
+	DataDir:            {"a data folder", DirMode, false},
+	// Never written: its mode is the linked file's (at most PublicMode).
+	Mounted: {"a static Pod's link to a file of the folder", PublicMode, false},
 }
 
 // Mode is the mode a file of the kind is written with, and the most it may
@@ -129,11 +173,21 @@ func (k Kind) Secret() bool { return kinds[k].secret }
 func (k Kind) String() string { return kinds[k].what }
 
 // Classify says what a file of the folder holds, from its path relative to
-// the folder's root (slash-separated).
+// the folder's root (slash-separated). A host's folder under nodes/ is
+// classified as the root is.
 func Classify(rel string) Kind {
+	if _, own, ok := SplitNodeFile(rel); ok {
+		rel = own
+		if rel == ConfigFile || rel == EncryptionConfigFile || under(rel, PKIDir) || under(rel, ClusterObjectsDir) || under(rel, NodesDir) {
+			// Shared files live at the top only.
+			return Unknown
+		}
+	}
 	dir, base := path.Dir(rel), path.Base(rel)
 	switch {
-	case rel == ConfigFile:
+	case under(rel, MountsDir):
+		return Mounted
+	case rel == ConfigFile || rel == AcceptFile:
 		return SavedConfig
 	case rel == EncryptionConfigFile:
 		return EncryptionConfig
@@ -141,6 +195,12 @@ func Classify(rel string) Kind {
 		return PolicyConfig
 	case rel == KubeletConfigFile:
 		return KubeletConfig
+	case dir == RecipientsDir && isYAML(base):
+		return RecipientsManifest
+	case rel == IssuanceLogFile:
+		return IssuanceLog
+	case rel == RotationStateFile:
+		return RotationState
 	case dir == "." && strings.HasSuffix(base, KubeconfigExt):
 		return Kubeconfig
 	case under(rel, PKIDir) && strings.HasSuffix(base, KeyExt):
@@ -168,6 +228,33 @@ func TokenSecretFile(id string) string {
 	return ClusterObjectsDir + "/" + TokenSecretPrefix + id + ".yaml"
 }
 
+// NodeFile is where a file that differs from host to host goes: rel
+// itself for a folder of one host (kubeadm's paths), nodes/<node>/rel
+// otherwise.
+func NodeFile(node, rel string) string {
+	if node == "" {
+		return rel
+	}
+	return NodesDir + "/" + node + "/" + rel
+}
+
+// SplitNodeFile is NodeFile's inverse for a file under nodes/<node>/.
+func SplitNodeFile(rel string) (node, own string, ok bool) {
+	rest, ok := strings.CutPrefix(rel, NodesDir+"/")
+	if !ok {
+		return "", "", false
+	}
+	node, own, ok = strings.Cut(rest, "/")
+	if !ok || node == "" || own == "" {
+		return "", "", false
+	}
+	return node, own, true
+}
+
+// MountDir is the folder of hard links a static Pod mounts at the root
+// (see MountsDir); node is "" in a folder of one host.
+func MountDir(node, pod string) string { return NodeFile(node, MountsDir+"/"+pod) }
+
 // KubeconfigFile is the file of a kubeconfig named in the plan's table.
 func KubeconfigFile(name string) string { return name + KubeconfigExt }
 
@@ -180,4 +267,24 @@ func under(rel, dir string) bool { return strings.HasPrefix(rel, dir+"/") }
 
 func isYAML(base string) bool {
 	return strings.HasSuffix(base, ".yaml") || strings.HasSuffix(base, ".yml")
+}
+
+// The administrators' files (package admins): every version of the
+// recipients manifest, the issuance log and the rotation state.
+const (
+	AdminsDir         = "admins"
+	RecipientsDir     = AdminsDir + "/recipients"
+	IssuanceLogFile   = AdminsDir + "/issued.log"
+	RotationStateFile = AdminsDir + "/rotation-required.yaml"
+	// AdminBindingPrefix begins the file name, under cluster/, of the
+	// ClusterRoleBinding of one administrator's own user.
+	AdminBindingPrefix = "admin-"
+)
+
+// RecipientsFile is where version serial of the recipients manifest goes.
+func RecipientsFile(serial int) string { return fmt.Sprintf("%s/%06d.yaml", RecipientsDir, serial) }
+
+// AdminBindingFile is where an administrator's own binding goes.
+func AdminBindingFile(name string) string {
+	return ClusterObjectsDir + "/" + AdminBindingPrefix + name + ".yaml"
 }

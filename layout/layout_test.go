@@ -25,6 +25,14 @@ func TestClassify(t *testing.T) {
 		"bulwark.yaml":                        layout.SavedConfig,
 		"pki/notes.txt":                       layout.Unknown,
 		"sub/admin.conf":                      layout.Unknown,
+		"nodes/cp-1/controller-manager.conf":  layout.Kubeconfig,
+		"nodes/cp-1/manifests/etcd.yaml":      layout.Manifest,
+		"nodes/cp-1/pki/ca.key":               layout.Unknown,
+		"nodes/cp-1/bulwark.yaml":             layout.Unknown,
+		"nodes/cp-1/nodes/cp-2/x.conf":        layout.Unknown,
+		"nodes/admin.conf":                    layout.Unknown,
+		"mounts/kube-apiserver/pki/ca.crt":    layout.Mounted,
+		"nodes/cp-1/mounts/etcd/pki/x.key":    layout.Mounted,
 	} {
 		if got := layout.Classify(rel); got != want {
 			t.Errorf("Classify(%q) = %v, want %v", rel, got, want)
@@ -35,7 +43,7 @@ func TestClassify(t *testing.T) {
 // TestSecretsAreClosed: every kind that grants access is written 0600, and
 // nothing is written more open than 0644.
 func TestSecretsAreClosed(t *testing.T) {
-	for k := layout.Unknown; k <= layout.DataDir; k++ {
+	for k := layout.Unknown; k <= layout.Mounted; k++ {
 		if k.String() == "" {
 			t.Errorf("kind %d has no row", k)
 		}
@@ -48,5 +56,26 @@ func TestSecretsAreClosed(t *testing.T) {
 	}
 	if got := layout.TokenSecretFile("abcdef"); layout.Classify(got) != layout.TokenSecret {
 		t.Errorf("TokenSecretFile gives %q, classified %v", got, layout.Classify(got))
+	}
+}
+
+func TestNodeFile(t *testing.T) {
+	if got := layout.NodeFile("", "scheduler.conf"); got != "scheduler.conf" {
+		t.Errorf("one host: %q", got)
+	}
+	got := layout.NodeFile("cp-2", "manifests/etcd.yaml")
+	if got != "nodes/cp-2/manifests/etcd.yaml" {
+		t.Errorf("several hosts: %q", got)
+	}
+	if node, own, ok := layout.SplitNodeFile(got); !ok || node != "cp-2" || own != "manifests/etcd.yaml" {
+		t.Errorf("SplitNodeFile(%q) = %q %q %v", got, node, own, ok)
+	}
+	for _, rel := range []string{"nodes/", "nodes/cp-1", "nodes//x", "manifests/etcd.yaml"} {
+		if _, _, ok := layout.SplitNodeFile(rel); ok {
+			t.Errorf("SplitNodeFile(%q) accepted", rel)
+		}
+	}
+	if got := layout.MountDir("cp-1", "etcd"); got != "nodes/cp-1/mounts/etcd" {
+		t.Errorf("MountDir: %q", got)
 	}
 }

@@ -7,6 +7,7 @@ package pki
 import (
 	"crypto"
 	"crypto/ecdsa"
+	"crypto/ed25519"
 	"crypto/elliptic"
 	"crypto/rand"
 	"crypto/rsa"
@@ -94,6 +95,20 @@ func AlgorithmOf(pub crypto.PublicKey) Algorithm {
 		}
 	}
 	return ""
+}
+
+// Describe names a public key's type and size for messages: "RSA 1024
+// bits", "ECDSA P-224", "Ed25519".
+func Describe(pub crypto.PublicKey) string {
+	switch k := pub.(type) {
+	case *rsa.PublicKey:
+		return fmt.Sprintf("RSA %d bits", k.N.BitLen())
+	case *ecdsa.PublicKey:
+		return "ECDSA " + k.Curve.Params().Name
+	case ed25519.PublicKey:
+		return "Ed25519"
+	}
+	return fmt.Sprintf("%T", pub)
 }
 
 // maxPEMSize caps what the decoders read. The largest object bulwark parses

@@ -24,7 +24,9 @@ type Item struct {
 	Usages   []string `json:"usages,omitempty"`
 	Validity string   `json:"validity,omitempty"`
 	Key      string   `json:"key,omitempty"`
-	Purpose  string   `json:"purpose,omitempty"`
+	// Server is the API server a kubeconfig names.
+	Server  string `json:"server,omitempty"`
+	Purpose string `json:"purpose,omitempty"`
 }
 
 // Item kinds.
@@ -60,7 +62,7 @@ func (p *Plan) Items() []Item {
 			Validity: config.Duration(c.Validity).String(), Key: alg, Purpose: c.Purpose})
 	}
 	for _, k := range p.Kubeconfigs {
-		it := Item{Name: k.Name, Kind: KindKubeconfig, Files: []string{k.File()}, Purpose: k.Purpose}
+		it := Item{Name: k.Name, Kind: KindKubeconfig, Files: []string{k.File()}, Server: k.Server, Purpose: k.Purpose}
 		if k.UsesToken() {
 			it.CN = bootstrapapi.BootstrapUserPrefix + "<token-id>"
 			it.O = append([]string{bootstrapapi.BootstrapDefaultGroup}, p.TokenGroups...)

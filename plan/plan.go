@@ -5,6 +5,7 @@ import (
 	"net"
 	"slices"
 	"sort"
+	"strconv"
 	"time"
 
 	"github.com/bulwark-k8s/bulwark/config"
@@ -53,7 +54,9 @@ func (c Cert) Request() pki.Request {
 
 // Kubeconfig is a resolved kubeconfig file.
 type Kubeconfig struct {
-	Name     string
+	Name     string // e.g. "admin", "controller-manager", "nodes/cp-2/scheduler"
+	Kind     string // the spec it comes from, e.g. "scheduler"
+	Node     string // control-plane node, for per-node kubeconfigs
 	CA       string
 	Subject  pki.Subject // empty CommonName: bootstrap token
 	Server   string
@@ -117,14 +120,93 @@ func New(c *config.Cluster) (*Plan, error) {
 		}
 	}
 	for _, s := range kubeconfigSpecs() {
-		k := Kubeconfig{Name: s.name, Server: c.APIServerURL(), Validity: c.Validity.Leaf.D(), Purpose: s.purpose,
+		k := Kubeconfig{Name: s.name, Kind: s.name, Server: c.APIServerURL(), Validity: c.Validity.Leaf.D(), Purpose: s.purpose,
 			Subject: pki.Subject{CommonName: s.cn, Organizations: slices.Clone(s.orgs)}}
 		if s.cn != "" {
 			k.CA = ClusterCA
 		}
-		p.Kubeconfigs = append(p.Kubeconfigs, k)
+		if !s.perNode {
+			p.Kubeconfigs = append(p.Kubeconfigs, k)
+			continue
+		}
+		for _, n := range c.ControlPlane {
+			nk := k
+			nk.Name, nk.Node, nk.Server = p.NodeFile(n.Name, s.name), n.Name, NodeAPIServerURL(n)
+			p.Kubeconfigs = append(p.Kubeconfigs, nk)
+		}
 	}
 	return p, nil
+}
+
+// Hosts lists every host that runs a static Pod: control-plane nodes and
+// etcd members, without repeats, in configuration order.
+func (p *Plan) Hosts() []string {
+	var names []string
+	for _, n := range append(slices.Clone(p.Config.ControlPlane), p.Config.EtcdMembers...) {
+		if !slices.Contains(names, n.Name) {
+			names = append(names, n.Name)
+		}
+	}
+	return names
+}
+
+// PerNode reports whether the folder is for several hosts: then what
+// differs from host to host goes under layout.NodesDir, one folder each.
+func (p *Plan) PerNode() bool { return len(p.Hosts()) > 1 }
+
+// NodeFile is where a host's own file goes: rel (kubeadm's path) in a
+// folder for one host, nodes/<node>/rel in a folder for several.
+func (p *Plan) NodeFile(node, rel string) string {
+	if !p.PerNode() {
+		node = ""
+	}
+	return layout.NodeFile(node, rel)
+}
+
+// NodeAPIServerURL is a control-plane node's own API server: its first IP
+// address (else its first DNS name, else its name) on the API server's
+// port, as kubeadm's controller-manager.conf and scheduler.conf name it.
+// The API server's serving certificate covers all three.
+func NodeAPIServerURL(n config.Node) string {
+	host := n.Name
+	switch {
+	case len(n.IPs) > 0:
+		host = n.IPs[0]
+	case len(n.DNSNames) > 0:
+		host = n.DNSNames[0]
+	}
+	return "https://" + net.JoinHostPort(host, strconv.Itoa(config.DefaultAPIPort))
+}
+
+// Kubeconfig returns a kubeconfig by its table name (e.g.
+// KubeconfigScheduler) and, for a per-node one, the node's.
+func (p *Plan) Kubeconfig(kind, node string) (Kubeconfig, bool) {
+	for _, k := range p.Kubeconfigs {
+		if k.Kind == kind && (k.Node == "" || k.Node == node) {
+			return k, true
+		}
+	}
+	return Kubeconfig{}, false
+}
+
+// Warnings name what the configuration allows but a demanding operator
+// would not want, for init and plan to print.
+func (p *Plan) Warnings() []string {
+	var out []string
+	c := p.Config
+	if len(c.ControlPlane) > 1 {
+		host := c.APIHost()
+		for _, n := range c.ControlPlane {
+			if host == n.Name || slices.Contains(n.IPs, host) || slices.Contains(n.DNSNames, host) {
+				out = append(out, fmt.Sprintf("apiEndpoint %s is control-plane node %s's own address: with %s down, "+
+					"admin.conf, bootstrap-kubelet.conf and every kubelet lose the API although %d other API server(s) run; "+
+					"set apiEndpoint to a load balancer or virtual IP in front of all %d",
+					c.APIEndpoint, n.Name, n.Name, len(c.ControlPlane)-1, len(c.ControlPlane)))
+				break
+			}
+		}
+	}
+	return out
 }
 
 // memberPath places per-member certificates: kubeadm's own paths

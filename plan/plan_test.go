@@ -92,7 +92,7 @@ clusterName: prod
 apiEndpoint: api.prod.example.com:443
 serviceCIDR: 10.100.0.0/16,fd00:10:96::/112
 clusterDomain: prod.internal
-extraSANs: ["*.prod.example.com", "2001:db8::7"]
+extraSANs: ["api-internal.prod.example.com", "2001:db8::7"]
 bootstrapToken:
   extraGroups: ["system:bootstrappers:workers"]
 controlPlane:
@@ -112,7 +112,7 @@ controlPlane:
 		apiHost:     "api.prod.example.com",
 		serviceIPs:  []string{"10.100.0.1", "fd00:10:96::1"},
 		domain:      "prod.internal",
-		extraSANs:   []string{"*.prod.example.com", "2001:db8::7"},
+		extraSANs:   []string{"api-internal.prod.example.com", "2001:db8::7"},
 		extraGroups: []string{"system:bootstrappers:workers"},
 	})
 	return out
@@ -422,15 +422,43 @@ func TestEtcdSANs(t *testing.T) {
 
 func TestKubeconfigs(t *testing.T) {
 	forEachCluster(t, func(t *testing.T, c cluster, p *plan.Plan) {
-		want := map[string]struct {
-			cn string
-			o  []string
-		}{
-			"admin":              {"kubernetes-admin", []string{plan.GroupClusterAdmins}},
-			"super-admin":        {"kubernetes-super-admin", []string{user.SystemPrivilegedGroup}},
-			"controller-manager": {user.KubeControllerManager, nil},
-			"scheduler":          {user.KubeScheduler, nil},
-			"bootstrap-kubelet":  {"", nil},
+		type spec struct {
+			cn      string
+			o       []string
+			perNode bool
+		}
+		kinds := map[string]spec{
+			"admin":              {"kubernetes-admin", []string{plan.GroupClusterAdmins}, false},
+			"super-admin":        {"kubernetes-super-admin", []string{user.SystemPrivilegedGroup}, false},
+			"controller-manager": {user.KubeControllerManager, nil, true},
+			"scheduler":          {user.KubeScheduler, nil, true},
+			"bootstrap-kubelet":  {"", nil, false},
+		}
+		hosts := map[string]bool{}
+		for _, n := range p.Config.ControlPlane {
+			hosts[n.Name] = true
+		}
+		for _, m := range c.members {
+			hosts[m] = true
+		}
+		severalHosts := len(hosts) > 1
+		// want: name -> (kind, node, server)
+		type entry struct{ kind, node, server string }
+		want := map[string]entry{}
+		for kind, s := range kinds {
+			if !s.perNode {
+				want[kind] = entry{kind, "", p.Config.APIServerURL()}
+				continue
+			}
+			for _, n := range p.Config.ControlPlane {
+				name := kind
+				if severalHosts {
+					name = "nodes/" + n.Name + "/" + kind
+				}
+				// The node's own API server, as kubeadm: its first address
+				// on the API server's port, whatever the shared endpoint.
+				want[name] = entry{kind, n.Name, "https://" + net.JoinHostPort(n.IPs[0], "6443")}
+			}
 		}
 		if len(p.Kubeconfigs) != len(want) {
 			t.Errorf("%d kubeconfigs, want %d", len(p.Kubeconfigs), len(want))
@@ -441,11 +469,18 @@ func TestKubeconfigs(t *testing.T) {
 				t.Errorf("unexpected kubeconfig %s", k.Name)
 				continue
 			}
-			if k.Subject.CommonName != w.cn || !slices.Equal(k.Subject.Organizations, w.o) {
-				t.Errorf("%s: CN %q O %q, want %q %q", k.Name, k.Subject.CommonName, k.Subject.Organizations, w.cn, w.o)
+			s := kinds[w.kind]
+			if k.Kind != w.kind || k.Node != w.node {
+				t.Errorf("%s: kind %q node %q, want %q %q", k.Name, k.Kind, k.Node, w.kind, w.node)
 			}
-			if k.Server != p.Config.APIServerURL() || !strings.Contains(k.Server, c.apiHost) {
-				t.Errorf("%s: server %s", k.Name, k.Server)
+			if k.Subject.CommonName != s.cn || !slices.Equal(k.Subject.Organizations, s.o) {
+				t.Errorf("%s: CN %q O %q, want %q %q", k.Name, k.Subject.CommonName, k.Subject.Organizations, s.cn, s.o)
+			}
+			if k.Server != w.server {
+				t.Errorf("%s: server %s, want %s", k.Name, k.Server, w.server)
+			}
+			if !s.perNode && !strings.Contains(k.Server, c.apiHost) {
+				t.Errorf("%s: server %s is not the endpoint %s", k.Name, k.Server, c.apiHost)
 			}
 			if k.File() != k.Name+".conf" {
 				t.Errorf("%s: file %s", k.Name, k.File())
@@ -453,13 +488,73 @@ func TestKubeconfigs(t *testing.T) {
 			if !k.UsesToken() && k.CA != plan.ClusterCA {
 				t.Errorf("%s signed by %s, want %s", k.Name, k.CA, plan.ClusterCA)
 			}
+			if got, ok := p.Kubeconfig(k.Kind, k.Node); !ok || got.Name != k.Name {
+				t.Errorf("Kubeconfig(%q, %q) = %q %v", k.Kind, k.Node, got.Name, ok)
+			}
+			if s.perNode && !hosts[k.Node] {
+				t.Errorf("%s is for %q, not a host", k.Name, k.Node)
+			}
 		}
 		for _, it := range p.Items() {
 			if it.Name == "bootstrap-kubelet" && !slices.Equal(it.O, append([]string{bootstrapapi.BootstrapDefaultGroup}, c.extraGroups...)) {
 				t.Errorf("bootstrap-kubelet groups %v", it.O)
 			}
+			if it.Kind == plan.KindKubeconfig && it.Server != want[it.Name].server {
+				t.Errorf("item %s: server %q, want %q", it.Name, it.Server, want[it.Name].server)
+			}
 		}
 	})
+}
+
+// TestNodeAPIServerURL: a node's own API server is named by its first IP,
+// else its first DNS name, else its name, on port 6443.
+func TestNodeAPIServerURL(t *testing.T) {
+	for _, tc := range []struct {
+		n    config.Node
+		want string
+	}{
+		{config.Node{Name: "cp-1", IPs: []string{"10.0.0.1", "10.0.0.9"}, DNSNames: []string{"cp-1.example"}}, "https://10.0.0.1:6443"},
+		{config.Node{Name: "cp-1", IPs: []string{"2001:db8::1"}}, "https://[2001:db8::1]:6443"},
+		{config.Node{Name: "cp-1", DNSNames: []string{"cp-1.example"}}, "https://cp-1.example:6443"},
+		{config.Node{Name: "cp-1"}, "https://cp-1:6443"},
+	} {
+		if got := plan.NodeAPIServerURL(tc.n); got != tc.want {
+			t.Errorf("%+v: %s, want %s", tc.n, got, tc.want)
+		}
+	}
+}
+
+// TestWarnings: several control-plane nodes behind one node's own address
+// is warned about, however the endpoint names that node; a load-balanced
+// endpoint and a single node are not.
+func TestWarnings(t *testing.T) {
+	three := "controlPlane:\n  - {name: cp-1, ips: [10.0.0.11]}\n  - {name: cp-2, ips: [10.0.0.12], dnsNames: [cp-2.example]}\n  - {name: cp-3, ips: [10.0.0.13]}\n"
+	for _, tc := range []struct {
+		name, doc string
+		warnNode  string
+	}{
+		{"three nodes, default endpoint", three, "cp-1"},
+		{"three nodes, endpoint a node's second address", "apiEndpoint: 10.0.0.12:443\n" + three, "cp-2"},
+		{"three nodes, endpoint a node's DNS name", "apiEndpoint: cp-2.example:6443\n" + three, "cp-2"},
+		{"three nodes, endpoint a node's name", "apiEndpoint: cp-3:6443\n" + three, "cp-3"},
+		{"three nodes behind a load balancer", "apiEndpoint: api.example:6443\n" + three, ""},
+		{"one node, default endpoint", "controlPlane:\n  - {name: cp-1, ips: [10.0.0.11]}\n", ""},
+		{"one node and three etcd members", "controlPlane:\n  - {name: cp-1, ips: [10.0.0.11]}\netcdMembers:\n  - {name: e-1, ips: [10.0.1.1]}\n  - {name: e-2, ips: [10.0.1.2]}\n", ""},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			p := newPlan(t, "apiVersion: bulwark.dev/v1alpha1\nkind: ClusterConfig\n"+tc.doc)
+			w := p.Warnings()
+			if tc.warnNode == "" {
+				if len(w) != 0 {
+					t.Errorf("warnings %q", w)
+				}
+				return
+			}
+			if len(w) != 1 || !strings.Contains(w[0], "node "+tc.warnNode+"'s own address") || !strings.Contains(w[0], "load balancer") {
+				t.Errorf("warnings %q, want one about %s", w, tc.warnNode)
+			}
+		})
+	}
 }
 
 // TestBindingsReferenceTable checks that every ClusterRoleBinding names a

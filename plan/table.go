@@ -27,6 +27,10 @@ const (
 	// GroupClusterAdmins is admin.conf's group, bound to cluster-admin by a
 	// ClusterRoleBinding that can be deleted.
 	GroupClusterAdmins = "bulwark:cluster-admins"
+	// AdminUserPrefix begins the user name of every certificate `bulwark
+	// admin sign` issues (followed by the administrator's name): no system
+	// or component user begins so.
+	AdminUserPrefix = "bulwark-admin:"
 	// UserKubeletClient is the API server's identity towards kubelets.
 	UserKubeletClient = "kube-apiserver-kubelet-client"
 )
@@ -120,11 +124,16 @@ func certSpecs() []certSpec {
 	}
 }
 
-// kubeconfigSpec declares one kubeconfig file.
+// kubeconfigSpec declares one kubeconfig file, or one per control-plane
+// node.
 type kubeconfigSpec struct {
-	name    string // file: layout.KubeconfigFile(name)
-	cn      string // empty: authenticates with a bootstrap token
-	orgs    []string
+	name string // file: layout.KubeconfigFile(name)
+	cn   string // empty: authenticates with a bootstrap token
+	orgs []string
+	// perNode: one per control-plane node, naming that node's own API
+	// server (as kubeadm does), so that no node's components depend on
+	// another node's API server. The others name the shared endpoint.
+	perNode bool
 	purpose string
 }
 
@@ -134,8 +143,8 @@ func kubeconfigSpecs() []kubeconfigSpec {
 			purpose: "administrator; cluster-admin through a revocable ClusterRoleBinding"},
 		{name: KubeconfigSuperAdmin, cn: "kubernetes-super-admin", orgs: []string{user.SystemPrivilegedGroup},
 			purpose: "break-glass only: system:masters bypasses RBAC and cannot be revoked"},
-		{name: KubeconfigControllerManager, cn: user.KubeControllerManager, purpose: "kube-controller-manager"},
-		{name: KubeconfigScheduler, cn: user.KubeScheduler, purpose: "kube-scheduler"},
+		{name: KubeconfigControllerManager, cn: user.KubeControllerManager, perNode: true, purpose: "kube-controller-manager, to its own node's API server"},
+		{name: KubeconfigScheduler, cn: user.KubeScheduler, perNode: true, purpose: "kube-scheduler, to its own node's API server"},
 		{name: KubeconfigBootstrapKubelet, purpose: "kubelet TLS bootstrap with a bootstrap token"},
 	}
 }

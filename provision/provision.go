@@ -9,7 +9,6 @@ import (
 	"crypto/rand"
 	"crypto/x509"
 	"errors"
-	"fmt"
 	"io"
 	"sort"
 	"time"
@@ -22,9 +21,18 @@ import (
 type Options struct {
 	Now  func() time.Time
 	Rand io.Reader
-	// Config is the configuration file the plan was made from, which
-	// InitAndRender keeps as layout.ConfigFile.
+	// Config is the configuration the plan was made from (resolved:
+	// every default and every setting given on the command line filled
+	// in), which InitAndRender, Render and Renew keep as
+	// layout.ConfigFile. Nil: the saved one is left as it is.
 	Config []byte
+	// Derived says the plan comes from the folder's own files (no saved or
+	// given configuration): existing identities are then the truth, and
+	// a folder whose identities differ from the tables is not adopted.
+	Derived bool
+	// FixArgs end every command a Problem names as its fix: the folder
+	// and the configuration of this run (" --dir D --config F").
+	FixArgs string
 }
 
 func (o Options) now() time.Time {
@@ -52,12 +60,17 @@ const (
 	Renewed Action = "renewed"
 	Removed Action = "removed"
 	Expired Action = "expired" // kept, but no longer usable: e.g. a bootstrap token past its TTL
+	Fixed   Action = "fixed"   // kept, its mode made no looser than the layout allows
 )
 
 // Result is one file and what was done to it.
 type Result struct {
 	File   string `json:"file"`
 	Action Action `json:"action"`
+	// Note says more: the mode a Fixed file had and has, or how a
+	// running static Pod takes the files renewed under it (NoteReloads,
+	// NoteRestarted).
+	Note string `json:"note,omitempty"`
 }
 
 // Summary lists every file a run considered.
@@ -74,33 +87,6 @@ func (s Summary) Count(a Action) int {
 	return n
 }
 
-// Problem is an existing file that does not fit the plan. Fix names the
-// command that would repair it.
-type Problem struct {
-	File   string
-	Reason string
-	Fix    string
-}
-
-func (p *Problem) Error() string {
-	if p.Fix == "" {
-		return fmt.Sprintf("%s: %s", p.File, p.Reason)
-	}
-	return fmt.Sprintf("%s: %s; run `%s` to fix it", p.File, p.Reason, p.Fix)
-}
-
-// ErrMismatch is wrapped by every Problem, for callers that branch on it.
-var ErrMismatch = errors.New("existing file does not match the plan")
-
-func (p *Problem) Unwrap() error { return ErrMismatch }
-
-func renewFix(name string, newKey bool) string {
-	if newKey {
-		return "bulwark certs renew " + name + " --new-key"
-	}
-	return "bulwark certs renew " + name
-}
-
 func sortSummary(s Summary) Summary {
 	sort.SliceStable(s, func(i, j int) bool { return s[i].File < s[j].File })
 	return s
@@ -114,6 +100,9 @@ type loadedCA struct {
 	certNew  bool
 	keyNew   bool
 	external bool // certificate without key: can verify, cannot sign
+	// broken: the CA's own files have a problem, already reported; the
+	// certificates it signed are not judged against it.
+	broken bool
 	// ready, for a new CA, is closed once the step that signs its
 	// certificate has ended.
 	ready chan struct{}

@@ -146,7 +146,11 @@ func problemCases() []problemCase {
 		{
 			name: "key does not match certificate", renew: "apiserver", file: "pki/apiserver.crt", reason: "does not match its private key",
 			breakIt: func(t *testing.T, d *store.Dir, _ *plan.Plan) {
-				other, err := d.ReadSecret("pki/apiserver-kubelet-client.key")
+				k, err := pki.GenerateKey(pki.ECDSAP256, nil)
+				if err != nil {
+					t.Fatal(err)
+				}
+				other, err := pki.MarshalPrivateKey(k)
 				if err != nil {
 					t.Fatal(err)
 				}
@@ -185,9 +189,9 @@ func problemCases() []problemCase {
 			planAfter: func(t *testing.T) *plan.Plan { return fastPlan(t, "10.0.0.99") },
 		},
 		{
-			name: "kubeconfig trusting another CA", renew: "controller-manager", file: "controller-manager.conf", reason: "does not trust pki/ca.crt",
+			name: "kubeconfig trusting another CA", renew: "nodes/cp-1/controller-manager", file: "nodes/cp-1/controller-manager.conf", reason: "does not trust pki/ca.crt",
 			breakIt: func(t *testing.T, d *store.Dir, _ *plan.Plan) {
-				data, err := d.ReadSecret("controller-manager.conf")
+				data, err := d.ReadSecret("nodes/cp-1/controller-manager.conf")
 				if err != nil {
 					t.Fatal(err)
 				}
@@ -200,7 +204,7 @@ func problemCases() []problemCase {
 				if err != nil {
 					t.Fatal(err)
 				}
-				if err := d.ReplaceSecret("controller-manager.conf", out); err != nil {
+				if err := d.ReplaceSecret("nodes/cp-1/controller-manager.conf", out); err != nil {
 					t.Fatal(err)
 				}
 			},
@@ -418,15 +422,8 @@ func TestRenewNewKey(t *testing.T) {
 	if sum := runInit(t, d, p, clock(t0.Add(2*time.Hour))); sum.Count(provision.Kept) != len(sum) {
 		t.Errorf("Init after Renew: %v", sum)
 	}
-	// A CA keeps its key: a new CA key is a rotation, not a renewal.
-	if _, err := provision.Renew(d, p, []string{plan.ClusterCA}, true, clock(t0)); err == nil {
-		t.Error("Renew of a CA with a new key succeeded")
-	}
-	if _, err := provision.Renew(d, p, []string{"bootstrap-kubelet"}, false, clock(t0)); err == nil {
-		t.Error("Renew of the token kubeconfig succeeded")
-	}
-	if _, err := provision.Renew(d, p, []string{"no-such-cert"}, false, clock(t0)); err == nil {
-		t.Error("Renew of an unknown name succeeded")
+	if _, err := provision.Renew(d, p, []string{"no-such-cert"}, false, clock(t0)); !errors.Is(err, provision.ErrUnknownName) {
+		t.Errorf("Renew of an unknown name: %v", err)
 	}
 }
 
@@ -460,7 +457,7 @@ func TestInitRefusesOtherProblems(t *testing.T) {
 		name, file string
 		breakIt    func(t *testing.T, d *store.Dir)
 	}{
-		{"leaf without its CA", "pki/apiserver.crt", func(t *testing.T, d *store.Dir) {
+		{"leaf without its CA", "pki/ca.crt", func(t *testing.T, d *store.Dir) {
 			for _, f := range []string{"pki/ca.crt", "pki/ca.key"} {
 				if err := os.Remove(d.Path(f)); err != nil {
 					t.Fatal(err)
@@ -506,13 +503,16 @@ func TestInitRefusesOtherProblems(t *testing.T) {
 				t.Fatal(err)
 			}
 		}},
-		{"kubeconfig for another server", "scheduler.conf", func(t *testing.T, d *store.Dir) {
-			data, _ := d.ReadSecret("scheduler.conf")
+		{"kubeconfig for another server", "nodes/cp-1/scheduler.conf", func(t *testing.T, d *store.Dir) {
+			data, err := d.ReadSecret("nodes/cp-1/scheduler.conf")
+			if err != nil {
+				t.Fatal(err)
+			}
 			moved, err := kubeconfig.WithServer(data, "https://10.9.9.9:6443")
 			if err != nil {
 				t.Fatal(err)
 			}
-			if err := d.ReplaceSecret("scheduler.conf", moved); err != nil {
+			if err := d.ReplaceSecret("nodes/cp-1/scheduler.conf", moved); err != nil {
 				t.Fatal(err)
 			}
 		}},

@@ -10,7 +10,6 @@ import (
 	"github.com/bulwark-k8s/bulwark/bootstraptoken"
 	"github.com/bulwark-k8s/bulwark/kubeconfig"
 	"github.com/bulwark-k8s/bulwark/layout"
-	"github.com/bulwark-k8s/bulwark/pki"
 	"github.com/bulwark-k8s/bulwark/plan"
 	"github.com/bulwark-k8s/bulwark/store"
 )
@@ -30,16 +29,24 @@ func ListTokenManifests(d *store.Dir) ([]TokenFile, error) {
 	var out []TokenFile
 	for _, f := range files {
 		base := path.Base(f)
-		if path.Dir(f) != "cluster" || !strings.HasPrefix(base, "bootstrap-token-") || !strings.HasSuffix(base, ".yaml") {
+		if layout.Classify(f) != layout.TokenSecret {
 			continue
 		}
 		data, err := d.ReadSecret(f)
 		if err != nil {
-			return nil, fmt.Errorf("failed to read %s: %w", f, err)
+			if errors.Is(err, store.ErrUnsafe) {
+				return nil, err
+			}
+			return nil, &Problem{Code: CodeUnreadable, File: f, Reason: "cannot be read: " + err.Error(), Cause: err}
 		}
 		t, err := bootstraptoken.UnmarshalSecret(data)
 		if err != nil {
-			return nil, &Problem{File: f, Reason: err.Error(), Fix: "bulwark token delete " + strings.TrimSuffix(strings.TrimPrefix(base, "bootstrap-token-"), ".yaml")}
+			id := strings.TrimSuffix(strings.TrimPrefix(base, layout.TokenSecretPrefix), ".yaml")
+			fix := ""
+			if bootstraptoken.ValidID(id) {
+				fix = fixer{args: DirArgs(d.Root())}.tokenDelete(id)
+			}
+			return nil, &Problem{Code: CodeBadTokenSecret, File: f, Reason: err.Error(), Fix: fix}
 		}
 		out = append(out, TokenFile{File: f, Token: t})
 	}
@@ -54,13 +61,16 @@ func tokenKubeconfigFile(id string) string {
 // CreateToken makes a new bootstrap token offline: its Secret manifest
 // under cluster/ and a bootstrap kubeconfig that carries it.
 func CreateToken(d *store.Dir, p *plan.Plan, ttl time.Duration, usages, groups []string, description string, opts Options) (bootstraptoken.Token, Summary, error) {
-	caData, err := d.Read(clusterCA(p).CertFile())
-	if err != nil {
-		return bootstraptoken.Token{}, nil, fmt.Errorf("%s is missing: run `bulwark init` first", clusterCA(p).CertFile())
+	ca, err := readCert(d, clusterCA(p).CertFile())
+	if err := firstFatal(err); err != nil {
+		return bootstraptoken.Token{}, nil, err
 	}
-	ca, err := pki.ParseCert(caData)
 	if err != nil {
-		return bootstraptoken.Token{}, nil, &Problem{File: clusterCA(p).CertFile(), Reason: "is not a valid PEM certificate"}
+		return bootstraptoken.Token{}, nil, Problems{{Code: problemCode(err, CodeCorruptCert), File: clusterCA(p).CertFile(), Reason: reasonOf(err),
+			Fix: fixFor(err, fixer{args: opts.FixArgs}.renew(false, plan.ClusterCA))}}
+	}
+	if ca == nil {
+		return bootstraptoken.Token{}, nil, fmt.Errorf("%s is missing: run `bulwark init%s` first", clusterCA(p).CertFile(), opts.FixArgs)
 	}
 	tok, err := bootstraptoken.New(opts.now(), ttl, usages, groups, description)
 	if err != nil {
@@ -75,13 +85,19 @@ func CreateToken(d *store.Dir, p *plan.Plan, ttl time.Duration, usages, groups [
 		return bootstraptoken.Token{}, nil, err
 	}
 	manifestFile, kcFile := layout.TokenSecretFile(tok.ID), tokenKubeconfigFile(tok.ID)
-	if err := d.CreateSecret(manifestFile, secret); err != nil {
+	b := d.NewBatch()
+	b.Add(store.File{Rel: manifestFile, Data: secret, Secret: true, Stage: stageKeys})
+	b.Add(store.File{Rel: kcFile, Data: kc, Secret: true, Stage: stageCerts})
+	sum := Summary{{File: manifestFile, Action: Created}, {File: kcFile, Action: Created}}
+	fixed, err := fixModes(d, b)
+	if err != nil {
+		b.Discard()
 		return bootstraptoken.Token{}, nil, err
 	}
-	if err := d.CreateSecret(kcFile, kc); err != nil {
+	if err := b.Commit(); err != nil {
 		return bootstraptoken.Token{}, nil, err
 	}
-	return tok, Summary{{File: manifestFile, Action: Created}, {File: kcFile, Action: Created}}, nil
+	return tok, sortSummary(append(sum, fixed...)), nil
 }
 
 func clusterCA(p *plan.Plan) plan.CA {
@@ -99,7 +115,10 @@ func DeleteToken(d *store.Dir, id string) (Summary, error) {
 		return nil, fmt.Errorf("invalid token ID %q (want 6 characters [a-z0-9])", id)
 	}
 	manifestFile := layout.TokenSecretFile(id)
-	var sum Summary
+	var (
+		sum    Summary
+		remove []store.File
+	)
 	ok, err := d.Exists(manifestFile)
 	if err != nil {
 		return nil, err
@@ -110,9 +129,7 @@ func DeleteToken(d *store.Dir, id string) (Summary, error) {
 			return nil, err
 		}
 		if carries {
-			if err := d.Remove(f); err != nil {
-				return nil, err
-			}
+			remove = append(remove, store.File{Rel: f, Remove: true})
 			sum = append(sum, Result{File: f, Action: Removed})
 		}
 	}
@@ -120,10 +137,13 @@ func DeleteToken(d *store.Dir, id string) (Summary, error) {
 		return nil, fmt.Errorf("%w: %q", ErrNoToken, id)
 	}
 	if ok {
-		if err := d.Remove(manifestFile); err != nil {
-			return nil, err
-		}
+		// The Secret goes last: a kubeconfig is never left with a token
+		// whose Secret is gone.
+		remove = append(remove, store.File{Rel: manifestFile, Remove: true, Stage: 1})
 		sum = append(sum, Result{File: manifestFile, Action: Removed})
+	}
+	if err := d.WriteBatch(remove); err != nil {
+		return nil, err
 	}
 	return sum, nil
 }
@@ -135,7 +155,10 @@ func kubeconfigCarries(d *store.Dir, file, id string) (bool, error) {
 	}
 	data, err := d.ReadSecret(file)
 	if err != nil {
-		return false, err
+		if errors.Is(err, store.ErrUnsafe) {
+			return false, err
+		}
+		return false, nil
 	}
 	kc, err := kubeconfig.Parse(data)
 	if err != nil {

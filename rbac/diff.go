@@ -5,6 +5,7 @@ import (
 	"slices"
 	"strings"
 
+	"github.com/bulwark-k8s/bulwark/finding"
 	rbacv1 "k8s.io/api/rbac/v1"
 )
 
@@ -57,9 +58,9 @@ func (s Scoped) String() string {
 
 // Risk is a risky permission a subject gains, from bulwark's lint table.
 type Risk struct {
-	ID       string   `json:"id"`
-	Severity Severity `json:"severity"`
-	Title    string   `json:"title"`
+	ID       string           `json:"id"`
+	Severity finding.Severity `json:"severity"`
+	Title    string           `json:"title"`
 }
 
 // Change is a permission a subject gained or lost.
@@ -93,8 +94,8 @@ type DiffReport struct {
 }
 
 // MaxRisk is the most serious risk of any gain, "" when none.
-func (d *DiffReport) MaxRisk() Severity {
-	var max Severity
+func (d *DiffReport) MaxRisk() finding.Severity {
+	var max finding.Severity
 	for _, s := range d.Subjects {
 		for _, c := range s.Gained {
 			for _, r := range c.Risks {
@@ -524,14 +525,14 @@ func (p *Permission) rule() rbacv1.PolicyRule {
 // grant of everything, or any gain of the groups of every user.
 func risks(c *Change) []Risk {
 	var out []Risk
-	add := func(id, title string, sev Severity) {
+	add := func(id, title string, sev finding.Severity) {
 		if !slices.ContainsFunc(out, func(r Risk) bool { return r.ID == id }) {
 			out = append(out, Risk{ID: id, Severity: sev, Title: title})
 		}
 	}
 	p := &c.Permission
 	if p.Verb == rbacv1.VerbAll && p.APIGroup == rbacv1.APIGroupAll && p.Resource == rbacv1.ResourceAll && p.Name == "" && p.URL == "" {
-		add("RBAC016", "grants every permission on every resource", Critical)
+		add(idEverything, "grants every permission on every resource", finding.Critical)
 	}
 	for _, g := range riskyGrants {
 		ns := c.Namespace
@@ -568,9 +569,9 @@ func risks(c *Change) []Risk {
 func subjectRisks(s rbacv1.Subject) []Risk {
 	switch {
 	case s.Kind == rbacv1.GroupKind && s.Name == GroupUnauthenticated, s.Kind == rbacv1.UserKind && s.Name == UserAnonymous:
-		return []Risk{{ID: "RBAC010", Severity: Critical, Title: "grants anonymous requests"}}
+		return []Risk{{ID: idAnonymous, Severity: finding.Critical, Title: "grants anonymous requests"}}
 	case s.Kind == rbacv1.GroupKind && s.Name == GroupAuthenticated:
-		return []Risk{{ID: "RBAC011", Severity: High, Title: "grants every authenticated user"}}
+		return []Risk{{ID: idAuthenticated, Severity: finding.High, Title: "grants every authenticated user"}}
 	}
 	return nil
 }

@@ -8,6 +8,7 @@ import (
 
 	rbacv1 "k8s.io/api/rbac/v1"
 
+	"github.com/bulwark-k8s/bulwark/finding"
 	"github.com/bulwark-k8s/bulwark/rbac"
 	"github.com/bulwark-k8s/bulwark/rbac/rbactest"
 )
@@ -109,7 +110,7 @@ roleRef: {apiGroup: rbac.authorization.k8s.io, kind: ClusterRole, name: secrets}
 subjects: [{kind: User, name: alice}]
 `))
 	d := rbac.Diff(rbac.Compile(old, rbac.Options{}), rbac.Compile(new, rbac.Options{}))
-	if d.MaxRisk() != rbac.High || d.Lost != 0 {
+	if d.MaxRisk() != finding.High || d.Lost != 0 {
 		t.Fatalf("max risk %q, %d lost", d.MaxRisk(), d.Lost)
 	}
 	for _, sd := range d.Subjects {

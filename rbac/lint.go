@@ -1,45 +1,18 @@
 package rbac
 
 import (
-	"encoding/json"
 	"fmt"
 	"io"
 	"slices"
 	"sort"
 	"strings"
-	"text/tabwriter"
 
 	rbacv1 "k8s.io/api/rbac/v1"
+	"k8s.io/apiserver/pkg/authentication/serviceaccount"
+	bootstrapapi "k8s.io/cluster-bootstrap/token/api"
+
+	"github.com/bulwark-k8s/bulwark/finding"
 )
-
-// Severity grades a finding; the same scale as bulwark's audit.
-type Severity string
-
-// Severities, from the least to the most serious.
-const (
-	Info     Severity = "info"
-	Low      Severity = "low"
-	Medium   Severity = "medium"
-	High     Severity = "high"
-	Critical Severity = "critical"
-)
-
-var severities = []Severity{Info, Low, Medium, High, Critical}
-
-// ParseSeverity reads a severity name.
-func ParseSeverity(s string) (Severity, error) {
-	for _, v := range severities {
-		if string(v) == s {
-			return v, nil
-		}
-	}
-	return "", fmt.Errorf("unknown severity %q (want info, low, medium, high or critical)", s)
-}
-
-// AtLeast reports whether s is as serious as min or more.
-func (s Severity) AtLeast(min Severity) bool {
-	return slices.Index(severities, s) >= slices.Index(severities, min)
-}
 
 // Scopes of a risky grant: where a binding must grant it for it to count.
 const (
@@ -52,7 +25,7 @@ const (
 // a binding grants any of the actions in its scope.
 type riskyGrant struct {
 	id, title   string
-	severity    Severity
+	severity    finding.Severity
 	scope       string
 	actions     []Action
 	remediation string
@@ -71,36 +44,53 @@ func acts(verbs []string, group string, resources ...string) []Action {
 
 func concat(ls ...[]Action) []Action { return slices.Concat(ls...) }
 
+// grantCIS are the CIS recommendations of the risky grants.
+var grantCIS = map[string]string{"RBAC001": "5.1.2", "RBAC002": "5.1.8", "RBAC003": "5.1.8", "RBAC004": "5.1.8", "RBAC005": "5.1.4",
+	"RBAC006": "5.1.10", "RBAC007": "5.1.4", "RBAC008": "5.1.11", "RBAC009": "5.1.13"}
+
+// grantTitles state each risky grant as the problem it is.
+var grantTitles = map[string]string{
+	"RBAC001": "a binding lets its subjects read Secrets cluster-wide",
+	"RBAC002": "a binding lets its subjects escalate: create or change roles with permissions they do not hold",
+	"RBAC003": "a binding lets its subjects bind any role, including ones with permissions they do not hold",
+	"RBAC004": "a binding lets its subjects impersonate users, groups or service accounts",
+	"RBAC005": "a binding lets its subjects run commands in Pods (pods/exec, pods/attach)",
+	"RBAC006": "a binding lets its subjects reach every kubelet's API through nodes/proxy (exec in any Pod on the node)",
+	"RBAC007": "a binding lets its subjects create Pods or workloads in kube-system (and so run as any of its service accounts)",
+	"RBAC008": "a binding lets its subjects approve certificate signing requests",
+	"RBAC009": "a binding lets its subjects mint service-account tokens (serviceaccounts/token)",
+}
+
 // riskyGrants is the table of permissions that amount to (or open a path
 // to) control of the cluster or of its secrets.
 var riskyGrants = []riskyGrant{
-	{"RBAC001", "reads Secrets cluster-wide", High, clusterScope, acts([]string{"get", "list", "watch"}, "", "secrets"),
+	{"RBAC001", "reads Secrets cluster-wide", finding.High, clusterScope, acts([]string{"get", "list", "watch"}, "", "secrets"),
 		"grant Secret access per namespace with a RoleBinding, and per Secret with resourceNames"},
-	{"RBAC002", "may escalate: create or change roles with permissions it does not hold", Critical, anyScope, acts([]string{"escalate"}, rbacv1.GroupName, "roles", "clusterroles"),
+	{"RBAC002", "may escalate: create or change roles with permissions it does not hold", finding.Critical, anyScope, acts([]string{"escalate"}, rbacv1.GroupName, "roles", "clusterroles"),
 		"remove the escalate verb; only cluster administrators need it"},
-	{"RBAC003", "may bind any role, including ones with permissions it does not hold", Critical, anyScope, acts([]string{"bind"}, rbacv1.GroupName, "roles", "clusterroles"),
+	{"RBAC003", "may bind any role, including ones with permissions it does not hold", finding.Critical, anyScope, acts([]string{"bind"}, rbacv1.GroupName, "roles", "clusterroles"),
 		"remove the bind verb, or restrict it with resourceNames to the roles it may hand out"},
-	{"RBAC004", "may impersonate users, groups or service accounts", Critical, anyScope,
+	{"RBAC004", "may impersonate users, groups or service accounts", finding.Critical, anyScope,
 		concat(acts([]string{"impersonate"}, "", "users", "groups", "serviceaccounts"), acts([]string{"impersonate"}, "authentication.k8s.io", "uids", "userextras")),
 		"remove impersonate, or restrict it with resourceNames to the identities needed"},
-	{"RBAC005", "may run commands in Pods (pods/exec, pods/attach)", High, anyScope, acts([]string{"create", "get"}, "", "pods/exec", "pods/attach"),
+	{"RBAC005", "may run commands in Pods (pods/exec, pods/attach)", finding.High, anyScope, acts([]string{"create", "get"}, "", "pods/exec", "pods/attach"),
 		"grant exec only to the few who debug, per namespace"},
-	{"RBAC006", "may reach every kubelet's API through nodes/proxy (exec in any Pod on the node)", Critical, anyScope, acts([]string{"get", "create", "*"}, "", "nodes/proxy"),
+	{"RBAC006", "may reach every kubelet's API through nodes/proxy (exec in any Pod on the node)", finding.Critical, anyScope, acts([]string{"get", "create", "*"}, "", "nodes/proxy"),
 		"remove nodes/proxy; monitoring needs nodes/metrics or nodes/stats only"},
-	{"RBAC007", "may create Pods or workloads in kube-system (and so run as any of its service accounts)", High, systemScope,
+	{"RBAC007", "may create Pods or workloads in kube-system (and so run as any of its service accounts)", finding.High, systemScope,
 		concat(acts([]string{"create"}, "", "pods", "replicationcontrollers"), acts([]string{"create"}, "apps", "deployments", "daemonsets", "statefulsets", "replicasets"), acts([]string{"create"}, "batch", "jobs", "cronjobs")),
 		"keep workload creation in kube-system to cluster administrators"},
-	{"RBAC008", "may approve certificate signing requests", High, anyScope, acts([]string{"update", "patch"}, "certificates.k8s.io", "certificatesigningrequests/approval"),
+	{"RBAC008", "may approve certificate signing requests", finding.High, anyScope, acts([]string{"update", "patch"}, "certificates.k8s.io", "certificatesigningrequests/approval"),
 		"leave CSR approval to the controller manager and administrators; restrict signers with resourceNames on signers/approve"},
-	{"RBAC009", "may mint service-account tokens (serviceaccounts/token)", High, anyScope, acts([]string{"create"}, "", "serviceaccounts/token"),
+	{"RBAC009", "may mint service-account tokens (serviceaccounts/token)", finding.High, anyScope, acts([]string{"create"}, "", "serviceaccounts/token"),
 		"grant token creation per service account with resourceNames, in its namespace only"},
 }
 
 // Finding is one problem in a policy.
 type Finding struct {
-	ID       string   `json:"id"`
-	Severity Severity `json:"severity"`
-	Title    string   `json:"title"`
+	ID       string           `json:"id"`
+	Severity finding.Severity `json:"severity"`
+	Title    string           `json:"title"`
 	// Object is the binding or role at fault, Source where it came from.
 	Object Ref    `json:"object"`
 	Source string `json:"source,omitempty"`
@@ -120,6 +110,11 @@ type LintOptions struct {
 	// IncludeBuiltin lints the objects of the built-in policy too (they
 	// grant system components what they need, much of it risky).
 	IncludeBuiltin bool
+	// KubeletClients are the users the API server reaches kubelets as (its
+	// --kubelet-client-certificate's CN): the built-in
+	// system:kubelet-api-admin role bound to them is its designed use
+	// (info); to anyone else it is a risky grant. Empty: any user.
+	KubeletClients []string
 }
 
 // LintReport is the outcome of Lint.
@@ -152,7 +147,7 @@ func (e *Engine) Lint(opts LintOptions) LintReport {
 			continue
 		}
 		rep.Bindings++
-		e.lintBinding(b, p.Source(b.ref), &rep)
+		e.lintBinding(b, p.Source(b.ref), opts, &rep)
 	}
 	for i := range p.ClusterRoles {
 		cr := &p.ClusterRoles[i]
@@ -176,13 +171,13 @@ func (e *Engine) Lint(opts LintOptions) LintReport {
 	}
 	for _, pr := range e.Problems() {
 		if pr.Kind == ProblemAggregation {
-			rep.Findings = append(rep.Findings, Finding{ID: "RBAC014", Severity: Low, Title: "ClusterRole aggregation cannot be computed reliably",
+			rep.Findings = append(rep.Findings, Finding{ID: "RBAC014", Severity: finding.Low, Title: "ClusterRole aggregation cannot be computed reliably",
 				Object: pr.Object, Source: p.Source(pr.Object), Detail: pr.Msg, Remediation: "fix the selector, or break the cycle between aggregated roles"})
 		}
 	}
 	sort.SliceStable(rep.Findings, func(i, j int) bool {
 		a, b := rep.Findings[i], rep.Findings[j]
-		if ra, rb := slices.Index(severities, a.Severity), slices.Index(severities, b.Severity); ra != rb {
+		if ra, rb := a.Severity.Rank(), b.Severity.Rank(); ra != rb {
 			return ra > rb
 		}
 		return a.ID < b.ID
@@ -203,7 +198,7 @@ func (e *Engine) rbList() []*binding {
 	return out
 }
 
-func (e *Engine) lintBinding(b *binding, src string, rep *LintReport) {
+func (e *Engine) lintBinding(b *binding, src string, opts LintOptions, rep *LintReport) {
 	scope := "cluster-wide"
 	if b.ref.Namespace != "" {
 		scope = "namespace " + b.ref.Namespace
@@ -214,26 +209,26 @@ func (e *Engine) lintBinding(b *binding, src string, rep *LintReport) {
 			live = append(live, normalSubject(s))
 			continue
 		}
-		rep.Findings = append(rep.Findings, Finding{ID: "RBAC013", Severity: Low, Title: "subject matches no one", Object: b.ref, Source: src,
+		rep.Findings = append(rep.Findings, Finding{ID: "RBAC013", Severity: finding.Low, Title: "subject matches no one", Object: b.ref, Source: src,
 			Subjects: []rbacv1.Subject{s}, Detail: fmt.Sprintf("subject %d (%s %q) can never match a user: a ServiceAccount in a ClusterRoleBinding needs a namespace, and kinds are User, Group or ServiceAccount", i, s.Kind, s.Name),
 			Remediation: "fix or remove the subject"})
 	}
 	for _, s := range live {
 		if s.Kind == rbacv1.GroupKind && (s.Name == GroupUnauthenticated) || s.Kind == rbacv1.UserKind && s.Name == UserAnonymous {
-			rep.Findings = append(rep.Findings, Finding{ID: "RBAC010", Severity: Critical, Title: "grants anonymous requests", Object: b.ref, Source: src,
+			rep.Findings = append(rep.Findings, Finding{ID: idAnonymous, Severity: finding.Critical, Title: "grants anonymous requests", Object: b.ref, Source: src,
 				Subjects: []rbacv1.Subject{s}, Role: &b.roleRef, Scope: scope,
 				Detail:      fmt.Sprintf("binds %s to %s %s: every unauthenticated request gets it", b.roleRef, s.Kind, s.Name),
 				Remediation: "bind named users, groups or service accounts instead"})
 		}
-		if s.Kind == rbacv1.GroupKind && (s.Name == GroupAuthenticated) {
-			rep.Findings = append(rep.Findings, Finding{ID: "RBAC011", Severity: High, Title: "grants every authenticated user", Object: b.ref, Source: src,
+		if s.Kind == rbacv1.GroupKind && (s.Name == GroupAuthenticated) && !discoveryRoles[b.roleRef.Name] {
+			rep.Findings = append(rep.Findings, Finding{ID: idAuthenticated, Severity: finding.High, Title: "grants every authenticated user", Object: b.ref, Source: src,
 				Subjects: []rbacv1.Subject{s}, Role: &b.roleRef, Scope: scope,
 				Detail:      fmt.Sprintf("binds %s to group %s: every user, node and service account of the cluster gets it", b.roleRef, s.Name),
 				Remediation: "bind named users, groups or service accounts instead"})
 		}
 	}
 	if b.role == nil {
-		rep.Findings = append(rep.Findings, Finding{ID: "RBAC012", Severity: Medium, Title: "binds a missing role", Object: b.ref, Source: src,
+		rep.Findings = append(rep.Findings, Finding{ID: "RBAC012", Severity: finding.Medium, Title: "binds a missing role", Object: b.ref, Source: src,
 			Subjects: live, Role: &b.roleRef, Scope: scope,
 			Detail:      fmt.Sprintf("%s: whoever later creates a role of that name grants it to these subjects", b.missing),
 			Remediation: "remove the binding, or create the role it names"})
@@ -244,14 +239,33 @@ func (e *Engine) lintBinding(b *binding, src string, rep *LintReport) {
 	}
 	for i, r := range b.role.rules {
 		if slices.Contains(r.Verbs, "*") && slices.Contains(r.APIGroups, "*") && slices.Contains(r.Resources, "*") && len(r.ResourceNames) == 0 {
-			// One finding says it all; the table's would repeat it.
+			// One finding says it all; the table's would repeat it. Named
+			// users and groups with full control are the cluster's
+			// administrators (an inventory); a workload identity or a
+			// broad group with it is a takeover waiting to happen.
 			n := i
-			rep.Findings = append(rep.Findings, Finding{ID: "RBAC016", Severity: Critical, Title: "grants every permission on every resource", Object: b.ref, Source: src,
+			id, sev, title := idAdmins, finding.Info, "gives named users or groups every permission (administrators)"
+			if slices.ContainsFunc(live, broadSubject) {
+				id, sev, title = idEverything, finding.Critical, "grants every permission on every resource to a workload identity or a broad group"
+			}
+			rep.Findings = append(rep.Findings, Finding{ID: id, Severity: sev, Title: title, Object: b.ref, Source: src,
 				Subjects: live, Role: &b.role.ref, Rule: &n, Scope: scope,
 				Detail:      fmt.Sprintf("%s grants %s every verb on every resource (%s) through %s rule %d %s", b.ref, subjectList(live), scope, b.role.ref, i, FormatRule(r)),
 				Remediation: "keep full control to a break-glass group of administrators; grant others the roles they need"})
 			return
 		}
+	}
+	if b.role.ref.Kind == KindClusterRole && b.role.ref.Name == kubeletAPIAdmin && !slices.ContainsFunc(live, func(s rbacv1.Subject) bool {
+		return s.Kind != rbacv1.UserKind || len(opts.KubeletClients) > 0 && !slices.Contains(opts.KubeletClients, s.Name)
+	}) {
+		// The built-in role exists for the API server's kubelet client
+		// (its --kubelet-client-certificate, a User): that is its designed
+		// use, not a risky grant.
+		rep.Findings = append(rep.Findings, Finding{ID: idKubeletAPI, Severity: finding.Info, Title: "a user holds the kubelet API (system:kubelet-api-admin)", Object: b.ref, Source: src,
+			Subjects: live, Role: &b.role.ref, Scope: scope,
+			Detail:      fmt.Sprintf("%s grants %s the kubelet API through %s: it should be the API server's kubelet client only", b.ref, subjectList(live), b.role.ref),
+			Remediation: "bind system:kubelet-api-admin only to the identity of the API server's --kubelet-client-certificate"})
+		return
 	}
 	for _, g := range riskyGrants {
 		switch g.scope {
@@ -275,6 +289,28 @@ func (e *Engine) lintBinding(b *binding, src string, rep *LintReport) {
 		}
 		rep.Findings = append(rep.Findings, f)
 	}
+}
+
+// kubeletAPIAdmin is the built-in ClusterRole for the API server's access
+// to kubelets.
+const kubeletAPIAdmin = "system:kubelet-api-admin"
+
+// discoveryRoles are the built-in roles Kubernetes itself binds to
+// system:authenticated: binding them again gives nothing new.
+var discoveryRoles = map[string]bool{"system:basic-user": true, "system:discovery": true, "system:public-info-viewer": true}
+
+// broadSubject reports whether a subject is a workload identity or a group
+// that holds many of them: service accounts, their groups, nodes,
+// bootstrap tokens, every authenticated or anonymous user.
+func broadSubject(s rbacv1.Subject) bool {
+	if s.Kind == rbacv1.ServiceAccountKind {
+		return true
+	}
+	if s.Kind == rbacv1.UserKind {
+		return strings.HasPrefix(s.Name, serviceaccount.ServiceAccountUsernamePrefix) || strings.HasPrefix(s.Name, NodePrefix) || s.Name == UserAnonymous
+	}
+	return strings.HasPrefix(s.Name, serviceaccount.AllServiceAccountsGroup) || s.Name == GroupNodes || strings.HasPrefix(s.Name, bootstrapapi.BootstrapDefaultGroup) ||
+		s.Name == GroupAuthenticated || s.Name == GroupUnauthenticated
 }
 
 // allows returns the first rule that allows one of the actions.
@@ -315,116 +351,95 @@ func lintWildcards(r Ref, src string, rules []rbacv1.PolicyRule, rep *LintReport
 		if len(where) == 0 {
 			continue
 		}
-		sev := Medium
+		sev := finding.Medium
 		if slices.Contains(rule.Verbs, "*") && slices.Contains(rule.Resources, "*") {
-			sev = High
+			sev = finding.High
 		}
 		n := i
-		rep.Findings = append(rep.Findings, Finding{ID: "RBAC015", Severity: sev, Title: "wildcard in a rule", Object: r, Source: src, Rule: &n,
+		rep.Findings = append(rep.Findings, Finding{ID: idWildcard, Severity: sev, Title: "wildcard in a rule", Object: r, Source: src, Rule: &n,
 			Detail:      fmt.Sprintf("rule %d %s has * in %s: it grants verbs and resources that do not exist yet, including future ones", i, FormatRule(rule), strings.Join(where, ", ")),
 			Remediation: "list the verbs, API groups and resources needed"})
 	}
 }
 
 // LintFormats are the report formats of LintReport.Write.
-var LintFormats = []string{"table", "json", "sarif"}
+var LintFormats = finding.Formats
+
+// Rules of lint beyond the risky-grant table.
+const (
+	idAnonymous     = "RBAC010"
+	idAuthenticated = "RBAC011"
+	idMissingRole   = "RBAC012"
+	idNoOne         = "RBAC013"
+	idAggregation   = "RBAC014"
+	idWildcard      = "RBAC015"
+	idEverything    = "RBAC016"
+	idAdmins        = "RBAC017"
+	idKubeletAPI    = "RBAC018"
+)
+
+// LintRules is lint's table of rules: every ID a lint finding has.
+func LintRules() []finding.Rule {
+	var out []finding.Rule
+	for _, g := range riskyGrants {
+		out = append(out, finding.Rule{ID: g.id, Severity: g.severity, CIS: grantCIS[g.id], Title: grantTitles[g.id], Remediation: g.remediation})
+	}
+	return append(out,
+		finding.Rule{ID: idAnonymous, Severity: finding.Critical, CIS: "5.1.1", Title: "a binding grants anonymous requests (system:anonymous or system:unauthenticated)", Remediation: "bind named users, groups or service accounts instead"},
+		finding.Rule{ID: idAuthenticated, Severity: finding.High, CIS: "5.1.1", Title: "a binding grants every authenticated user (system:authenticated) more than discovery", Remediation: "bind named users, groups or service accounts instead"},
+		finding.Rule{ID: idMissingRole, Severity: finding.Medium, Title: "a binding names a role that does not exist: whoever creates it later grants it", Remediation: "remove the binding, or create the role it names"},
+		finding.Rule{ID: idNoOne, Severity: finding.Low, Title: "a binding's subject matches no one", Remediation: "fix or remove the subject"},
+		finding.Rule{ID: idAggregation, Severity: finding.Low, Title: "ClusterRole aggregation cannot be computed reliably", Remediation: "fix the selector, or break the cycle between aggregated roles"},
+		finding.Rule{ID: idWildcard, Severity: finding.Medium, CIS: "5.1.3", Title: "a role rule has a wildcard: it grants verbs or resources that do not exist yet (high when every verb on every resource)", Remediation: "list the verbs, API groups and resources needed"},
+		finding.Rule{ID: idEverything, Severity: finding.Critical, CIS: "5.1.1", Title: "a binding gives a workload identity or a broad group every permission on every resource", Remediation: "keep full control to a break-glass group of administrators; grant workloads the roles they need"},
+		finding.Rule{ID: idAdmins, Severity: finding.Info, CIS: "5.1.1", Title: "a binding gives named users or groups every permission (the cluster's administrators)", Remediation: "keep the list of administrators short and reviewed"},
+		finding.Rule{ID: idKubeletAPI, Severity: finding.Info, CIS: "5.1.10", Title: "a user holds the built-in system:kubelet-api-admin role (the API server's kubelet client)", Remediation: "bind system:kubelet-api-admin only to the identity of the API server's --kubelet-client-certificate"},
+	)
+}
+
+var lintRules = finding.NewRules(LintRules())
+
+// Report is the lint report in bulwark's one finding model (for SARIF,
+// JUnit and the table).
+func (r *LintReport) Report() *finding.Report {
+	rep := finding.NewReport(lintRules)
+	if r.Bindings+r.Roles > 0 {
+		for _, ru := range lintRules.All() {
+			rep.Check(ru.ID)
+		}
+	}
+	for _, f := range r.Findings {
+		file, _, _ := strings.Cut(f.Source, "#")
+		ru, _ := lintRules.Get(f.ID)
+		rep.Add(finding.Finding{ID: f.ID, Severity: f.Severity, Title: or(ru.Title, f.Title), Remediation: f.Remediation, CIS: ru.CIS,
+			Evidence: finding.Evidence{File: file, Object: f.Object.String(), Detail: f.Detail}})
+	}
+	rep.Checked = r.Bindings + r.Roles
+	return rep
+}
+
+func or(a, b string) string {
+	if a != "" {
+		return a
+	}
+	return b
+}
 
 // Write encodes the report in one of LintFormats.
-func (r *LintReport) Write(w io.Writer, format string) error {
-	switch format {
-	case "table":
-		tw := tabwriter.NewWriter(w, 0, 4, 2, ' ', 0)
-		fmt.Fprintln(tw, "SEVERITY\tID\tOBJECT\tTITLE\tDETAIL")
-		for _, f := range r.Findings {
-			fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\n", f.Severity, f.ID, f.Object, f.Title, f.Detail)
-		}
-		if err := tw.Flush(); err != nil {
+func (r *LintReport) Write(w io.Writer, format string, o finding.Output) error {
+	if format == "json" {
+		o.JSON = r
+	}
+	if o.Tool.Name == "" {
+		o.Tool.Name = "bulwark rbac lint"
+	}
+	if format == "table" {
+		rep := r.Report()
+		if err := rep.Write(w, format, o); err != nil {
 			return err
 		}
-		counts := map[Severity]int{}
-		for _, f := range r.Findings {
-			counts[f.Severity]++
-		}
-		_, err := fmt.Fprintf(w, "%d bindings and %d roles examined, %d findings: %d critical, %d high, %d medium, %d low, %d info\n",
-			r.Bindings, r.Roles, len(r.Findings), counts[Critical], counts[High], counts[Medium], counts[Low], counts[Info])
+		_, err := fmt.Fprintf(w, "%d bindings and %d roles examined\n", r.Bindings, r.Roles)
 		return err
-	case "json":
-		enc := json.NewEncoder(w)
-		enc.SetIndent("", "  ")
-		return enc.Encode(r)
-	case "sarif":
-		enc := json.NewEncoder(w)
-		enc.SetIndent("", "  ")
-		return enc.Encode(r.SARIF())
 	}
-	return fmt.Errorf("unknown format %q (want %s)", format, strings.Join(LintFormats, ", "))
-}
-
-func sarifLevel(s Severity) string {
-	switch s {
-	case Critical, High:
-		return "error"
-	case Medium, Low:
-		return "warning"
-	}
-	return "note"
-}
-
-// SARIF is the report as a SARIF 2.1.0 log, in the shape of bulwark
-// audit's.
-func (r *LintReport) SARIF() map[string]any {
-	rules := map[string]map[string]any{}
-	results := []map[string]any{}
-	for _, f := range r.Findings {
-		if _, ok := rules[f.ID]; !ok {
-			rules[f.ID] = map[string]any{
-				"id":               f.ID,
-				"shortDescription": map[string]any{"text": f.Title},
-				"help":             map[string]any{"text": f.Remediation},
-				"properties":       map[string]any{"severity": string(f.Severity)},
-			}
-		}
-		res := map[string]any{
-			"ruleId":  f.ID,
-			"level":   sarifLevel(f.Severity),
-			"message": map[string]any{"text": f.Title + ": " + f.Detail},
-		}
-		locs := []any{map[string]any{"logicalLocations": []any{map[string]any{"name": f.Object.String(), "kind": "resource"}}}}
-		if file, _, ok := strings.Cut(f.Source, "#"); ok && file != "" {
-			locs = []any{map[string]any{
-				"physicalLocation": map[string]any{"artifactLocation": map[string]any{"uri": fileURI(file)}},
-				"logicalLocations": []any{map[string]any{"name": f.Object.String(), "kind": "resource"}},
-			}}
-		}
-		res["locations"] = locs
-		results = append(results, res)
-	}
-	ids := make([]string, 0, len(rules))
-	for id := range rules {
-		ids = append(ids, id)
-	}
-	sort.Strings(ids)
-	ruleList := make([]any, 0, len(ids))
-	for _, id := range ids {
-		ruleList = append(ruleList, rules[id])
-	}
-	return map[string]any{
-		"$schema": "https://json.schemastore.org/sarif-2.1.0.json",
-		"version": "2.1.0",
-		"runs": []any{map[string]any{
-			"tool": map[string]any{"driver": map[string]any{
-				"name":           "bulwark",
-				"informationUri": "https://github.com/bulwark-k8s/bulwark",
-				"rules":          ruleList,
-			}},
-			"results": results,
-		}},
-	}
-}
-
-func fileURI(p string) string {
-	if strings.HasPrefix(p, "/") {
-		return "file://" + p
-	}
-	return p
+	return r.Report().Write(w, format, o)
 }

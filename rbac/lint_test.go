@@ -82,7 +82,7 @@ subjects: [{kind: User, name: carol}]
 		"risky-in-kube-system": {"RBAC010"},                                                                   // resourceNames make the Secret grant narrow
 		"to-everyone":          {"RBAC011"},
 		"dangling":             {"RBAC012"},
-		"admins":               {"RBAC016"},
+		"admins":               {"RBAC017"}, // named administrators: info (RBAC016 is for workloads and broad groups)
 		"narrow":               {"RBAC015"},
 		"system:node-proxier":  nil, // built in: skipped
 		"cluster-admin":        nil,

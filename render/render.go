@@ -7,12 +7,17 @@
 package render
 
 import (
+	"bytes"
+	"crypto/sha256"
 	"encoding/base64"
+	"encoding/hex"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"io"
+	"io/fs"
 	"path"
-	"regexp"
+	"slices"
 	"sort"
 	"strings"
 
@@ -32,7 +37,6 @@ import (
 	"github.com/bulwark-k8s/bulwark/internal/parallel"
 	"github.com/bulwark-k8s/bulwark/layout"
 	"github.com/bulwark-k8s/bulwark/plan"
-	"github.com/bulwark-k8s/bulwark/release"
 )
 
 // Options choose versions, images and where the folder sits on the hosts.
@@ -47,42 +51,30 @@ type Options struct {
 	EtcdVersion string
 }
 
-// Defaults: the releases bulwark is tested against.
-const (
-	DefaultImageRepository = "registry.k8s.io"
-)
+// DefaultImageRepository holds the images of the releases bulwark is
+// tested against.
+const DefaultImageRepository = config.DefaultImageRepository
 
-func (o Options) withDefaults() Options {
-	if o.Root == "" {
-		o.Root = layout.DefaultRoot
-	}
-	if o.KubernetesVersion == "" {
-		o.KubernetesVersion = release.Kubernetes
-	}
-	if o.ImageRepository == "" {
-		o.ImageRepository = DefaultImageRepository
-	}
-	if o.EtcdVersion == "" {
-		o.EtcdVersion = release.EtcdImageTag
-	}
-	return o
+// OptionsOf are the render options a configuration saves.
+func OptionsOf(r config.Render) Options {
+	return Options{Root: r.Root, KubernetesVersion: r.KubernetesVersion, ImageRepository: r.ImageRepository, EtcdVersion: r.EtcdVersion}
 }
 
-var versionRE = regexp.MustCompile(`^v\d+\.\d+\.\d+(-[0-9A-Za-z.-]+)?$`)
+func (o Options) settings() config.Render {
+	return config.Render{Root: o.Root, KubernetesVersion: o.KubernetesVersion, ImageRepository: o.ImageRepository, EtcdVersion: o.EtcdVersion}
+}
 
-// Validate checks options given by a user.
+func (o Options) withDefaults() Options {
+	r := o.settings()
+	r.SetDefaults()
+	return OptionsOf(r)
+}
+
+// Validate checks options given by a user, as the configuration's render
+// section is checked.
 func (o Options) Validate() error {
-	o = o.withDefaults()
-	if !path.IsAbs(o.Root) || path.Clean(o.Root) != o.Root {
-		return fmt.Errorf("root %q must be a clean absolute path", o.Root)
-	}
-	if !versionRE.MatchString(o.KubernetesVersion) {
-		return fmt.Errorf("kubernetes version %q is not of the form %s", o.KubernetesVersion, release.Kubernetes)
-	}
-	if strings.ContainsAny(o.ImageRepository, " :@") || o.ImageRepository == "" {
-		return fmt.Errorf("invalid image repository %q", o.ImageRepository)
-	}
-	return nil
+	r := o.withDefaults().settings()
+	return r.Validate()
 }
 
 // File is one rendered file, relative to the cluster folder.
@@ -91,57 +83,146 @@ type File struct {
 	Data []byte
 }
 
-// ManifestFile is where a component's static Pod manifest for a node goes:
-// kubeadm's manifests/<component>.yaml for a single node, one folder per
-// node otherwise.
+// ManifestFile is where a component's static Pod manifest for a host
+// goes: kubeadm's manifests/<component>.yaml in a folder for one host,
+// nodes/<host>/manifests/<component>.yaml in a folder for several.
 func ManifestFile(p *plan.Plan, comp hardening.Component, node string) string {
-	if len(nodeNames(p)) == 1 {
-		return "manifests/" + string(comp) + ".yaml"
-	}
-	return "manifests/" + node + "/" + string(comp) + ".yaml"
+	return p.NodeFile(node, layout.ManifestsDir+"/"+string(comp)+".yaml")
 }
 
-// nodeNames lists every host that runs a static Pod: control-plane nodes
-// and etcd members, without repeats.
-func nodeNames(p *plan.Plan) []string {
-	seen := map[string]bool{}
-	var names []string
-	for _, n := range append(append([]config.Node(nil), p.Config.ControlPlane...), p.Config.EtcdMembers...) {
-		if !seen[n.Name] {
-			seen[n.Name] = true
-			names = append(names, n.Name)
+// ManifestFiles lists every static Pod manifest of the plan, with its
+// component.
+func ManifestFiles(p *plan.Plan) map[string]hardening.Component {
+	out := map[string]hardening.Component{}
+	for _, m := range p.Config.EtcdMembers {
+		out[ManifestFile(p, hardening.Etcd, m.Name)] = hardening.Etcd
+	}
+	for _, n := range p.Config.ControlPlane {
+		for _, comp := range []hardening.Component{hardening.APIServer, hardening.ControllerManager, hardening.Scheduler} {
+			out[ManifestFile(p, comp, n.Name)] = comp
 		}
 	}
-	return names
+	return out
 }
 
-// Derived renders every file that follows from the plan alone: manifests,
+// Pod is one static Pod of one host. It mounts one folder, MountDir, at
+// the root: hard links to exactly the files its flags name, at their
+// paths under the root. A file replaced by rename reaches the running
+// container once its link is made again (a single file mounted on its
+// own would keep the old inode for the container's life), and the
+// container sees no other file of the folder.
+type Pod struct {
+	Node      string
+	Component hardening.Component
+	// Manifest is its file in the folder.
+	Manifest string
+	// MountDir is its folder of links (layout.MountDir).
+	MountDir string
+	// Inputs are the files of the folder its flags name, sorted.
+	Inputs []Input
+
+	pod *corev1.Pod
+}
+
+// Input is a file of the folder a Pod reads.
+type Input struct {
+	File string
+	// Reloaded: every flag that names the file is re-read by the running
+	// component (hardening.Setting.Reloaded). The others are in the
+	// Pod's inputs checksum.
+	Reloaded bool
+}
+
+// Link is the file of the folder that is the Pod's view of an input.
+func (p Pod) Link(in Input) string { return p.MountDir + "/" + in.File }
+
+// Reader reads a file of the folder as it is, or is about to be, written.
+// A missing file is an error satisfying errors.Is(err, fs.ErrNotExist).
+type Reader func(rel string) ([]byte, error)
+
+// Checksum is the Pod's InputsAnnotation: "sha256:" and the SHA-256 of
+// the name and content of every input the component reads only at start
+// (a missing one counts as missing). The content of each file goes in
+// through its own SHA-256.
+func (p Pod) Checksum(read Reader) (string, error) {
+	h := sha256.New()
+	for _, in := range p.Inputs {
+		if in.Reloaded {
+			continue
+		}
+		data, err := read(in.File)
+		switch {
+		case errors.Is(err, fs.ErrNotExist):
+			fmt.Fprintf(h, "%s\x00missing\n", in.File)
+		case err != nil:
+			return "", fmt.Errorf("failed to read %s, an input of %s: %w", in.File, p.Manifest, err)
+		default:
+			fmt.Fprintf(h, "%s\x00%x\n", in.File, sha256.Sum256(data))
+		}
+	}
+	return checksumPrefix + hex.EncodeToString(h.Sum(nil)), nil
+}
+
+const checksumPrefix = "sha256:"
+
+// checksumPlaceholder holds the place of a Pod's checksum in its encoded
+// manifest until the inputs are known: same length, a plain YAML scalar.
+var checksumPlaceholder = checksumPrefix + strings.Repeat("x", 2*sha256.Size)
+
+// Rendered is what Derived makes. Encoding the manifests is most of a
+// run's CPU time and needs only the plan, while their checksums need the
+// files they mount, which init writes at the same time: Derived encodes,
+// Files fills in the checksums.
+type Rendered struct {
+	Pods  []Pod
+	files []File
+	// manifest holds the index in files of each Pod's manifest.
+	manifest []int
+}
+
+// Files returns every rendered file, each manifest carrying its Pod's
+// checksum of inputs: the rendered files themselves, the others as read.
+// The Rendered can be used again.
+func (r *Rendered) Files(read Reader) ([]File, error) {
+	out := slices.Clone(r.files)
+	rendered := map[string][]byte{}
+	for i, f := range r.files {
+		if !slices.Contains(r.manifest, i) {
+			rendered[f.Path] = f.Data
+		}
+	}
+	own := func(rel string) ([]byte, error) {
+		if data, ok := rendered[rel]; ok {
+			return data, nil
+		}
+		return read(rel)
+	}
+	for i, pod := range r.Pods {
+		sum, err := pod.Checksum(own)
+		if err != nil {
+			return nil, err
+		}
+		f := &out[r.manifest[i]]
+		if bytes.Count(f.Data, []byte(checksumPlaceholder)) != 1 {
+			return nil, fmt.Errorf("render: %s does not hold one checksum placeholder", f.Path)
+		}
+		f.Data = bytes.Replace(f.Data, []byte(checksumPlaceholder), []byte(sum), 1)
+	}
+	return out, nil
+}
+
+// Derived renders every file that follows from the plan: manifests,
 // kubelet configuration, authentication configuration and audit policy.
 // They can be rendered again at will. The encryption configuration holds a
 // key and is made once, by EncryptionConfig.
-func Derived(p *plan.Plan, o Options) ([]File, error) {
+func Derived(p *plan.Plan, o Options) (*Rendered, error) {
 	if err := o.Validate(); err != nil {
 		return nil, err
 	}
 	o = o.withDefaults()
-	// Encoding YAML is most of a run's CPU time: each distinct Pod is
-	// encoded once (the controller manager's and the scheduler's are the
-	// same on every node), and the files are encoded on every core.
-	type podFile struct {
-		path string
-		pod  *corev1.Pod
-		same int // index of an equal Pod encoded before, or -1
-	}
-	var pods []podFile
+	var pods []Pod
 	add := func(ctx *hardening.Context, comp hardening.Component, node string) {
-		pf := podFile{path: ManifestFile(p, comp, node), pod: staticPod(ctx, comp, o), same: -1}
-		for i, q := range pods {
-			if q.same < 0 && equality.Semantic.DeepEqual(q.pod, pf.pod) {
-				pf.same = i
-				break
-			}
-		}
-		pods = append(pods, pf)
+		pods = append(pods, newPod(p, ctx, comp, node, o))
 	}
 	for _, m := range p.Config.EtcdMembers {
 		add(&hardening.Context{Root: o.Root, Plan: p, Member: m}, hardening.Etcd, m.Name)
@@ -152,15 +233,25 @@ func Derived(p *plan.Plan, o Options) ([]File, error) {
 			add(ctx, comp, n.Name)
 		}
 	}
+	// Each distinct Pod is encoded once, and the files are encoded on
+	// every core.
+	same := make([]int, len(pods)) // index of an equal Pod encoded before, or -1
 	var jobs []func() (File, error)
-	for _, pf := range pods {
-		if pf.same < 0 {
+	for i, pod := range pods {
+		same[i] = -1
+		for j := range i {
+			if same[j] < 0 && equality.Semantic.DeepEqual(pods[j].pod, pod.pod) {
+				same[i] = j
+				break
+			}
+		}
+		if same[i] < 0 {
 			jobs = append(jobs, func() (File, error) {
-				data, err := yaml.Marshal(pf.pod)
+				data, err := yaml.Marshal(pod.pod)
 				if err != nil {
-					return File{}, fmt.Errorf("failed to encode %s: %w", pf.path, err)
+					return File{}, fmt.Errorf("failed to encode %s: %w", pod.Manifest, err)
 				}
-				return File{Path: pf.path, Data: data}, nil
+				return File{Path: pod.Manifest, Data: data}, nil
 			})
 		}
 	}
@@ -189,13 +280,17 @@ func Derived(p *plan.Plan, o Options) ([]File, error) {
 	for _, f := range files {
 		encoded[f.Path] = f.Data
 	}
-	for _, pf := range pods {
-		if pf.same >= 0 {
-			files = append(files, File{Path: pf.path, Data: encoded[pods[pf.same].path]})
+	for i, pod := range pods {
+		if same[i] >= 0 {
+			files = append(files, File{Path: pod.Manifest, Data: encoded[pods[same[i]].Manifest]})
 		}
 	}
 	sort.SliceStable(files, func(i, j int) bool { return files[i].Path < files[j].Path })
-	return files, nil
+	r := &Rendered{Pods: pods, files: files}
+	for _, pod := range pods {
+		r.manifest = append(r.manifest, slices.IndexFunc(files, func(f File) bool { return f.Path == pod.Manifest }))
+	}
+	return r, nil
 }
 
 // Flags renders a component's command-line flags in table order.
@@ -235,17 +330,19 @@ func probe(comp hardening.Component) *corev1.Probe {
 	return get(corev1.URISchemeHTTPS, hardening.SchedulerPort, "/healthz")
 }
 
-func staticPod(ctx *hardening.Context, comp hardening.Component, o Options) *corev1.Pod {
+func newPod(p *plan.Plan, ctx *hardening.Context, comp hardening.Component, node string, o Options) Pod {
 	flags := Flags(ctx, comp)
-	vols, mounts := volumes(ctx, comp, flags)
+	pod := Pod{Node: node, Component: comp, Manifest: ManifestFile(p, comp, node),
+		MountDir: p.NodeFile(node, layout.MountDir("", string(comp))), Inputs: inputs(ctx, comp)}
 	t := true
 	f := false
-	return &corev1.Pod{
+	pod.pod = &corev1.Pod{
 		TypeMeta: metav1.TypeMeta{APIVersion: "v1", Kind: "Pod"},
 		ObjectMeta: metav1.ObjectMeta{
-			Name:      string(comp),
-			Namespace: metav1.NamespaceSystem,
-			Labels:    map[string]string{"component": string(comp), "tier": "control-plane", layout.ManagedByLabel: layout.ManagedBy},
+			Name:        string(comp),
+			Namespace:   metav1.NamespaceSystem,
+			Labels:      map[string]string{"component": string(comp), "tier": "control-plane", layout.ManagedByLabel: layout.ManagedBy},
+			Annotations: map[string]string{layout.InputsAnnotation: checksumPlaceholder},
 		},
 		Spec: corev1.PodSpec{
 			HostNetwork:       true,
@@ -264,11 +361,11 @@ func staticPod(ctx *hardening.Context, comp hardening.Component, o Options) *cor
 					corev1.ResourceCPU: resource.MustParse(cpuRequest(comp)),
 				}},
 				SecurityContext: &corev1.SecurityContext{AllowPrivilegeEscalation: &f, ReadOnlyRootFilesystem: &t},
-				VolumeMounts:    mounts,
 			}},
-			Volumes: vols,
 		},
 	}
+	pod.pod.Spec.Volumes, pod.pod.Spec.Containers[0].VolumeMounts = volumes(ctx.Root, comp, path.Join(ctx.Root, pod.MountDir))
+	return pod
 }
 
 func cpuRequest(comp hardening.Component) string {
@@ -281,35 +378,52 @@ func cpuRequest(comp hardening.Component) string {
 	return "100m"
 }
 
-// volumes mounts exactly the files the flags name, read-only, and the
+// inputs lists the files of the folder a component's flags name, each
+// marked reloaded when every flag naming it is.
+func inputs(ctx *hardening.Context, comp hardening.Component) []Input {
+	reloaded := map[string]bool{}
+	prefix := ctx.Root + "/"
+	for _, s := range hardening.For(comp) {
+		v := s.FlagValue(ctx)
+		rel, ok := strings.CutPrefix(v, prefix)
+		if !ok || strings.Contains(v, ",") {
+			continue
+		}
+		if r, seen := reloaded[rel]; seen {
+			reloaded[rel] = r && s.Reloaded
+		} else {
+			reloaded[rel] = s.Reloaded
+		}
+	}
+	out := make([]Input, 0, len(reloaded))
+	for f, r := range reloaded {
+		out = append(out, Input{File: f, Reloaded: r})
+	}
+	sort.Slice(out, func(i, j int) bool { return out[i].File < out[j].File })
+	return out
+}
+
+// FilesVolume is the volume of a Pod's folder of links.
+const FilesVolume = "files"
+
+// volumes mounts the Pod's folder of links read-only at the root, and the
 // folders the component writes. A component sees no key it does not use.
-func volumes(ctx *hardening.Context, comp hardening.Component, flags []string) ([]corev1.Volume, []corev1.VolumeMount) {
+func volumes(root string, comp hardening.Component, mountDir string) ([]corev1.Volume, []corev1.VolumeMount) {
 	var (
 		vols   []corev1.Volume
 		mounts []corev1.VolumeMount
-		seen   = map[string]bool{}
 	)
-	add := func(hostPath string, typ corev1.HostPathType, readOnly bool) {
-		if seen[hostPath] {
-			return
-		}
-		seen[hostPath] = true
-		name := volumeName(hostPath)
+	add := func(name, hostPath, mountPath string, typ corev1.HostPathType, readOnly bool) {
 		vols = append(vols, corev1.Volume{Name: name, VolumeSource: corev1.VolumeSource{HostPath: &corev1.HostPathVolumeSource{Path: hostPath, Type: &typ}}})
-		mounts = append(mounts, corev1.VolumeMount{Name: name, MountPath: hostPath, ReadOnly: readOnly})
+		mounts = append(mounts, corev1.VolumeMount{Name: name, MountPath: mountPath, ReadOnly: readOnly})
 	}
-	prefix := ctx.Root + "/"
-	for _, fl := range flags {
-		_, v, _ := strings.Cut(fl, "=")
-		if strings.HasPrefix(v, prefix) && !strings.Contains(v, ",") {
-			add(v, corev1.HostPathFile, true)
-		}
-	}
+	add(FilesVolume, mountDir, root, corev1.HostPathDirectory, true)
 	switch comp {
 	case hardening.Etcd:
-		add(layout.EtcdDataDir, corev1.HostPathDirectoryOrCreate, false)
+		add(volumeName(layout.EtcdDataDir), layout.EtcdDataDir, layout.EtcdDataDir, corev1.HostPathDirectoryOrCreate, false)
 	case hardening.APIServer:
-		add(path.Dir(layout.AuditLogPath), corev1.HostPathDirectoryOrCreate, false)
+		dir := path.Dir(layout.AuditLogPath)
+		add(volumeName(dir), dir, dir, corev1.HostPathDirectoryOrCreate, false)
 	}
 	return vols, mounts
 }
@@ -431,4 +545,62 @@ func ParseEncryptionConfig(data []byte) error {
 		}
 	}
 	return fmt.Errorf("does not encrypt Secrets (its first provider for secrets must not be identity)")
+}
+
+// OptionsFromManifest reads back, from a static Pod manifest bulwark rendered, the
+// options it was rendered with: the root (where the Pod mounts its folder
+// of links or, in a manifest of an earlier release that mounted files
+// one by one, the folder its pki/ files are in), the image repository and
+// its component's version (KubernetesVersion, or EtcdVersion for etcd);
+// what it cannot tell is left empty. ok is false for anything but a Pod
+// manifest labelled as bulwark's.
+func OptionsFromManifest(data []byte) (o Options, comp hardening.Component, ok bool) {
+	var pod corev1.Pod
+	if err := yaml.Unmarshal(data, &pod); err != nil || pod.Kind != "Pod" || len(pod.Spec.Containers) != 1 ||
+		pod.Labels[layout.ManagedByLabel] != layout.ManagedBy {
+		return Options{}, "", false
+	}
+	c := pod.Spec.Containers[0]
+	comp = hardening.Component(c.Name)
+	for _, m := range c.VolumeMounts {
+		if m.Name == FilesVolume {
+			o.Root = m.MountPath
+		}
+	}
+	if o.Root == "" {
+		for _, arg := range c.Command {
+			_, v, _ := strings.Cut(arg, "=")
+			if i := strings.Index(v, "/"+layout.PKIDir+"/"); i > 0 && path.IsAbs(v) {
+				o.Root = v[:i]
+				break
+			}
+		}
+	}
+	if i := strings.LastIndex(c.Image, "/"); i > 0 {
+		o.ImageRepository = c.Image[:i]
+		if _, tag, found := strings.Cut(c.Image[i+1:], ":"); found {
+			if comp == hardening.Etcd {
+				o.EtcdVersion = tag
+			} else {
+				o.KubernetesVersion = tag
+			}
+		}
+	}
+	return o, comp, true
+}
+
+// SameButChecksum reports whether two encoded manifests differ at most in
+// their inputs checksum.
+func SameButChecksum(a, b []byte) bool {
+	blank := func(data []byte) []byte {
+		prefix := []byte(layout.InputsAnnotation + ": " + checksumPrefix)
+		i := bytes.Index(data, prefix)
+		if i < 0 || len(data) < i+len(prefix)+2*sha256.Size {
+			return data
+		}
+		out := slices.Clone(data)
+		copy(out[i+len(prefix):], strings.Repeat("x", 2*sha256.Size))
+		return out
+	}
+	return bytes.Equal(blank(a), blank(b))
 }

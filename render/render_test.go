@@ -4,8 +4,10 @@ import (
 	"bytes"
 	"crypto/rand"
 	"flag"
+	"io/fs"
 	"os"
 	"path/filepath"
+	"regexp"
 	"slices"
 	"strings"
 	"testing"
@@ -58,13 +60,10 @@ controlPlane:
 func TestGoldenFlags(t *testing.T) {
 	for _, tc := range []struct{ name, doc string }{{"one-node", oneNode}, {"three-nodes", threeNodes}} {
 		t.Run(tc.name, func(t *testing.T) {
-			files, err := render.Derived(testPlan(t, tc.doc), render.Options{})
-			if err != nil {
-				t.Fatal(err)
-			}
+			files := derived(t, testPlan(t, tc.doc), render.Options{}, none)
 			var got bytes.Buffer
 			for _, f := range files {
-				if !strings.HasPrefix(f.Path, "manifests/") {
+				if !strings.Contains(f.Path, "manifests/") {
 					continue
 				}
 				pod := decodePod(t, f)
@@ -90,6 +89,22 @@ func TestGoldenFlags(t *testing.T) {
 	}
 }
 
+// none reads an empty folder.
+func none(string) ([]byte, error) { return nil, fs.ErrNotExist }
+
+func derived(t *testing.T, p *plan.Plan, o render.Options, read render.Reader) []render.File {
+	t.Helper()
+	r, err := render.Derived(p, o)
+	if err != nil {
+		t.Fatal(err)
+	}
+	files, err := r.Files(read)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return files
+}
+
 func decodePod(t *testing.T, f render.File) corev1.Pod {
 	t.Helper()
 	var pod corev1.Pod
@@ -106,9 +121,17 @@ func decodePod(t *testing.T, f render.File) corev1.Pod {
 // type it claims to be.
 func TestStrictDecode(t *testing.T) {
 	p := testPlan(t, threeNodes)
-	files, err := render.Derived(p, render.Options{Root: "/srv/k8s"})
+	r, err := render.Derived(p, render.Options{Root: "/srv/k8s"})
 	if err != nil {
 		t.Fatal(err)
+	}
+	files, err := r.Files(none)
+	if err != nil {
+		t.Fatal(err)
+	}
+	pods := map[string]render.Pod{}
+	for _, pod := range r.Pods {
+		pods[pod.Manifest] = pod
 	}
 	enc, err := render.EncryptionConfig(rand.Reader)
 	if err != nil {
@@ -119,18 +142,38 @@ func TestStrictDecode(t *testing.T) {
 	for _, f := range files {
 		seen[f.Path] = true
 		switch {
-		case strings.HasPrefix(f.Path, "manifests/"):
+		case strings.Contains(f.Path, "manifests/"):
 			pod := decodePod(t, f)
 			c := pod.Spec.Containers[0]
-			// Every file a flag names is mounted read-only at the same path, and
-			// nothing else under the root is mounted.
-			mounted := map[string]bool{}
+			rp, ok := pods[f.Path]
+			if !ok {
+				t.Fatalf("%s is not the manifest of a Pod of Derived", f.Path)
+			}
+			// The Pod mounts one folder under the root: its own folder of
+			// links, read-only, at the root itself; its links are exactly the
+			// files its flags name.
+			var under []corev1.VolumeMount
 			for _, m := range c.VolumeMounts {
-				if strings.HasPrefix(m.MountPath, "/srv/k8s/") {
-					if !m.ReadOnly {
-						t.Errorf("%s: %s mounted read-write", f.Path, m.MountPath)
-					}
-					mounted[m.MountPath] = true
+				if m.MountPath == "/srv/k8s" || strings.HasPrefix(m.MountPath, "/srv/k8s/") {
+					under = append(under, m)
+				}
+			}
+			if len(under) != 1 || under[0].MountPath != "/srv/k8s" || !under[0].ReadOnly || under[0].Name != render.FilesVolume {
+				t.Errorf("%s: mounts under the root %+v, want its folder of links read-only at the root", f.Path, under)
+			}
+			for _, v := range pod.Spec.Volumes {
+				if v.Name == render.FilesVolume && (v.HostPath == nil || v.HostPath.Path != "/srv/k8s/"+rp.MountDir || *v.HostPath.Type != corev1.HostPathDirectory) {
+					t.Errorf("%s: files volume %+v, want the folder /srv/k8s/%s", f.Path, v.VolumeSource, rp.MountDir)
+				}
+			}
+			if want := "nodes/" + rp.Node + "/mounts/" + string(rp.Component); rp.MountDir != want {
+				t.Errorf("%s: links in %s, want %s", f.Path, rp.MountDir, want)
+			}
+			linked := map[string]bool{}
+			for _, in := range rp.Inputs {
+				linked["/srv/k8s/"+in.File] = true
+				if rp.Link(in) != rp.MountDir+"/"+in.File {
+					t.Errorf("%s: link of %s is %s", f.Path, in.File, rp.Link(in))
 				}
 			}
 			named := map[string]bool{}
@@ -141,14 +184,17 @@ func TestStrictDecode(t *testing.T) {
 				}
 			}
 			for v := range named {
-				if !mounted[v] {
-					t.Errorf("%s: %s is named by a flag but not mounted", f.Path, v)
+				if !linked[v] {
+					t.Errorf("%s: %s is named by a flag but not linked", f.Path, v)
 				}
 			}
-			for m := range mounted {
+			for m := range linked {
 				if !named[m] {
-					t.Errorf("%s: %s is mounted but no flag uses it", f.Path, m)
+					t.Errorf("%s: %s is linked but no flag uses it", f.Path, m)
 				}
+			}
+			if got := pod.Annotations[layout.InputsAnnotation]; !regexp.MustCompile(`^sha256:[0-9a-f]{64}$`).MatchString(got) {
+				t.Errorf("%s: inputs annotation %q", f.Path, got)
 			}
 			if !pod.Spec.HostNetwork {
 				t.Errorf("%s: not on the host network", f.Path)
@@ -196,7 +242,7 @@ func TestStrictDecode(t *testing.T) {
 	}
 	for _, n := range []string{"cp-1", "cp-2", "cp-3"} {
 		for _, comp := range []string{"etcd", "kube-apiserver", "kube-controller-manager", "kube-scheduler"} {
-			if want := "manifests/" + n + "/" + comp + ".yaml"; !seen[want] {
+			if want := "nodes/" + n + "/manifests/" + comp + ".yaml"; !seen[want] {
 				t.Errorf("missing %s", want)
 			}
 		}
@@ -238,7 +284,7 @@ func TestEncryptionKeysDiffer(t *testing.T) {
 }
 
 func TestOptionsValidate(t *testing.T) {
-	for _, o := range []render.Options{{Root: "relative"}, {Root: "/a/../b"}, {KubernetesVersion: "1.36"}, {ImageRepository: "bad repo"}} {
+	for _, o := range []render.Options{{Root: "relative"}, {Root: "/a/../b"}, {Root: "/"}, {KubernetesVersion: "1.36"}, {ImageRepository: "bad repo"}} {
 		if err := o.Validate(); err == nil {
 			t.Errorf("%+v accepted", o)
 		}

@@ -54,9 +54,10 @@ func TestAuditLiveCommandLine(t *testing.T) {
 		{"a file owner that does not exist", []string{"audit", "--dir", t.TempDir(), "--file-owner", "no-such-user-here:0"}, 2, "", `no user "no-such-user-here"`},
 		{"a hardened kubelet", []string{"audit", "--live", "--kubelet", hardened, "--kubelet-read-only-port", closed}, 0, "3 checks, 0 findings", ""},
 		{"an open kubelet", []string{"audit", "--live", "--kubelet", open, "--kubelet-read-only-port", "0"}, 3,
-			"critical  kubelet:authentication.anonymous.enabled  4.2.1", "bulwark: error: 1 finding(s) at or above low"},
-		{"an unreachable endpoint is a low finding", []string{"audit", "--live", "--etcd", "127.0.0.1:" + closed}, 3, "low       live:unreachable", ""},
-		{"--fail-on applies to live findings", []string{"audit", "--live", "--etcd", "127.0.0.1:" + closed, "--fail-on", "medium"}, 0, "live:unreachable", ""},
+			"critical  kubelet:anonymous-served  4.2.1", "bulwark: error: 1 finding(s) at or above low"},
+		{"an unreachable endpoint is an error", []string{"audit", "--live", "--etcd", "127.0.0.1:" + closed}, 1, "", "bulwark: error: endpoints could not be probed"},
+		{"an unreachable endpoint as a low finding", []string{"audit", "--live", "--etcd", "127.0.0.1:" + closed, "--unreachable", "low"}, 3, "low       live:unreachable", ""},
+		{"--fail-on applies to live findings", []string{"audit", "--live", "--etcd", "127.0.0.1:" + closed, "--unreachable", "low", "--fail-on", "medium"}, 0, "live:unreachable", ""},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			r := run(t, tc.args...)
