@@ -1132,7 +1132,7 @@ func TestTerminalSafe(t *testing.T) {
 	evil := "\x1b]0;owned\x07\x1b[2J\u009b31m\u202e"
 	mustRunBin(t, "token", "create", "--dir", dir, "--description", "join "+evil)
 	r := mustRunBin(t, "token", "list", "--dir", dir)
-	if !strings.Contains(r.stdout, `join \x1b]0;owned\x07\x1b[2J\u009b31m\u202e`) {
+	if !strings.Contains(r.stdout, `join \u001b]0;owned\u0007\u001b[2J\u009b31m\u202e`) {
 		t.Errorf("token list does not show the description escaped:\n%q", r.stdout)
 	}
 	// YAML spells the control characters as escapes in the file.
@@ -1140,7 +1140,7 @@ func TestTerminalSafe(t *testing.T) {
 		`server: "https://10.0.0.11:6443/\e]0;owned\a\e[2J\u009b31m\u202e"`, 1)
 	breakWith("scheduler.conf", []byte(conf))(t, dir)
 	r = runBin(t, "init", "--dir", dir)
-	expectRefusal(t, r, cli.ExitError, `scheduler.conf: points at https://10.0.0.11:6443/\x1b]0;owned`)
+	expectRefusal(t, r, cli.ExitError, `scheduler.conf: points at https://10.0.0.11:6443/\u001b]0;owned`)
 	for _, out := range []string{r.stdout, r.stderr} {
 		for _, c := range out {
 			if (c < 0x20 && c != '\n' && c != '\t') || (c >= 0x80 && c < 0xa0) || c == '\u202e' {
