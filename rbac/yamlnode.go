@@ -156,34 +156,46 @@ func (d *nodeReader) meta(n *yamlv3.Node, m *metav1.ObjectMeta) {
 	})
 }
 
-func (d *nodeReader) rules(n *yamlv3.Node) []rbacv1.PolicyRule {
+// list reads a sequence of mappings, each into a T through field, which
+// reports whether T has the key. A null sequence is nil, a null item T's
+// zero value.
+func list[T any](d *nodeReader, n *yamlv3.Node, field func(t *T, key string, v *yamlv3.Node) bool) []T {
 	if isNull(n) {
 		return nil
 	}
-	out := make([]rbacv1.PolicyRule, 0, len(n.Content))
+	out := make([]T, 0, len(n.Content))
 	d.seq(n, func(c *yamlv3.Node) {
-		var r rbacv1.PolicyRule
+		var t T
 		if !isNull(c) {
 			d.fields(c, func(k string, v *yamlv3.Node) {
-				switch k {
-				case "verbs":
-					r.Verbs = d.strings(v)
-				case "apiGroups":
-					r.APIGroups = d.strings(v)
-				case "resources":
-					r.Resources = d.strings(v)
-				case "resourceNames":
-					r.ResourceNames = d.strings(v)
-				case "nonResourceURLs":
-					r.NonResourceURLs = d.strings(v)
-				default:
+				if !field(&t, k, v) {
 					d.fail()
 				}
 			})
 		}
-		out = append(out, r)
+		out = append(out, t)
 	})
 	return out
+}
+
+func (d *nodeReader) rules(n *yamlv3.Node) []rbacv1.PolicyRule {
+	return list(d, n, func(r *rbacv1.PolicyRule, k string, v *yamlv3.Node) bool {
+		switch k {
+		case "verbs":
+			r.Verbs = d.strings(v)
+		case "apiGroups":
+			r.APIGroups = d.strings(v)
+		case "resources":
+			r.Resources = d.strings(v)
+		case "resourceNames":
+			r.ResourceNames = d.strings(v)
+		case "nonResourceURLs":
+			r.NonResourceURLs = d.strings(v)
+		default:
+			return false
+		}
+		return true
+	})
 }
 
 func (d *nodeReader) aggregationRule(n *yamlv3.Node) *rbacv1.AggregationRule {
@@ -196,77 +208,51 @@ func (d *nodeReader) aggregationRule(n *yamlv3.Node) *rbacv1.AggregationRule {
 			d.fail()
 			return
 		}
-		if isNull(v) {
-			return
-		}
-		a.ClusterRoleSelectors = make([]metav1.LabelSelector, 0, len(v.Content))
-		d.seq(v, func(c *yamlv3.Node) {
-			var s metav1.LabelSelector
-			if !isNull(c) {
-				d.fields(c, func(k string, v *yamlv3.Node) {
-					switch k {
-					case "matchLabels":
-						s.MatchLabels = d.stringMap(v)
-					case "matchExpressions":
-						if isNull(v) {
-							return
-						}
-						s.MatchExpressions = make([]metav1.LabelSelectorRequirement, 0, len(v.Content))
-						d.seq(v, func(c *yamlv3.Node) {
-							var r metav1.LabelSelectorRequirement
-							if !isNull(c) {
-								d.fields(c, func(k string, v *yamlv3.Node) {
-									switch k {
-									case "key":
-										r.Key = d.str(v)
-									case "operator":
-										r.Operator = metav1.LabelSelectorOperator(d.str(v))
-									case "values":
-										r.Values = d.strings(v)
-									default:
-										d.fail()
-									}
-								})
-							}
-							s.MatchExpressions = append(s.MatchExpressions, r)
-						})
-					default:
-						d.fail()
-					}
-				})
-			}
-			a.ClusterRoleSelectors = append(a.ClusterRoleSelectors, s)
-		})
+		a.ClusterRoleSelectors = list(d, v, d.labelSelector)
 	})
 	return a
 }
 
-func (d *nodeReader) subjects(n *yamlv3.Node) []rbacv1.Subject {
-	if isNull(n) {
-		return nil
+func (d *nodeReader) labelSelector(s *metav1.LabelSelector, k string, v *yamlv3.Node) bool {
+	switch k {
+	case "matchLabels":
+		s.MatchLabels = d.stringMap(v)
+	case "matchExpressions":
+		s.MatchExpressions = list(d, v, func(r *metav1.LabelSelectorRequirement, k string, v *yamlv3.Node) bool {
+			switch k {
+			case "key":
+				r.Key = d.str(v)
+			case "operator":
+				r.Operator = metav1.LabelSelectorOperator(d.str(v))
+			case "values":
+				r.Values = d.strings(v)
+			default:
+				return false
+			}
+			return true
+		})
+	default:
+		return false
 	}
-	out := make([]rbacv1.Subject, 0, len(n.Content))
-	d.seq(n, func(c *yamlv3.Node) {
-		var s rbacv1.Subject
-		if !isNull(c) {
-			d.fields(c, func(k string, v *yamlv3.Node) {
-				switch k {
-				case "kind":
-					s.Kind = d.str(v)
-				case "apiGroup":
-					s.APIGroup = d.str(v)
-				case "name":
-					s.Name = d.str(v)
-				case "namespace":
-					s.Namespace = d.str(v)
-				default:
-					d.fail()
-				}
-			})
+	return true
+}
+
+func (d *nodeReader) subjects(n *yamlv3.Node) []rbacv1.Subject {
+	return list(d, n, func(s *rbacv1.Subject, k string, v *yamlv3.Node) bool {
+		switch k {
+		case "kind":
+			s.Kind = d.str(v)
+		case "apiGroup":
+			s.APIGroup = d.str(v)
+		case "name":
+			s.Name = d.str(v)
+		case "namespace":
+			s.Namespace = d.str(v)
+		default:
+			return false
 		}
-		out = append(out, s)
+		return true
 	})
-	return out
 }
 
 func (d *nodeReader) roleRef(n *yamlv3.Node, r *rbacv1.RoleRef) {
