@@ -418,24 +418,7 @@ func runOnHost(t testing.TB, host string, args ...string) result {
 // runBinVia runs a command line that execs the binary (unshare, sh).
 func runBinVia(t testing.TB, argv []string) result {
 	t.Helper()
-	cmd := exec.Command(argv[0], argv[1:]...)
-	for _, e := range os.Environ() {
-		if !strings.HasPrefix(e, "BULWARK_") {
-			cmd.Env = append(cmd.Env, e)
-		}
-	}
-	var stdout, stderr bytes.Buffer
-	cmd.Stdout, cmd.Stderr = &stdout, &stderr
-	err := cmd.Run()
-	code := 0
-	var ee *exec.ExitError
-	switch {
-	case errors.As(err, &ee):
-		code = ee.ExitCode()
-	case err != nil:
-		t.Fatal(err)
-	}
-	return result{args: argv, stdout: stdout.String(), stderr: stderr.String(), code: code}
+	return runCmd(t, withoutBulwarkEnv(exec.Command(argv[0], argv[1:]...)), argv)
 }
 
 // TestSettingsSaved: --root, --image-repository and the versions given
@@ -915,18 +898,7 @@ func runAs(t testing.TB, uid int, args ...string) result {
 	t.Helper()
 	cmd := binCmd(args...)
 	cmd.SysProcAttr = &syscall.SysProcAttr{Credential: &syscall.Credential{Uid: uint32(uid), Gid: uint32(uid)}}
-	var stdout, stderr bytes.Buffer
-	cmd.Stdout, cmd.Stderr = &stdout, &stderr
-	err := cmd.Run()
-	code := 0
-	var ee *exec.ExitError
-	switch {
-	case errors.As(err, &ee):
-		code = ee.ExitCode()
-	case err != nil:
-		t.Fatal(err)
-	}
-	return result{args: args, stdout: stdout.String(), stderr: stderr.String(), code: code}
+	return runCmd(t, cmd, args)
 }
 
 // reachable lets another user reach p: every folder above it searchable.
