@@ -14,6 +14,7 @@ import (
 	"sigs.k8s.io/yaml"
 
 	"github.com/bulwark-k8s/bulwark/config"
+	"github.com/bulwark-k8s/bulwark/internal/termsafe"
 	"github.com/bulwark-k8s/bulwark/layout"
 	"github.com/bulwark-k8s/bulwark/plan"
 	"github.com/bulwark-k8s/bulwark/provision"
@@ -238,7 +239,13 @@ func (o *output) print(w io.Writer, v any, table func(*tabwriter.Writer)) error 
 		enc.SetIndent("", "  ")
 		return enc.Encode(v)
 	case "yaml":
-		b, err := yaml.Marshal(v)
+		// Through JSON with every control character escaped: the YAML
+		// reader sigs.k8s.io/yaml converts with refuses raw ones.
+		js, err := json.Marshal(v)
+		if err != nil {
+			return err
+		}
+		b, err := yaml.JSONToYAML([]byte(termsafe.String(string(js))))
 		if err != nil {
 			return err
 		}
