@@ -101,15 +101,10 @@ func Bootstrap(d *store.Dir, recipients []NamedRecipient, id *atrest.Identity, n
 	if id == nil || id.Signer == nil {
 		return nil, errors.New("the first recipients manifest is signed by an administrator: give --identity with the private half of one of the SSH recipients")
 	}
-	m := &Manifest{APIVersion: apiVersion, Kind: kindManifest, Serial: 1, Time: now.UTC().Truncate(time.Second), Change: "create"}
-	for _, r := range recipients {
-		m.Holders = append(m.Holders, Holder{Name: r.Name, Key: r.Key, Role: roleOf(r.Recipient)})
+	m, err := firstManifest(recipients, id, now)
+	if err != nil {
+		return nil, err
 	}
-	signer, ok := m.AdminFor(id.Signer.PublicKey())
-	if !ok {
-		return nil, fmt.Errorf("the identity %s is not among the SSH recipients given: the first manifest is signed by one of its own administrators", id.Public.Fingerprint())
-	}
-	m.SignedBy = signer.Name
 	if enc, err := Encrypted(d); err != nil {
 		return nil, err
 	} else if enc {
@@ -130,6 +125,21 @@ func Bootstrap(d *store.Dir, recipients []NamedRecipient, id *atrest.Identity, n
 		return nil, err
 	}
 	return Open(d, id)
+}
+
+// firstManifest is serial 1 listing recipients, to be signed by id, which
+// must be one of its administrators.
+func firstManifest(recipients []NamedRecipient, id *atrest.Identity, now time.Time) (*Manifest, error) {
+	m := &Manifest{APIVersion: apiVersion, Kind: kindManifest, Serial: 1, Time: now.UTC().Truncate(time.Second), Change: "create"}
+	for _, r := range recipients {
+		m.Holders = append(m.Holders, Holder{Name: r.Name, Key: r.Key, Role: roleOf(r.Recipient)})
+	}
+	signer, ok := m.AdminFor(id.Signer.PublicKey())
+	if !ok {
+		return nil, fmt.Errorf("the identity %s is not among the SSH recipients given: the first manifest is signed by one of its own administrators", id.Public.Fingerprint())
+	}
+	m.SignedBy = signer.Name
+	return m, nil
 }
 
 func sameHolders(a, b []Holder) bool {
@@ -169,15 +179,10 @@ func Convert(d *store.Dir, recipients []NamedRecipient, id *atrest.Identity, now
 	if id == nil || id.Signer == nil {
 		return nil, errors.New("encrypting a folder needs an administrator's SSH identity (--identity): it signs the manifest and every file")
 	}
-	m := &Manifest{APIVersion: apiVersion, Kind: kindManifest, Serial: 1, Time: now.UTC().Truncate(time.Second), Change: "create"}
-	for _, r := range recipients {
-		m.Holders = append(m.Holders, Holder{Name: r.Name, Key: r.Key, Role: roleOf(r.Recipient)})
+	m, err := firstManifest(recipients, id, now)
+	if err != nil {
+		return nil, err
 	}
-	signer, ok := m.AdminFor(id.Signer.PublicKey())
-	if !ok {
-		return nil, fmt.Errorf("the identity %s is not among the SSH recipients given: the manifest is signed by one of its own administrators", id.Public.Fingerprint())
-	}
-	m.SignedBy = signer.Name
 	file, err := m.encode(id)
 	if err != nil {
 		return nil, err

@@ -366,43 +366,50 @@ func (l *live) anonymous(ctx context.Context, addr, path string) (endpoint strin
 	return "https://" + addr + path, a.status, a.response(), nil
 }
 
-func (l *live) kubelet(ctx context.Context, addr string) {
-	endpoint, status, resp, err := l.anonymous(ctx, addr, "/pods")
-	if err != nil {
-		l.unreachable(hardening.Kubelet, "the kubelet", endpoint, err)
-		return
-	}
-	l.checked(kubeletAnonymousID)
-	served, meaning := anonymousVerdict(status)
-	if meaning == "" {
-		return
-	}
-	fix := "set authentication.anonymous.enabled: false, authentication.webhook.enabled: true and authorization.mode: Webhook in the KubeletConfiguration"
-	id := kubeletAnonymousID
-	if served {
-		id = kubeletAnonymousLiveID
-	}
-	l.add(liveFinding(id, hardening.Kubelet, Evidence{Endpoint: endpoint, Response: resp, Detail: meaning}, fix))
+// anonymousProbe asks an endpoint's path without credentials: a finding
+// (id, or servedID when it answered with data) when it did not refuse.
+type anonymousProbe struct {
+	component      hardening.Component
+	name, path     string
+	id, servedID   string
+	fix, servedFix string
 }
 
+var (
+	kubeletProbe = anonymousProbe{
+		component: hardening.Kubelet, name: "the kubelet", path: "/pods",
+		id: kubeletAnonymousID, servedID: kubeletAnonymousLiveID,
+		fix: "set authentication.anonymous.enabled: false, authentication.webhook.enabled: true and authorization.mode: Webhook in the KubeletConfiguration",
+	}
+	apiServerProbe = anonymousProbe{
+		component: hardening.APIServer, name: "the API server", path: "/api/v1/namespaces",
+		id: idAnonymous, servedID: apiAnonymousLiveID,
+		fix:       "set --anonymous-auth=false, or --authentication-config with anonymous allowed on /livez, /readyz and /healthz only (bulwark render writes one)",
+		servedFix: "; and remove whatever authorizes system:anonymous or system:unauthenticated (--authorization-mode=AlwaysAllow, a RoleBinding)",
+	}
+)
+
+func (l *live) kubelet(ctx context.Context, addr string) { l.probeAnonymous(ctx, addr, kubeletProbe) }
 func (l *live) apiServer(ctx context.Context, addr string) {
-	endpoint, status, resp, err := l.anonymous(ctx, addr, "/api/v1/namespaces")
+	l.probeAnonymous(ctx, addr, apiServerProbe)
+}
+
+func (l *live) probeAnonymous(ctx context.Context, addr string, p anonymousProbe) {
+	endpoint, status, resp, err := l.anonymous(ctx, addr, p.path)
 	if err != nil {
-		l.unreachable(hardening.APIServer, "the API server", endpoint, err)
+		l.unreachable(p.component, p.name, endpoint, err)
 		return
 	}
-	l.checked(idAnonymous)
+	l.checked(p.id)
 	served, meaning := anonymousVerdict(status)
 	if meaning == "" {
 		return
 	}
-	fix := "set --anonymous-auth=false, or --authentication-config with anonymous allowed on /livez, /readyz and /healthz only (bulwark render writes one)"
-	id := idAnonymous
+	id, fix := p.id, p.fix
 	if served {
-		id = apiAnonymousLiveID
-		fix += "; and remove whatever authorizes system:anonymous or system:unauthenticated (--authorization-mode=AlwaysAllow, a RoleBinding)"
+		id, fix = p.servedID, fix+p.servedFix
 	}
-	l.add(liveFinding(id, hardening.APIServer, Evidence{Endpoint: endpoint, Response: resp, Detail: meaning}, fix))
+	l.add(liveFinding(id, p.component, Evidence{Endpoint: endpoint, Response: resp, Detail: meaning}, fix))
 }
 
 // readOnly checks that nothing listens on a kubelet host's read-only port.

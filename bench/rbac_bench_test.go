@@ -1,10 +1,13 @@
 package bench
 
 import (
+	"errors"
+	"fmt"
 	"math/rand/v2"
 	"os"
 	"os/exec"
 	"path/filepath"
+	"strings"
 	"sync"
 	"testing"
 
@@ -16,7 +19,8 @@ import (
 // namespaces, thousands of roles and bindings, with the built-in policy.
 // The comparison with the upstream authorizer, which needs
 // k8s.io/kubernetes, lives in tools/rbac/upstream on the same generated
-// policy; these measure what a user runs: the library and the command.
+// policies (three shapes, 10k and 100k rules); these measure what a user
+// runs: the library and the commands, as processes.
 
 type rbacFixture struct {
 	file    string // the generated policy as YAML manifests
@@ -106,17 +110,38 @@ func BenchmarkRBACWhoCan(b *testing.B) {
 	}
 }
 
-// BenchmarkRBACCommand runs `bulwark can-i` on the manifests, as a user
-// does: start-up, load, compile, answer.
+// BenchmarkRBACCommand runs the commands on the manifests (about 15 MB),
+// as a user does: start-up, load, compile, answer: one can-i question,
+// can-i --list, who-can (which indexes every rule), and 1,000 questions
+// through can-i --batch.
 func BenchmarkRBACCommand(b *testing.B) {
 	f := largePolicy(b)
 	bin := buildBin(b, "cmd/bulwark")
-	for b.Loop() {
-		cmd := exec.Command(bin, "can-i", "get", "secrets", "-n", "ns-1", "--as", "user-1", "-f", f.file, "-q")
-		if err := cmd.Run(); err != nil {
-			if _, ok := err.(*exec.ExitError); !ok {
-				b.Fatal(err)
+	var batch strings.Builder
+	for i := range 1000 {
+		fmt.Fprintf(&batch, "get\tsecrets\t\tns-%d\tuser-%d\n", i%300, i)
+	}
+	for _, c := range []struct {
+		name  string
+		args  []string
+		stdin string
+	}{
+		{"can-i", []string{"can-i", "get", "secrets", "-n", "ns-1", "--as", "user-1", "-q"}, ""},
+		{"can-i-list", []string{"can-i", "--list", "-A", "--as", "user-1", "-o", "json"}, ""},
+		{"who-can", []string{"who-can", "get", "secrets", "-n", "ns-1", "-o", "json"}, ""},
+		{"can-i-batch-1000", []string{"can-i", "--batch", "-", "-o", "json"}, batch.String()},
+	} {
+		b.Run(c.name, func(b *testing.B) {
+			for b.Loop() {
+				cmd := exec.Command(bin, append(c.args, "-f", f.file)...)
+				cmd.Stdin = strings.NewReader(c.stdin)
+				if err := cmd.Run(); err != nil {
+					var exit *exec.ExitError
+					if !errors.As(err, &exit) || exit.ExitCode() != 1 {
+						b.Fatal(err)
+					}
+				}
 			}
-		}
+		})
 	}
 }

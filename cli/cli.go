@@ -25,6 +25,9 @@ const (
 	ExitError    = 1 // the command failed; nothing was changed unless it says so
 	ExitUsage    = 2 // bad flags, arguments or configuration syntax
 	ExitFindings = 3 // a check ran and found problems (expired or expiring certificates)
+	// ExitCannotAnswer is can-i's "could not ask": the policy could not be
+	// read (the cluster did not answer, ...). can-i's 1 is kubectl's "no".
+	ExitCannotAnswer = 4
 )
 
 // Env is what a run may take from the world, injected so tests are
@@ -116,6 +119,7 @@ func errorLines(err error) []string {
 func exitCode(err error) int {
 	var f findingsError
 	var u usageError
+	var c cannotAskError
 	var drift provision.DriftError
 	var failed failureError
 	switch {
@@ -126,6 +130,8 @@ func exitCode(err error) int {
 	case errors.As(err, &u), isCobraUsage(err), errors.As(err, &drift),
 		errors.Is(err, store.ErrEmptyDir), errors.Is(err, provision.ErrUnderivable), errors.Is(err, provision.ErrUnknownName):
 		return ExitUsage
+	case errors.As(err, &c):
+		return ExitCannotAnswer
 	}
 	return ExitError
 }
@@ -154,7 +160,9 @@ tokens) and keeps it: expiry checks and renewal.
 Exit codes: 0 success; 1 failure, nothing changed (every problem found is
 listed, one line each, with the command that fixes it where one can); 2 bad
 usage or configuration, including a configuration that disagrees with the
-folder's existing keys (drift); 3 a check found problems.`,
+folder's existing keys (drift); 3 a check found problems; can-i: 1 is "no"
+(as kubectl auth can-i) and 4 is "could not ask" (the policy could not be
+read).`,
 		SilenceUsage:  true,
 		SilenceErrors: true,
 	}

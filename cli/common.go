@@ -13,7 +13,9 @@ import (
 	"github.com/spf13/cobra"
 	"sigs.k8s.io/yaml"
 
+	"github.com/bulwark-k8s/bulwark/admins"
 	"github.com/bulwark-k8s/bulwark/config"
+	"github.com/bulwark-k8s/bulwark/internal/termsafe"
 	"github.com/bulwark-k8s/bulwark/layout"
 	"github.com/bulwark-k8s/bulwark/plan"
 	"github.com/bulwark-k8s/bulwark/provision"
@@ -238,7 +240,13 @@ func (o *output) print(w io.Writer, v any, table func(*tabwriter.Writer)) error 
 		enc.SetIndent("", "  ")
 		return enc.Encode(v)
 	case "yaml":
-		b, err := yaml.Marshal(v)
+		// Through JSON with every control character escaped: the YAML
+		// reader sigs.k8s.io/yaml converts with refuses raw ones.
+		js, err := json.Marshal(v)
+		if err != nil {
+			return err
+		}
+		b, err := yaml.JSONToYAML([]byte(termsafe.String(string(js))))
 		if err != nil {
 			return err
 		}
@@ -274,6 +282,36 @@ func join(ss []string) string {
 	return strings.Join(ss, ",")
 }
 
+// openResolved takes a folder's lock, opens its secrets with the identity
+// given (they are needed to read what the configuration is derived from)
+// and resolves its configuration under the lock. done(failed) releases
+// it (and removes a folder it made, when failed).
+func openResolved(env *Env, cf *clusterFlags, create bool) (*store.Dir, *resolved, func(failed bool), error) {
+	d, r, _, done, err := openFolder(env, cf, create, true)
+	return d, r, done, err
+}
+
+// openFolder is openResolved for commands that may also run without the
+// secrets of an encrypted folder (need false): the administrators' tree
+// it returns then has no identity.
+func openFolder(env *Env, cf *clusterFlags, create, need bool) (*store.Dir, *resolved, *admins.Tree, func(failed bool), error) {
+	d, done, err := openLocked(cf.dir, create)
+	if err != nil {
+		return nil, nil, nil, nil, err
+	}
+	t, err := unlockDir(env, d, cf.identity, need)
+	if err != nil {
+		done(true)
+		return nil, nil, nil, nil, err
+	}
+	r, err := cf.resolve(env, d)
+	if err != nil {
+		done(true)
+		return nil, nil, nil, nil, err
+	}
+	return d, r, t, done, nil
+}
+
 // onFolder is the shape of every command that changes a cluster folder:
 // take the folder's lock, resolve the configuration under it, do the
 // work, print what was done. A run that fails leaves the folder as it was
@@ -287,18 +325,11 @@ func onFolder(env *Env, cf *clusterFlags, create bool, work func(d *store.Dir, r
 			return err
 		}
 	}
-	d, done, err := openLocked(cf.dir, create)
+	d, r, done, err := openResolved(env, cf, create)
 	if err != nil {
 		return err
 	}
 	defer func() { done(err != nil) }()
-	if _, err := unlockDir(env, d, cf.identity, true); err != nil {
-		return err
-	}
-	r, err := cf.resolve(env, d)
-	if err != nil {
-		return err
-	}
 	opts, err := r.options(env, cf, d)
 	if err != nil {
 		return err

@@ -418,24 +418,7 @@ func runOnHost(t testing.TB, host string, args ...string) result {
 // runBinVia runs a command line that execs the binary (unshare, sh).
 func runBinVia(t testing.TB, argv []string) result {
 	t.Helper()
-	cmd := exec.Command(argv[0], argv[1:]...)
-	for _, e := range os.Environ() {
-		if !strings.HasPrefix(e, "BULWARK_") {
-			cmd.Env = append(cmd.Env, e)
-		}
-	}
-	var stdout, stderr bytes.Buffer
-	cmd.Stdout, cmd.Stderr = &stdout, &stderr
-	err := cmd.Run()
-	code := 0
-	var ee *exec.ExitError
-	switch {
-	case errors.As(err, &ee):
-		code = ee.ExitCode()
-	case err != nil:
-		t.Fatal(err)
-	}
-	return result{args: argv, stdout: stdout.String(), stderr: stderr.String(), code: code}
+	return runCmd(t, withoutBulwarkEnv(exec.Command(argv[0], argv[1:]...)), argv)
 }
 
 // TestSettingsSaved: --root, --image-repository and the versions given
@@ -915,18 +898,7 @@ func runAs(t testing.TB, uid int, args ...string) result {
 	t.Helper()
 	cmd := binCmd(args...)
 	cmd.SysProcAttr = &syscall.SysProcAttr{Credential: &syscall.Credential{Uid: uint32(uid), Gid: uint32(uid)}}
-	var stdout, stderr bytes.Buffer
-	cmd.Stdout, cmd.Stderr = &stdout, &stderr
-	err := cmd.Run()
-	code := 0
-	var ee *exec.ExitError
-	switch {
-	case errors.As(err, &ee):
-		code = ee.ExitCode()
-	case err != nil:
-		t.Fatal(err)
-	}
-	return result{args: args, stdout: stdout.String(), stderr: stderr.String(), code: code}
+	return runCmd(t, cmd, args)
 }
 
 // reachable lets another user reach p: every folder above it searchable.
@@ -1132,7 +1104,7 @@ func TestTerminalSafe(t *testing.T) {
 	evil := "\x1b]0;owned\x07\x1b[2J\u009b31m\u202e"
 	mustRunBin(t, "token", "create", "--dir", dir, "--description", "join "+evil)
 	r := mustRunBin(t, "token", "list", "--dir", dir)
-	if !strings.Contains(r.stdout, `join \x1b]0;owned\x07\x1b[2J\u009b31m\u202e`) {
+	if !strings.Contains(r.stdout, `join \u001b]0;owned\u0007\u001b[2J\u009b31m\u202e`) {
 		t.Errorf("token list does not show the description escaped:\n%q", r.stdout)
 	}
 	// YAML spells the control characters as escapes in the file.
@@ -1140,7 +1112,7 @@ func TestTerminalSafe(t *testing.T) {
 		`server: "https://10.0.0.11:6443/\e]0;owned\a\e[2J\u009b31m\u202e"`, 1)
 	breakWith("scheduler.conf", []byte(conf))(t, dir)
 	r = runBin(t, "init", "--dir", dir)
-	expectRefusal(t, r, cli.ExitError, `scheduler.conf: points at https://10.0.0.11:6443/\x1b]0;owned`)
+	expectRefusal(t, r, cli.ExitError, `scheduler.conf: points at https://10.0.0.11:6443/\u001b]0;owned`)
 	for _, out := range []string{r.stdout, r.stderr} {
 		for _, c := range out {
 			if (c < 0x20 && c != '\n' && c != '\t') || (c >= 0x80 && c < 0xa0) || c == '\u202e' {

@@ -28,18 +28,11 @@ certificates with it); the etcd, etcd-peer and front-proxy CA keys, admin.conf a
 super-admin.conf go to no node. Copy OUT to the node's --root (as rendered).`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			d, done, err := openLocked(cf.dir, false)
+			d, r, done, err := openResolved(env, &cf, false)
 			if err != nil {
 				return err
 			}
-			defer func() { done(err != nil) }()
-			if _, err := unlockDir(env, d, cf.identity, true); err != nil {
-				return err
-			}
-			r, err := cf.resolve(env, d)
-			if err != nil {
-				return err
-			}
+			defer done(false)
 			p := r.p
 			files, err := export.Node(d, p, export.Options{Node: node, Root: root})
 			if err != nil {

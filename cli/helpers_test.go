@@ -113,8 +113,11 @@ func mustRunAt(t testing.TB, now time.Time, args ...string) result {
 func mustRun(t testing.TB, args ...string) result { t.Helper(); return mustRunAt(t, t0, args...) }
 
 // binCmd is the real binary with a clean environment: no test hooks.
-func binCmd(args ...string) *exec.Cmd {
-	cmd := exec.Command(bulwarkBin, args...)
+func binCmd(args ...string) *exec.Cmd { return withoutBulwarkEnv(exec.Command(bulwarkBin, args...)) }
+
+// withoutBulwarkEnv gives cmd this process's environment without the
+// BULWARK_ variables a test may have set for itself.
+func withoutBulwarkEnv(cmd *exec.Cmd) *exec.Cmd {
 	for _, e := range os.Environ() {
 		if !strings.HasPrefix(e, "BULWARK_") {
 			cmd.Env = append(cmd.Env, e)
@@ -126,7 +129,12 @@ func binCmd(args ...string) *exec.Cmd {
 // runBin runs the real binary to completion.
 func runBin(t testing.TB, args ...string) result {
 	t.Helper()
-	cmd := binCmd(args...)
+	return runCmd(t, binCmd(args...), args)
+}
+
+// runCmd runs cmd to completion; args are what the result names.
+func runCmd(t testing.TB, cmd *exec.Cmd, args []string) result {
+	t.Helper()
 	var stdout, stderr bytes.Buffer
 	cmd.Stdout, cmd.Stderr = &stdout, &stderr
 	err := cmd.Run()

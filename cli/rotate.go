@@ -292,19 +292,11 @@ func onRotation(env *Env, cf *clusterFlags, need bool, work func(d *store.Dir, p
 	if err := cf.checkDir(); err != nil {
 		return err
 	}
-	d, done, err := openLocked(cf.dir, false)
+	d, r, t, done, err := openFolder(env, cf, false, need)
 	if err != nil {
 		return err
 	}
 	defer func() { done(err != nil) }()
-	t, err := unlockDir(env, d, cf.identity, need)
-	if err != nil {
-		return err
-	}
-	r, err := cf.resolve(env, d)
-	if err != nil {
-		return err
-	}
 	return work(d, r.p, t != nil && t.Identity == nil)
 }
 

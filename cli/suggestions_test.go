@@ -50,37 +50,18 @@ type suggestion struct {
 // edit applied to a copy of it.
 func reissue(t *testing.T, dir string, certPEM []byte, caRel string, edit func(*x509.Certificate)) []byte {
 	t.Helper()
-	leaf, err := parseCertPEM(certPEM)
-	if err != nil {
-		t.Fatal(err)
-	}
-	ca, err := parseCertPEM(readFile(t, dir, caRel+".crt"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	caKey, err := parseKeyPEM(readFile(t, dir, caRel+".key"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	tmpl := *leaf
-	tmpl.SignatureAlgorithm, tmpl.AuthorityKeyId, tmpl.RawSubject = 0, nil, nil
-	tmpl.SerialNumber = big.NewInt(time.Now().UnixNano())
-	if edit != nil {
-		edit(&tmpl)
-	}
-	parent := ca
-	if tmpl.IsCA && string(tmpl.RawSubject) == string(leaf.RawIssuer) && leaf.CheckSignatureFrom(leaf) == nil {
-		parent = &tmpl // a CA reissued by its own key
-	}
-	der, err := x509.CreateCertificate(rand.Reader, &tmpl, parent, leaf.PublicKey, caKey)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: der})
+	return reissueKey(t, dir, certPEM, caRel, nil, edit)
 }
 
 // reissueFor is reissue for another public key.
 func reissueFor(t *testing.T, dir string, certPEM []byte, caRel string, pub crypto.PublicKey) []byte {
+	t.Helper()
+	return reissueKey(t, dir, certPEM, caRel, pub, func(c *x509.Certificate) { c.SubjectKeyId = nil })
+}
+
+// reissueKey is reissue for the public key pub, the certificate's own
+// when nil.
+func reissueKey(t *testing.T, dir string, certPEM []byte, caRel string, pub crypto.PublicKey, edit func(*x509.Certificate)) []byte {
 	t.Helper()
 	leaf, err := parseCertPEM(certPEM)
 	if err != nil {
@@ -94,10 +75,20 @@ func reissueFor(t *testing.T, dir string, certPEM []byte, caRel string, pub cryp
 	if err != nil {
 		t.Fatal(err)
 	}
+	if pub == nil {
+		pub = leaf.PublicKey
+	}
 	tmpl := *leaf
-	tmpl.SignatureAlgorithm, tmpl.AuthorityKeyId, tmpl.SubjectKeyId, tmpl.RawSubject = 0, nil, nil, nil
+	tmpl.SignatureAlgorithm, tmpl.AuthorityKeyId, tmpl.RawSubject = 0, nil, nil
 	tmpl.SerialNumber = big.NewInt(time.Now().UnixNano())
-	der, err := x509.CreateCertificate(rand.Reader, &tmpl, ca, pub, caKey)
+	if edit != nil {
+		edit(&tmpl)
+	}
+	parent := ca
+	if tmpl.IsCA && string(tmpl.RawSubject) == string(leaf.RawIssuer) && leaf.CheckSignatureFrom(leaf) == nil {
+		parent = &tmpl // a CA reissued by its own key
+	}
+	der, err := x509.CreateCertificate(rand.Reader, &tmpl, parent, pub, caKey)
 	if err != nil {
 		t.Fatal(err)
 	}

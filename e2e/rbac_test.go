@@ -279,21 +279,402 @@ func rbacDifferential(t *testing.T, size rbactest.Size, s uint64) {
 	t.Run("the commands answer as the API server", func(t *testing.T) {
 		checkCommands(t, c, manifests, users, actions, server)
 	})
+
+	t.Run("can-i --list is exactly what the API server allows, over the policy's vocabulary", func(t *testing.T) {
+		checkList(t, cs, e, manifests, v)
+	})
+
+	if size.Namespaces == rbactest.Small.Namespaces {
+		// Last: it changes the cluster's policy.
+		t.Run("rbac diff is exactly the difference of what the API server allows before and after", func(t *testing.T) {
+			checkDiff(t, c, cs, gen, manifests, size, r)
+		})
+	}
+}
+
+// vocabulary is every request the policy's rules speak of: each verb the
+// rules name (and "*") on each API group, resource and subresource they
+// name, in a namespace and cluster-wide; and each URL they name (a prefix
+// by itself and with a path under it).
+func vocabulary(p *rbac.Policy, namespace string) []rbac.Action {
+	verbs := map[string]bool{rbacv1.VerbAll: true}
+	type gr struct{ group, resource, sub string }
+	resources := map[gr]bool{}
+	urls := map[string]bool{}
+	visit := func(rules []rbacv1.PolicyRule) {
+		for _, r := range rules {
+			for _, v := range r.Verbs {
+				verbs[v] = true
+			}
+			for _, g := range r.APIGroups {
+				for _, res := range r.Resources {
+					name, sub, _ := strings.Cut(res, "/")
+					if g == rbacv1.APIGroupAll {
+						g = "apps"
+					}
+					if name == rbacv1.ResourceAll && sub == "" {
+						continue // a request for resource "*" is asked below
+					}
+					if name == rbacv1.ResourceAll {
+						name = "pods"
+					}
+					resources[gr{g, name, sub}] = true
+				}
+			}
+			for _, u := range r.NonResourceURLs {
+				if prefix, ok := strings.CutSuffix(u, "*"); ok {
+					urls[prefix+"x"] = true
+					u = strings.TrimRight(prefix, "*")
+				}
+				if u != "" {
+					urls[u] = true
+				}
+			}
+		}
+	}
+	for _, cr := range p.ClusterRoles {
+		visit(cr.Rules)
+	}
+	for _, r := range p.Roles {
+		visit(r.Rules)
+	}
+	resources[gr{"", rbacv1.ResourceAll, ""}] = true
+	var out []rbac.Action
+	for v := range verbs {
+		for r := range resources {
+			for _, ns := range []string{namespace, ""} {
+				if ns != "" && rbac.ClusterScoped(r.group, r.resource) {
+					continue
+				}
+				out = append(out, rbac.Action{Verb: v, APIGroup: r.group, Resource: r.resource, Subresource: r.sub, Namespace: ns})
+			}
+		}
+		for u := range urls {
+			out = append(out, rbac.Action{Verb: strings.ToLower(v), Path: u})
+		}
+	}
+	slices.SortFunc(out, func(a, b rbac.Action) int { return strings.Compare(a.String(), b.String()) })
+	return slices.CompactFunc(out, func(a, b rbac.Action) bool { return a == b })
+}
+
+// listIdentity is a user --as and --as-group can name.
+type listIdentity struct {
+	as     string
+	groups []string
+}
+
+// checkList runs can-i --list -A for a few identities, from the manifests,
+// and checks that the rules it prints allow exactly what the API server's
+// SubjectAccessReviews allow over the policy's whole vocabulary (built-in
+// and aggregated roles included).
+func checkList(t *testing.T, cs *kubernetes.Clientset, e *rbac.Engine, manifests string, v rbactest.Vocabulary) {
+	vocab := vocabulary(e.Policy(), v.Namespaces[0])
+	for _, id := range []listIdentity{
+		{v.Users[0], []string{v.Groups[0]}},
+		{rbac.ServiceAccountUser(v.Namespaces[0], v.ServiceAccounts[0]), nil},
+		{"bulwark-probe", []string{v.Groups[1], rbac.ServiceAccountNamespaceGroup(v.Namespaces[0])}},
+	} {
+		args := []string{"can-i", "--list", "-A", "--as", id.as, "-f", manifests, "-o", "json"}
+		for _, g := range id.groups {
+			args = append(args, "--as-group", g)
+		}
+		code, out, errOut := runBulwark(args...)
+		var rules rbac.Rules
+		if err := json.Unmarshal([]byte(out), &rules); code != 0 || err != nil {
+			t.Fatalf("bulwark %s: exit %d, %v\n%.2000s%s", strings.Join(args, " "), code, err, out, errOut)
+		}
+		u := rbac.Impersonate(id.as, id.groups...)
+		probes := make([]probe, len(vocab))
+		for i, a := range vocab {
+			probes[i] = probe{u, a}
+		}
+		start := time.Now()
+		answers := review(t, cs, probes)
+		allowed, mismatches := 0, 0
+		for i, a := range vocab {
+			if answers[i].allowed {
+				allowed++
+			}
+			if got := rules.Allows(a); got != answers[i].allowed {
+				mismatches++
+				if mismatches <= 10 {
+					t.Errorf("--list as %s %v: %s: the list allows it %v, the API server %v", u.Name, u.Groups, a, got, answers[i].allowed)
+				}
+			}
+		}
+		t.Logf("--list as %s %v: %d grants; %d requests of the vocabulary asked in %v, %d allowed, %d mismatches",
+			u.Name, u.Groups, len(rules.Grants), len(vocab), time.Since(start).Round(time.Millisecond), allowed, mismatches)
+		if allowed == 0 {
+			t.Errorf("as %s: a useless sample: nothing allowed", u.Name)
+		}
+	}
+}
+
+// diffIdentity is the user a diff subject stands for, as rbac diff
+// defines it: a user or service account with the groups the API server
+// gives it, a group's member in no other group.
+func diffIdentity(s rbacv1.Subject) rbac.User {
+	switch s.Kind {
+	case rbacv1.GroupKind:
+		return rbac.User{Name: "bulwark-probe", Groups: []string{s.Name}}
+	case rbacv1.ServiceAccountKind:
+		return rbac.Impersonate(rbac.ServiceAccountUser(s.Namespace, s.Name))
+	}
+	return rbac.Impersonate(s.Name)
+}
+
+// checkDiff changes the cluster's policy at random (rbactest.Mutate), and
+// checks what rbac diff said of the change against SubjectAccessReviews
+// before and after it: for some of the subjects it names (and a user no
+// binding names), over the vocabulary of both policies, a request is a
+// gain exactly when the API server allows it after and not before, a loss
+// the other way round. rbac diff --kubeconfig, on the cluster before the
+// change, must say what the manifests applied over it change.
+func checkDiff(t *testing.T, c *cluster, cs *kubernetes.Clientset, old *rbac.Policy, oldManifests string, size rbactest.Size, r *rand.Rand) {
+	ctx := context.Background()
+	newGen := rbactest.Mutate(r, old, size)
+	addSentinelsV(newGen, 2)
+	data, err := rbactest.YAML(newGen)
+	if err != nil {
+		t.Fatal(err)
+	}
+	newManifests := filepath.Join(t.TempDir(), "new.yaml")
+	if err := os.WriteFile(newManifests, data, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	code, out, errOut := runBulwark("rbac", "diff", oldManifests, newManifests, "-o", "json", "--fail-on", "never")
+	var d rbac.DiffReport
+	if err := json.Unmarshal([]byte(out), &d); code != 0 || err != nil {
+		t.Fatalf("rbac diff: exit %d, %v\n%.2000s%s", code, err, out, errOut)
+	}
+	// --kubeconfig: the cluster (the old policy) and the manifests applied
+	// over it, computed here from the objects the cluster returns.
+	code, out, errOut = runBulwark("rbac", "diff", "--kubeconfig", c.path("super-admin.conf"), newManifests, "-o", "json", "--fail-on", "never")
+	var dk rbac.DiffReport
+	if err := json.Unmarshal([]byte(out), &dk); code != 0 || err != nil {
+		t.Fatalf("rbac diff --kubeconfig: exit %d, %v\n%.2000s%s", code, err, out, errOut)
+	}
+	lc, err := live.NewForConfig(restConfig(t, c, "super-admin.conf"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	clusterPolicy, err := lc.Policy(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	applied := &rbac.Policy{}
+	applied.Merge(clusterPolicy)
+	applied.Merge(newGen)
+	want := rbac.Diff(rbac.Compile(clusterPolicy, rbac.Options{}), rbac.Compile(applied, rbac.Options{}))
+	if wj, _ := json.Marshal(want); !bytes.Equal(wj, mustJSON(t, dk)) {
+		t.Errorf("rbac diff --kubeconfig says %d gains and %d losses; the cluster's objects with the manifests applied give %d and %d", dk.Gained, dk.Lost, want.Gained, want.Lost)
+	}
+
+	// The subjects to ask about: those with gains, with losses, groups,
+	// service accounts; and a user no binding names (system:authenticated's
+	// changes).
+	var subjects []rbacv1.Subject
+	pick := func(f func(rbac.SubjectDiff) bool) {
+		for _, sd := range d.Subjects {
+			if f(sd) && !slices.Contains(subjects, sd.Subject) {
+				subjects = append(subjects, sd.Subject)
+				return
+			}
+		}
+	}
+	pick(func(sd rbac.SubjectDiff) bool { return len(sd.Gained) > 0 && sd.Subject.Kind == rbacv1.UserKind })
+	pick(func(sd rbac.SubjectDiff) bool { return len(sd.Lost) > 0 && sd.Subject.Kind == rbacv1.UserKind })
+	pick(func(sd rbac.SubjectDiff) bool { return sd.Subject.Kind == rbacv1.GroupKind })
+	pick(func(sd rbac.SubjectDiff) bool { return sd.Subject.Kind == rbacv1.ServiceAccountKind })
+	unnamed := rbacv1.Subject{Kind: rbacv1.UserKind, APIGroup: rbacv1.GroupName, Name: "bulwark-unnamed"}
+	subjects = append(subjects, unnamed)
+	oldAll, newAll := rbac.Builtin(), rbac.Builtin()
+	oldAll.Merge(old)
+	newAll.Merge(newGen)
+	vocab := vocabulary(oldAll, size.Vocab().Namespaces[0])
+	vocab = append(vocab, vocabulary(newAll, size.Vocab().Namespaces[0])...)
+	slices.SortFunc(vocab, func(a, b rbac.Action) int { return strings.Compare(a.String(), b.String()) })
+	vocab = slices.CompactFunc(vocab, func(a, b rbac.Action) bool { return a == b })
+	var probes []probe
+	for _, s := range subjects {
+		for _, a := range vocab {
+			probes = append(probes, probe{diffIdentity(s), a})
+		}
+	}
+	start := time.Now()
+	before := review(t, cs, probes)
+	t.Logf("%d SubjectAccessReviews before the change in %v", len(probes), time.Since(start).Round(time.Millisecond))
+
+	applyPolicy(t, cs, old, newGen)
+	waitAggregation(t, cs, rbac.Compile(newAll, rbac.Options{}))
+	waitSentinelsV(t, cs, 2)
+	start = time.Now()
+	after := review(t, cs, probes)
+	t.Logf("%d SubjectAccessReviews after the change in %v", len(probes), time.Since(start).Round(time.Millisecond))
+
+	bySubject := map[rbacv1.Subject]rbac.SubjectDiff{}
+	for _, sd := range d.Subjects {
+		bySubject[sd.Subject] = sd
+	}
+	everyone := bySubject[rbacv1.Subject{Kind: rbacv1.GroupKind, APIGroup: rbacv1.GroupName, Name: rbac.GroupAuthenticated}]
+	mismatches, gains, losses := 0, 0, 0
+	for i, p := range probes {
+		s := subjects[i/len(vocab)]
+		sd := bySubject[s]
+		if s == unnamed {
+			sd = everyone // a user no binding names changes as every authenticated user does
+		}
+		gained := slices.ContainsFunc(sd.Gained, func(c rbac.Change) bool { return c.Allows(p.action) })
+		lost := slices.ContainsFunc(sd.Lost, func(c rbac.Change) bool { return c.Allows(p.action) })
+		was, is := before[i].allowed, after[i].allowed
+		if gained {
+			gains++
+		}
+		if lost {
+			losses++
+		}
+		if gained != (is && !was) || lost != (was && !is) {
+			mismatches++
+			if mismatches <= 10 {
+				t.Errorf("%s %s (%v): %s: API server before %v, after %v; rbac diff says gained %v, lost %v", s.Kind, s.Name, p.user.Groups, p.action, was, is, gained, lost)
+			}
+		}
+	}
+	t.Logf("rbac diff: %d subjects change (%d gains, %d losses); %d subjects asked about %d requests each: %d gained, %d lost, %d mismatches",
+		len(d.Subjects), d.Gained, d.Lost, len(subjects), len(vocab), gains, losses, mismatches)
+	if gains == 0 || losses == 0 {
+		t.Errorf("a useless sample: %d gains and %d losses asked about", gains, losses)
+	}
+}
+
+func mustJSON(t *testing.T, v any) []byte {
+	t.Helper()
+	b, err := json.Marshal(v)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return b
+}
+
+// applyPolicy makes the cluster's generated objects those of next: removes
+// those next does not have, updates the others, creates the new ones (its
+// sentinels last).
+func applyPolicy(t *testing.T, cs *kubernetes.Clientset, prev, next *rbac.Policy) {
+	t.Helper()
+	ctx := context.Background()
+	rb := cs.RbacV1()
+	var jobs, last []func() error
+	add := func(name string, f func() error) {
+		if strings.HasPrefix(name, "zz-sentinel") {
+			last = append(last, f)
+		} else {
+			jobs = append(jobs, f)
+		}
+	}
+	keep := map[rbac.Ref]bool{}
+	for _, o := range next.ClusterRoles {
+		keep[rbac.Ref{Kind: rbac.KindClusterRole, Name: o.Name}] = true
+		o := o.DeepCopy()
+		add(o.Name, func() error {
+			cur, err := rb.ClusterRoles().Get(ctx, o.Name, metav1.GetOptions{})
+			if err != nil {
+				_, err = rb.ClusterRoles().Create(ctx, o, metav1.CreateOptions{})
+				return err
+			}
+			o.ResourceVersion = cur.ResourceVersion
+			_, err = rb.ClusterRoles().Update(ctx, o, metav1.UpdateOptions{})
+			return err
+		})
+	}
+	for _, o := range next.ClusterRoleBindings {
+		keep[rbac.Ref{Kind: rbac.KindClusterRoleBinding, Name: o.Name}] = true
+		o := o.DeepCopy()
+		add(o.Name, func() error {
+			if _, err := rb.ClusterRoleBindings().Get(ctx, o.Name, metav1.GetOptions{}); err == nil {
+				// roleRef cannot change: replace the binding.
+				if err := rb.ClusterRoleBindings().Delete(ctx, o.Name, metav1.DeleteOptions{}); err != nil {
+					return err
+				}
+			}
+			_, err := rb.ClusterRoleBindings().Create(ctx, o, metav1.CreateOptions{})
+			return err
+		})
+	}
+	for _, o := range next.Roles {
+		keep[rbac.Ref{Kind: rbac.KindRole, Namespace: o.Namespace, Name: o.Name}] = true
+		o := o.DeepCopy()
+		add(o.Name, func() error {
+			cur, err := rb.Roles(o.Namespace).Get(ctx, o.Name, metav1.GetOptions{})
+			if err != nil {
+				_, err = rb.Roles(o.Namespace).Create(ctx, o, metav1.CreateOptions{})
+				return err
+			}
+			o.ResourceVersion = cur.ResourceVersion
+			_, err = rb.Roles(o.Namespace).Update(ctx, o, metav1.UpdateOptions{})
+			return err
+		})
+	}
+	for _, o := range next.RoleBindings {
+		keep[rbac.Ref{Kind: rbac.KindRoleBinding, Namespace: o.Namespace, Name: o.Name}] = true
+		o := o.DeepCopy()
+		add(o.Name, func() error {
+			if _, err := rb.RoleBindings(o.Namespace).Get(ctx, o.Name, metav1.GetOptions{}); err == nil {
+				if err := rb.RoleBindings(o.Namespace).Delete(ctx, o.Name, metav1.DeleteOptions{}); err != nil {
+					return err
+				}
+			}
+			_, err := rb.RoleBindings(o.Namespace).Create(ctx, o, metav1.CreateOptions{})
+			return err
+		})
+	}
+	var removals []func() error
+	for _, o := range prev.ClusterRoles {
+		if !keep[rbac.Ref{Kind: rbac.KindClusterRole, Name: o.Name}] {
+			removals = append(removals, func() error { return rb.ClusterRoles().Delete(ctx, o.Name, metav1.DeleteOptions{}) })
+		}
+	}
+	for _, o := range prev.ClusterRoleBindings {
+		if !keep[rbac.Ref{Kind: rbac.KindClusterRoleBinding, Name: o.Name}] {
+			removals = append(removals, func() error { return rb.ClusterRoleBindings().Delete(ctx, o.Name, metav1.DeleteOptions{}) })
+		}
+	}
+	for _, o := range prev.Roles {
+		if !keep[rbac.Ref{Kind: rbac.KindRole, Namespace: o.Namespace, Name: o.Name}] {
+			removals = append(removals, func() error { return rb.Roles(o.Namespace).Delete(ctx, o.Name, metav1.DeleteOptions{}) })
+		}
+	}
+	for _, o := range prev.RoleBindings {
+		if !keep[rbac.Ref{Kind: rbac.KindRoleBinding, Namespace: o.Namespace, Name: o.Name}] {
+			removals = append(removals, func() error { return rb.RoleBindings(o.Namespace).Delete(ctx, o.Name, metav1.DeleteOptions{}) })
+		}
+	}
+	for _, batch := range [][]func() error{removals, jobs, last} {
+		if err := parallel(8, batch); err != nil {
+			t.Fatal(err)
+		}
+	}
 }
 
 // addSentinels adds a grant of each kind of object for a user no question
 // asks about: when the API server's authorizer sees them, it has seen
 // every object created before them (each informer delivers in order).
-func addSentinels(p *rbac.Policy) {
-	rule := []rbacv1.PolicyRule{{Verbs: []string{"get"}, APIGroups: []string{"bulwark.test"}, Resources: []string{"sentinels"}}}
+func addSentinels(p *rbac.Policy) { addSentinelsV(p, 1) }
+
+// addSentinelsV adds the sentinels of the v-th change of the policy.
+func addSentinelsV(p *rbac.Policy, v int) {
+	name := "zz-sentinel"
+	if v > 1 {
+		name += fmt.Sprintf("-%d", v)
+	}
+	rule := []rbacv1.PolicyRule{{Verbs: []string{"get"}, APIGroups: []string{"bulwark.test"}, Resources: []string{name}}}
 	subj := []rbacv1.Subject{{Kind: rbacv1.UserKind, APIGroup: rbacv1.GroupName, Name: "sentinel"}}
-	_ = p.Add(&rbacv1.ClusterRole{ObjectMeta: metav1.ObjectMeta{Name: "zz-sentinel"}, Rules: rule}, "")
-	_ = p.Add(&rbacv1.ClusterRoleBinding{ObjectMeta: metav1.ObjectMeta{Name: "zz-sentinel"}, Subjects: subj,
-		RoleRef: rbacv1.RoleRef{APIGroup: rbacv1.GroupName, Kind: "ClusterRole", Name: "zz-sentinel"}}, "")
-	nsRule := []rbacv1.PolicyRule{{Verbs: []string{"get"}, APIGroups: []string{"bulwark.test"}, Resources: []string{"namespaced-sentinels"}}}
-	_ = p.Add(&rbacv1.Role{ObjectMeta: metav1.ObjectMeta{Name: "zz-sentinel", Namespace: "ns-0"}, Rules: nsRule}, "")
-	_ = p.Add(&rbacv1.RoleBinding{ObjectMeta: metav1.ObjectMeta{Name: "zz-sentinel", Namespace: "ns-0"}, Subjects: subj,
-		RoleRef: rbacv1.RoleRef{APIGroup: rbacv1.GroupName, Kind: "Role", Name: "zz-sentinel"}}, "")
+	_ = p.Add(&rbacv1.ClusterRole{ObjectMeta: metav1.ObjectMeta{Name: name}, Rules: rule}, "")
+	_ = p.Add(&rbacv1.ClusterRoleBinding{ObjectMeta: metav1.ObjectMeta{Name: name}, Subjects: subj,
+		RoleRef: rbacv1.RoleRef{APIGroup: rbacv1.GroupName, Kind: "ClusterRole", Name: name}}, "")
+	nsRule := []rbacv1.PolicyRule{{Verbs: []string{"get"}, APIGroups: []string{"bulwark.test"}, Resources: []string{"namespaced-" + name}}}
+	_ = p.Add(&rbacv1.Role{ObjectMeta: metav1.ObjectMeta{Name: name, Namespace: "ns-0"}, Rules: nsRule}, "")
+	_ = p.Add(&rbacv1.RoleBinding{ObjectMeta: metav1.ObjectMeta{Name: name, Namespace: "ns-0"}, Subjects: subj,
+		RoleRef: rbacv1.RoleRef{APIGroup: rbacv1.GroupName, Kind: "Role", Name: name}}, "")
 }
 
 // createPolicy creates the namespaces and then every object, several at a
@@ -380,65 +761,84 @@ func parallel(n int, jobs []func() error) error {
 // waitAggregation waits until the controller manager has aggregated every
 // ClusterRole with an aggregationRule into exactly the rules, in exactly
 // the order, that bulwark computes, and they stay so: a role that bulwark
-// gets wrong may look right before the controller gets to it.
+// gets wrong may look right before the controller gets to it. It watches
+// the ClusterRoles and looks again at each change; the roles have stayed
+// so when no change came for quiet after they agreed.
 func waitAggregation(t *testing.T, cs *kubernetes.Clientset, e *rbac.Engine) {
 	t.Helper()
+	const quiet = 3 * time.Second
 	want := map[string][]rbacv1.PolicyRule{}
 	for _, cr := range e.Policy().ClusterRoles {
 		if cr.AggregationRule != nil {
 			want[cr.Name] = cr.Rules
 		}
 	}
-	var (
-		diff   string
-		agreed time.Time
-	)
-	deadline := time.Now().Add(90 * time.Second)
-	for {
-		list, err := cs.RbacV1().ClusterRoles().List(context.Background(), metav1.ListOptions{})
-		if err != nil {
-			t.Fatal(err)
-		}
-		diff = ""
+	ctx, cancel := context.WithTimeout(context.Background(), 90*time.Second)
+	defer cancel()
+	diff := func(items []rbacv1.ClusterRole) string {
+		d := ""
 		n := 0
-		for _, cr := range list.Items {
+		for _, cr := range items {
 			w, ok := want[cr.Name]
 			if !ok {
 				continue
 			}
 			n++
 			if !equality.Semantic.DeepEqual(w, cr.Rules) && !(len(w) == 0 && len(cr.Rules) == 0) {
-				diff += fmt.Sprintf("\n%s: API server %d rules, bulwark %d", cr.Name, len(cr.Rules), len(w))
+				d += fmt.Sprintf("\n%s: API server %d rules, bulwark %d", cr.Name, len(cr.Rules), len(w))
 			}
 		}
 		if n != len(want) {
-			diff += fmt.Sprintf("\n%d aggregated ClusterRoles on the API server, %d in bulwark", n, len(want))
+			d += fmt.Sprintf("\n%d aggregated ClusterRoles on the API server, %d in bulwark", n, len(want))
 		}
-		switch {
-		case diff != "":
-			agreed = time.Time{}
-		case agreed.IsZero():
-			agreed = time.Now()
-		case time.Since(agreed) > 3*time.Second:
-			t.Logf("%d aggregated ClusterRoles agree", n)
+		return d
+	}
+	for {
+		list, err := cs.RbacV1().ClusterRoles().List(ctx, metav1.ListOptions{})
+		if err != nil {
+			t.Fatalf("aggregation: %v", err)
+		}
+		d := diff(list.Items)
+		w, err := cs.RbacV1().ClusterRoles().Watch(ctx, metav1.ListOptions{ResourceVersion: list.ResourceVersion})
+		if err != nil {
+			t.Fatalf("aggregation: %v", err)
+		}
+		var quietC <-chan time.Time
+		if d == "" {
+			quietC = time.After(quiet)
+		}
+		select {
+		case <-quietC:
+			w.Stop()
+			t.Logf("%d aggregated ClusterRoles agree", len(want))
 			return
+		case _, ok := <-w.ResultChan():
+			w.Stop()
+			if !ok {
+				continue
+			}
+		case <-ctx.Done():
+			w.Stop()
+			t.Fatalf("aggregation differs:%s", d)
 		}
-		if time.Now().After(deadline) && diff != "" {
-			t.Fatalf("aggregation differs:%s", diff)
-		}
-		time.Sleep(250 * time.Millisecond)
 	}
 }
 
 // waitSentinels waits until the authorizer sees the objects created last,
 // through a grant each pair (ClusterRole and ClusterRoleBinding, Role and
 // RoleBinding) makes alone.
-func waitSentinels(t *testing.T, cs *kubernetes.Clientset) {
+func waitSentinels(t *testing.T, cs *kubernetes.Clientset) { waitSentinelsV(t, cs, 1) }
+
+func waitSentinelsV(t *testing.T, cs *kubernetes.Clientset, v int) {
 	t.Helper()
+	name := "zz-sentinel"
+	if v > 1 {
+		name += fmt.Sprintf("-%d", v)
+	}
 	u := rbac.User{Name: "sentinel"}
 	probes := []probe{
-		{u, rbac.Action{Verb: "get", APIGroup: "bulwark.test", Resource: "sentinels"}},
-		{u, rbac.Action{Verb: "get", APIGroup: "bulwark.test", Resource: "namespaced-sentinels", Namespace: "ns-0"}},
+		{u, rbac.Action{Verb: "get", APIGroup: "bulwark.test", Resource: name}},
+		{u, rbac.Action{Verb: "get", APIGroup: "bulwark.test", Resource: "namespaced-" + name, Namespace: "ns-0"}},
 	}
 	pinned.WaitFor(t, "RBAC caches", 60*time.Second, func() error {
 		for _, a := range review(t, cs, probes) {
@@ -763,11 +1163,11 @@ func checkCommands(t *testing.T, c *cluster, manifests string, users []rbac.User
 		}
 	}
 	// The kubeconfig's own user when --as is not given: super-admin.
-	if code, out, errOut := runBulwark("can-i", "delete", "nodes", "--kubeconfig", c.path("super-admin.conf")); code != 0 || !strings.Contains(out, "system:masters") {
+	if code, out, errOut := runBulwark("can-i", "delete", "nodes", "--kubeconfig", c.path("super-admin.conf")); code != 0 || !strings.Contains(out, rbac.GroupMasters) {
 		t.Errorf("can-i as the kubeconfig's user: exit %d\n%s%s", code, out, errOut)
 	}
 	code, out, errOut := runBulwark("who-can", "get", "secrets", "-n", "ns-0", "-f", manifests)
-	if code != 0 || !strings.Contains(out, "system:masters") {
+	if code != 0 || !strings.Contains(out, rbac.GroupMasters) {
 		t.Errorf("who-can: exit %d\n%s%s", code, out, errOut)
 	}
 	code, out, errOut = runBulwark("rbac", "lint", "-f", manifests, "-o", "sarif")

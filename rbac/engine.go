@@ -1,9 +1,12 @@
 package rbac
 
 import (
+	"cmp"
 	"fmt"
-	"sort"
+	"slices"
 	"strings"
+	"sync"
+	"sync/atomic"
 
 	rbacv1 "k8s.io/api/rbac/v1"
 )
@@ -33,230 +36,230 @@ const (
 
 func (p Problem) String() string { return p.Object.String() + ": " + p.Msg }
 
-// Engine answers questions about one compiled policy. It is immutable and
-// safe for concurrent use.
+// Engine answers questions about one compiled policy. It is safe for
+// concurrent use.
+//
+// Compiling does work in proportion to the number of objects: it resolves
+// every binding's role, indexes bindings by subject and links aggregated
+// ClusterRoles to the roles their selectors match. Work in proportion to
+// the number of rules is done when a question first needs it, once: the
+// rules of an aggregated ClusterRole when a question reaches it, an index
+// of a role's rules when it has many, the index of every rule for WhoCan.
 type Engine struct {
 	opts      Options
-	policy    *Policy // with aggregated rules
+	input     *Policy
 	nodeRules []rbacv1.PolicyRule
 
+	crRoles      []*role // parallel to input.ClusterRoles
 	clusterRoles map[string]*role
 	roles        map[Ref]*role
-	crbs         []*binding
-	rbs          map[string][]*binding // by namespace
+	nroles       int
+
+	crbs      []*binding            // by name
+	rbs       map[string][]*binding // by namespace, each by name
+	nbindings int
 
 	crbSubjects subjectIndex
 	rbSubjects  map[string]*subjectIndex // by namespace
 
-	// for WhoCan
-	clusterRules ruleIndex
-	nsRules      map[string]*ruleIndex // rules of the Roles of each namespace
-	crbsByRole   map[string][]*binding // ClusterRole name → ClusterRoleBindings
-	rbsByRole    map[string]map[Ref][]*binding
-	nroles       int
-
 	problems []Problem
+	budget   *aggBudget // of aggregation, nil without aggregated roles
+
+	policyOnce sync.Once
+	policy     *Policy
+	whoOnce    sync.Once
+	who        *whoIndex
+	lintOnce   sync.Once
+	groupsOnce sync.Once
+	groups     map[string][]string // resource → the API groups rules name it in
+	scratch    sync.Pool           // *scratch
 }
 
+// role is a Role or ClusterRole.
 type role struct {
-	id    int
-	ref   Ref
+	id      int32
+	ref     Ref
+	written []rbacv1.PolicyRule
+	labels  map[string]string
+	agg     *aggRole // a ClusterRole whose aggregationRule the controller computes
+	// shadowed marks a ClusterRole that a later one of the same name
+	// replaces (a Policy built without Merge may hold both).
+	shadowed bool
+
+	once sync.Once
+	list *ruleList // the rules it grants, resolved on first use
+
+	hashOnce sync.Once
+	hashes   []uint64 // of written rules, for aggregation's duplicate check
+
+	// rules and from are the rules it grants and, for aggregated rules,
+	// the ClusterRole each came from: filled for Lint.
 	rules []rbacv1.PolicyRule
-	from  []string // aggregated rules: their source ClusterRole
+	from  []string
 }
 
+// binding is a RoleBinding or ClusterRoleBinding with its role resolved.
 type binding struct {
-	order    int
+	order    int32
 	ref      Ref
 	roleRef  Ref
 	subjects []rbacv1.Subject // as written, ServiceAccount namespaces defaulted
 	live     []bool           // subjects that can match a user at all
 	role     *role            // nil: the role does not exist (or cannot be referenced)
 	missing  string
+	error    string  // the binding and why it grants nothing, as denials list it
+	sids     []int32 // the live subjects' numbers, for WhoCan (-1: not live)
+	// explained keeps how its grants were told (Authorize).
+	explained atomic.Pointer[[]explanation]
 }
 
 // match is one subject of one binding that a user may match.
 type match struct {
 	b *binding
-	s int
+	s int32
 }
 
+// subjectIndex finds the bindings whose subjects name a user: users by
+// name and service accounts by username in names, groups in groups.
 type subjectIndex struct {
-	users, groups, serviceAccounts map[string][]match
+	names, groups map[string][]match
 }
 
 func newSubjectIndex() *subjectIndex {
-	return &subjectIndex{users: map[string][]match{}, groups: map[string][]match{}, serviceAccounts: map[string][]match{}}
+	return &subjectIndex{names: map[string][]match{}, groups: map[string][]match{}}
 }
 
 func (ix *subjectIndex) add(b *binding) {
-	for i, s := range b.subjects {
+	for i := range b.subjects {
 		if !b.live[i] {
 			continue
 		}
-		m := match{b, i}
+		s := &b.subjects[i]
+		m := match{b, int32(i)}
 		switch s.Kind {
 		case rbacv1.UserKind:
-			ix.users[s.Name] = append(ix.users[s.Name], m)
+			ix.names[s.Name] = append(ix.names[s.Name], m)
 		case rbacv1.GroupKind:
 			ix.groups[s.Name] = append(ix.groups[s.Name], m)
 		case rbacv1.ServiceAccountKind:
 			u := ServiceAccountUser(s.Namespace, s.Name)
-			ix.serviceAccounts[u] = append(ix.serviceAccounts[u], m)
+			ix.names[u] = append(ix.names[u], m)
 		}
 	}
 }
 
-// collect appends the bindings u matches, each once with the first
-// subject that matches it (as the API server names it), in binding order.
+// collect appends the bindings whose subjects name u, in no order, a
+// binding once per subject that names u.
 func (ix *subjectIndex) collect(u *User, buf []match) []match {
-	start := len(buf)
-	buf = append(buf, ix.users[u.Name]...)
-	buf = append(buf, ix.serviceAccounts[u.Name]...)
+	buf = append(buf, ix.names[u.Name]...)
 	for _, g := range u.Groups {
 		buf = append(buf, ix.groups[g]...)
-	}
-	got := buf[start:]
-	if len(got) > 1 {
-		sort.Slice(got, func(i, j int) bool {
-			if got[i].b.order != got[j].b.order {
-				return got[i].b.order < got[j].b.order
-			}
-			return got[i].s < got[j].s
-		})
-		n := 1
-		for i := 1; i < len(got); i++ {
-			if got[i].b != got[n-1].b {
-				got[n] = got[i]
-				n++
-			}
-		}
-		buf = buf[:start+n]
 	}
 	return buf
 }
 
-// Compile builds an engine: it aggregates ClusterRoles, resolves every
-// binding's role and indexes bindings by subject and rules by resource.
-// The policy is not modified.
+// Compile builds an engine. The policy is not modified, and the engine
+// keeps references to its objects: do not modify them while the engine is
+// in use.
 func Compile(p *Policy, opts Options) *Engine {
 	e := &Engine{
 		opts:         opts,
+		input:        p,
 		nodeRules:    NodeRules(),
-		clusterRoles: map[string]*role{},
-		roles:        map[Ref]*role{},
+		clusterRoles: make(map[string]*role, len(p.ClusterRoles)),
+		roles:        make(map[Ref]*role, len(p.Roles)),
 		rbs:          map[string][]*binding{},
 		crbSubjects:  *newSubjectIndex(),
 		rbSubjects:   map[string]*subjectIndex{},
-		clusterRules: newRuleIndex(),
-		nsRules:      map[string]*ruleIndex{},
-		crbsByRole:   map[string][]*binding{},
-		rbsByRole:    map[string]map[Ref][]*binding{},
 	}
-	agg := aggregate(p.ClusterRoles)
-	e.problems = append(e.problems, agg.problems...)
-	compiled := &Policy{
-		ClusterRoles:        make([]rbacv1.ClusterRole, len(p.ClusterRoles)),
-		ClusterRoleBindings: p.ClusterRoleBindings,
-		Roles:               p.Roles,
-		RoleBindings:        p.RoleBindings,
-		Sources:             p.Sources,
-	}
+	roles := make([]role, len(p.ClusterRoles)+len(p.Roles))
+	e.crRoles = make([]*role, len(p.ClusterRoles))
 	for i := range p.ClusterRoles {
-		cr := p.ClusterRoles[i]
-		cr.Rules = agg.rules[i]
-		compiled.ClusterRoles[i] = cr
-		r := &role{id: e.nroles, ref: Ref{KindClusterRole, "", cr.Name}, rules: agg.rules[i], from: agg.from[i]}
-		e.nroles++
+		cr := &p.ClusterRoles[i]
+		r := &roles[i]
+		r.id, r.ref, r.written, r.labels = int32(i), Ref{KindClusterRole, "", cr.Name}, cr.Rules, cr.Labels
+		e.crRoles[i] = r
+		if old := e.clusterRoles[cr.Name]; old != nil {
+			old.shadowed = true // a later object of the same name replaces it
+		}
 		e.clusterRoles[cr.Name] = r
-		e.clusterRules.add(r)
 	}
-	e.policy = compiled
+	e.linkAggregation(p.ClusterRoles)
 	for i := range p.Roles {
 		ro := &p.Roles[i]
-		r := &role{id: e.nroles, ref: Ref{KindRole, ro.Namespace, ro.Name}, rules: ro.Rules, from: make([]string, len(ro.Rules))}
-		e.nroles++
+		r := &roles[len(p.ClusterRoles)+i]
+		r.id, r.ref, r.written = int32(len(p.ClusterRoles)+i), Ref{KindRole, ro.Namespace, ro.Name}, ro.Rules
 		e.roles[r.ref] = r
-		ix := e.nsRules[ro.Namespace]
-		if ix == nil {
-			nix := newRuleIndex()
-			ix = &nix
-			e.nsRules[ro.Namespace] = ix
-		}
-		// Non-resource rules of a Role never apply: non-resource requests
-		// have no namespace.
-		ix.addResources(r)
 	}
-	order := 0
-	crbs := make([]*binding, 0, len(p.ClusterRoleBindings))
+	e.nroles = len(roles)
+
+	nsubjects := 0
 	for i := range p.ClusterRoleBindings {
-		b := &p.ClusterRoleBindings[i]
-		crbs = append(crbs, e.newBinding(Ref{KindClusterRoleBinding, "", b.Name}, b.RoleRef, b.Subjects))
+		nsubjects += len(p.ClusterRoleBindings[i].Subjects)
 	}
-	sort.SliceStable(crbs, func(i, j int) bool { return crbs[i].ref.Name < crbs[j].ref.Name })
-	for _, b := range crbs {
-		b.order = order
-		order++
-		e.crbs = append(e.crbs, b)
-		e.crbSubjects.add(b)
-		if b.role != nil {
-			e.crbsByRole[b.role.ref.Name] = append(e.crbsByRole[b.role.ref.Name], b)
-		}
-	}
-	rbs := make([]*binding, 0, len(p.RoleBindings))
 	for i := range p.RoleBindings {
-		b := &p.RoleBindings[i]
-		rbs = append(rbs, e.newBinding(Ref{KindRoleBinding, b.Namespace, b.Name}, b.RoleRef, b.Subjects))
+		nsubjects += len(p.RoleBindings[i].Subjects)
 	}
-	sort.SliceStable(rbs, func(i, j int) bool {
-		if rbs[i].ref.Namespace != rbs[j].ref.Namespace {
-			return rbs[i].ref.Namespace < rbs[j].ref.Namespace
-		}
-		return rbs[i].ref.Name < rbs[j].ref.Name
-	})
-	for _, b := range rbs {
-		b.order = order
-		order++
-		ns := b.ref.Namespace
-		e.rbs[ns] = append(e.rbs[ns], b)
-		ix := e.rbSubjects[ns]
-		if ix == nil {
-			ix = newSubjectIndex()
-			e.rbSubjects[ns] = ix
-		}
-		ix.add(b)
-		if b.role != nil {
-			m := e.rbsByRole[ns]
-			if m == nil {
-				m = map[Ref][]*binding{}
-				e.rbsByRole[ns] = m
-			}
-			m[b.role.ref] = append(m[b.role.ref], b)
+	bindings := make([]binding, len(p.ClusterRoleBindings)+len(p.RoleBindings))
+	live := make([]bool, nsubjects)
+	e.nbindings = len(bindings)
+
+	e.crbs = make([]*binding, len(p.ClusterRoleBindings))
+	for i := range p.ClusterRoleBindings {
+		o := &p.ClusterRoleBindings[i]
+		b := &bindings[i]
+		n := len(o.Subjects)
+		e.initBinding(b, Ref{KindClusterRoleBinding, "", o.Name}, o.RoleRef, o.Subjects, live[:n:n])
+		live = live[n:]
+		e.crbs[i] = b
+	}
+	slices.SortStableFunc(e.crbs, func(x, y *binding) int { return strings.Compare(x.ref.Name, y.ref.Name) })
+	for i, b := range e.crbs {
+		b.order = int32(i)
+		e.crbSubjects.add(b)
+	}
+	for i := range p.RoleBindings {
+		o := &p.RoleBindings[i]
+		b := &bindings[len(p.ClusterRoleBindings)+i]
+		n := len(o.Subjects)
+		e.initBinding(b, Ref{KindRoleBinding, o.Namespace, o.Name}, o.RoleRef, o.Subjects, live[:n:n])
+		live = live[n:]
+		e.rbs[o.Namespace] = append(e.rbs[o.Namespace], b)
+	}
+	order := int32(len(e.crbs))
+	for ns, bs := range e.rbs {
+		slices.SortStableFunc(bs, func(x, y *binding) int { return strings.Compare(x.ref.Name, y.ref.Name) })
+		ix := newSubjectIndex()
+		e.rbSubjects[ns] = ix
+		for _, b := range bs {
+			b.order = order
+			order++
+			ix.add(b)
 		}
 	}
 	return e
 }
 
-// newBinding resolves a binding's role as the API server does: a
+// initBinding resolves a binding's role as the API server does: a
 // ClusterRoleBinding's role is looked up as a ClusterRole (or, for kind
 // Role, in no namespace: never found); a RoleBinding's Role in its own
 // namespace.
-func (e *Engine) newBinding(ref Ref, rr rbacv1.RoleRef, subjects []rbacv1.Subject) *binding {
-	b := &binding{ref: ref, subjects: make([]rbacv1.Subject, len(subjects)), live: make([]bool, len(subjects))}
-	for i, s := range subjects {
-		b.live[i] = true
+func (e *Engine) initBinding(b *binding, ref Ref, rr rbacv1.RoleRef, subjects []rbacv1.Subject, live []bool) {
+	b.ref, b.subjects, b.live = ref, subjects, live
+	copied := false
+	for i := range subjects {
+		s := &subjects[i]
+		live[i] = s.Kind == rbacv1.UserKind || s.Kind == rbacv1.GroupKind || s.Kind == rbacv1.ServiceAccountKind
 		if s.Kind == rbacv1.ServiceAccountKind && s.Namespace == "" {
 			if ref.Namespace == "" {
-				b.live[i] = false // the API server cannot default it: matches nobody
+				live[i] = false // the API server cannot default it: matches nobody
+				continue
 			}
-			s.Namespace = ref.Namespace
+			if !copied {
+				b.subjects, copied = slices.Clone(subjects), true
+			}
+			b.subjects[i].Namespace = ref.Namespace
 		}
-		switch s.Kind {
-		case rbacv1.UserKind, rbacv1.GroupKind, rbacv1.ServiceAccountKind:
-		default:
-			b.live[i] = false
-		}
-		b.subjects[i] = s
 	}
 	switch rr.Kind {
 	case KindClusterRole:
@@ -270,26 +273,92 @@ func (e *Engine) newBinding(ref Ref, rr rbacv1.RoleRef, subjects []rbacv1.Subjec
 	default:
 		b.roleRef = Ref{rr.Kind, "", rr.Name}
 		b.missing = fmt.Sprintf("unsupported role reference kind %q", rr.Kind)
+		b.error = ref.String() + ": " + b.missing
 		e.problems = append(e.problems, Problem{Kind: ProblemRoleRef, Object: ref, Msg: b.missing})
-		return b
+		return
 	}
 	if b.role == nil {
 		b.missing = fmt.Sprintf("%s %q not found", strings.ToLower(rr.Kind), rr.Name)
 		if rr.Kind == KindRole && ref.Namespace == "" {
 			b.missing = fmt.Sprintf("a ClusterRoleBinding cannot reference Role %q", rr.Name)
 		}
+		b.error = ref.String() + ": " + b.missing
 		e.problems = append(e.problems, Problem{Kind: ProblemRoleRef, Object: ref, Msg: b.missing + ": the binding grants nothing"})
 	}
-	return b
 }
 
 // Policy is the compiled policy: the input with ClusterRole aggregation
 // applied. Do not modify it.
-func (e *Engine) Policy() *Policy { return e.policy }
+func (e *Engine) Policy() *Policy {
+	e.policyOnce.Do(func() {
+		p := e.input
+		q := &Policy{
+			ClusterRoles:        slices.Clone(p.ClusterRoles),
+			ClusterRoleBindings: p.ClusterRoleBindings,
+			Roles:               p.Roles,
+			RoleBindings:        p.RoleBindings,
+			Sources:             p.Sources,
+		}
+		for i := range q.ClusterRoles {
+			if r := e.crRoles[i]; r.agg != nil && !r.shadowed {
+				q.ClusterRoles[i].Rules = r.grants().materialize()
+			}
+		}
+		e.policy = q
+	})
+	return e.policy
+}
 
 // Problems lists bindings whose role is missing and aggregations that
-// could not be computed.
-func (e *Engine) Problems() []Problem { return e.problems }
+// could not be computed (every aggregation computed first).
+func (e *Engine) Problems() []Problem {
+	if e.budget == nil {
+		return e.problems
+	}
+	for _, r := range e.crRoles {
+		r.grants()
+	}
+	return append(slices.Clone(e.problems), e.budget.list()...)
+}
+
+// Rules is the number of rules the compiled policy's roles grant, with
+// aggregated ClusterRoles counted with the rules they aggregate.
+func (e *Engine) Rules() int {
+	n := 0
+	for _, r := range e.allRoles() {
+		n += r.grants().len()
+	}
+	return n
+}
+
+// allRoles lists every role the engine resolves bindings to.
+func (e *Engine) allRoles() []*role {
+	out := make([]*role, 0, e.nroles)
+	for _, r := range e.crRoles {
+		if !r.shadowed {
+			out = append(out, r)
+		}
+	}
+	for _, r := range e.roles {
+		out = append(out, r)
+	}
+	slices.SortFunc(out, func(x, y *role) int { return cmp.Compare(x.id, y.id) })
+	return out
+}
+
+// materializeForLint fills every role's rules and from.
+func (e *Engine) materializeForLint() {
+	e.lintOnce.Do(func() {
+		for _, r := range e.allRoles() {
+			l := r.grants()
+			r.rules = l.materialize()
+			r.from = make([]string, l.len())
+			for i := range r.from {
+				r.from[i] = l.origin(i)
+			}
+		}
+	})
+}
 
 // Path is one way a grant reaches a subject: binding → role → rule.
 type Path struct {
@@ -308,11 +377,53 @@ type Path struct {
 
 func (p Path) String() string {
 	var b strings.Builder
-	fmt.Fprintf(&b, "%s (%s %s) → %s → rule %d %s", p.Binding, p.Subject.Kind, subjectName(p.Subject), p.Role, p.Rule, FormatRule(p.PolicyRule))
-	if p.AggregatedFrom != "" {
-		fmt.Fprintf(&b, " aggregated from ClusterRole %s", p.AggregatedFrom)
-	}
+	b.Grow(128)
+	p.write(&b)
 	return b.String()
+}
+
+func (p *Path) write(b *strings.Builder) {
+	p.Binding.write(b)
+	b.WriteString(" (")
+	b.WriteString(p.Subject.Kind)
+	b.WriteByte(' ')
+	if p.Subject.Kind == rbacv1.ServiceAccountKind {
+		b.WriteString(p.Subject.Namespace)
+		b.WriteByte('/')
+	}
+	b.WriteString(p.Subject.Name)
+	b.WriteString(") → ")
+	p.Role.write(b)
+	b.WriteString(" → rule ")
+	writeInt(b, p.Rule)
+	b.WriteByte(' ')
+	writeRule(b, &p.PolicyRule)
+	if p.AggregatedFrom != "" {
+		b.WriteString(" aggregated from ClusterRole ")
+		b.WriteString(p.AggregatedFrom)
+	}
+}
+
+func writeInt(b *strings.Builder, n int) {
+	var buf [20]byte
+	i := len(buf)
+	if n == 0 {
+		b.WriteByte('0')
+		return
+	}
+	neg := n < 0
+	if neg {
+		n = -n
+	}
+	for n > 0 {
+		i--
+		buf[i] = byte('0' + n%10)
+		n /= 10
+	}
+	if neg {
+		b.WriteByte('-')
+	}
+	b.Write(buf[i:])
 }
 
 func subjectName(s rbacv1.Subject) string {
@@ -322,230 +433,36 @@ func subjectName(s rbacv1.Subject) string {
 	return s.Name
 }
 
-// Authorizers of the chain, as Decision.By names them.
-const (
-	ByMasters = GroupMasters
-	ByNode    = "Node"
-	ByRBAC    = "RBAC"
-)
-
-// Decision is the answer to one question.
-type Decision struct {
-	Allowed bool `json:"allowed"`
-	// By is the authorizer that allowed the request first in the chain:
-	// ByMasters, ByNode or ByRBAC; empty when denied.
-	By string `json:"by,omitempty"`
-	// Paths are the RBAC grants that allow the request: all of them from
-	// Check, the first from Authorize.
-	Paths []Path `json:"paths,omitempty"`
-	// NodeRule is the Node authorizer's static rule that allows it, when By
-	// is ByNode.
-	NodeRule *rbacv1.PolicyRule `json:"nodeRule,omitempty"`
-	// DependsOnNode is set when RBAC denies a node identity a request the
-	// Node authorizer decides from the node's Pods and volumes (its graph),
-	// which a policy alone does not hold: the API server may allow it.
-	DependsOnNode bool `json:"dependsOnNode,omitempty"`
-	// Errors are the user's bindings whose role is missing, as the API
-	// server lists them in its reason for a denial.
-	Errors []string `json:"errors,omitempty"`
-	Reason string   `json:"reason"`
+// path is the Path of one binding's subject and one rule of its role.
+func (b *binding) path(subject int32, rule int) Path {
+	l := b.role.grants()
+	return Path{Binding: b.ref, Subject: b.subjects[subject], Role: b.role.ref, Rule: rule, PolicyRule: *l.rule(rule), AggregatedFrom: l.origin(rule)}
 }
 
-// Check answers whether u may perform a, with every RBAC path that allows
-// it. Give u as the API server sees it, implicit groups included (see
-// Impersonate).
-func (e *Engine) Check(u User, a Action) Decision { return e.decide(&u, &a, true) }
-
-// Authorize answers as the API server's authorizer chain does: it stops
-// at the first grant.
-func (e *Engine) Authorize(u User, a Action) Decision { return e.decide(&u, &a, false) }
-
-// Allowed is Authorize without the explanation.
-func (e *Engine) Allowed(u User, a Action) bool {
-	if !a.IsResource() {
-		a.Namespace = ""
+// matches reports whether subject i of b names u.
+func (b *binding) matches(i int, u *User) bool {
+	if !b.live[i] {
+		return false
 	}
-	if u.InGroup(GroupMasters) {
-		return true
+	s := &b.subjects[i]
+	switch s.Kind {
+	case rbacv1.UserKind:
+		return s.Name == u.Name
+	case rbacv1.GroupKind:
+		return slices.Contains(u.Groups, s.Name)
+	case rbacv1.ServiceAccountKind:
+		return isServiceAccount(u.Name, s.Namespace, s.Name)
 	}
-	if allowed, _, _ := e.node(&u, &a); allowed {
-		return true
-	}
-	var buf [16]match
-	ok, _ := e.rbac(&u, &a, buf[:0], nil)
-	return ok
+	return false
 }
 
-func (e *Engine) decide(u *User, a *Action, all bool) Decision {
-	if !a.IsResource() {
-		a.Namespace = ""
-	}
-	if u.InGroup(GroupMasters) {
-		d := Decision{Allowed: true, By: ByMasters,
-			Reason: "allowed: the user is in group system:masters, which the API server's privileged-group authorizer allows everything before Node and RBAC run"}
-		if all {
-			var buf [16]match
-			_, d.Paths = e.rbacPaths(u, a, buf[:0], &d.Errors)
-		}
-		return d
-	}
-	nodeAllowed, nodeRule, dependsOnNode := e.node(u, a)
-	var d Decision
-	var buf [16]match
-	if all || !nodeAllowed {
-		if all {
-			_, d.Paths = e.rbacPaths(u, a, buf[:0], &d.Errors)
-		} else {
-			var p *Path
-			d.Allowed, p = e.rbac(u, a, buf[:0], &d.Errors)
-			if p != nil {
-				d.Paths = []Path{*p}
-			}
-		}
-	}
-	switch {
-	case nodeAllowed:
-		d.Allowed, d.By = true, ByNode
-		r := e.nodeRules[nodeRule]
-		d.NodeRule = &r
-		d.Reason = fmt.Sprintf("allowed by the Node authorizer's static rule for nodes %s (the user is node %q: %s in group %s)", FormatRule(r), strings.TrimPrefix(u.Name, NodePrefix), u.Name, GroupNodes)
-	case len(d.Paths) > 0:
-		d.Allowed, d.By = true, ByRBAC
-		d.Reason = "allowed by " + d.Paths[0].String()
-		if len(d.Paths) > 1 {
-			d.Reason += fmt.Sprintf(" (and %d more)", len(d.Paths)-1)
-		}
-	default:
-		d.Allowed = false
-		d.Reason = "no RBAC rule allows it"
-		if len(d.Errors) > 0 {
-			d.Reason += "; bindings of this user that grant nothing: " + strings.Join(d.Errors, "; ")
-		}
-		if dependsOnNode {
-			d.DependsOnNode = true
-			d.Reason += fmt.Sprintf("; but the user is node %q, and the Node authorizer allows nodes such requests for objects related to the Pods bound to them, which a policy does not hold: the API server may allow it", strings.TrimPrefix(u.Name, NodePrefix))
-		}
-	}
-	return d
-}
-
-// graphResources are the resources the Node authorizer decides from its
-// graph of Pods and volumes rather than from static rules (with the
-// release's default feature gates: AuthorizeNodeWithSelectors is locked
-// on, PodCertificateRequest off).
-var graphResources = map[[2]string]bool{
-	{"", "secrets"}: true, {"", "configmaps"}: true, {"", "persistentvolumeclaims"}: true, {"", "persistentvolumes"}: true,
-	{"resource.k8s.io", "resourceclaims"}: true, {"storage.k8s.io", "volumeattachments"}: true, {"", "serviceaccounts"}: true,
-	{"coordination.k8s.io", "leases"}: true, {"storage.k8s.io", "csinodes"}: true, {"resource.k8s.io", "resourceslices"}: true,
-	{"", "nodes"}: true, {"", "pods"}: true,
-}
-
-// node is the Node authorizer's answer: allowed by a static rule (its
-// index), or a graph decision bulwark cannot make.
-func (e *Engine) node(u *User, a *Action) (allowed bool, rule int, graph bool) {
-	if e.opts.NoNodeAuthorizer {
-		return false, 0, false
-	}
-	name, ok := u.Node()
-	if !ok || name == "" {
-		return false, 0, false
-	}
-	if a.IsResource() {
-		gr := [2]string{a.APIGroup, a.Resource}
-		if graphResources[gr] {
-			return false, 0, true
-		}
-		if gr == [2]string{"certificates.k8s.io", "podcertificaterequests"} {
-			return false, 0, false
-		}
-	}
-	for i := range e.nodeRules {
-		if RuleAllows(&e.nodeRules[i], a) {
-			return true, i, false
-		}
-	}
-	return false, 0, false
-}
-
-// indexThreshold is the number of rules of a user's roles above which
-// looking the request up in the rule index beats scanning them.
-const indexThreshold = 24
-
-// candidates collects the user's bindings in the order the API server
-// visits them (ClusterRoleBindings, then the RoleBindings of the
-// namespace), and, when that is cheaper than scanning their roles, the
-// rules that allow the request.
-func (e *Engine) candidates(u *User, a *Action, buf []match, rules []ruleRef) ([]match, []ruleRef, bool) {
-	buf = e.crbSubjects.collect(u, buf)
-	if a.Namespace != "" && a.IsResource() {
-		if ix := e.rbSubjects[a.Namespace]; ix != nil {
-			buf = ix.collect(u, buf)
-		}
-	}
-	scan := 0
-	for _, m := range buf {
-		if m.b.role != nil {
-			scan += len(m.b.role.rules)
-		}
-	}
-	if scan <= indexThreshold {
-		return buf, rules, false
-	}
-	rules, ok := e.allowingRules(a, scan, rules)
-	return buf, rules, ok
-}
-
-// firstAllowing is the first rule of b's role that allows a, or -1.
-func firstAllowing(b *binding, a *Action, rules []ruleRef, indexed bool) int {
-	if indexed {
-		return firstRule(rules, b.role)
-	}
-	for i := range b.role.rules {
-		if RuleAllows(&b.role.rules[i], a) {
-			return i
+// firstSubject is the first subject of b that names u, as the API server
+// reports it.
+func (b *binding) firstSubject(u *User) int32 {
+	for i := range b.subjects {
+		if b.matches(i, u) {
+			return int32(i)
 		}
 	}
 	return -1
-}
-
-// rbac finds the first RBAC grant, ClusterRoleBindings first, as the API
-// server's RBAC authorizer does.
-func (e *Engine) rbac(u *User, a *Action, buf []match, errs *[]string) (bool, *Path) {
-	var rbuf [32]ruleRef
-	buf, rules, indexed := e.candidates(u, a, buf, rbuf[:0])
-	for _, m := range buf {
-		if m.b.role == nil {
-			if errs != nil {
-				*errs = append(*errs, m.b.ref.String()+": "+m.b.missing)
-			}
-			continue
-		}
-		if i := firstAllowing(m.b, a, rules, indexed); i >= 0 {
-			p := m.b.path(m.s, i)
-			return true, &p
-		}
-	}
-	return false, nil
-}
-
-// rbacPaths finds every binding that allows the request, each with its
-// first allowing rule.
-func (e *Engine) rbacPaths(u *User, a *Action, buf []match, errs *[]string) (bool, []Path) {
-	var rbuf [32]ruleRef
-	buf, rules, indexed := e.candidates(u, a, buf, rbuf[:0])
-	var paths []Path
-	for _, m := range buf {
-		if m.b.role == nil {
-			*errs = append(*errs, m.b.ref.String()+": "+m.b.missing)
-			continue
-		}
-		if i := firstAllowing(m.b, a, rules, indexed); i >= 0 {
-			paths = append(paths, m.b.path(m.s, i))
-		}
-	}
-	return len(paths) > 0, paths
-}
-
-func (b *binding) path(subject, rule int) Path {
-	return Path{Binding: b.ref, Subject: b.subjects[subject], Role: b.role.ref, Rule: rule, PolicyRule: b.role.rules[rule], AggregatedFrom: b.role.from[rule]}
 }

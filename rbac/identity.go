@@ -4,12 +4,12 @@ import (
 	"slices"
 	"strings"
 
-	"k8s.io/apimachinery/pkg/api/validation"
 	"k8s.io/apiserver/pkg/authentication/serviceaccount"
 	"k8s.io/apiserver/pkg/authentication/user"
 )
 
-// Well-known users and groups, as the API server names them.
+// Well-known users and groups, as the API server names them (from
+// k8s.io/apiserver's user and serviceaccount packages).
 const (
 	GroupMasters         = user.SystemPrivilegedGroup             // allowed everything, before any authorizer runs
 	GroupAuthenticated   = user.AllAuthenticated                  // every authenticated user
@@ -21,7 +21,10 @@ const (
 	// ServiceAccountPrefix starts a service account's username,
 	// system:serviceaccount:<namespace>:<name>.
 	ServiceAccountPrefix = serviceaccount.ServiceAccountUsernamePrefix
-	// NodePrefix starts a node's username, system:node:<name>.
+	// NodePrefix starts a node's username, system:node:<name>. Kubernetes
+	// keeps it unexported (k8s.io/kubernetes/pkg/auth/nodeidentifier and
+	// k8s.io/apiserver's impersonation filter each spell it), so it is
+	// spelled here once.
 	NodePrefix = "system:node:"
 )
 
@@ -34,28 +37,32 @@ type User struct {
 
 // ServiceAccountUser is the username of a service account.
 func ServiceAccountUser(namespace, name string) string {
-	return ServiceAccountPrefix + namespace + ":" + name
+	return serviceaccount.MakeUsername(namespace, name)
+}
+
+// isServiceAccount reports whether username is the service account's,
+// without building it.
+func isServiceAccount(username, namespace, name string) bool {
+	return serviceaccount.MatchesUsername(namespace, name, username)
 }
 
 // ServiceAccountGroups are the groups the API server puts a service
 // account's token in: system:serviceaccounts and system:serviceaccounts:<ns>.
 func ServiceAccountGroups(namespace string) []string {
-	return []string{GroupServiceAccounts, GroupServiceAccounts + ":" + namespace}
+	return serviceaccount.MakeGroupNames(namespace)
+}
+
+// ServiceAccountNamespaceGroup is the group of every service account of a
+// namespace, system:serviceaccounts:<namespace>.
+func ServiceAccountNamespaceGroup(namespace string) string {
+	return serviceaccount.MakeNamespaceGroupName(namespace)
 }
 
 // ParseServiceAccount splits system:serviceaccount:<namespace>:<name>, with
 // a valid namespace and service account name as the API server requires.
 func ParseServiceAccount(username string) (namespace, name string, ok bool) {
-	rest, ok := strings.CutPrefix(username, ServiceAccountPrefix)
-	if !ok {
-		return "", "", false
-	}
-	namespace, name, ok = strings.Cut(rest, ":")
-	if !ok || strings.Contains(name, ":") ||
-		len(validation.ValidateNamespaceName(namespace, false)) > 0 || len(validation.ValidateServiceAccountName(name, false)) > 0 {
-		return "", "", false
-	}
-	return namespace, name, true
+	namespace, name, err := serviceaccount.SplitUsername(username)
+	return namespace, name, err == nil
 }
 
 // Impersonate returns the user the API server sees when a request

@@ -130,7 +130,8 @@ type LintReport struct {
 // all anonymous users, bindings to missing roles, and what kept
 // aggregation from settling.
 func (e *Engine) Lint(opts LintOptions) LintReport {
-	p := e.policy
+	e.materializeForLint()
+	p := e.Policy()
 	var rep LintReport
 	skip := func(r Ref, labels map[string]string) bool { return !opts.IncludeBuiltin && IsBuiltin(r, labels) }
 	labelsOf := map[Ref]map[string]string{}
@@ -168,7 +169,7 @@ func (e *Engine) Lint(opts LintOptions) LintReport {
 		rep.Roles++
 		lintWildcards(r, p.Source(r), ro.Rules, &rep)
 	}
-	for _, pr := range e.problems {
+	for _, pr := range e.Problems() {
 		if pr.Kind == ProblemAggregation {
 			rep.Findings = append(rep.Findings, Finding{ID: "RBAC014", Severity: finding.Low, Title: "ClusterRole aggregation cannot be computed reliably",
 				Object: pr.Object, Source: p.Source(pr.Object), Detail: pr.Msg, Remediation: "fix the selector, or break the cycle between aggregated roles"})

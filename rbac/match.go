@@ -123,46 +123,41 @@ func urlMatches(urls []string, path string) bool {
 	return false
 }
 
-// ruleKey is a rule's identity for aggregation's duplicate check, which
-// compares rules field by field with an empty list equal to a missing one.
-func ruleKey(r *rbacv1.PolicyRule) string {
-	var b strings.Builder
-	for _, l := range [][]string{r.Verbs, r.APIGroups, r.Resources, r.ResourceNames, r.NonResourceURLs} {
-		for _, s := range l {
-			b.WriteString(s)
-			b.WriteByte(0)
-		}
-		b.WriteByte(1)
-	}
-	return b.String()
-}
-
 // FormatRule writes a rule compactly: verbs on apiGroups/resources (names),
 // or verbs on URLs.
 func FormatRule(r rbacv1.PolicyRule) string {
-	var parts []string
+	var b strings.Builder
+	writeRule(&b, &r)
+	return b.String()
+}
+
+func writeRule(b *strings.Builder, r *rbacv1.PolicyRule) {
+	b.WriteByte('{')
+	first := true
 	add := func(k string, v []string) {
-		if len(v) > 0 {
-			parts = append(parts, k+"="+strings.Join(quoteEmpty(v), ","))
+		if len(v) == 0 {
+			return
+		}
+		if !first {
+			b.WriteByte(' ')
+		}
+		first = false
+		b.WriteString(k)
+		b.WriteByte('=')
+		for i, s := range v {
+			if i > 0 {
+				b.WriteByte(',')
+			}
+			if s == "" {
+				s = `""`
+			}
+			b.WriteString(s)
 		}
 	}
 	add("verbs", r.Verbs)
-	if len(r.APIGroups) > 0 {
-		add("apiGroups", r.APIGroups)
-	}
+	add("apiGroups", r.APIGroups)
 	add("resources", r.Resources)
 	add("resourceNames", r.ResourceNames)
 	add("nonResourceURLs", r.NonResourceURLs)
-	return "{" + strings.Join(parts, " ") + "}"
-}
-
-func quoteEmpty(v []string) []string {
-	out := make([]string, len(v))
-	for i, s := range v {
-		if s == "" {
-			s = `""`
-		}
-		out[i] = s
-	}
-	return out
+	b.WriteByte('}')
 }

@@ -1,16 +1,19 @@
 // Package rbac answers authorization questions about a cluster's RBAC
 // policy exactly as kube-apiserver does with --authorization-mode=Node,RBAC:
-// "may this user do this?" (Engine.Check, Engine.Authorize), "who may do
-// this?" (Engine.WhoCan), and which grants are risky (Lint).
+// "may this user do this?" (Engine.Check, Engine.Authorize, Engine.Allowed),
+// "what may this user do?" (Engine.RulesFor), "who may do this?"
+// (Engine.WhoCan), "who gains or loses what between two policies?" (Diff),
+// and which grants are risky (Lint). Questions are read as the command line
+// writes them (Engine.ParseAction, ParseQuestions).
 //
 // A Policy is loaded from manifests (Decode) or from a live cluster (package
 // rbac/live), merged over the built-in policy of the pinned Kubernetes
-// release (Builtin), and compiled into an Engine. Compiling computes
+// release (Builtin), and compiled into an Engine. The engine computes
 // ClusterRole aggregation the way kube-controller-manager's
 // clusterrole-aggregation controller does, so that manifests answer the
 // same as the running cluster.
 //
-// The facts it reproduces, from k8s.io/kubernetes v1.36:
+// The facts it reproduces, from the pinned k8s.io/kubernetes release:
 //   - the authorizer chain: members of system:masters are allowed
 //     everything before any authorizer runs; the Node authorizer then
 //     answers for node identities (user system:node:<name> in group
@@ -35,9 +38,12 @@ import (
 	"fmt"
 	"io"
 	"runtime"
+	"runtime/debug"
+	"strconv"
 	"strings"
 	"sync"
 
+	yamlv3 "go.yaml.in/yaml/v3"
 	rbacv1 "k8s.io/api/rbac/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	utilyaml "k8s.io/apimachinery/pkg/util/yaml"
@@ -62,10 +68,19 @@ type Ref struct {
 }
 
 func (r Ref) String() string {
+	var b strings.Builder
+	r.write(&b)
+	return b.String()
+}
+
+func (r *Ref) write(b *strings.Builder) {
+	b.WriteString(r.Kind)
+	b.WriteByte(' ')
 	if r.Namespace != "" {
-		return fmt.Sprintf("%s %s/%s", r.Kind, r.Namespace, r.Name)
+		b.WriteString(r.Namespace)
+		b.WriteByte('/')
 	}
-	return fmt.Sprintf("%s %s", r.Kind, r.Name)
+	b.WriteString(r.Name)
 }
 
 // Policy is a set of RBAC objects. Objects are kept in the order they were
@@ -201,11 +216,21 @@ type DecodeOptions struct {
 	// kubectl apply gives them the context's namespace ("default" when
 	// empty).
 	Namespace string
+
+	referenceOnly bool // tests: decode every YAML document the reference way
 }
 
 // ErrUnsupportedVersion is wrapped by errors for RBAC objects of an API
-// version that Kubernetes 1.36 does not serve.
+// version that the pinned Kubernetes release does not serve.
 var ErrUnsupportedVersion = errors.New("unsupported RBAC API version")
+
+func unsupportedVersion(apiVersion, kind string) error {
+	what := apiVersion
+	if kind != "" {
+		what += " " + kind
+	}
+	return fmt.Errorf("%w: %s (Kubernetes %s serves rbac.authorization.k8s.io/v1 only)", ErrUnsupportedVersion, what, release.KubernetesMinor())
+}
 
 // Decode reads RBAC objects from YAML or JSON: one or more documents, each
 // an object or a List (v1 List, RoleList, ClusterRoleList...). Objects of
@@ -213,41 +238,48 @@ var ErrUnsupportedVersion = errors.New("unsupported RBAC API version")
 // is strict: an unknown field in an RBAC object is an error, as
 // kubectl apply's server-side validation makes it. source names the input
 // in errors and in Policy.Sources.
+//
+// YAML is read as kubectl reads it (YAML 1.1, sigs.k8s.io/yaml); documents
+// are decoded in parallel, most through a faster reading of the same
+// result (see yamlnode.go).
 func Decode(data []byte, source string, opts DecodeOptions) (*Policy, error) {
 	if opts.Namespace == "" {
 		opts.Namespace = metav1.NamespaceDefault
 	}
-	var docs [][]byte
-	r := utilyaml.NewYAMLReader(bufioReader(data))
-	for doc := 1; ; doc++ {
-		raw, err := r.Read()
-		if errors.Is(err, io.EOF) {
-			break
-		}
-		if err != nil {
-			return nil, fmt.Errorf("%s: document %d: %w", source, doc, err)
-		}
-		docs = append(docs, raw)
+	docs, err := splitDocuments(data)
+	if err != nil {
+		return nil, fmt.Errorf("%s: document %d: %w", source, len(docs)+1, err)
 	}
-	// Documents decode independently (YAML is the slow part), in parallel;
-	// they are merged in order.
+	if len(data) >= roomyDecode {
+		defer roomyGC()()
+	}
 	parts := make([]*Policy, len(docs))
 	errs := make([]error, len(docs))
 	decodeDoc := func(i int) {
 		raw := bytes.TrimSpace(docs[i])
-		if len(bytes.TrimSpace(stripComments(raw))) == 0 {
+		if !hasContent(raw) {
 			return
 		}
-		js := raw
-		if raw[0] != '{' {
-			var err error
-			if js, err = yaml.YAMLToJSON(raw); err != nil {
-				errs[i] = fmt.Errorf("%s: document %d: %w", source, i+1, err)
-				return
+		q := &Policy{}
+		src := source + "#" + strconv.Itoa(i+1)
+		var err error
+		switch {
+		case raw[0] == '{':
+			err = q.decodeObject(raw, src, opts, 0)
+		default:
+			handled := false
+			if !opts.referenceOnly {
+				handled, err = q.decodeNode(raw, src, opts)
+			}
+			if !handled {
+				q = &Policy{}
+				var js []byte
+				if js, err = yaml.YAMLToJSON(raw); err == nil {
+					err = q.decodeObject(js, src, opts, 0)
+				}
 			}
 		}
-		q := &Policy{}
-		if err := q.decodeObject(js, fmt.Sprintf("%s#%d", source, i+1), opts, 0); err != nil {
+		if err != nil {
 			errs[i] = fmt.Errorf("%s: document %d: %w", source, i+1, err)
 			return
 		}
@@ -256,13 +288,11 @@ func Decode(data []byte, source string, opts DecodeOptions) (*Policy, error) {
 	workers := min(runtime.GOMAXPROCS(0), len(docs)/64+1)
 	var wg sync.WaitGroup
 	for w := range workers {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
+		wg.Go(func() {
 			for i := w; i < len(docs); i += workers {
 				decodeDoc(i)
 			}
-		}()
+		})
 	}
 	wg.Wait()
 	p := &Policy{}
@@ -275,6 +305,180 @@ func Decode(data []byte, source string, opts DecodeOptions) (*Policy, error) {
 		}
 	}
 	return p, nil
+}
+
+// roomyDecode is the size of input from which Decode gives the garbage
+// collector more room.
+const roomyDecode = 1 << 20
+
+var (
+	roomyMu    sync.Mutex
+	roomyUsers int
+	roomySaved int
+)
+
+// roomyGC lets the heap grow to 5 times what is live (GOGC=400, unless it
+// is set higher) until the returned function is called: decoding YAML
+// makes a node tree per document that is garbage once read, and
+// collecting it four times less often takes a third off the decoding's
+// CPU time (BENCHMARKS.md), for a peak heap about the size the previous
+// decoder reached. Concurrent decodes share the setting; the last restores
+// it.
+func roomyGC() func() {
+	roomyMu.Lock()
+	defer roomyMu.Unlock()
+	if roomyUsers++; roomyUsers == 1 {
+		roomySaved = debug.SetGCPercent(400)
+		if roomySaved > 400 || roomySaved < 0 {
+			debug.SetGCPercent(roomySaved)
+		}
+	}
+	return func() {
+		roomyMu.Lock()
+		defer roomyMu.Unlock()
+		if roomyUsers--; roomyUsers == 0 {
+			debug.SetGCPercent(roomySaved)
+		}
+	}
+}
+
+// splitDocuments splits a YAML stream where k8s.io/apimachinery's
+// YAMLReader (kubectl's) does: at lines that start with "---" followed by
+// nothing but spaces or a comment. Like it, it returns every document that
+// holds at least a line, and an error for a separator followed by
+// anything else.
+func splitDocuments(data []byte) ([][]byte, error) {
+	if bytes.IndexByte(data, '\r') >= 0 {
+		// Lines end in \r\n: the reader's own line handling.
+		var docs [][]byte
+		r := utilyaml.NewYAMLReader(bufioReader(data))
+		for {
+			raw, err := r.Read()
+			if errors.Is(err, io.EOF) {
+				return docs, nil
+			}
+			if err != nil {
+				return docs, err
+			}
+			docs = append(docs, raw)
+		}
+	}
+	var docs [][]byte
+	start := 0
+	for pos := 0; pos < len(data); {
+		end := bytes.IndexByte(data[pos:], '\n')
+		next := pos + end + 1
+		if end < 0 {
+			end, next = len(data)-pos, len(data)
+		}
+		line := data[pos : pos+end]
+		if bytes.HasPrefix(line, docSeparator) {
+			if t := bytes.TrimSpace(line[len(docSeparator):]); len(t) > 0 && t[0] != '#' {
+				return docs, fmt.Errorf("invalid Yaml document separator: %s", t)
+			}
+			if pos > start {
+				docs = append(docs, data[start:pos])
+			}
+			start = next
+		}
+		pos = next
+	}
+	if start < len(data) {
+		docs = append(docs, data[start:])
+	}
+	return docs, nil
+}
+
+var docSeparator = []byte("---")
+
+// hasContent reports whether a document holds more than blank lines and
+// comments.
+func hasContent(doc []byte) bool {
+	for len(doc) > 0 {
+		line := doc
+		if i := bytes.IndexByte(doc, '\n'); i >= 0 {
+			line, doc = doc[:i], doc[i+1:]
+		} else {
+			doc = nil
+		}
+		if t := bytes.TrimSpace(line); len(t) > 0 && t[0] != '#' {
+			return true
+		}
+	}
+	return false
+}
+
+// decodeNode decodes a YAML document through its node tree, unless it
+// holds something only the reference decoder reads exactly (then handled
+// is false and nothing was added).
+func (p *Policy) decodeNode(raw []byte, source string, opts DecodeOptions) (handled bool, err error) {
+	if bytes.IndexByte(raw, '!') >= 0 {
+		return false, nil // tags, which YAML 1.1 and 1.2 resolve differently
+	}
+	var doc yamlv3.Node
+	if yamlv3.Unmarshal(raw, &doc) != nil || doc.Kind != yamlv3.DocumentNode || len(doc.Content) != 1 {
+		return false, nil
+	}
+	d := nodeReader{ok: true}
+	err = p.nodeObject(&d, doc.Content[0], source, opts, 0)
+	if err != nil && d.ok && !jsonable(doc.Content[0]) {
+		// The reference would fail on the document as a whole first.
+		return false, nil
+	}
+	return d.ok, err
+}
+
+func (p *Policy) nodeObject(d *nodeReader, n *yamlv3.Node, source string, opts DecodeOptions, depth int) error {
+	if isNull(n) {
+		return nil
+	}
+	apiVersion, kind, items, isList := d.typeMeta(n)
+	if !d.ok {
+		return nil
+	}
+	group, version := splitAPIVersion(apiVersion)
+	if strings.HasSuffix(kind, "List") && isList {
+		if group == rbacv1.GroupName && version != "v1" {
+			return unsupportedVersion(apiVersion, "")
+		}
+		if depth >= maxListDepth {
+			return errors.New("lists nested too deep")
+		}
+		for i, item := range items {
+			err := p.nodeObject(d, item, source+".items["+strconv.Itoa(i)+"]", opts, depth+1)
+			if !d.ok {
+				return nil
+			}
+			if err != nil {
+				return fmt.Errorf("items[%d]: %w", i, err)
+			}
+		}
+		return nil
+	}
+	for _, item := range items {
+		if !jsonable(item) {
+			d.fail()
+			return nil
+		}
+	}
+	if group != rbacv1.GroupName {
+		return nil
+	}
+	if version != "v1" {
+		return unsupportedVersion(apiVersion, kind)
+	}
+	obj := d.object(n, kind)
+	if !d.ok {
+		return nil
+	}
+	return p.addDecoded(obj, kind, source, opts)
+}
+
+func splitAPIVersion(apiVersion string) (group, version string) {
+	if g, v, ok := strings.Cut(apiVersion, "/"); ok {
+		return g, v
+	}
+	return "", apiVersion
 }
 
 // maxListDepth bounds Lists nested in Lists.
@@ -292,13 +496,10 @@ func (p *Policy) decodeObject(js []byte, source string, opts DecodeOptions, dept
 	if err := json.Unmarshal(js, &tm); err != nil {
 		return fmt.Errorf("not a Kubernetes object: %w", err)
 	}
-	group, version, _ := strings.Cut(tm.APIVersion, "/")
-	if !strings.Contains(tm.APIVersion, "/") {
-		group, version = "", tm.APIVersion
-	}
+	group, version := splitAPIVersion(tm.APIVersion)
 	if strings.HasSuffix(tm.Kind, "List") && tm.Items != nil {
 		if group == rbacv1.GroupName && version != "v1" {
-			return fmt.Errorf("%w: %s (Kubernetes %s serves rbac.authorization.k8s.io/v1 only)", ErrUnsupportedVersion, tm.APIVersion, release.KubernetesMinor())
+			return unsupportedVersion(tm.APIVersion, "")
 		}
 		if depth >= maxListDepth {
 			return errors.New("lists nested too deep")
@@ -314,66 +515,61 @@ func (p *Policy) decodeObject(js []byte, source string, opts DecodeOptions, dept
 		return nil
 	}
 	if version != "v1" {
-		return fmt.Errorf("%w: %s %s (Kubernetes %s serves rbac.authorization.k8s.io/v1 only)", ErrUnsupportedVersion, tm.APIVersion, tm.Kind, release.KubernetesMinor())
+		return unsupportedVersion(tm.APIVersion, tm.Kind)
 	}
 	var obj any
 	switch tm.Kind {
 	case KindRole:
-		o := &rbacv1.Role{}
-		if err := strict(js, o, tm.Kind); err != nil {
-			return err
-		}
-		if o.Namespace == "" {
-			o.Namespace = opts.Namespace
-		}
-		obj = o
+		obj = &rbacv1.Role{}
 	case KindClusterRole:
-		o := &rbacv1.ClusterRole{}
-		if err := strict(js, o, tm.Kind); err != nil {
-			return err
-		}
-		o.Namespace = ""
-		obj = o
+		obj = &rbacv1.ClusterRole{}
 	case KindRoleBinding:
-		o := &rbacv1.RoleBinding{}
-		if err := strict(js, o, tm.Kind); err != nil {
-			return err
-		}
-		if o.Namespace == "" {
-			o.Namespace = opts.Namespace
-		}
-		defaultSubjects(o.Subjects)
-		obj = o
+		obj = &rbacv1.RoleBinding{}
 	case KindClusterRoleBinding:
-		o := &rbacv1.ClusterRoleBinding{}
-		if err := strict(js, o, tm.Kind); err != nil {
-			return err
-		}
-		o.Namespace = ""
-		defaultSubjects(o.Subjects)
-		obj = o
+		obj = &rbacv1.ClusterRoleBinding{}
 	default:
 		return fmt.Errorf("unknown kind %s in %s", tm.Kind, tm.APIVersion)
 	}
-	name := objectName(obj)
-	if name == "" {
-		return fmt.Errorf("%s without metadata.name", tm.Kind)
+	if err := strict(js, obj, tm.Kind); err != nil {
+		return err
 	}
-	return p.Add(obj, source)
+	return p.addDecoded(obj, tm.Kind, source, opts)
 }
 
-func objectName(obj any) string {
+// addDecoded defaults a decoded object as the API server would (the
+// manifest namespace for namespaced objects, none for cluster-scoped ones,
+// subjects' API groups) and appends it.
+func (p *Policy) addDecoded(obj any, kind, source string, opts DecodeOptions) error {
+	var r Ref
 	switch o := obj.(type) {
 	case *rbacv1.Role:
-		return o.Name
+		if o.Namespace == "" {
+			o.Namespace = opts.Namespace
+		}
+		r = Ref{KindRole, o.Namespace, o.Name}
+		p.Roles = append(p.Roles, *o)
 	case *rbacv1.ClusterRole:
-		return o.Name
+		o.Namespace = ""
+		r = Ref{KindClusterRole, "", o.Name}
+		p.ClusterRoles = append(p.ClusterRoles, *o)
 	case *rbacv1.RoleBinding:
-		return o.Name
+		if o.Namespace == "" {
+			o.Namespace = opts.Namespace
+		}
+		defaultSubjects(o.Subjects)
+		r = Ref{KindRoleBinding, o.Namespace, o.Name}
+		p.RoleBindings = append(p.RoleBindings, *o)
 	case *rbacv1.ClusterRoleBinding:
-		return o.Name
+		o.Namespace = ""
+		defaultSubjects(o.Subjects)
+		r = Ref{KindClusterRoleBinding, "", o.Name}
+		p.ClusterRoleBindings = append(p.ClusterRoleBindings, *o)
 	}
-	return ""
+	if r.Name == "" {
+		return fmt.Errorf("%s without metadata.name", kind)
+	}
+	p.setSource(r, source)
+	return nil
 }
 
 // defaultSubjects fills a subject's apiGroup as the API server's defaulting
@@ -397,16 +593,4 @@ func strict(js []byte, v any, kind string) error {
 
 func bufioReader(data []byte) *bufio.Reader {
 	return bufio.NewReaderSize(bytes.NewReader(data), 64<<10)
-}
-
-// stripComments drops YAML comment lines, to tell an empty document from
-// one that holds an object.
-func stripComments(doc []byte) []byte {
-	var out []byte
-	for _, line := range bytes.Split(doc, []byte("\n")) {
-		if t := bytes.TrimSpace(line); len(t) > 0 && t[0] != '#' {
-			out = append(out, t...)
-		}
-	}
-	return out
 }

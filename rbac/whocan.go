@@ -1,164 +1,13 @@
 package rbac
 
 import (
+	"cmp"
 	"fmt"
-	"sort"
+	"slices"
 	"strings"
 
 	rbacv1 "k8s.io/api/rbac/v1"
 )
-
-// ruleIndex finds the rules that may allow a request without scanning
-// every rule: resource rules by (apiGroup, resource) as written, URL rules
-// by exact URL, prefix rules in a list.
-type ruleIndex struct {
-	resources map[grKey][]ruleRef
-	urls      map[string][]ruleRef
-	prefixes  map[string][]ruleRef // by the prefix, "*"s trimmed
-	prefixSet []string             // the distinct prefixes
-}
-
-type grKey struct{ group, resource string }
-
-type ruleRef struct {
-	r *role
-	i int
-}
-
-func newRuleIndex() ruleIndex {
-	return ruleIndex{resources: map[grKey][]ruleRef{}, urls: map[string][]ruleRef{}, prefixes: map[string][]ruleRef{}}
-}
-
-func (ix *ruleIndex) add(r *role) {
-	ix.addResources(r)
-	for i := range r.rules {
-		for _, u := range r.rules[i].NonResourceURLs {
-			ref := ruleRef{r, i}
-			if u != rbacv1.NonResourceAll && strings.HasSuffix(u, "*") {
-				p := strings.TrimRight(u, "*")
-				if _, ok := ix.prefixes[p]; !ok {
-					ix.prefixSet = append(ix.prefixSet, p)
-				}
-				ix.prefixes[p] = append(ix.prefixes[p], ref)
-			} else {
-				ix.urls[u] = append(ix.urls[u], ref)
-			}
-		}
-	}
-}
-
-func (ix *ruleIndex) addResources(r *role) {
-	for i := range r.rules {
-		for _, g := range r.rules[i].APIGroups {
-			for _, res := range r.rules[i].Resources {
-				k := grKey{g, res}
-				ix.resources[k] = append(ix.resources[k], ruleRef{r, i})
-			}
-		}
-	}
-}
-
-// buckets calls f with every list of rules that may allow a: those
-// indexed under its URL, "*" and each matching prefix, or under its API
-// group or "*" and its resource, "*" or "*/subresource".
-func (ix *ruleIndex) buckets(a *Action, f func([]ruleRef)) {
-	if !a.IsResource() {
-		f(ix.urls[a.Path])
-		if a.Path != rbacv1.NonResourceAll {
-			f(ix.urls[rbacv1.NonResourceAll])
-		}
-		for _, p := range ix.prefixSet {
-			if strings.HasPrefix(a.Path, p) {
-				f(ix.prefixes[p])
-			}
-		}
-		return
-	}
-	combined := a.Resource
-	if a.Subresource != "" {
-		combined += "/" + a.Subresource
-	}
-	resources := [3]string{combined, rbacv1.ResourceAll, ""}
-	n := 2
-	if combined == rbacv1.ResourceAll {
-		n = 1
-	}
-	if a.Subresource != "" && "*/"+a.Subresource != combined {
-		resources[n] = "*/" + a.Subresource
-		n++
-	}
-	groups := [2]string{a.APIGroup, rbacv1.APIGroupAll}
-	ng := 2
-	if a.APIGroup == rbacv1.APIGroupAll {
-		ng = 1
-	}
-	for _, g := range groups[:ng] {
-		for _, r := range resources[:n] {
-			f(ix.resources[grKey{g, r}])
-		}
-	}
-}
-
-// allowing records, for each role with a rule that allows a, the first
-// such rule.
-func (ix *ruleIndex) allowing(a *Action, found map[*role]int) {
-	ix.buckets(a, func(refs []ruleRef) {
-		for _, ref := range refs {
-			if !RuleAllows(&ref.r.rules[ref.i], a) {
-				continue
-			}
-			if j, ok := found[ref.r]; !ok || ref.i < j {
-				found[ref.r] = ref.i
-			}
-		}
-	})
-}
-
-// allowingRules appends every rule that allows a, unless that takes
-// checking more than max rules (then it reports false): for a user bound
-// to roles with many rules, the index finds the few that matter faster
-// than scanning them.
-func (e *Engine) allowingRules(a *Action, max int, out []ruleRef) ([]ruleRef, bool) {
-	var lists [24][]ruleRef
-	n, total := 0, 0
-	add := func(refs []ruleRef) {
-		if len(refs) > 0 && n < len(lists) {
-			lists[n] = refs
-			n++
-			total += len(refs)
-		} else if len(refs) > 0 {
-			total = max + 1
-		}
-	}
-	e.clusterRules.buckets(a, add)
-	if a.IsResource() && a.Namespace != "" {
-		if ix := e.nsRules[a.Namespace]; ix != nil {
-			ix.buckets(a, add)
-		}
-	}
-	if total > max {
-		return out, false
-	}
-	for _, refs := range lists[:n] {
-		for _, ref := range refs {
-			if RuleAllows(&ref.r.rules[ref.i], a) {
-				out = append(out, ref)
-			}
-		}
-	}
-	return out, true
-}
-
-// firstRule is the first rule of r among rules, or -1.
-func firstRule(rules []ruleRef, r *role) int {
-	best := -1
-	for _, c := range rules {
-		if c.r == r && (best < 0 || c.i < best) {
-			best = c.i
-		}
-	}
-	return best
-}
 
 // Access is one subject that may perform an action, with every path that
 // grants it.
@@ -187,74 +36,370 @@ type Subjects struct {
 	NodeReason string             `json:"nodeReason,omitempty"`
 }
 
+// whoIndex answers WhoCan: every rule a role grants by where it applies,
+// and every subject numbered in the order WhoCan lists subjects. It is
+// built on the first WhoCan.
+type whoIndex struct {
+	// The rules that lists of rules are made of: of ClusterRoles that
+	// grant their own rules or belong to a cycle of aggregated roles, and
+	// of Roles by namespace.
+	cluster *ruleIndex[ruleRef]
+	sources []*role // those ClusterRoles
+	ns      map[string]*ruleIndex[ruleRef]
+	// Where each of those ClusterRole rules appears in aggregated
+	// ClusterRoles: occ[occStart[base[role]+i] : occStart[base[role]+i+1]].
+	base     []int32 // by role id
+	occStart []int32
+	occ      []occurrence
+	// The roles that grant each list of rules (by list id).
+	listRoles [][]*role
+	// Bindings by role id: ClusterRoleBindings, and RoleBindings by
+	// namespace.
+	crbsByRole [][]*binding
+	rbsByRole  map[string]map[int32][]*binding
+	// Subjects by number (binding.sids), and the position of each in
+	// WhoCan's order: groups, users, service accounts, each by namespace
+	// and name.
+	subjects []rbacv1.Subject
+	rank     []int32
+	masters  int32 // the number of group system:masters, or -1
+}
+
+type occurrence struct {
+	list *ruleList
+	pos  int32
+}
+
+func (e *Engine) whoIndex() *whoIndex {
+	e.whoOnce.Do(func() { e.who = e.buildWhoIndex() })
+	return e.who
+}
+
+func (e *Engine) buildWhoIndex() *whoIndex {
+	w := &whoIndex{
+		cluster:    newRuleIndex[ruleRef](),
+		ns:         map[string]*ruleIndex[ruleRef]{},
+		base:       make([]int32, e.nroles),
+		listRoles:  make([][]*role, e.nroles),
+		crbsByRole: make([][]*binding, e.nroles),
+		rbsByRole:  map[string]map[int32][]*binding{},
+		masters:    -1,
+	}
+	roles := e.allRoles()
+	nbase := int32(0)
+	for _, r := range roles {
+		l := r.grants()
+		w.listRoles[l.id] = append(w.listRoles[l.id], r)
+		if l.owner != r && (r.agg == nil || r.agg.scc == nil) {
+			continue
+		}
+		if r.ref.Kind == KindClusterRole {
+			w.sources = append(w.sources, r)
+			w.base[r.id] = nbase
+			nbase += int32(len(r.written))
+			for i := range r.written {
+				w.cluster.add(&r.written[i], ruleRef{r, int32(i)}, true)
+			}
+			continue
+		}
+		ix := w.ns[r.ref.Namespace]
+		if ix == nil {
+			ix = newRuleIndex[ruleRef]()
+			w.ns[r.ref.Namespace] = ix
+		}
+		for i := range r.written {
+			// Non-resource rules of a Role never apply: non-resource
+			// requests have no namespace.
+			ix.add(&r.written[i], ruleRef{r, int32(i)}, false)
+		}
+	}
+	// Occurrences of ClusterRole rules in aggregated lists, grouped by rule.
+	w.occStart = make([]int32, nbase+1)
+	var lists []*ruleList
+	for _, r := range roles {
+		if l := r.grants(); l.owner == nil && w.listRoles[l.id][0] == r {
+			lists = append(lists, l)
+			for _, ref := range l.agg {
+				w.occStart[w.base[ref.src.id]+ref.i+1]++
+			}
+		}
+	}
+	for i := 1; i < len(w.occStart); i++ {
+		w.occStart[i] += w.occStart[i-1]
+	}
+	w.occ = make([]occurrence, w.occStart[nbase])
+	fill := slices.Clone(w.occStart[:nbase])
+	for _, l := range lists {
+		for p, ref := range l.agg {
+			k := w.base[ref.src.id] + ref.i
+			w.occ[fill[k]] = occurrence{l, int32(p)}
+			fill[k]++
+		}
+	}
+	// Bindings by role; subjects numbered.
+	type key struct{ kind, ns, name string }
+	numbers := map[key]int32{}
+	sids := make([]int32, 0, e.nbindings*2)
+	number := func(b *binding) {
+		n := len(b.subjects)
+		start := len(sids)
+		for i := range b.subjects {
+			s := &b.subjects[i]
+			if !b.live[i] {
+				sids = append(sids, -1)
+				continue
+			}
+			k := key{s.Kind, s.Namespace, s.Name}
+			if s.Kind != rbacv1.ServiceAccountKind {
+				k.ns = ""
+			}
+			id, ok := numbers[k]
+			if !ok {
+				id = int32(len(w.subjects))
+				numbers[k] = id
+				w.subjects = append(w.subjects, normalSubject(*s))
+				if s.Kind == rbacv1.GroupKind && s.Name == GroupMasters {
+					w.masters = id
+				}
+			}
+			sids = append(sids, id)
+		}
+		b.sids = sids[start : start+n : start+n]
+	}
+	for _, b := range e.crbs {
+		number(b)
+		if b.role != nil {
+			w.crbsByRole[b.role.id] = append(w.crbsByRole[b.role.id], b)
+		}
+	}
+	for ns, bs := range e.rbs {
+		m := map[int32][]*binding{}
+		w.rbsByRole[ns] = m
+		for _, b := range bs {
+			number(b)
+			if b.role != nil {
+				m[b.role.id] = append(m[b.role.id], b)
+			}
+		}
+	}
+	byRank := make([]int32, len(w.subjects))
+	for i := range byRank {
+		byRank[i] = int32(i)
+	}
+	slices.SortFunc(byRank, func(x, y int32) int {
+		a, b := &w.subjects[x], &w.subjects[y]
+		if c := cmp.Compare(kindOrder(a.Kind), kindOrder(b.Kind)); c != 0 {
+			return c
+		}
+		if c := strings.Compare(a.Namespace, b.Namespace); c != 0 {
+			return c
+		}
+		return strings.Compare(a.Name, b.Name)
+	})
+	w.rank = make([]int32, len(w.subjects))
+	for r, id := range byRank {
+		w.rank[id] = int32(r)
+	}
+	return w
+}
+
+// scratch is one WhoCan's working memory, reused.
+type scratch struct {
+	gen      uint32
+	listGen  []uint32 // by list id
+	listPos  []int32  // the first allowing rule of each list seen
+	lists    []*ruleList
+	bindings []*binding
+	subjGen  []uint32 // by subject number
+	subjAcc  []int32  // its position among the answer's subjects
+	subjLast []int32  // the order of the last binding that listed it
+	accs     []int32  // subject numbers, in the answer's order
+	counts   []int32  // paths per answer subject
+}
+
+func (e *Engine) getScratch(w *whoIndex) *scratch {
+	s, _ := e.scratch.Get().(*scratch)
+	if s == nil {
+		s = &scratch{listGen: make([]uint32, e.nroles), listPos: make([]int32, e.nroles),
+			subjGen: make([]uint32, len(w.subjects)), subjAcc: make([]int32, len(w.subjects)), subjLast: make([]int32, len(w.subjects))}
+	}
+	s.gen++
+	if s.gen == 0 { // wrapped: forget every mark
+		clear(s.listGen)
+		clear(s.subjGen)
+		s.gen = 1
+	}
+	s.lists, s.bindings, s.accs, s.counts = s.lists[:0], s.bindings[:0], s.accs[:0], s.counts[:0]
+	return s
+}
+
+func (s *scratch) note(l *ruleList, pos int32) {
+	if s.listGen[l.id] != s.gen {
+		s.listGen[l.id] = s.gen
+		s.listPos[l.id] = pos
+		s.lists = append(s.lists, l)
+	} else if pos < s.listPos[l.id] {
+		s.listPos[l.id] = pos
+	}
+}
+
 // WhoCan lists every subject that may perform a, each once with all its
 // paths: the group system:masters first, then every subject of every
-// binding whose role allows it, users, groups and service accounts alike.
-// A user may perform a exactly when it matches one of them (or, for node
-// identities, when Nodes says so).
+// binding whose role allows it (groups, users, service accounts, each by
+// namespace and name). A user may perform a exactly when it matches one of
+// them (or, for node identities, when Nodes says so).
 func (e *Engine) WhoCan(a Action) Subjects {
 	if !a.IsResource() {
 		a.Namespace = ""
 	}
-	found := map[*role]int{}
-	e.clusterRules.allowing(&a, found)
-	if a.IsResource() && a.Namespace != "" {
-		if ix := e.nsRules[a.Namespace]; ix != nil {
-			ix.allowing(&a, found)
-		}
-	}
-	var bs []*binding
-	for r := range found {
-		if r.ref.Kind == KindClusterRole {
-			bs = append(bs, e.crbsByRole[r.ref.Name]...)
-		}
-		if a.IsResource() && a.Namespace != "" {
-			bs = append(bs, e.rbsByRole[a.Namespace][r.ref]...)
-		}
-	}
-	sort.Slice(bs, func(i, j int) bool { return bs[i].order < bs[j].order })
+	w := e.whoIndex()
+	s := e.getScratch(w)
+	defer e.scratch.Put(s)
 
-	masters := rbacv1.Subject{Kind: rbacv1.GroupKind, APIGroup: rbacv1.GroupName, Name: GroupMasters}
-	out := Subjects{Action: a, Access: []Access{{Subject: masters, By: ByMasters}}}
-	at := map[subjectKey]int{{rbacv1.GroupKind, "", GroupMasters}: 0}
-	for _, b := range bs {
-		rule := found[b.role]
-		for i, s := range b.subjects {
-			if !b.live[i] {
+	// The lists of rules with a rule that allows a, and the first such rule
+	// of each.
+	var buf [8][]ruleRef
+	noteRule := func(ref ruleRef) {
+		if !RuleAllows(ref.rule(), &a) {
+			return
+		}
+		if l := ref.src.grants(); l.owner == ref.src {
+			s.note(l, ref.i)
+		}
+		if ref.src.ref.Kind == KindClusterRole {
+			k := w.base[ref.src.id] + ref.i
+			for _, o := range w.occ[w.occStart[k]:w.occStart[k+1]] {
+				s.note(o.list, o.pos)
+			}
+		}
+	}
+	scan := func(ix *ruleIndex[ruleRef], roles func(func(*role))) {
+		if bs, ok := ix.buckets(&a, buf[:0]); ok {
+			for _, b := range bs {
+				for _, ref := range b {
+					noteRule(ref)
+				}
+			}
+			return
+		}
+		roles(func(r *role) {
+			for i := range r.written {
+				noteRule(ruleRef{r, int32(i)})
+			}
+		})
+	}
+	scan(w.cluster, func(f func(*role)) {
+		for _, r := range w.sources {
+			f(r)
+		}
+	})
+	namespaced := a.IsResource() && a.Namespace != ""
+	if namespaced {
+		if ix := w.ns[a.Namespace]; ix != nil {
+			scan(ix, func(f func(*role)) {
+				for ref, r := range e.roles {
+					if ref.Namespace == a.Namespace {
+						f(r)
+					}
+				}
+			})
+		}
+	}
+
+	// The bindings of those roles, in order.
+	rbs := w.rbsByRole[a.Namespace]
+	for _, l := range s.lists {
+		for _, r := range w.listRoles[l.id] {
+			s.bindings = append(s.bindings, w.crbsByRole[r.id]...)
+			if namespaced {
+				s.bindings = append(s.bindings, rbs[r.id]...)
+			}
+		}
+	}
+	slices.SortFunc(s.bindings, func(x, y *binding) int { return cmp.Compare(x.order, y.order) })
+
+	// Their subjects, each once, with a path per binding.
+	out := Subjects{Action: a}
+	mastersAcc := int32(-1)
+	for _, b := range s.bindings {
+		for _, id := range b.sids {
+			if id < 0 {
 				continue
 			}
-			k := subjectKey{s.Kind, s.Namespace, s.Name}
-			if s.Kind != rbacv1.ServiceAccountKind {
-				k.ns = ""
+			if s.subjGen[id] != s.gen {
+				s.subjGen[id] = s.gen
+				s.subjLast[id] = -1
+				s.subjAcc[id] = int32(len(s.accs))
+				s.accs = append(s.accs, id)
+				s.counts = append(s.counts, 0)
+				if id == w.masters {
+					mastersAcc = s.subjAcc[id]
+				}
 			}
-			j, ok := at[k]
-			if !ok {
-				j = len(out.Access)
-				at[k] = j
-				out.Access = append(out.Access, Access{Subject: normalSubject(s), By: ByRBAC})
-			}
-			acc := &out.Access[j]
-			if n := len(acc.Paths); n > 0 && acc.Paths[n-1].Binding == b.ref {
+			if s.subjLast[id] == b.order {
 				continue // the binding lists the subject twice
 			}
-			acc.Paths = append(acc.Paths, b.path(i, rule))
+			s.subjLast[id] = b.order
+			s.counts[s.subjAcc[id]]++
 		}
 	}
-	sort.SliceStable(out.Access[1:], func(i, j int) bool {
-		x, y := out.Access[1+i].Subject, out.Access[1+j].Subject
-		if x.Kind != y.Kind {
-			return kindOrder(x.Kind) < kindOrder(y.Kind)
+	// Order: system:masters first, then by rank.
+	order := make([]int32, len(s.accs))
+	for i := range order {
+		order[i] = int32(i)
+	}
+	slices.SortFunc(order, func(x, y int32) int {
+		if x == mastersAcc {
+			return -1
 		}
-		if x.Namespace != y.Namespace {
-			return x.Namespace < y.Namespace
+		if y == mastersAcc {
+			return 1
 		}
-		return x.Name < y.Name
+		return cmp.Compare(w.rank[s.accs[x]], w.rank[s.accs[y]])
 	})
+	n := len(order)
+	if mastersAcc < 0 {
+		n++
+	}
+	out.Access = make([]Access, 0, n)
+	if mastersAcc < 0 {
+		out.Access = append(out.Access, Access{Subject: rbacv1.Subject{Kind: rbacv1.GroupKind, APIGroup: rbacv1.GroupName, Name: GroupMasters}, By: ByMasters})
+	}
+	total := 0
+	for _, c := range s.counts {
+		total += int(c)
+	}
+	paths := make([]Path, total)
+	next := make([]int32, len(s.accs)) // where each subject's next path goes
+	off := 0
+	for _, k := range order {
+		acc := Access{Subject: w.subjects[s.accs[k]], By: ByRBAC}
+		if k == mastersAcc {
+			acc.By = ByMasters
+		}
+		c := int(s.counts[k])
+		acc.Paths = paths[off : off : off+c]
+		next[k] = int32(len(out.Access))
+		out.Access = append(out.Access, acc)
+		off += c
+	}
+	for _, b := range s.bindings {
+		l := b.role.grants()
+		rule := int(s.listPos[l.id])
+		for i, id := range b.sids {
+			if id < 0 {
+				continue
+			}
+			acc := &out.Access[next[s.subjAcc[id]]]
+			if n := len(acc.Paths); n > 0 && acc.Paths[n-1].Binding == b.ref {
+				continue
+			}
+			acc.Paths = append(acc.Paths, Path{Binding: b.ref, Subject: b.subjects[i], Role: b.role.ref, Rule: rule, PolicyRule: *l.rule(rule), AggregatedFrom: l.origin(rule)})
+		}
+	}
 	e.whoCanNodes(&a, &out)
 	return out
 }
-
-type subjectKey struct{ kind, ns, name string }
 
 func kindOrder(k string) int {
 	switch k {

@@ -79,7 +79,7 @@ func floors(t *testing.T, root string) map[string]int {
 		t.Fatal(err)
 	}
 	defer f.Close()
-	row := regexp.MustCompile("^\\| (\\d+) \\| ([^|]+) \\|")
+	row := regexp.MustCompile(`^\| (\d+) \| ([^|]+) \|`)
 	pkg := regexp.MustCompile("`([^`]+)`")
 	out := map[string]int{}
 	sc := bufio.NewScanner(f)

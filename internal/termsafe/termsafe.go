@@ -12,8 +12,9 @@ import (
 	"unicode/utf8"
 )
 
-// Writer shows control characters as escapes (\x1b, \u009b), and invalid
-// UTF-8 bytes as \xNN. Newlines and tabs pass. A rune split across writes
+// Writer shows control characters as \uXXXX escapes (\u001b, \u009b),
+// which JSON and double-quoted YAML read back as the same characters, and
+// invalid UTF-8 bytes as \xNN. Newlines and tabs pass. A rune split across writes
 // waits for the next write, or for Flush.
 type Writer struct {
 	w    io.Writer
@@ -45,16 +46,9 @@ func (s *Writer) Write(p []byte) (int, error) {
 			data = data[1:]
 			continue
 		}
-		switch {
-		case r == '\n' || r == '\t':
-			out.WriteRune(r)
-		case r < 0x20 || r == 0x7f:
-			fmt.Fprintf(&out, `\x%02x`, r)
-		case r >= 0x80 && r < 0xa0, r == 0x2028, r == 0x2029, r >= 0x202a && r <= 0x202e, r >= 0x2066 && r <= 0x2069:
-			// C1 controls (0x9b is CSI on some terminals), and the
-			// bidirectional overrides that reorder what a line shows.
+		if unsafeRune(r) {
 			fmt.Fprintf(&out, `\u%04x`, r)
-		default:
+		} else {
 			out.Write(data[:size])
 		}
 		data = data[size:]
@@ -81,4 +75,30 @@ func plain(p []byte) bool {
 		}
 	}
 	return true
+}
+
+// unsafeRune reports whether a rune must not reach a terminal as is: C0
+// controls other than tab and newline, DEL, C1 controls (0x9b is CSI on
+// some terminals), the line and paragraph separators, and the
+// bidirectional-text controls that reorder what a line shows.
+func unsafeRune(r rune) bool {
+	switch {
+	case r < 0x20:
+		return r != '\t' && r != '\n'
+	case r == 0x7f, r >= 0x80 && r < 0xa0:
+		return true
+	case r == 0x061c, r == 0x200e, r == 0x200f, r == 0x2028, r == 0x2029,
+		r >= 0x202a && r <= 0x202e, r >= 0x2066 && r <= 0x2069:
+		return true
+	}
+	return false
+}
+
+// String returns s as a Writer would write it.
+func String(s string) string {
+	var b bytes.Buffer
+	w := New(&b)
+	_, _ = w.Write([]byte(s))
+	w.Flush()
+	return b.String()
 }

@@ -2,6 +2,7 @@ package termsafe_test
 
 import (
 	"bytes"
+	"encoding/json"
 	"strings"
 	"testing"
 	"unicode/utf8"
@@ -26,13 +27,16 @@ func escape(t testing.TB, chunks ...string) string {
 func TestWriter(t *testing.T) {
 	for _, tc := range []struct{ name, in, want string }{
 		{"plain", "pki/ca.crt  ok\n\tnext\n", "pki/ca.crt  ok\n\tnext\n"},
-		{"a title escape", "desc \x1b]0;owned\x07 end", `desc \x1b]0;owned\x07 end`},
-		{"clear screen", "\x1b[2J\x1b[H", `\x1b[2J\x1b[H`},
-		{"carriage return and backspace", "ok\rFAKE\b", `ok\x0dFAKE\x08`},
-		{"DEL", "a\x7fb", `a\x7fb`},
+		{"a title escape", "desc \x1b]0;owned\x07 end", `desc \u001b]0;owned\u0007 end`},
+		{"clear screen", "\x1b[2J\x1b[H", `\u001b[2J\u001b[H`},
+		{"carriage return and backspace", "ok\rFAKE\b", `ok\u000dFAKE\u0008`},
+		{"DEL", "a\x7fb", `a\u007fb`},
 		{"C1 CSI", "a\u009b31mb", `a\u009b31mb`},
 		{"bidirectional override", "admin\u202egnp.exe", `admin\u202egnp.exe`},
 		{"invalid UTF-8", "a\xffb\x9bc", `a\xffb\x9bc`},
+		{"directional marks", "a\u200eb\u200fc\u061cd", `a\u200eb\u200fc\u061cd`},
+		{"line separators", "a\u2028b\u2029c", `a\u2028b\u2029c`},
+		{"isolates", "x\u2066y\u2069", `x\u2066y\u2069`},
 		{"UTF-8 kept", "Zürich — 東京 ✓\n", "Zürich — 東京 ✓\n"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
@@ -87,4 +91,22 @@ func FuzzWriter(f *testing.F) {
 			t.Fatalf("invalid input passed unchanged")
 		}
 	})
+}
+
+// JSON that went through a Writer decodes to the same strings: the
+// escapes are JSON's own.
+func TestJSONReadsBack(t *testing.T) {
+	value := "evil\u009b\u202e\u200f\x7f\x1b"
+	js, err := json.Marshal(map[string]string{"name": value})
+	if err != nil {
+		t.Fatal(err)
+	}
+	out := termsafe.String(string(js))
+	var back map[string]string
+	if err := json.Unmarshal([]byte(out), &back); err != nil || back["name"] != value {
+		t.Fatalf("%s: %v %q", out, err, back["name"])
+	}
+	if strings.ContainsAny(out, "\u009b\u202e\u200f\x7f\x1b") {
+		t.Fatalf("raw control characters in %q", out)
+	}
 }

@@ -39,6 +39,44 @@ type Size struct {
 	// hold "*"; Implicit the chance that a group subject is an implicit
 	// group (system:authenticated, system:serviceaccounts...).
 	Wildcards, Implicit float64
+	// AggregationSpan, when set, chains aggregated roles: each is
+	// aggregated (with a chance of 0.9) by one of the next AggregationSpan
+	// aggregated roles, so that aggregation is about
+	// AggregatedRoles/(AggregationSpan+1) levels deep.
+	AggregationSpan int
+	// BindAggregated is the chance that a ClusterRoleBinding or a
+	// RoleBinding of a ClusterRole names an aggregated role.
+	BindAggregated float64
+}
+
+// Shape is a named size, for benchmarks over policies of several shapes.
+type Shape struct {
+	Name string
+	Size Size
+}
+
+// Shapes are the benchmarks' policies: three shapes at about 10k and 100k
+// rules as written. "mixed" is Large and a tenth of it: many roles of
+// about 20 rules, a few aggregated; "few-large-roles" puts the rules in a
+// few dozen roles of thousands of rules each; "deep-aggregation" in tens
+// of thousands of roles of one or two rules, hundreds of aggregated roles
+// that aggregate one another about ten levels deep, and bindings that
+// often name them.
+var Shapes = []Shape{
+	{"mixed-10k", Large10k},
+	{"mixed-100k", Large},
+	{"few-large-roles-10k", Size{Namespaces: 8, ClusterRoles: 12, AggregatedRoles: 2, RolesPerNamespace: 1, RulesPerRole: 500,
+		ClusterRoleBindings: 300, BindingsPerNS: 20, Users: 300, Groups: 30, ServiceAccounts: 6, APIGroups: 40, Resources: 400,
+		Wildcards: 0.0005, Implicit: 0.01}},
+	{"few-large-roles-100k", Size{Namespaces: 16, ClusterRoles: 24, AggregatedRoles: 4, RolesPerNamespace: 1, RulesPerRole: 2500,
+		ClusterRoleBindings: 3000, BindingsPerNS: 60, Users: 2000, Groups: 200, ServiceAccounts: 6, APIGroups: 40, Resources: 400,
+		Wildcards: 0.0005, Implicit: 0.01}},
+	{"deep-aggregation-10k", Size{Namespaces: 20, ClusterRoles: 5500, AggregatedRoles: 60, RolesPerNamespace: 50, RulesPerRole: 1,
+		ClusterRoleBindings: 400, BindingsPerNS: 10, Users: 400, Groups: 40, ServiceAccounts: 4, APIGroups: 40, Resources: 400,
+		Wildcards: 0.0005, Implicit: 0.01, AggregationSpan: 6, BindAggregated: 0.5}},
+	{"deep-aggregation-100k", Size{Namespaces: 100, ClusterRoles: 55000, AggregatedRoles: 300, RolesPerNamespace: 100, RulesPerRole: 1,
+		ClusterRoleBindings: 3000, BindingsPerNS: 20, Users: 3000, Groups: 300, ServiceAccounts: 4, APIGroups: 40, Resources: 400,
+		Wildcards: 0.0005, Implicit: 0.01, AggregationSpan: 30, BindAggregated: 0.5}},
 }
 
 // Small is the differential test's policy: a narrow vocabulary, so that
@@ -55,6 +93,11 @@ var Medium = Size{Namespaces: 4, ClusterRoles: 40, AggregatedRoles: 6, RolesPerN
 // thousands of roles and bindings, with the built-in policy beside it.
 var Large = Size{Namespaces: 300, ClusterRoles: 2200, AggregatedRoles: 40, RolesPerNamespace: 8, RulesPerRole: 21,
 	ClusterRoleBindings: 3000, BindingsPerNS: 12, Users: 3000, Groups: 300, ServiceAccounts: 6, APIGroups: 40, Resources: 400,
+	Wildcards: 0.002, Implicit: 0.01}
+
+// Large10k is Large at a tenth: about 10k rules.
+var Large10k = Size{Namespaces: 30, ClusterRoles: 220, AggregatedRoles: 8, RolesPerNamespace: 8, RulesPerRole: 21,
+	ClusterRoleBindings: 300, BindingsPerNS: 12, Users: 300, Groups: 30, ServiceAccounts: 6, APIGroups: 40, Resources: 400,
 	Wildcards: 0.002, Implicit: 0.01}
 
 // Vocabulary is every name a policy and its questions draw from.
@@ -177,14 +220,23 @@ var builtinAggregates = []string{"rbac.authorization.k8s.io/aggregate-to-view", 
 // plain roles: any).
 func (g *gen) aggLabels(above int) map[string]string {
 	l := map[string]string{}
-	if g.s.AggregatedRoles > above+1 && g.chance(0.3) {
+	if span := g.s.AggregationSpan; span > 0 && above >= 0 {
+		if g.s.AggregatedRoles > above+1 && g.chance(0.9) {
+			k := above + 1 + g.r.IntN(min(span, g.s.AggregatedRoles-above-1))
+			l[fmt.Sprintf("%s%d", aggPrefix, k)] = "true"
+		}
+	} else if g.s.AggregatedRoles > above+1 && g.chance(0.3) {
 		k := above + 1 + g.r.IntN(g.s.AggregatedRoles-above-1)
 		l[fmt.Sprintf("%s%d", aggPrefix, k)] = "true"
 	}
 	if g.chance(0.08) {
 		l[g.pick(builtinAggregates)] = "true"
 	}
-	if above < 0 && g.chance(0.2) {
+	tiers := 0.2
+	if g.s.AggregationSpan > 0 {
+		tiers = 0.002 // deep, not wide: few roles in the tier selectors
+	}
+	if above < 0 && g.chance(tiers) {
 		l["bulwark.test/tier"] = g.pick([]string{"gold", "silver", "bronze"})
 	}
 	if len(l) == 0 {
@@ -208,7 +260,7 @@ func (g *gen) subject(namespaced bool, ns string) rbacv1.Subject {
 		grp := g.pick(g.v.Groups)
 		if g.chance(g.s.Implicit) {
 			grp = g.pick([]string{rbac.GroupAuthenticated, rbac.GroupUnauthenticated, rbac.GroupServiceAccounts, rbac.GroupNodes,
-				rbac.GroupServiceAccounts + ":" + g.pick(g.v.Namespaces), rbac.GroupServiceAccounts + ":" + g.pick(g.v.Namespaces)})
+				rbac.ServiceAccountNamespaceGroup(g.pick(g.v.Namespaces)), rbac.ServiceAccountNamespaceGroup(g.pick(g.v.Namespaces))})
 		}
 		return rbacv1.Subject{Kind: rbacv1.GroupKind, APIGroup: rbacv1.GroupName, Name: grp}
 	default:
@@ -260,18 +312,21 @@ func Policy(r *rand.Rand, s Size) *rbac.Policy {
 		_ = p.Add(cr, "")
 		clusterRoles = append(clusterRoles, cr.Name)
 	}
-	roleRef := func(names []string) string {
+	roleRef := func(names []string, cluster bool) string {
 		switch x := g.r.Float64(); {
 		case x < 0.05:
 			return fmt.Sprintf("missing-%d", g.r.IntN(3))
 		case x < 0.2:
 			return g.pick(builtinTargets)
 		}
+		if cluster && s.BindAggregated > 0 && s.AggregatedRoles > 0 && g.chance(s.BindAggregated) {
+			return g.pick(clusterRoles[:s.AggregatedRoles])
+		}
 		return g.pick(names)
 	}
 	for i := range s.ClusterRoleBindings {
 		_ = p.Add(&rbacv1.ClusterRoleBinding{ObjectMeta: metav1.ObjectMeta{Name: fmt.Sprintf("gen-crb-%d", i)},
-			RoleRef:  rbacv1.RoleRef{APIGroup: rbacv1.GroupName, Kind: rbac.KindClusterRole, Name: roleRef(clusterRoles)},
+			RoleRef:  rbacv1.RoleRef{APIGroup: rbacv1.GroupName, Kind: rbac.KindClusterRole, Name: roleRef(clusterRoles, true)},
 			Subjects: g.subjects(false, "")}, "")
 	}
 	for _, ns := range g.v.Namespaces {
@@ -284,12 +339,12 @@ func Policy(r *rand.Rand, s Size) *rbac.Policy {
 		for i := range s.BindingsPerNS {
 			rb := &rbacv1.RoleBinding{ObjectMeta: metav1.ObjectMeta{Name: fmt.Sprintf("gen-rb-%d", i), Namespace: ns}, Subjects: g.subjects(true, ns)}
 			if len(roles) > 0 && g.chance(0.5) {
-				rb.RoleRef = rbacv1.RoleRef{APIGroup: rbacv1.GroupName, Kind: rbac.KindRole, Name: roleRef(roles)}
+				rb.RoleRef = rbacv1.RoleRef{APIGroup: rbacv1.GroupName, Kind: rbac.KindRole, Name: roleRef(roles, false)}
 				if slices.Contains(builtinTargets, rb.RoleRef.Name) {
 					rb.RoleRef.Kind = rbac.KindClusterRole
 				}
 			} else {
-				rb.RoleRef = rbacv1.RoleRef{APIGroup: rbacv1.GroupName, Kind: rbac.KindClusterRole, Name: roleRef(clusterRoles)}
+				rb.RoleRef = rbacv1.RoleRef{APIGroup: rbacv1.GroupName, Kind: rbac.KindClusterRole, Name: roleRef(clusterRoles, true)}
 			}
 			_ = p.Add(rb, "")
 		}
@@ -396,4 +451,78 @@ func YAML(p *rbac.Policy) ([]byte, error) {
 		}
 	}
 	return []byte(b.String()), nil
+}
+
+// Mutate returns a copy of a generated policy with random changes, as a
+// pull request to an RBAC repository might make them: bindings removed,
+// added and given other subjects or roles; rules added to roles and
+// removed from them; aggregation labels moved. Every object stays valid.
+func Mutate(r *rand.Rand, p *rbac.Policy, s Size) *rbac.Policy {
+	g := &gen{r: r, s: s, v: s.Vocab()}
+	q := &rbac.Policy{}
+	var clusterRoles []string
+	for i := range p.ClusterRoles {
+		cr := *p.ClusterRoles[i].DeepCopy()
+		switch x := r.Float64(); {
+		case x < 0.1 && cr.AggregationRule == nil:
+			cr.Rules = append(cr.Rules, g.rule(false))
+		case x < 0.2 && len(cr.Rules) > 1:
+			cr.Rules = slices.Delete(cr.Rules, 0, 1)
+		case x < 0.25 && cr.AggregationRule == nil:
+			cr.Labels = g.aggLabels(-1)
+		}
+		_ = q.Add(&cr, "")
+		clusterRoles = append(clusterRoles, cr.Name)
+	}
+	rolesIn := map[string][]string{}
+	for i := range p.Roles {
+		ro := *p.Roles[i].DeepCopy()
+		switch x := r.Float64(); {
+		case x < 0.1:
+			ro.Rules = append(ro.Rules, g.rule(true))
+		case x < 0.2 && len(ro.Rules) > 1:
+			ro.Rules = slices.Delete(ro.Rules, len(ro.Rules)-1, len(ro.Rules))
+		}
+		_ = q.Add(&ro, "")
+		rolesIn[ro.Namespace] = append(rolesIn[ro.Namespace], ro.Name)
+	}
+	for i := range p.ClusterRoleBindings {
+		b := *p.ClusterRoleBindings[i].DeepCopy()
+		switch x := r.Float64(); {
+		case x < 0.08:
+			continue // removed
+		case x < 0.16:
+			b.Subjects = append(b.Subjects, g.subject(false, ""))
+		case x < 0.2:
+			b.RoleRef.Name = g.pick(clusterRoles)
+		}
+		_ = q.Add(&b, "")
+	}
+	for i := range p.RoleBindings {
+		b := *p.RoleBindings[i].DeepCopy()
+		switch x := r.Float64(); {
+		case x < 0.08:
+			continue
+		case x < 0.16:
+			b.Subjects = g.subjects(true, b.Namespace)
+		}
+		_ = q.Add(&b, "")
+	}
+	for i := range max(1, s.ClusterRoleBindings/10) {
+		_ = q.Add(&rbacv1.ClusterRoleBinding{ObjectMeta: metav1.ObjectMeta{Name: fmt.Sprintf("gen-crb-new-%d", i)},
+			RoleRef:  rbacv1.RoleRef{APIGroup: rbacv1.GroupName, Kind: rbac.KindClusterRole, Name: g.pick(append(slices.Clone(clusterRoles), builtinTargets...))},
+			Subjects: g.subjects(false, "")}, "")
+	}
+	for _, ns := range g.v.Namespaces {
+		if !g.chance(0.5) {
+			continue
+		}
+		rb := &rbacv1.RoleBinding{ObjectMeta: metav1.ObjectMeta{Name: "gen-rb-new", Namespace: ns}, Subjects: g.subjects(true, ns),
+			RoleRef: rbacv1.RoleRef{APIGroup: rbacv1.GroupName, Kind: rbac.KindClusterRole, Name: g.pick(clusterRoles)}}
+		if roles := rolesIn[ns]; len(roles) > 0 && g.chance(0.5) {
+			rb.RoleRef = rbacv1.RoleRef{APIGroup: rbacv1.GroupName, Kind: rbac.KindRole, Name: g.pick(roles)}
+		}
+		_ = q.Add(rb, "")
+	}
+	return q
 }
