@@ -14,6 +14,8 @@ import (
 	"sort"
 	"strings"
 	"testing"
+
+	"github.com/bulwark-k8s/bulwark/layout"
 )
 
 // canon describes a folder so that two runs that did the same thing
@@ -161,7 +163,7 @@ func describeTree(t *testing.T, dir string) canon {
 				desc += " | " + part[0] + ": " + describePEM([]byte(part[1]), f)
 			}
 		case strings.HasSuffix(f, ".yaml") && strings.Contains(f, "manifests/"):
-			desc += inputsRE.ReplaceAllString(string(readFile(t, dir, f)), "inputs-sha256: <sum>")
+			desc += inputsRE.ReplaceAllString(string(readFile(t, dir, f)), layout.InputsAnnotation+": <sum>")
 		case f == "rotation.yaml":
 			s := fpRE.ReplaceAllStringFunc(string(readFile(t, dir, f)), func(fp string) string { return fpName[fp] })
 			desc += timeRE.ReplaceAllString(s, "<time>")
@@ -174,7 +176,8 @@ func describeTree(t *testing.T, dir string) canon {
 	return out
 }
 
-var inputsRE = regexp.MustCompile(`inputs-sha256: sha256:[0-9a-f]{64}`)
+// inputsRE is a manifest's inputs checksum (layout.InputsAnnotation).
+var inputsRE = regexp.MustCompile(regexp.QuoteMeta(layout.InputsAnnotation) + `: "?sha256:[0-9a-f]{64}"?`)
 
 func (c canon) differences(o canon) []string {
 	var out []string
