@@ -111,6 +111,7 @@ var channelCAs = []struct {
 	{hardening.APIServer, "etcd-cafile", plan.EtcdCA, nil},
 	{hardening.APIServer, "requestheader-client-ca-file", plan.FrontProxyCA, []string{plan.ClusterCA}},
 	{hardening.ControllerManager, "cluster-signing-cert-file", plan.ClusterCA, nil},
+	{hardening.ControllerManager, "cluster-signing-" + hardening.KubeletClientSigner + "-cert-file", plan.ClusterCA, nil},
 	{hardening.ControllerManager, "root-ca-file", plan.ClusterCA, nil},
 	{hardening.Kubelet, "authentication.x509.clientCAFile", plan.ClusterCA, nil},
 	{hardening.Etcd, "trusted-ca-file", plan.EtcdCA, []string{plan.ClusterCA}},
