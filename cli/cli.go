@@ -161,6 +161,7 @@ read).`,
 	root.SetFlagErrorFunc(func(_ *cobra.Command, err error) error { return usageError{err} })
 	root.AddCommand(newInitCmd(env), newPlanCmd(env), newRenderCmd(env), newAuditCmd(env), newCertsCmd(env), newTokenCmd(env), newVersionCmd(env), newCanICmd(env), newWhoCanCmd(env), newRBACCmd(env),
 		newAdminCmd(env), newEncryptCmd(env), newExportCmd(env), newRotateCmd(env))
+	root.InitDefaultCompletionCmd() // made now, so that it refuses an unknown shell too
 	refuseUnknownSubcommands(root)
 	return root
 }
