@@ -210,9 +210,11 @@ func openLocked(dir string, create bool) (*store.Dir, func(failed bool), error) 
 		}
 		_ = d.Close()
 	}
+	// Cleaning walks the whole folder: its error is the first file the
+	// folder may not hold (a symbolic link, a FIFO), named as it is.
 	if err := d.CleanTemp(); err != nil {
 		done(true)
-		return nil, nil, fmt.Errorf("failed to clean temporary files: %w", err)
+		return nil, nil, err
 	}
 	return d, done, nil
 }

@@ -76,6 +76,9 @@ func expectRefusal(t testing.TB, r result, code int, names ...string) []string {
 		t.Errorf("a refused run printed a report\n%v", r)
 	}
 	all := strings.Join(lines, "\n")
+	if strings.Contains(all, "temporary files") {
+		t.Errorf("a refusal blamed on cleaning temporary files\n%v", r)
+	}
 	for _, n := range names {
 		if !strings.Contains(all, n) {
 			t.Errorf("no error line names %q\n%v", n, r)
