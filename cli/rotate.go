@@ -292,7 +292,9 @@ func onRotation(env *Env, cf *clusterFlags, need bool, work func(d *store.Dir, p
 	if err := cf.checkDir(); err != nil {
 		return err
 	}
-	d, r, t, done, err := openFolder(env, cf, false, need)
+	// The steps write (an administrator's identity for an encrypted
+	// folder); status only reads.
+	d, r, t, done, err := openFolder(env, cf, false, need, need)
 	if err != nil {
 		return err
 	}
