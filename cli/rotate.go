@@ -92,8 +92,17 @@ status" shows where each one is.
 Exit codes: 0 done; 1 refused (cluster not ready, tokens may still be valid) or
 failed, nothing written; 2 bad usage, a step out of order, or a folder whose
 files disagree with its rotation record, nothing written.`,
-		Args: cobra.ExactArgs(1),
+		Args: cobra.MaximumNArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
+			if len(args) == 0 {
+				return cmd.Help()
+			}
+			if err := rotate.CheckRoot(args[0]); err != nil {
+				return usageError{err}
+			}
+			if cf.dir == "" {
+				return usagef("required flag(s) \"dir\" not set")
+			}
 			if err := out.validate(); err != nil {
 				return err
 			}
@@ -122,7 +131,7 @@ files disagree with its rotation record, nothing written.`,
 			})
 		},
 	}
-	cf.register(cmd, true)
+	cf.register(cmd, false) // --dir is checked after ROOT: "rotate" alone prints help
 	lf.register(cmd)
 	out.register(cmd)
 	cmd.Flags().StringVar(&step, "step", "", "the step to run: the one in progress or the next (default: whichever comes)")

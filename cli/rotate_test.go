@@ -75,12 +75,13 @@ func TestRotateRefusesBadInput(t *testing.T) {
 		want string
 	}{
 		{[]string{"rotate", "kubelet-ca", "--dir", dir}, `unknown root "kubelet-ca"`},
+		{[]string{"rotate", "kubelet-ca"}, `unknown root "kubelet-ca"`},
 		{[]string{"rotate", "ca", "--dir", dir, "--step", "reissue"}, "out of order"},
 		{[]string{"rotate", "ca", "--dir", dir, "--step", "finish"}, "out of order"},
 		{[]string{"rotate", "sa", "--dir", dir, "--step", "later"}, `unknown step "later"`},
 		{[]string{"rotate", "ca", "--dir", dir, "--live"}, "--live needs --kubeconfig"},
 		{[]string{"rotate", "ca", "--dir", dir, "--kubeconfig", "x"}, "go with --live"},
-		{[]string{"rotate", "ca", "etcd-ca", "--dir", dir}, "accepts 1 arg"},
+		{[]string{"rotate", "ca", "etcd-ca", "--dir", dir}, "accepts at most 1 arg"},
 		{[]string{"rotate", "ca"}, "required flag"},
 		{[]string{"rotate", "ca", "--dir", dir, "-o", "xml"}, "unknown output format"},
 	} {

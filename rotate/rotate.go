@@ -36,6 +36,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/bulwark-k8s/bulwark/plan"
 	"github.com/bulwark-k8s/bulwark/provision"
 )
 
@@ -99,6 +100,21 @@ func ParseStep(s string) (Step, error) {
 type InputError struct{ msg string }
 
 func (e *InputError) Error() string { return e.msg }
+
+// Roots are the names of the trust roots a rotation takes (a folder's
+// plan may have fewer: Plan.Roots).
+func Roots() []string {
+	return []string{plan.RootCluster, plan.RootEtcd, plan.RootEtcdPeer, plan.RootFrontProxy, plan.RootServiceAccount}
+}
+
+// CheckRoot refuses a name that is no trust root, before any folder is
+// read.
+func CheckRoot(root string) error {
+	if !slices.Contains(Roots(), root) {
+		return inputErr("unknown root %q (want one of %s)", root, join(Roots()))
+	}
+	return nil
+}
 
 func inputErr(format string, args ...any) error {
 	return &InputError{fmt.Sprintf(format, args...)}
