@@ -242,11 +242,20 @@ func (p *plane) checkOldRefused(t *testing.T, root string, o oldCreds) {
 				pair, _ := tls.X509KeyPair(a.ClientCertificateData, a.ClientKeyData)
 				status, err := get(pinned.HTTPClient(&tls.Config{RootCAs: pool, Certificates: []tls.Certificate{pair}}), api+"/api/v1/namespaces", nil)
 				want("the old admin.conf (its CA)", err, status)
-				// ...and the server does not trust its certificate.
-				status, err = get(insecure(a.ClientCertificateData, a.ClientKeyData), api+"/api/v1/namespaces", nil)
-				if err != nil || status != http.StatusUnauthorized {
-					t.Errorf("the old admin.conf's client certificate at %s: %v (HTTP %d), want 401", api, err, status)
-				}
+				// ...and the server does not trust its certificate, once it
+				// has read its client CA file again: at once when the file
+				// changes under its watch, else within a minute (the API
+				// server's CA files are also read again every minute,
+				// dynamiccertificates.FileRefreshDuration; a replaced link
+				// of a Pod's folder can leave its watch on the old inode).
+				client := insecure(a.ClientCertificateData, a.ClientKeyData)
+				pinned.WaitFor(t, "the old admin.conf's client certificate refused at "+api, 90*time.Second, func() error {
+					status, err := get(client, api+"/api/v1/namespaces", nil)
+					if err != nil || status != http.StatusUnauthorized {
+						return fmt.Errorf("%v (HTTP %d), want 401", err, status)
+					}
+					return nil
+				})
 			}
 		}
 	case "etcd-ca":
