@@ -68,7 +68,7 @@ set is re-encrypted to the current one.`,
 			if err != nil {
 				return err
 			}
-			res, err := t.Resume()
+			res, err := t.Resume(env.Now())
 			if err != nil {
 				return err
 			}
