@@ -389,6 +389,13 @@ func (t *Tree) change(holders []Holder, what string, now time.Time, before func(
 	if m.Sealed, err = storedDigests(t.D); err != nil {
 		return nil, err
 	}
+	if t.head == nil {
+		// A folder from before heads: its first, for the version it has,
+		// so that the new version can name it.
+		if err := t.writeHead(false, now); err != nil {
+			return nil, err
+		}
+	}
 	if m.Head, err = headDigest(t.D); err != nil {
 		return nil, err
 	}
