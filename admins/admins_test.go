@@ -190,7 +190,7 @@ func TestManifestRefused(t *testing.T) {
 	next := func(signer *atrest.Identity, signedBy, previous string, serial int) []byte {
 		m := &Manifest{APIVersion: apiVersion, Kind: kindManifest, Serial: serial, Previous: previous, Time: now, Change: "add mallory", SignedBy: signedBy,
 			Holders: append(append([]Holder{}, cur.Holders...), Holder{Name: "mallory", Key: mallory.Public.Key, Role: RoleAdmin}),
-			Format: formatDigests, Head: head}
+			Format:  formatDigests, Head: head}
 		data, err := m.encode(signer)
 		if err != nil {
 			t.Fatal(err)

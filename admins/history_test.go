@@ -118,7 +118,7 @@ func TestForkByRemovedAdministrator(t *testing.T) {
 		apply func()
 		says  string
 	}{
-		"forged version, the real head":   {func() { put(t, tr.D, layout.RecipientsFile(3), forgedFile) }, layout.HeadFile + " was signed under manifest version 3"},
+		"forged version, the real head":    {func() { put(t, tr.D, layout.RecipientsFile(3), forgedFile) }, layout.HeadFile + " was signed under manifest version 3"},
 		"forged version, bob's own head":   {func() { put(t, tr.D, layout.RecipientsFile(3), forgedFile); put(t, tr.D, layout.HeadFile, bobsHead) }, "was sealed under manifest version 3"},
 		"forged version, the head removed": {func() { put(t, tr.D, layout.RecipientsFile(3), forgedFile); _ = tr.D.Remove(layout.HeadFile) }, layout.HeadFile + " is missing"},
 		"the removal itself removed":       {func() { _ = tr.D.Remove(layout.RecipientsFile(3)) }, "its newest versions were removed"},
