@@ -310,7 +310,7 @@ func LoadHistory(d *store.Dir) (History, error) {
 			return nil, fmt.Errorf("%w: %s says it is signed by %q but %q signed it", ErrRefused, f, m.SignedBy, admin.Name)
 		}
 		if serial > 1 && m.Format < h[serial-2].Format {
-			return nil, fmt.Errorf("%w: %s is of an older format than the version before it", ErrRefused, f)
+			return nil, fmt.Errorf("%w: %s is of an older format than the version before it: the manifest history was rewritten (a fork, by someone removed?)", ErrRefused, f)
 		}
 		h = append(h, m)
 	}
