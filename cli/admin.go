@@ -471,7 +471,7 @@ func newAdminListCmd(env *Env) *cobra.Command {
 				}
 				rows = append(rows, row{ho.Name, string(ho.Role), ho.Key, r.Fingerprint(), n})
 			}
-			v := map[string]any{"version": cur.Serial, "holders": rows, "issued": log}
+			v := map[string]any{"version": cur.Serial, "digest": cur.Digest(), "holders": rows, "issued": log}
 			return out.print(env.Stdout, v, func(w *tabwriter.Writer) {
 				fmt.Fprintln(w, "NAME\tROLE\tTYPE\tFINGERPRINT\tCERTIFICATES ISSUED")
 				for _, r := range rows {
@@ -481,8 +481,8 @@ func newAdminListCmd(env *Env) *cobra.Command {
 					}
 					fmt.Fprintf(w, "%s\t%s\t%s\t%s\t%d\n", r.Name, r.Role, typ, r.Fingerprint, r.Issued)
 				}
-				fmt.Fprintf(w, "\nmanifest version %d (%s by %s, %s); %d certificates in the issuance log\n",
-					cur.Serial, cur.Change, cur.SignedBy, cur.Time.Format(time.RFC3339), len(log))
+				fmt.Fprintf(w, "\nmanifest version %d %s (%s by %s, %s); %d certificates in the issuance log\n",
+					cur.Serial, cur.Digest(), cur.Change, cur.SignedBy, cur.Time.Format(time.RFC3339), len(log))
 			})
 		},
 	}
