@@ -27,7 +27,11 @@ same command run again finishes the conversion.
 
 On a folder that is encrypted already, encrypt finishes a re-encryption that "admin
 add" or "admin remove" left unfinished: every secret still encrypted to an earlier
-set is re-encrypted to the current one.`,
+set is re-encrypted to the current one — if it is byte for byte the file that was
+there when the change began (the manifest version records each file's digest) and
+the head does not say the re-encryption finished; any other is refused, named. On a
+folder encrypted before seals named the manifest's digest, encrypt upgrades it once:
+a new manifest version with the same holders, every secret re-sealed.`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			id, err := loadIdentity(env, identity)
