@@ -50,7 +50,9 @@ func TestAdminRemovedForksTheManifest(t *testing.T) {
 	spare := agePerson(t, "spare")
 	v1 := readFile(t, dir, layout.RecipientsFile(1))
 	genuine := readFile(t, dir, layout.RecipientsFile(2))
-	key := func(p person) string { return strings.Join(strings.Fields(strings.TrimPrefix(p.pub, p.name+"="))[:2], " ") }
+	key := func(p person) string {
+		return strings.Join(strings.Fields(strings.TrimPrefix(p.pub, p.name+"="))[:2], " ")
+	}
 	// As the bulwark bob had wrote versions, and as this one does (he
 	// names the head version 1 was followed by: any digest).
 	for _, extra := range []string{"", "format: 2\nhead: " + sha([]byte("a head")) + "\n"} {
