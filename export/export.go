@@ -21,12 +21,13 @@ import (
 	"errors"
 	"fmt"
 	"io/fs"
+	"maps"
 	"os"
 	"path"
 	"path/filepath"
 	"slices"
 	"strings"
-
+	"syscall"
 
 	"github.com/bulwark-k8s/bulwark/config"
 	"github.com/bulwark-k8s/bulwark/hardening"
@@ -296,6 +297,9 @@ func Write(clusterRoot, out string, files []File) error {
 	if inside(clusterRoot, o.Root()) {
 		return fmt.Errorf("--out %s is inside the cluster folder %s: a node's plaintext keys never go there", out, clusterRoot)
 	}
+	if err := private(o.Root(), files); err != nil {
+		return err
+	}
 	for _, f := range files {
 		if ok, err := o.Exists(f.Rel); err != nil {
 			return err
@@ -312,6 +316,40 @@ func Write(clusterRoot, out string, files []File) error {
 		b.Add(store.File{Rel: f.Rel, Data: f.Data, Mode: f.Mode, Secret: f.Secret})
 	}
 	return b.Commit()
+}
+
+// private refuses an existing out, or an existing folder under it on the
+// way to a file, that anyone but the user may write to or that another
+// user owns: they could rename the folders export makes and put their own
+// keys in place, or read the plaintext keys below.
+func private(out string, files []File) error {
+	dirs := map[string]bool{".": true}
+	for _, f := range files {
+		for d := path.Dir(f.Rel); d != "."; d = path.Dir(d) {
+			dirs[d] = true
+		}
+	}
+	names := slices.Sorted(maps.Keys(dirs))
+	for _, rel := range names {
+		p := filepath.Join(out, filepath.FromSlash(rel))
+		fi, err := os.Lstat(p)
+		if errors.Is(err, fs.ErrNotExist) {
+			continue
+		}
+		if err != nil {
+			return err
+		}
+		if !fi.IsDir() {
+			return fmt.Errorf("%s is not a folder", p)
+		}
+		if fi.Mode().Perm()&(layout.GroupWrite|layout.OtherWrite) != 0 {
+			return fmt.Errorf("%s is writable by others (mode %04o): a node's plaintext keys go only under folders that only you can change; chmod go-w it, or give a new --out", p, fi.Mode().Perm())
+		}
+		if st, ok := fi.Sys().(*syscall.Stat_t); ok && int(st.Uid) != os.Geteuid() {
+			return fmt.Errorf("%s is owned by uid %d, not by you (uid %d): a node's plaintext keys go only under folders you own; give a new --out", p, st.Uid, os.Geteuid())
+		}
+	}
+	return nil
 }
 
 // inside reports whether p is root or under it, symbolic links resolved.
