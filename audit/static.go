@@ -37,7 +37,7 @@ type auditor struct {
 	cfg  *config.Cluster
 	r    *Report
 	// nodes: "" for a single-node folder (and command lines), else the
-	// node names of manifests/<node>/.
+	// node names of nodes/<node>/manifests/.
 	nodes map[string][]*Component
 	// defaulted: the folder has no saved configuration, so node and member
 	// names are unknown.
@@ -47,7 +47,7 @@ type auditor struct {
 }
 
 // Static audits a folder's files: each node's components (multi-node
-// folders: manifests/<node>/, each finding naming its node), the PKI and
+// folders: nodes/<node>/manifests/, each finding naming its node), the PKI and
 // kubeconfigs (package trust), file modes and owners, and the cluster
 // objects under cluster/ (bootstrap tokens, service-account tokens and
 // automount, rbac lint). The folder's accepted risks (Options.Accept) are
@@ -680,7 +680,7 @@ func (a *auditor) checkBindAddress(c *Component, s hardening.Setting, ctx *harde
 
 // tidy names every file under the folder by its path relative to it (as
 // SARIF's uriBaseId and accepted-risk scopes read it), and gives findings
-// about a node's own files (manifests/<node>/, pki/etcd/<node>/) that
+// about a node's own files (nodes/<node>/manifests/, pki/etcd/<node>/) that
 // node.
 func (a *auditor) tidy() {
 	root, err := filepath.Abs(a.dir.Path("."))

@@ -14,6 +14,7 @@ import (
 
 	"github.com/spf13/cobra"
 
+	"github.com/bulwark-k8s/bulwark/internal/kubeclient"
 	"github.com/bulwark-k8s/bulwark/internal/termsafe"
 	"github.com/bulwark-k8s/bulwark/provision"
 	"github.com/bulwark-k8s/bulwark/store"
@@ -126,7 +127,8 @@ func exitCode(err error) int {
 	case errors.As(err, &f):
 		return ExitFindings
 	case errors.As(err, &u), isCobraUsage(err), errors.As(err, &drift),
-		errors.Is(err, store.ErrEmptyDir), errors.Is(err, provision.ErrUnderivable), errors.Is(err, provision.ErrUnknownName):
+		errors.Is(err, store.ErrEmptyDir), errors.Is(err, provision.ErrUnderivable), errors.Is(err, provision.ErrUnknownName),
+		errors.Is(err, kubeclient.ErrLoad):
 		return ExitUsage
 	case errors.As(err, &c):
 		return ExitCannotAnswer
@@ -167,6 +169,7 @@ read).`,
 	root.SetFlagErrorFunc(func(_ *cobra.Command, err error) error { return usageError{err} })
 	root.AddCommand(newInitCmd(env), newPlanCmd(env), newRenderCmd(env), newAuditCmd(env), newCertsCmd(env), newTokenCmd(env), newVersionCmd(env), newCanICmd(env), newWhoCanCmd(env), newRBACCmd(env),
 		newAdminCmd(env), newEncryptCmd(env), newExportCmd(env), newRotateCmd(env))
+	root.InitDefaultCompletionCmd() // made now, so that it refuses an unknown shell too
 	refuseUnknownSubcommands(root)
 	return root
 }

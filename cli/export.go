@@ -28,7 +28,7 @@ certificates with it); the etcd, etcd-peer and front-proxy CA keys, admin.conf a
 super-admin.conf go to no node. Copy OUT to the node's --root (as rendered).`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			d, r, done, err := openResolved(env, &cf, false)
+			d, r, done, err := openResolved(env, &cf, false, false)
 			if err != nil {
 				return err
 			}
