@@ -3,6 +3,7 @@ package cli
 import (
 	"errors"
 	"fmt"
+	"slices"
 
 	"github.com/spf13/cobra"
 
@@ -59,6 +60,8 @@ written: move it out of the folder or delete it.`,
 			if err != nil {
 				return err
 			}
+			// The Pods' links (mounts/) go in the same run: not refused.
+			copies = slices.DeleteFunc(copies, func(c admins.PlaintextCopy) bool { return layout.Classify(c.File) == layout.Mounted })
 			if len(copies) > 0 {
 				var errs []error
 				for _, c := range copies {
