@@ -73,12 +73,19 @@ func ParseRecipient(s string) (Recipient, string, error) {
 	return r, comment, err
 }
 
-// FromSSH makes a recipient of an SSH public key.
+// FromSSH makes a recipient of an SSH public key, from a file or from
+// ssh-agent (whose keys are parsed again from their wire form: an agent's
+// key does not give its crypto key).
 func FromSSH(pub ssh.PublicKey) (Recipient, error) {
 	var (
 		ar  age.Recipient
 		err error
 	)
+	if _, ok := pub.(ssh.CryptoPublicKey); !ok {
+		if pub, err = ssh.ParsePublicKey(pub.Marshal()); err != nil {
+			return Recipient{}, fmt.Errorf("%w: %v", ErrMalformedKey, err)
+		}
+	}
 	switch pub.Type() {
 	case TypeEd25519:
 		ar, err = agessh.NewEd25519Recipient(pub)

@@ -60,7 +60,7 @@ var SystemUnitDirs = []string{"/etc/systemd/system", "/run/systemd/system", "/us
 // Options say what to audit.
 type Options struct {
 	// Dir is the cluster folder: pki/, *.conf, cluster/ and, unless
-	// ManifestDir says otherwise, manifests/ (or manifests/<node>/ for each
+	// ManifestDir says otherwise, manifests/ (or nodes/<node>/manifests/ for each
 	// node of a multi-node folder).
 	Dir string
 	// Root is the folder's path as the manifests name it (default

@@ -18,6 +18,7 @@ import (
 
 	"k8s.io/client-go/tools/clientcmd"
 
+	"github.com/bulwark-k8s/bulwark/atrest"
 	"github.com/bulwark-k8s/bulwark/expiry"
 	"github.com/bulwark-k8s/bulwark/hardening"
 	"github.com/bulwark-k8s/bulwark/layout"
@@ -225,8 +226,14 @@ func (a *auditor) parse(f *trust.File) {
 		if !strings.HasSuffix(f.Path, ".key") && !strings.HasSuffix(f.Path, ".pem") {
 			return
 		}
-		if data, err = a.dir.ReadSecret(f.Path); err != nil {
+		// Read as it is: plaintext, or sealed (an encrypted folder).
+		if data, err = a.dir.Read(f.Path); err != nil {
 			return
+		}
+		if atrest.IsSealed(data) {
+			if data, err = a.dir.ReadSecret(f.Path); err != nil {
+				return
+			}
 		}
 		if k, err := pki.ParsePrivateKey(data); err == nil {
 			f.Key, f.Kind = k, layout.PrivateKey

@@ -13,6 +13,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/bulwark-k8s/bulwark/atrest"
 	"github.com/bulwark-k8s/bulwark/config"
 	"github.com/bulwark-k8s/bulwark/expiry"
 	"github.com/bulwark-k8s/bulwark/finding"
@@ -36,7 +37,7 @@ type auditor struct {
 	cfg  *config.Cluster
 	r    *Report
 	// nodes: "" for a single-node folder (and command lines), else the
-	// node names of manifests/<node>/.
+	// node names of nodes/<node>/manifests/.
 	nodes map[string][]*Component
 	// defaulted: the folder has no saved configuration, so node and member
 	// names are unknown.
@@ -46,7 +47,7 @@ type auditor struct {
 }
 
 // Static audits a folder's files: each node's components (multi-node
-// folders: manifests/<node>/, each finding naming its node), the PKI and
+// folders: nodes/<node>/manifests/, each finding naming its node), the PKI and
 // kubeconfigs (package trust), file modes and owners, and the cluster
 // objects under cluster/ (bootstrap tokens, service-account tokens and
 // automount, rbac lint). The folder's accepted risks (Options.Accept) are
@@ -169,7 +170,20 @@ func (a *auditor) local(p string) string {
 	return p
 }
 
-func (a *auditor) read(p string) ([]byte, error) { return store.ReadInput(a.local(p), maxInput) }
+// read reads a file a component names. A file of the folder sealed at
+// rest is opened with the folder's Secrets (atrest.ErrLocked without an
+// identity: skipped, said once by admins' secrets-skipped); plaintext
+// files (the policies, the kubelet configuration) are read as they are.
+func (a *auditor) read(p string) ([]byte, error) {
+	data, err := store.ReadInput(a.local(p), maxInput)
+	if err != nil || !atrest.IsSealed(data) {
+		return data, err
+	}
+	if rel, ok := strings.CutPrefix(p, a.opts.Root+"/"); ok {
+		return a.dir.ReadSecret(rel)
+	}
+	return nil, fmt.Errorf("%s is encrypted at rest and not in the folder", p)
+}
 
 // dropIns lists a unit's drop-ins in the order systemd applies them, after
 // the unit: <unit>.d/*.conf beside it and, when the unit is installed in
@@ -407,6 +421,9 @@ func (a *auditor) kubeletConfig(k *Component) {
 }
 
 func (a *auditor) unreadable(c *Component, file string, err error) {
+	if errors.Is(err, atrest.ErrLocked) {
+		return
+	}
 	a.r.Add(newFinding(idConfigUnreadable, c, Evidence{File: a.local(file), Detail: err.Error()}))
 }
 
@@ -663,7 +680,7 @@ func (a *auditor) checkBindAddress(c *Component, s hardening.Setting, ctx *harde
 
 // tidy names every file under the folder by its path relative to it (as
 // SARIF's uriBaseId and accepted-risk scopes read it), and gives findings
-// about a node's own files (manifests/<node>/, pki/etcd/<node>/) that
+// about a node's own files (nodes/<node>/manifests/, pki/etcd/<node>/) that
 // node.
 func (a *auditor) tidy() {
 	root, err := filepath.Abs(a.dir.Path("."))

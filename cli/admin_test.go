@@ -9,8 +9,10 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"runtime"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/bulwark-k8s/bulwark/atrest"
 	"github.com/bulwark-k8s/bulwark/cli"
@@ -241,6 +243,10 @@ func TestAdministrators(t *testing.T) {
 			{"missing identity file", cli.ExitUsage, []string{"certs", "renew", "apiserver", "--dir", dir, "--identity", garbage + ".missing"}, "identity"},
 			{"wrong identity", cli.ExitError, []string{"certs", "renew", "apiserver", "--dir", dir, "--identity", mallory.id}, "not a holder"},
 			{"read-only identity writes", cli.ExitError, []string{"certs", "renew", "apiserver", "--new-key", "--dir", dir, "--identity", reader.id}, "read-only"},
+			{"read-only identity renews a certificate", cli.ExitError, []string{"certs", "renew", "apiserver", "front-proxy-client", "--dir", dir, "--identity", reader.id}, "read-only"},
+			{"read-only identity renders", cli.ExitError, []string{"render", "--dir", dir, "--identity", reader.id, "--image-repository", "x.example.com/k"}, "read-only"},
+			{"read-only identity inits", cli.ExitError, []string{"init", "--dir", dir, "--identity", reader.id}, "read-only"},
+			{"read-only identity creates a token", cli.ExitError, []string{"token", "create", "--dir", dir, "--identity", reader.id}, "read-only"},
 			{"malformed recipient", cli.ExitUsage, []string{"admin", "add", "dave", "--dir", dir, "--recipient", "ssh-ed25519 AAAAgarbage", "--identity", alice.id}, "malformed key"},
 			{"bad name", cli.ExitUsage, []string{"admin", "add", "Dave!", "--dir", dir, "--recipient", carol.pub, "--identity", alice.id}, "invalid administrator name"},
 			{"reader adds", cli.ExitError, []string{"admin", "add", "dave", "--dir", dir, "--recipient", carol.pub, "--identity", reader.id}, "read-only"},
@@ -405,4 +411,68 @@ func copyOf(t *testing.T, dir string) string {
 	dst := filepath.Join(t.TempDir(), "copy")
 	copyTree(t, dir, dst)
 	return dst
+}
+
+// TestAgentKeys: passphrase-protected ed25519 and RSA keys held by a real
+// ssh-agent sign requests that an administrator then issues.
+func TestAgentKeys(t *testing.T) {
+	needTools(t, "ssh-keygen", "ssh-agent", "ssh-add")
+	tmp := t.TempDir()
+	sock := filepath.Join(tmp, "agent.sock")
+	agentCmd := exec.Command("ssh-agent", "-D", "-a", sock)
+	if err := agentCmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = agentCmd.Process.Kill(); _ = agentCmd.Wait() })
+	deadline := time.Now().Add(10 * time.Second)
+	for {
+		if _, err := os.Stat(sock); err == nil {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatal("ssh-agent made no socket in 10s")
+		}
+		runtime.Gosched()
+	}
+	t.Setenv("SSH_AUTH_SOCK", sock)
+	askpass := filepath.Join(tmp, "askpass")
+	if err := os.WriteFile(askpass, []byte("#!/bin/sh\necho secret-passphrase\n"), 0o700); err != nil {
+		t.Fatal(err)
+	}
+	alice := sshPerson(t, "alice", "ed25519", "")
+	var people []person
+	for _, k := range []struct{ name, typ, bits string }{{"dave", "ed25519", ""}, {"erin", "rsa", "3072"}} {
+		p := filepath.Join(tmp, k.name)
+		args := []string{"-q", "-t", k.typ, "-N", "secret-passphrase", "-C", k.name + "@laptop", "-f", p}
+		if k.bits != "" {
+			args = append(args, "-b", k.bits)
+		}
+		if out, err := exec.Command("ssh-keygen", args...).CombinedOutput(); err != nil {
+			t.Fatalf("ssh-keygen: %v\n%s", err, out)
+		}
+		add := exec.Command("ssh-add", p)
+		add.Env = append(os.Environ(), "SSH_ASKPASS="+askpass, "SSH_ASKPASS_REQUIRE=force", "DISPLAY=none")
+		if out, err := add.CombinedOutput(); err != nil {
+			t.Fatalf("ssh-add: %v\n%s", err, out)
+		}
+		pub, err := os.ReadFile(p + ".pub")
+		if err != nil {
+			t.Fatal(err)
+		}
+		people = append(people, person{k.name, p, strings.TrimSpace(string(pub))})
+	}
+	dir := filepath.Join(tmp, "cluster")
+	cfg := writeFile(t, "cluster.yaml", "apiVersion: bulwark.dev/v1alpha1\nkind: ClusterConfig\ncontrolPlane:\n  - {name: cp-1, ips: [127.0.0.1]}\n")
+	mustRunBin(t, "init", "--dir", dir, "--config", cfg, "--recipient", alice.pub, "--recipient", people[0].pub, "--recipient", people[1].pub, "--identity", alice.id)
+	for _, p := range people {
+		for _, key := range []string{p.id, p.id + ".pub"} {
+			out := t.TempDir()
+			if r := runBin(t, "admin", "request", "--name", p.name, "--key", key, "--out", out); r.code != cli.ExitOK {
+				t.Fatalf("request with %s in the agent: %v", filepath.Base(key), r)
+			}
+			if r := runBin(t, "admin", "sign", filepath.Join(out, p.name+".request"), "--dir", dir, "--identity", alice.id, "--out", t.TempDir()); r.code != cli.ExitOK {
+				t.Fatalf("sign %s's request made through the agent: %v", p.name, r)
+			}
+		}
+	}
 }

@@ -58,7 +58,7 @@ served must be valid for --warn-within; and, with --kubeconfig, the cluster's
 objects are read with its credentials: no namespace's default ServiceAccount
 may automount its token. --live works without --dir.
 
-A multi-node folder's manifests/<node>/ are audited node by node, each
+A multi-node folder's nodes/<node>/manifests/ are audited node by node, each
 finding naming its node. The folder's cluster objects (cluster/) are judged as
 applied: bootstrap tokens, service-account token Secrets, default
 ServiceAccounts, and every binding through rbac lint.

@@ -14,6 +14,7 @@ import (
 
 	"github.com/spf13/cobra"
 
+	"github.com/bulwark-k8s/bulwark/internal/kubeclient"
 	"github.com/bulwark-k8s/bulwark/internal/termsafe"
 	"github.com/bulwark-k8s/bulwark/provision"
 	"github.com/bulwark-k8s/bulwark/store"
@@ -105,6 +106,14 @@ func errorLines(err error) []string {
 	case errors.As(err, &drift):
 		return strings.Split(drift.Error(), "\n")
 	}
+	if j, ok := err.(interface{ Unwrap() []error }); ok {
+		// errors.Join: one line per problem.
+		var out []string
+		for _, e := range j.Unwrap() {
+			out = append(out, errorLines(e)...)
+		}
+		return out
+	}
 	return []string{strings.ReplaceAll(strings.TrimSpace(err.Error()), "\n", "; ")}
 }
 
@@ -118,7 +127,8 @@ func exitCode(err error) int {
 	case errors.As(err, &f):
 		return ExitFindings
 	case errors.As(err, &u), isCobraUsage(err), errors.As(err, &drift),
-		errors.Is(err, store.ErrEmptyDir), errors.Is(err, provision.ErrUnderivable), errors.Is(err, provision.ErrUnknownName):
+		errors.Is(err, store.ErrEmptyDir), errors.Is(err, provision.ErrUnderivable), errors.Is(err, provision.ErrUnknownName),
+		errors.Is(err, kubeclient.ErrLoad):
 		return ExitUsage
 	case errors.As(err, &c):
 		return ExitCannotAnswer
@@ -159,6 +169,7 @@ read).`,
 	root.SetFlagErrorFunc(func(_ *cobra.Command, err error) error { return usageError{err} })
 	root.AddCommand(newInitCmd(env), newPlanCmd(env), newRenderCmd(env), newAuditCmd(env), newCertsCmd(env), newTokenCmd(env), newVersionCmd(env), newCanICmd(env), newWhoCanCmd(env), newRBACCmd(env),
 		newAdminCmd(env), newEncryptCmd(env), newExportCmd(env), newRotateCmd(env))
+	root.InitDefaultCompletionCmd() // made now, so that it refuses an unknown shell too
 	refuseUnknownSubcommands(root)
 	return root
 }

@@ -13,6 +13,7 @@ import (
 	"github.com/spf13/cobra"
 	"sigs.k8s.io/yaml"
 
+	"github.com/bulwark-k8s/bulwark/atrest"
 	"github.com/bulwark-k8s/bulwark/config"
 	"github.com/bulwark-k8s/bulwark/internal/termsafe"
 	"github.com/bulwark-k8s/bulwark/layout"
@@ -209,9 +210,11 @@ func openLocked(dir string, create bool) (*store.Dir, func(failed bool), error) 
 		}
 		_ = d.Close()
 	}
+	// Cleaning walks the whole folder: its error is the first file the
+	// folder may not hold (a symbolic link, a FIFO), named as it is.
 	if err := d.CleanTemp(); err != nil {
 		done(true)
-		return nil, nil, fmt.Errorf("failed to clean temporary files: %w", err)
+		return nil, nil, err
 	}
 	return d, done, nil
 }
@@ -284,13 +287,23 @@ func join(ss []string) string {
 // openResolved takes a folder's lock, opens its secrets with the identity
 // given (they are needed to read what the configuration is derived from)
 // and resolves its configuration under the lock. done(failed) releases
-// it (and removes a folder it made, when failed).
-func openResolved(env *Env, cf *clusterFlags, create bool) (*store.Dir, *resolved, func(failed bool), error) {
+// it (and removes a folder it made, when failed). With write, the
+// identity of an encrypted folder must be an administrator's.
+func openResolved(env *Env, cf *clusterFlags, create, write bool) (*store.Dir, *resolved, func(failed bool), error) {
 	d, done, err := openLocked(cf.dir, create)
 	if err != nil {
 		return nil, nil, nil, err
 	}
-	if _, err := unlockDir(env, d, cf.identity, true); err != nil {
+	t, err := unlockDir(env, d, cf.identity, true)
+	if err == nil && t != nil && write {
+		// Every change to an encrypted folder is an administrator's:
+		// a reader decrypts, never writes (a certificate or manifest
+		// it wrote would be trusted as theirs).
+		if _, err = t.Actor(); errors.Is(err, atrest.ErrCannotSign) {
+			err = errors.New("changing an encrypted folder needs an administrator's SSH identity: an age X25519 identity is read-only")
+		}
+	}
+	if err != nil {
 		done(true)
 		return nil, nil, nil, err
 	}
@@ -315,7 +328,7 @@ func onFolder(env *Env, cf *clusterFlags, create bool, work func(d *store.Dir, r
 			return err
 		}
 	}
-	d, r, done, err := openResolved(env, cf, create)
+	d, r, done, err := openResolved(env, cf, create, true)
 	if err != nil {
 		return err
 	}

@@ -28,7 +28,7 @@ certificates with it); the etcd, etcd-peer and front-proxy CA keys, admin.conf a
 super-admin.conf go to no node. Copy OUT to the node's --root (as rendered).`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			d, r, done, err := openResolved(env, &cf, false)
+			d, r, done, err := openResolved(env, &cf, false, false)
 			if err != nil {
 				return err
 			}
@@ -57,7 +57,7 @@ super-admin.conf go to no node. Copy OUT to the node's --root (as rendered).`,
 	cf.register(cmd, true)
 	cmd.Flags().StringVar(&node, "node", "", "node name, as in the configuration")
 	cmd.Flags().StringVar(&out, "out", "", "folder to write the node's files in (new or empty)")
-	cmd.Flags().StringVar(&root, "root", layout.DefaultRoot, "the folder's path on the node, as rendered")
+	cmd.Flags().StringVar(&root, "root", "", "the folder's path on the node, as rendered (default: the saved configuration's, else "+layout.DefaultRoot+")")
 	_ = cmd.MarkFlagRequired("node")
 	_ = cmd.MarkFlagRequired("out")
 	return cmd

@@ -94,13 +94,18 @@ folder that is encrypted, init needs --identity (or $` + IdentityEnv + `).`,
 
 func newPlanCmd(env *Env) *cobra.Command {
 	var (
-		cf  clusterFlags
-		out output
+		cf          clusterFlags
+		out         output
+		printConfig bool
 	)
 	cmd := &cobra.Command{
-		Use:   "plan [--config FILE]",
+		Use:   "plan [--config FILE] [--dir DIR] [--print-config]",
 		Short: "Show everything init would write, without writing anything",
-		Args:  cobra.NoArgs,
+		Long: `plan shows every certificate and kubeconfig init would write: name, CA,
+subject, usages, lifetime and names. With --print-config it prints instead the
+configuration resolved from --config, the folder's bulwark.yaml or its files,
+and the defaults: what init saves as DIR/bulwark.yaml.`,
+		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			if err := out.validate(); err != nil {
 				return err
@@ -122,6 +127,14 @@ func newPlanCmd(env *Env) *cobra.Command {
 			}
 			p := r.p
 			warn(env, p)
+			if printConfig {
+				y, err := r.yaml()
+				if err != nil {
+					return err
+				}
+				_, err = env.Stdout.Write(y)
+				return err
+			}
 			items := p.Items()
 			return out.print(env.Stdout, items, func(w *tabwriter.Writer) {
 				fmt.Fprintln(w, "NAME\tKIND\tCA\tCN\tO\tUSAGES\tVALIDITY\tSANS / SERVER")
@@ -140,6 +153,7 @@ func newPlanCmd(env *Env) *cobra.Command {
 	}
 	cf.register(cmd, false)
 	out.register(cmd)
+	cmd.Flags().BoolVar(&printConfig, "print-config", false, "print the resolved configuration (YAML, as init saves it) instead of the plan")
 	return cmd
 }
 

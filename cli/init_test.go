@@ -497,3 +497,24 @@ func TestPermissions(t *testing.T) {
 		})
 	}
 }
+
+// TestPlanPrintConfig: plan --print-config prints the configuration init
+// saves, resolved from a partial one; given back as --config it plans
+// the same.
+func TestPlanPrintConfig(t *testing.T) {
+	cfg := writeFile(t, "cluster.yaml", oneNodeConfig)
+	printed := mustRunBin(t, "plan", "--config", cfg, "--print-config").stdout
+	for _, field := range []string{"clusterName: kubernetes", "serviceCIDR: 10.96.0.0/12", "apiEndpoint:", "keyAlgorithm:", "kubernetesVersion:"} {
+		if !strings.Contains(printed, field) {
+			t.Errorf("--print-config has no %q:\n%s", field, printed)
+		}
+	}
+	dir := binTree(t, oneNodeConfig)
+	if saved := string(readFile(t, dir, "bulwark.yaml")); mustRunBin(t, "plan", "--dir", dir, "--print-config").stdout != saved {
+		t.Errorf("--print-config on the folder differs from its bulwark.yaml")
+	}
+	again := writeFile(t, "printed.yaml", printed)
+	if a, b := mustRunBin(t, "plan", "--config", cfg, "-o", "json").stdout, mustRunBin(t, "plan", "--config", again, "-o", "json").stdout; a != b {
+		t.Errorf("the printed configuration plans otherwise than the one it came from")
+	}
+}

@@ -107,6 +107,20 @@ func TestCanIExitCodes(t *testing.T) {
 	if r := runRBAC(t, "can-i", "get", "pods", "--as", "alice", "-f", filepath.Join(dir, "missing.yaml")); r.code != cli.ExitUsage || !strings.Contains(r.stderr, "missing.yaml") {
 		t.Errorf("%s\nmissing file", r)
 	}
+	// A kubeconfig that cannot be read or is not one is a bad argument
+	// (2), not a cluster that did not answer (4).
+	notKubeconfig := filepath.Join(dir, "notes.txt")
+	if err := os.WriteFile(notKubeconfig, []byte("hello\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	for _, kc := range []string{filepath.Join(dir, "missing.conf"), notKubeconfig} {
+		for _, args := range [][]string{{"can-i", "get", "pods", "--as", "alice"}, {"who-can", "get", "pods"}, {"rbac", "lint"}} {
+			r := runRBAC(t, append(args, "--kubeconfig", kc)...)
+			if r.code != cli.ExitUsage || strings.Count(r.stderr, "\n") != 1 || !strings.Contains(r.stderr, filepath.Base(kc)) || strings.Contains(r.stderr, "Go value") {
+				t.Errorf("%s\nwant exit 2 and one line naming the kubeconfig", r)
+			}
+		}
+	}
 }
 
 func TestCanIResources(t *testing.T) {

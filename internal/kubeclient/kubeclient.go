@@ -5,7 +5,9 @@
 package kubeclient
 
 import (
+	"errors"
 	"fmt"
+	"strings"
 
 	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
@@ -17,11 +19,19 @@ import (
 	"k8s.io/client-go/tools/clientcmd"
 )
 
+// ErrLoad marks a kubeconfig that cannot be read or is not one: a bad
+// argument, not a cluster that did not answer.
+var ErrLoad = errors.New("cannot use kubeconfig")
+
 // Load reads a kubeconfig file's current context.
 func Load(kubeconfigPath string) (*rest.Config, error) {
 	cfg, err := clientcmd.BuildConfigFromFlags("", kubeconfigPath)
 	if err != nil {
-		return nil, fmt.Errorf("failed to load kubeconfig %q: %w", kubeconfigPath, err)
+		msg := err.Error()
+		if strings.Contains(msg, "couldn't get version/kind") {
+			msg = "not a kubeconfig (not a YAML mapping with apiVersion and kind)"
+		}
+		return nil, fmt.Errorf("%w %q: %s", ErrLoad, kubeconfigPath, msg)
 	}
 	return cfg, nil
 }
