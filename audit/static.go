@@ -489,6 +489,7 @@ func (a *auditor) checkComponent(c *Component, comps []*Component, ctx *hardenin
 		}
 	}
 	a.checkRemovedFlags(c)
+	a.checkPod(c, comps)
 	if c.Name != hardening.Etcd {
 		a.checkCacheTTLs(c)
 	}
