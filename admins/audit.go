@@ -25,7 +25,7 @@ const (
 
 var rules = finding.NewRules([]finding.Rule{
 	{ID: RuleRecipients, Severity: finding.Critical,
-		Title:       "the recipients manifest is not signed by an administrator, or does not follow from the version before",
+		Title:       "the recipients manifest is not signed by an administrator, does not follow from the version before, or was rewritten (its head or a sealed file names another version)",
 		Remediation: "restore " + layout.RecipientsDir + " from a trusted copy; do not use the secrets until then"},
 	{ID: RuleSecretsLocked, Severity: finding.Info,
 		Title:       "secrets encrypted at rest were not read (no identity)",
@@ -85,7 +85,9 @@ func Audit(d *store.Dir, id *atrest.Identity) (*finding.Report, store.Secrets, e
 		}
 	}
 	r.Check(RuleIssuanceLog)
-	if _, err := VerifyIssuanceLog(d); err != nil {
+	// A log is checked against the manifest history: not against one
+	// that is refused.
+	if _, err := VerifyIssuanceLog(d); err != nil && (herr == nil || errors.Is(herr, ErrNoManifest)) {
 		r.Add(rules.New(RuleIssuanceLog, finding.Evidence{File: layout.IssuanceLogFile, Detail: err.Error()}))
 	}
 	r.Check(RuleRotationRequired)

@@ -29,7 +29,11 @@ same command run again finishes the conversion.
 
 On a folder that is encrypted already, encrypt finishes a re-encryption that "admin
 add" or "admin remove" left unfinished: every secret still encrypted to an earlier
-set is re-encrypted to the current one.
+set is re-encrypted to the current one — if it is byte for byte the file that was
+there when the change began (the manifest version records each file's digest) and
+the head does not say the re-encryption finished; any other is refused, named. On a
+folder encrypted before seals named the manifest's digest, encrypt upgrades it once:
+a new manifest version with the same holders, every secret re-sealed.
 
 A private key or a kubeconfig with a key or token that encryption would leave in
 plaintext (found by content: a backup such as pki/ca.key.bak, tmp/**, *.old,
@@ -91,7 +95,7 @@ written: move it out of the folder or delete it.`,
 			if err != nil {
 				return err
 			}
-			res, err := t.Resume()
+			res, err := t.Resume(env.Now())
 			if err != nil {
 				return err
 			}

@@ -353,6 +353,10 @@ func private(out string, files []File) error {
 }
 
 // inside reports whether p is root or under it, symbolic links resolved.
+// Inside reports whether p (existing or not) is root or under it, once
+// symbolic links are resolved: where no plaintext key may be written.
+func Inside(root, p string) bool { return inside(root, p) }
+
 func inside(root, p string) bool {
 	r, err := filepath.EvalSymlinks(root)
 	if err != nil {
