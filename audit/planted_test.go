@@ -8,6 +8,7 @@ import (
 	"crypto/x509"
 	"encoding/base64"
 	"fmt"
+	"math/big"
 	"net"
 	"os"
 	"path/filepath"
@@ -560,6 +561,15 @@ func weaknesses() []weakness {
 		{name: "a default ServiceAccount that automounts its token", plant: func(f *tree) {
 			f.clusterObject("service-accounts.yaml", "apiVersion: v1\nkind: ServiceAccount\nmetadata: {name: default, namespace: default}\nautomountServiceAccountToken: true\n")
 		}, want: ids("cluster:default-sa-automount")},
+		{name: "another CA appended to the cluster CA's file", plant: func(f *tree) {
+			f.appendForeignCA("pki/ca.crt")
+		}, want: ids("pki:extra-ca")},
+		{name: "another CA appended to etcd's CA file", plant: func(f *tree) {
+			f.appendForeignCA("pki/etcd/ca.crt")
+		}, want: ids("pki:extra-ca")},
+		{name: "another CA appended to the front-proxy CA's file", plant: func(f *tree) {
+			f.appendForeignCA("pki/front-proxy-ca.crt")
+		}, want: ids("pki:extra-ca")},
 		{name: "a privileged API server Pod", plant: func(f *tree) {
 			f.pod("kube-apiserver", func(c *corev1.Container) { c.SecurityContext = &corev1.SecurityContext{Privileged: ptr(true)} })
 		}, want: ids("pod:privileged")},
@@ -590,6 +600,28 @@ func weaknesses() []weakness {
 }
 
 func ptr[T any](v T) *T { return &v }
+
+// appendForeignCA appends a CA of another key, with the file's own CA's
+// subject, to a CA file.
+func (f *tree) appendForeignCA(rel string) {
+	f.t.Helper()
+	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	if err != nil {
+		f.t.Fatal(err)
+	}
+	own, err := pki.ParseCert(f.read(f.path(rel)))
+	if err != nil {
+		f.t.Fatal(err)
+	}
+	tmpl := &x509.Certificate{SerialNumber: big.NewInt(7), Subject: own.Subject, NotBefore: own.NotBefore, NotAfter: own.NotAfter,
+		IsCA: true, BasicConstraintsValid: true, MaxPathLenZero: true, KeyUsage: x509.KeyUsageCertSign | x509.KeyUsageDigitalSignature}
+	der, err := x509.CreateCertificate(rand.Reader, tmpl, tmpl, key.Public(), key)
+	if err != nil {
+		f.t.Fatal(err)
+	}
+	c, _ := x509.ParseCertificate(der)
+	f.writeFile(f.path(rel), append(f.read(f.path(rel)), pki.MarshalCert(c)...), 0o644)
+}
 
 // mountHost adds a hostPath volume and mounts it in the first container.
 func mountHost(s *corev1.PodSpec, name, hostPath string) {

@@ -197,3 +197,29 @@ func TestExportOutPermissions(t *testing.T) {
 		}
 	})
 }
+
+// TestExportRefusesExtraCA: a CA file with another CA appended would make
+// the node trust it: export refuses, one line naming the file, exit 1,
+// nothing written.
+func TestExportRefusesExtraCA(t *testing.T) {
+	base := binTree(t, threeNodeConfig)
+	for _, f := range []string{"pki/ca.crt", "pki/etcd/ca.crt", "pki/front-proxy-ca.crt"} {
+		t.Run(f, func(t *testing.T) {
+			dir := copyOf(t, base)
+			foreign := readFile(t, dir, "pki/etcd/peer-ca.crt")
+			if err := os.WriteFile(filepath.Join(dir, f), append(readFile(t, dir, f), foreign...), 0o644); err != nil {
+				t.Fatal(err)
+			}
+			before := snapshot(t, dir)
+			out := filepath.Join(t.TempDir(), "cp-1")
+			r := runBin(t, "export", "--node", "cp-1", "--dir", dir, "--out", out)
+			if r.code != cli.ExitError || !strings.Contains(errorLine(t, r), f+" holds 1 CA certificate(s) beside its own") {
+				t.Fatalf("want exit 1 naming %s\n%v", f, r)
+			}
+			if _, err := os.Lstat(out); err == nil {
+				t.Errorf("a refused export wrote %v", files(t, out))
+			}
+			unchanged(t, dir, before)
+		})
+	}
+}

@@ -18,6 +18,7 @@
 package export
 
 import (
+	"crypto"
 	"errors"
 	"fmt"
 	"io/fs"
@@ -32,9 +33,11 @@ import (
 	"github.com/bulwark-k8s/bulwark/config"
 	"github.com/bulwark-k8s/bulwark/hardening"
 	"github.com/bulwark-k8s/bulwark/layout"
+	"github.com/bulwark-k8s/bulwark/pki"
 	"github.com/bulwark-k8s/bulwark/plan"
 	"github.com/bulwark-k8s/bulwark/render"
 	"github.com/bulwark-k8s/bulwark/store"
+	"github.com/bulwark-k8s/bulwark/trust"
 )
 
 // Options say which node, and where the folder sits on it.
@@ -44,6 +47,9 @@ type Options struct {
 	// --root). Default: the saved configuration's, else
 	// layout.DefaultRoot.
 	Root string
+	// Rotating: for a CA whose rotation is recorded in progress, the keys
+	// its trust file may hold (trust.Input.Rotating).
+	Rotating map[string][]crypto.PublicKey
 }
 
 // File is one file of a node's folder.
@@ -93,7 +99,7 @@ func Node(d *store.Dir, p *plan.Plan, o Options) ([]File, error) {
 	if err != nil {
 		return nil, err
 	}
-	x := &exporter{d: d, p: p, seen: map[string]bool{}, cache: map[string][]byte{}}
+	x := &exporter{d: d, p: p, seen: map[string]bool{}, cache: map[string][]byte{}, rotating: o.Rotating}
 	var pods []render.Pod
 	for _, pod := range rd.Pods {
 		if pod.Node == o.Node && slices.Contains(comps, pod.Component) {
@@ -219,12 +225,13 @@ func nodeNames(p *plan.Plan) []string {
 }
 
 type exporter struct {
-	d      *store.Dir
-	p      *plan.Plan
-	seen   map[string]bool
-	files  []File
-	inputs []string          // the files of the folder this node's Pods read
-	cache  map[string][]byte // read (decrypted) once
+	d        *store.Dir
+	p        *plan.Plan
+	seen     map[string]bool
+	files    []File
+	inputs   []string          // the files of the folder this node's Pods read
+	cache    map[string][]byte // read (decrypted) once
+	rotating map[string][]crypto.PublicKey
 }
 
 // read reads a file of the folder, decrypted if it is a secret. For the
@@ -254,6 +261,17 @@ func (x *exporter) readFile(rel string) ([]byte, error) {
 	}
 	if err != nil {
 		return nil, err
+	}
+	for _, ca := range x.p.CAs {
+		if ca.CertFile() != rel {
+			continue
+		}
+		// A CA file with another CA in it would make the node trust it.
+		if certs, err := pki.ParseCerts(data); err == nil {
+			if extra := trust.ExtraCAs(certs, x.rotating[ca.Name]); len(extra) > 0 {
+				return nil, fmt.Errorf("%s holds %d CA certificate(s) beside its own (%q): refusing to export it (bulwark audit: %s)", rel, len(extra), extra[0].Subject.CommonName, trust.ExtraCA)
+			}
+		}
 	}
 	x.cache[rel] = data
 	return data, nil
