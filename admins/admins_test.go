@@ -183,9 +183,14 @@ func TestManifestRefused(t *testing.T) {
 	tr, alice, _ := encryptedTree(t)
 	mallory := edIdentity(t)
 	cur := tr.History.Current()
+	head, err := headDigest(tr.D)
+	if err != nil || head == "" {
+		t.Fatalf("no head: %v", err)
+	}
 	next := func(signer *atrest.Identity, signedBy, previous string, serial int) []byte {
 		m := &Manifest{APIVersion: apiVersion, Kind: kindManifest, Serial: serial, Previous: previous, Time: now, Change: "add mallory", SignedBy: signedBy,
-			Holders: append(append([]Holder{}, cur.Holders...), Holder{Name: "mallory", Key: mallory.Public.Key, Role: RoleAdmin})}
+			Holders: append(append([]Holder{}, cur.Holders...), Holder{Name: "mallory", Key: mallory.Public.Key, Role: RoleAdmin}),
+			Format:  formatDigests, Head: head}
 		data, err := m.encode(signer)
 		if err != nil {
 			t.Fatal(err)

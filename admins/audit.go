@@ -20,15 +20,19 @@ const (
 	RuleRotationState      = "admins:rotation-state"
 	RuleRecipients         = "admins:recipients-manifest"
 	RuleSecretsLocked      = "admins:secrets-skipped"
+	RulePlaintextKey       = "admins:plaintext-key"
 )
 
 var rules = finding.NewRules([]finding.Rule{
 	{ID: RuleRecipients, Severity: finding.Critical,
-		Title:       "the recipients manifest is not signed by an administrator, or does not follow from the version before",
+		Title:       "the recipients manifest is not signed by an administrator, does not follow from the version before, or was rewritten (its head or a sealed file names another version)",
 		Remediation: "restore " + layout.RecipientsDir + " from a trusted copy; do not use the secrets until then"},
 	{ID: RuleSecretsLocked, Severity: finding.Info,
 		Title:       "secrets encrypted at rest were not read (no identity)",
 		Remediation: "run audit with --identity to check key pairs and kubeconfigs too"},
+	{ID: RulePlaintextKey, Severity: finding.High,
+		Title:       "a private key or a kubeconfig with a key is in plaintext in a folder whose secrets are encrypted",
+		Remediation: "move it out of the folder, or delete it, and rotate what it holds if the folder was shared; bulwark encrypt refuses a folder that holds one"},
 	{ID: RuleIssuanceLog, Severity: finding.High,
 		Title:       "the issuance log of administrator certificates is broken",
 		Remediation: "restore the log from a trusted copy; an entry changed, removed or inserted hides a certificate"},
@@ -65,6 +69,14 @@ func Audit(d *store.Dir, id *atrest.Identity) (*finding.Report, store.Secrets, e
 			return nil, nil, err
 		}
 		secrets = d.Secrets
+		r.Check(RulePlaintextKey)
+		copies, err := PlaintextCopies(d, true)
+		if err != nil {
+			return nil, nil, err
+		}
+		for _, c := range copies {
+			r.Add(rules.New(RulePlaintextKey, finding.Evidence{File: c.File, Detail: c.What}))
+		}
 		if id == nil {
 			if files, err := SecretFiles(d); err == nil && len(files) > 0 {
 				r.Add(rules.New(RuleSecretsLocked, finding.Evidence{File: d.Root(),
@@ -73,7 +85,9 @@ func Audit(d *store.Dir, id *atrest.Identity) (*finding.Report, store.Secrets, e
 		}
 	}
 	r.Check(RuleIssuanceLog)
-	if _, err := VerifyIssuanceLog(d); err != nil {
+	// A log is checked against the manifest history: not against one
+	// that is refused.
+	if _, err := VerifyIssuanceLog(d); err != nil && (herr == nil || errors.Is(herr, ErrNoManifest)) {
 		r.Add(rules.New(RuleIssuanceLog, finding.Evidence{File: layout.IssuanceLogFile, Detail: err.Error()}))
 	}
 	r.Check(RuleRotationRequired)

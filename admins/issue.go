@@ -186,6 +186,10 @@ func (t *Tree) Sign(request []byte, o SignOptions) (*Issued, error) {
 	if err != nil {
 		return nil, err
 	}
+	// The head counts the entry: cutting it from the log is then found.
+	if err := t.writeHead(t.reencrypted(), o.Now); err != nil {
+		return nil, err
+	}
 	kc, err := kubeconfigFor(req.Name, cert, ca.Cert, o)
 	if err != nil {
 		return nil, err

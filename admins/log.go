@@ -49,17 +49,51 @@ func (e Issuance) unsigned() ([]byte, error) {
 }
 
 // ReadLog reads and verifies the issuance log: the chain of digests, the
-// sequence and every approver's signature (an administrator of that name,
-// in some version of the manifest, with that key).
+// sequence, every approver's signature (an administrator of that name,
+// in some version of the manifest, with that key), and that it holds at
+// least the entries the signed head counts, the last of them the one the
+// head names (entries cut from its end are found).
 func ReadLog(d *store.Dir, h History) ([]Issuance, error) {
+	out, _, err := readLog(d, h)
+	return out, err
+}
+
+// readLog is ReadLog, with the digest of the last line.
+func readLog(d *store.Dir, h History) ([]Issuance, string, error) {
+	hd, err := loadHead(d, h)
+	if err != nil {
+		return nil, "", err
+	}
 	data, err := d.Read(layout.IssuanceLogFile)
 	if errors.Is(err, fs.ErrNotExist) {
-		return nil, nil
+		data, err = nil, nil
 	}
 	if err != nil {
-		return nil, err
+		return nil, "", err
 	}
-	return verifyLog(data, h)
+	out, digests, err := verifyLog(data, h)
+	if err != nil {
+		return nil, "", err
+	}
+	if hd != nil && hd.LogEntries > 0 {
+		if len(out) < hd.LogEntries {
+			return nil, "", fmt.Errorf("%w: it has %d entries but the signed head (%s) counts %d: entries were cut from its end", ErrChain, len(out), layout.HeadFile, hd.LogEntries)
+		}
+		if digests[hd.LogEntries-1] != hd.LogLast {
+			return nil, "", fmt.Errorf("%w: entry %d is not the one the signed head (%s) names", ErrChain, hd.LogEntries, layout.HeadFile)
+		}
+	}
+	last := ""
+	if len(digests) > 0 {
+		last = digests[len(digests)-1]
+	}
+	return out, last, nil
+}
+
+// logTail is the verified log's length and last line's digest.
+func logTail(d *store.Dir, h History) (int, string, error) {
+	out, last, err := readLog(d, h)
+	return len(out), last, err
 }
 
 // VerifyIssuanceLog checks a folder's issuance log against its manifest
@@ -81,13 +115,14 @@ func VerifyIssuanceLog(d *store.Dir) (entries int, err error) {
 	return len(log), err
 }
 
-func verifyLog(data []byte, h History) ([]Issuance, error) {
+func verifyLog(data []byte, h History) ([]Issuance, []string, error) {
 	if len(data) > 0 && data[len(data)-1] != '\n' {
-		return nil, fmt.Errorf("%w: the last line is incomplete", ErrChain)
+		return nil, nil, fmt.Errorf("%w: the last line is incomplete", ErrChain)
 	}
 	var (
-		out  []Issuance
-		prev string
+		out     []Issuance
+		digests []string
+		prev    string
 	)
 	for i, line := range bytes.SplitAfter(data, []byte("\n")) {
 		if len(line) == 0 {
@@ -98,33 +133,34 @@ func verifyLog(data []byte, h History) ([]Issuance, error) {
 		dec := json.NewDecoder(bytes.NewReader(line))
 		dec.DisallowUnknownFields()
 		if err := dec.Decode(&e); err != nil {
-			return nil, fmt.Errorf("%w: line %d is not an entry", ErrChain, n)
+			return nil, nil, fmt.Errorf("%w: line %d is not an entry", ErrChain, n)
 		}
 		if e.Seq != n {
-			return nil, fmt.Errorf("%w: line %d says it is entry %d", ErrChain, n, e.Seq)
+			return nil, nil, fmt.Errorf("%w: line %d says it is entry %d", ErrChain, n, e.Seq)
 		}
 		if e.Prev != prev {
-			return nil, fmt.Errorf("%w: line %d does not follow line %d (an entry was changed, removed or inserted)", ErrChain, n, n-1)
+			return nil, nil, fmt.Errorf("%w: line %d does not follow line %d (an entry was changed, removed or inserted)", ErrChain, n, n-1)
 		}
 		sig, err := base64.StdEncoding.DecodeString(e.Sig)
 		if err != nil {
-			return nil, fmt.Errorf("%w: line %d: malformed signature", ErrChain, n)
+			return nil, nil, fmt.Errorf("%w: line %d: malformed signature", ErrChain, n)
 		}
 		body, err := e.unsigned()
 		if err != nil {
-			return nil, err
+			return nil, nil, err
 		}
 		key, err := sshsig.VerifyRaw(sig, NamespaceLog, body)
 		if err != nil {
-			return nil, fmt.Errorf("%w: line %d: %v", ErrChain, n, err)
+			return nil, nil, fmt.Errorf("%w: line %d: %v", ErrChain, n, err)
 		}
 		if !h.everAdmin(e.Approver, key) {
-			return nil, fmt.Errorf("%w: line %d is signed by %s, who was never administrator %q", ErrChain, n, ssh.FingerprintSHA256(key), e.Approver)
+			return nil, nil, fmt.Errorf("%w: line %d is signed by %s, who was never administrator %q", ErrChain, n, ssh.FingerprintSHA256(key), e.Approver)
 		}
 		out = append(out, e)
 		prev = digest(bytes.TrimSuffix(line, []byte("\n")))
+		digests = append(digests, prev)
 	}
-	return out, nil
+	return out, digests, nil
 }
 
 // appendLog signs the entry, chains it to the log and replaces the log

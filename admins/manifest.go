@@ -75,6 +75,17 @@ type Manifest struct {
 	Change   string   `json:"change"`
 	SignedBy string   `json:"signedBy"`
 	Holders  []Holder `json:"holders"`
+	// Format is 2 for versions that record Sealed and Head, and whose
+	// files' seals name the version's digest; 0 for older versions.
+	Format int `json:"format,omitempty"`
+	// Sealed is the digest of every secret file as it was stored when
+	// this version was made: until the re-encryption to this version is
+	// recorded finished, a file still sealed to an earlier version is
+	// re-encrypted only if it is exactly those bytes.
+	Sealed map[string]string `json:"sealed,omitempty"`
+	// Head is the digest of the head (layout.HeadFile) this version was
+	// made from, empty for the first.
+	Head string `json:"head,omitempty"`
 
 	digest string // of the whole file
 }
@@ -298,7 +309,20 @@ func LoadHistory(d *store.Dir) (History, error) {
 		if admin.Name != m.SignedBy {
 			return nil, fmt.Errorf("%w: %s says it is signed by %q but %q signed it", ErrRefused, f, m.SignedBy, admin.Name)
 		}
+		if serial > 1 && m.Format < h[serial-2].Format {
+			return nil, fmt.Errorf("%w: %s is of an older format than the version before it: the manifest history was rewritten (a fork, by someone removed?)", ErrRefused, f)
+		}
 		h = append(h, m)
+	}
+	// What the chain alone cannot show: a version replaced by another of
+	// the same number signed by someone who was an administrator before
+	// it (a fork), or the newest versions removed. The head and every
+	// seal name the versions they were made under by digest.
+	if _, err := loadHead(d, h); err != nil {
+		return nil, err
+	}
+	if err := checkSeals(d, h); err != nil {
+		return nil, err
 	}
 	return h, nil
 }
@@ -310,15 +334,19 @@ func versionName(serial int) string {
 	return "version " + strconv.Itoa(serial)
 }
 
-// trusted says whether key was an administrator of version serial: what a
+// trusted says whether key was an administrator of the version the seal
+// names, and that this version is the folder's (same digest): what a
 // sealed file's signature must show.
-func (h History) trusted(serial int, key ssh.PublicKey) error {
-	m, ok := h.Version(serial)
+func (h History) trusted(s atrest.Seal, key ssh.PublicKey) error {
+	m, ok := h.Version(s.Serial)
 	if !ok {
-		return fmt.Errorf("no manifest version %d", serial)
+		return fmt.Errorf("no manifest version %d", s.Serial)
+	}
+	if s.Version >= formatDigests && s.Manifest != m.digest {
+		return fmt.Errorf("%w (version %d: sealed under %s, the folder's is %s)", atrest.ErrFork, s.Serial, s.Manifest, m.digest)
 	}
 	if _, ok := m.AdminFor(key); !ok {
-		return fmt.Errorf("signed by %s, not an administrator of version %d", ssh.FingerprintSHA256(key), serial)
+		return fmt.Errorf("signed by %s, not an administrator of version %d", ssh.FingerprintSHA256(key), s.Serial)
 	}
 	return nil
 }

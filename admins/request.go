@@ -161,3 +161,21 @@ func verifyRequest(data []byte, m *Manifest, now time.Time) (*verifiedRequest, e
 	}
 	return &verifiedRequest{Request: r, csr: csr, groups: csr.Subject.Organization, digest: digest(data), pub: csr.PublicKey}, nil
 }
+
+// RequestName is the administrator name a request says it is for, read
+// without checking anything else (Sign verifies it): where its
+// certificate will be written.
+func RequestName(data []byte) (string, error) {
+	i := bytes.Index(data, []byte(sigBegin))
+	if i < 0 {
+		return "", fmt.Errorf("%w: not signed", ErrRequest)
+	}
+	var r Request
+	if err := yaml.UnmarshalStrict(data[:i], &r); err != nil || r.Kind != kindRequest {
+		return "", fmt.Errorf("%w: not a %s", ErrRequest, kindRequest)
+	}
+	if err := ValidateName(r.Name); err != nil {
+		return "", fmt.Errorf("%w: %v", ErrRequest, err)
+	}
+	return r.Name, nil
+}

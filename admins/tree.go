@@ -6,6 +6,8 @@ import (
 	"slices"
 	"time"
 
+	"golang.org/x/crypto/ssh"
+
 	"github.com/bulwark-k8s/bulwark/atrest"
 	"github.com/bulwark-k8s/bulwark/layout"
 	"github.com/bulwark-k8s/bulwark/store"
@@ -20,6 +22,8 @@ type Tree struct {
 	// atrest.ErrLocked.
 	Identity *atrest.Identity
 	Sealer   *atrest.Sealer
+	// head is the signed head, nil in a folder from before heads.
+	head *Head
 }
 
 // Encrypted reports whether the folder has a recipients manifest.
@@ -36,7 +40,11 @@ func Open(d *store.Dir, id *atrest.Identity) (*Tree, error) {
 	if err != nil {
 		return nil, err
 	}
-	t := &Tree{D: d, History: h, Identity: id}
+	hd, err := loadHead(d, h)
+	if err != nil {
+		return nil, err
+	}
+	t := &Tree{D: d, History: h, Identity: id, head: hd}
 	if err := t.seal(h.Current(), id); err != nil {
 		return nil, err
 	}
@@ -54,7 +62,7 @@ func (t *Tree) seal(m *Manifest, id *atrest.Identity) error {
 	if err != nil {
 		return err
 	}
-	t.Sealer = &atrest.Sealer{Recipients: rs, Serial: m.Serial, Identity: id, Trusted: t.History.trusted}
+	t.Sealer = &atrest.Sealer{Recipients: rs, Serial: m.Serial, Manifest: m.digest, Identity: id, Trusted: t.History.trusted}
 	if id == nil {
 		t.D.Secrets = atrest.Locked{}
 	} else {
@@ -121,6 +129,14 @@ func Bootstrap(d *store.Dir, recipients []NamedRecipient, id *atrest.Identity, n
 	if err != nil {
 		return nil, err
 	}
+	// The head first: a folder with a format-2 manifest always has one.
+	head, err := makeHead(d, History{m}, m, true, true, id, now)
+	if err != nil {
+		return nil, err
+	}
+	if err := d.Replace(layout.HeadFile, head, layout.AdminsHead.Mode()); err != nil {
+		return nil, err
+	}
 	if err := d.Create(layout.RecipientsFile(1), file, layout.RecipientsManifest.Mode()); err != nil {
 		return nil, err
 	}
@@ -130,7 +146,7 @@ func Bootstrap(d *store.Dir, recipients []NamedRecipient, id *atrest.Identity, n
 // firstManifest is serial 1 listing recipients, to be signed by id, which
 // must be one of its administrators.
 func firstManifest(recipients []NamedRecipient, id *atrest.Identity, now time.Time) (*Manifest, error) {
-	m := &Manifest{APIVersion: apiVersion, Kind: kindManifest, Serial: 1, Time: now.UTC().Truncate(time.Second), Change: "create"}
+	m := &Manifest{APIVersion: apiVersion, Kind: kindManifest, Serial: 1, Time: now.UTC().Truncate(time.Second), Change: "create", Format: formatDigests}
 	for _, r := range recipients {
 		m.Holders = append(m.Holders, Holder{Name: r.Name, Key: r.Key, Role: roleOf(r.Recipient)})
 	}
@@ -187,27 +203,91 @@ func Convert(d *store.Dir, recipients []NamedRecipient, id *atrest.Identity, now
 	if err != nil {
 		return nil, err
 	}
+	head, err := makeHead(d, History{m}, m, true, true, id, now)
+	if err != nil {
+		return nil, err
+	}
 	t := &Tree{D: d, History: History{m}, Identity: id}
 	if err := t.seal(m, id); err != nil {
 		return nil, err
 	}
 	// Files sealed by an earlier, killed run of this conversion are
-	// sealed to set 1 by an administrator of this manifest.
+	// sealed to set 1 by an administrator of this manifest; a file sealed
+	// to anything else is refused.
+	// (the digest of that run's version 1, never written, is not this
+	// one's: its time differs).
 	t.Sealer.AcceptPlain = true
+	t.Sealer.Trusted = func(s atrest.Seal, key ssh.PublicKey) error {
+		if _, ok := m.AdminFor(key); s.Serial != 1 || !ok {
+			return fmt.Errorf("sealed to version %d by %s in a folder that has no manifest, not by one of its new administrators", s.Serial, ssh.FingerprintSHA256(key))
+		}
+		return nil
+	}
+	t.Sealer.AcceptOlder = func(string, atrest.Seal, ssh.PublicKey, []byte) error { return nil }
+	// The head before the manifest: a folder with a format-2 manifest
+	// always has one.
 	return t.reseal(func(b *store.Batch) {
-		b.Add(store.File{Rel: layout.RecipientsFile(1), Data: file, Mode: layout.RecipientsManifest.Mode(), Stage: 1})
+		b.Add(store.File{Rel: layout.HeadFile, Data: head, Mode: layout.AdminsHead.Mode(), Replace: true, Stage: 1})
+		b.Add(store.File{Rel: layout.RecipientsFile(1), Data: file, Mode: layout.RecipientsManifest.Mode(), Stage: 2})
 	}, true)
 }
 
 // Resume re-encrypts every secret still sealed to an earlier set to the
-// current one (after a change that was interrupted). Plaintext secrets are
-// refused, not adopted.
-func (t *Tree) Resume() (*Result, error) {
+// current one (after a change that was interrupted) and records it done
+// in the head. A file sealed to an earlier set is taken only as it was
+// when the change began (Manifest.Sealed), and only until the head says
+// the re-encryption finished; a file from before manifest digests only if
+// its signer is still an administrator. Plaintext secrets are refused,
+// not adopted.
+//
+// A folder whose manifest is from before digests is upgraded: a new
+// version with the same holders, to which every secret is re-sealed.
+func (t *Tree) Resume(now time.Time) (*Result, error) {
 	if _, err := t.Actor(); err != nil {
 		return nil, err
 	}
-	return t.reseal(nil, false)
+	if !t.History.hasDigests() {
+		return t.change(t.History.Current().Holders, "upgrade: seals name the manifest's digest", now, nil)
+	}
+	res, err := t.reseal(nil, false)
+	if err != nil {
+		return nil, err
+	}
+	if !t.reencrypted() {
+		if err := t.writeHead(true, now); err != nil {
+			return nil, err
+		}
+	}
+	return res, nil
 }
+
+// acceptOlder decides whether a file sealed to an earlier version (or in
+// the format before digests) may be re-encrypted; its signature and
+// signer (an administrator of that version) are checked already.
+func (t *Tree) acceptOlder(rel string, s atrest.Seal, key ssh.PublicKey, stored []byte) error {
+	cur := t.History.Current()
+	if cur.Format < formatDigests {
+		// Upgrading a folder from before digests: there is no record of
+		// what the files were, so only a current administrator's
+		// signature is taken.
+		if _, ok := cur.AdminFor(key); !ok {
+			return fmt.Errorf("%w: sealed to version %d by %s, who is no longer an administrator: it cannot be told apart from a file they forged; restore it from a trusted copy", ErrNotAsBefore, s.Serial, t.History.signerName(key))
+		}
+		return nil
+	}
+	if t.reencrypted() {
+		return fmt.Errorf("%w: sealed to version %d (by %s), but the re-encryption to version %d was recorded finished in %s: put back from before? restore it from a trusted copy", ErrNotAsBefore, s.Serial, t.History.signerName(key), cur.Serial, layout.HeadFile)
+	}
+	if want, ok := cur.Sealed[rel]; !ok || want != digest(stored) {
+		return fmt.Errorf("%w: sealed to version %d (by %s), but not the file that was there when version %d (%s) began: it may be forged; restore it from a trusted copy", ErrNotAsBefore, s.Serial, t.History.signerName(key), cur.Serial, cur.Change)
+	}
+	return nil
+}
+
+// ErrNotAsBefore is wrapped by every refusal of a file sealed to an
+// earlier version that is not the one the interrupted re-encryption
+// started from.
+var ErrNotAsBefore = errors.New("refused")
 
 // reseal reads every secret file and seals again, with fresh file keys,
 // those not sealed to the current set (all of them with all), in one
@@ -219,7 +299,9 @@ func (t *Tree) reseal(extra func(*store.Batch), all bool) (*Result, error) {
 	}
 	res := &Result{Serial: t.Sealer.Serial}
 	opener := *t.Sealer
-	opener.AcceptOlder = true
+	if opener.AcceptOlder == nil {
+		opener.AcceptOlder = t.acceptOlder
+	}
 	type todo struct {
 		rel  string
 		data []byte
@@ -235,7 +317,7 @@ func (t *Tree) reseal(extra func(*store.Batch), all bool) (*Result, error) {
 			if err != nil {
 				return nil, fmt.Errorf("%s: %w", f, err)
 			}
-			if seal.Serial == t.Sealer.Serial {
+			if seal.Serial == t.Sealer.Serial && seal.Version >= formatDigests {
 				// Checked all the same: a forged file is not kept.
 				if _, err := opener.Open(f, stored); err != nil {
 					return nil, fmt.Errorf("%s: %w", f, err)
@@ -282,21 +364,44 @@ func (t *Tree) change(holders []Holder, what string, now time.Time, before func(
 	if err != nil {
 		return nil, err
 	}
-	// Nothing may be pending: every file is readable now.
 	cur := t.History.Current()
 	m := &Manifest{APIVersion: apiVersion, Kind: kindManifest, Serial: cur.Serial + 1, Previous: cur.digest,
-		Time: now.UTC().Truncate(time.Second), Change: what, SignedBy: actor.Name, Holders: holders}
-	file, err := m.encode(t.Identity)
-	if err != nil {
+		Time: now.UTC().Truncate(time.Second), Change: what, SignedBy: actor.Name, Holders: holders, Format: formatDigests}
+	if err := m.validate(); err != nil {
 		return nil, err
 	}
+	// Every file is readable now (forged ones refused), and the log
+	// holds what the head counts.
 	if err := t.checkAllReadable(); err != nil {
+		return nil, err
+	}
+	if _, err := ReadLog(t.D, t.History); err != nil {
 		return nil, err
 	}
 	if before != nil {
 		if err := before(); err != nil {
 			return nil, err
 		}
+	}
+	// The version records the files as they are: until its re-encryption
+	// is recorded finished, only these bytes are taken under an earlier
+	// version.
+	if m.Sealed, err = storedDigests(t.D); err != nil {
+		return nil, err
+	}
+	if t.head == nil {
+		// A folder from before heads: its first, for the version it has,
+		// so that the new version can name it.
+		if err := t.writeHead(false, now); err != nil {
+			return nil, err
+		}
+	}
+	if m.Head, err = headDigest(t.D); err != nil {
+		return nil, err
+	}
+	file, err := m.encode(t.Identity)
+	if err != nil {
+		return nil, err
 	}
 	if err := t.D.Create(layout.RecipientsFile(m.Serial), file, layout.RecipientsManifest.Mode()); err != nil {
 		return nil, err
@@ -305,7 +410,31 @@ func (t *Tree) change(holders []Holder, what string, now time.Time, before func(
 	if err := t.seal(m, t.Identity); err != nil {
 		return nil, err
 	}
-	return t.reseal(nil, false)
+	res, err := t.reseal(nil, false)
+	if err != nil {
+		return nil, err
+	}
+	if err := t.writeHead(true, now); err != nil {
+		return nil, err
+	}
+	return res, nil
+}
+
+// storedDigests is the digest of every secret file as stored.
+func storedDigests(d *store.Dir) (map[string]string, error) {
+	files, err := SecretFiles(d)
+	if err != nil {
+		return nil, err
+	}
+	out := make(map[string]string, len(files))
+	for _, f := range files {
+		data, err := d.Read(f)
+		if err != nil {
+			return nil, err
+		}
+		out[f] = digest(data)
+	}
+	return out, nil
 }
 
 // checkAllReadable opens every secret: a change is refused while any file
@@ -316,7 +445,7 @@ func (t *Tree) checkAllReadable() error {
 		return err
 	}
 	opener := *t.Sealer
-	opener.AcceptOlder = true
+	opener.AcceptOlder = t.acceptOlder
 	for _, f := range files {
 		stored, err := t.D.Read(f)
 		if err != nil {
@@ -341,7 +470,7 @@ func (t *Tree) Pending() ([]string, error) {
 		if err != nil {
 			return nil, err
 		}
-		if s, err := atrest.Inspect(stored); err != nil || s.Serial != t.Sealer.Serial {
+		if s, err := atrest.Inspect(stored); err != nil || s.Serial != t.Sealer.Serial || s.Version < formatDigests {
 			out = append(out, f)
 		}
 	}

@@ -90,8 +90,8 @@ func load(t *testing.T, name, idFile, pubFile string) *holder {
 }
 
 // trust accepts signers among the given holders, for any serial.
-func trust(hs ...*holder) func(int, ssh.PublicKey) error {
-	return func(_ int, k ssh.PublicKey) error {
+func trust(hs ...*holder) func(atrest.Seal, ssh.PublicKey) error {
+	return func(_ atrest.Seal, k ssh.PublicKey) error {
 		for _, h := range hs {
 			if h.r.Is(k) {
 				return nil
@@ -101,8 +101,14 @@ func trust(hs ...*holder) func(int, ssh.PublicKey) error {
 	}
 }
 
+// version is the digest of manifest version serial (of the fork f: 0 is
+// the folder's).
+func version(serial, f int) string {
+	return fmt.Sprintf("sha256:%064x", serial*1000+f)
+}
+
 func sealer(signer *holder, serial int, to []*holder, admins ...*holder) *atrest.Sealer {
-	s := &atrest.Sealer{Serial: serial, Identity: signer.id, Trusted: trust(admins...)}
+	s := &atrest.Sealer{Serial: serial, Manifest: version(serial, 0), Identity: signer.id, Trusted: trust(admins...)}
 	for _, h := range to {
 		s.Recipients = append(s.Recipients, h.r)
 	}
@@ -180,6 +186,13 @@ func TestOpenRefuses(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	// A fork: another version 2, same number, another digest.
+	forked := sealer(admin, 2, set, admin)
+	forked.Manifest = version(2, 1)
+	fromFork, err := forked.Seal("pki/ca.key", []byte(secret))
+	if err != nil {
+		t.Fatal(err)
+	}
 	torn := bytes.Clone(good)
 	torn[len(torn)-1] ^= 1
 	open := sealer(reader, 2, set, admin)
@@ -194,6 +207,7 @@ func TestOpenRefuses(t *testing.T) {
 		"plaintext":                       {"pki/ca.key", []byte(secret), atrest.ErrNotSealed},
 		"sealed to an earlier set":        {"pki/ca.key", older, atrest.ErrStale},
 		"sealed to a set not yet written": {"pki/ca.key", good, atrest.ErrUnsigned},
+		"sealed under a fork":             {"pki/ca.key", fromFork, atrest.ErrFork},
 	} {
 		s := open
 		if name == "sealed to a set not yet written" {
@@ -216,12 +230,29 @@ func TestOpenRefuses(t *testing.T) {
 	if _, err := sealer(reader, 2, set, admin).Seal("pki/ca.key", []byte(secret)); !errors.Is(err, atrest.ErrCannotSign) {
 		t.Errorf("X25519 identity sealed: %v", err)
 	}
+	// AcceptOlder decides, after the signature is checked, with what the
+	// seal names and the stored bytes.
 	older2 := sealer(reader, 2, set, admin)
-	older2.AcceptOlder = true
+	var asked []string
+	older2.AcceptOlder = func(rel string, s atrest.Seal, key ssh.PublicKey, stored []byte) error {
+		asked = append(asked, fmt.Sprintf("%s %d %s %v %v", rel, s.Serial, s.Manifest, admin.r.Is(key), bytes.Equal(stored, older)))
+		return nil
+	}
 	if got, err := older2.Open("pki/ca.key", older); err != nil || string(got) != secret {
 		t.Errorf("AcceptOlder: %v", err)
 	}
-	if s, err := atrest.Inspect(older); err != nil || s.Serial != 1 {
+	if want := "pki/ca.key 1 " + version(1, 0) + " true true"; len(asked) != 1 || asked[0] != want {
+		t.Errorf("AcceptOlder asked %q, want %q", asked, want)
+	}
+	if _, err := older2.Open("pki/ca.key", good); err != nil || len(asked) != 1 {
+		t.Errorf("a file of the current version went to AcceptOlder (%v) or failed: %v", asked, err)
+	}
+	refuse := errors.New("not as it was")
+	older2.AcceptOlder = func(string, atrest.Seal, ssh.PublicKey, []byte) error { return refuse }
+	if got, err := older2.Open("pki/ca.key", older); !errors.Is(err, refuse) || got != nil {
+		t.Errorf("AcceptOlder refused, Open = %v", err)
+	}
+	if s, err := atrest.Inspect(older); err != nil || s.Serial != 1 || s.Manifest != version(1, 0) || s.Version != 2 {
 		t.Errorf("Inspect = %+v, %v", s, err)
 	}
 }
@@ -282,7 +313,7 @@ func mustRead(t *testing.T, p string) string {
 func FuzzOpen(f *testing.F) {
 	f.Add([]byte(atrest.Header + "-> X25519 abc\nAAAA\n--- AAAA\n"))
 	f.Fuzz(func(t *testing.T, data []byte) {
-		s := &atrest.Sealer{Serial: 1, Trusted: func(int, ssh.PublicKey) error { return nil }}
+		s := &atrest.Sealer{Serial: 1, Manifest: version(1, 0), Trusted: func(atrest.Seal, ssh.PublicKey) error { return nil }}
 		if got, err := s.Open("f", data); err == nil && atrest.IsSealed(data) {
 			t.Fatalf("opened without an identity: %q", got)
 		}

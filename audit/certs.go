@@ -18,11 +18,13 @@ import (
 
 	"k8s.io/client-go/tools/clientcmd"
 
+	"github.com/bulwark-k8s/bulwark/atrest"
 	"github.com/bulwark-k8s/bulwark/expiry"
 	"github.com/bulwark-k8s/bulwark/hardening"
 	"github.com/bulwark-k8s/bulwark/layout"
 	"github.com/bulwark-k8s/bulwark/pki"
 	"github.com/bulwark-k8s/bulwark/plan"
+	"github.com/bulwark-k8s/bulwark/rotate"
 	"github.com/bulwark-k8s/bulwark/store"
 	"github.com/bulwark-k8s/bulwark/trust"
 )
@@ -159,6 +161,10 @@ func (a *auditor) checkChannelCAs(comps []*Component, node string) {
 // expiry of every certificate.
 func (a *auditor) checkTree() {
 	in := trust.Input{Plan: a.plan, Defaulted: a.defaulted, ServiceIPs: a.serviceIPs()}
+	if !a.defaulted {
+		// A recorded rotation's old and new CAs are no extra CAs.
+		in.Rotating = rotate.RotatingKeys(a.dir, a.plan)
+	}
 	root := a.dir.Path(".")
 	_ = filepath.WalkDir(root, func(p string, e fs.DirEntry, err error) error {
 		if err != nil || e.Type()&fs.ModeSymlink != 0 {
@@ -226,8 +232,14 @@ func (a *auditor) parse(f *trust.File) {
 		if !strings.HasSuffix(f.Path, ".key") && !strings.HasSuffix(f.Path, ".pem") {
 			return
 		}
-		if data, err = a.dir.ReadSecret(f.Path); err != nil {
+		// Read as it is: plaintext, or sealed (an encrypted folder).
+		if data, err = a.dir.Read(f.Path); err != nil {
 			return
+		}
+		if atrest.IsSealed(data) {
+			if data, err = a.dir.ReadSecret(f.Path); err != nil {
+				return
+			}
 		}
 		if k, err := pki.ParsePrivateKey(data); err == nil {
 			f.Key, f.Kind = k, layout.PrivateKey

@@ -67,6 +67,8 @@ type Component struct {
 	// Env is the environment the component starts with (Pod env, unit
 	// Environment=).
 	Env map[string]string `json:"-"`
+	// Pod is the static Pod's spec, for a component read from a manifest.
+	Pod *corev1.PodSpec `json:"-"`
 }
 
 // Flag is a flag's effective value: given, else the built-in default.
@@ -183,7 +185,9 @@ func fromManifest(file string, data []byte) (*Component, error) {
 				argv[i] = a
 			}
 		}
-		return newComponent(comp, file, argv[1:], flagLines(string(data)), env), nil
+		cmp := newComponent(comp, file, argv[1:], flagLines(string(data)), env)
+		cmp.Pod = &pod.Spec
+		return cmp, nil
 	}
 	return nil, nil
 }

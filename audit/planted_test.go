@@ -8,6 +8,7 @@ import (
 	"crypto/x509"
 	"encoding/base64"
 	"fmt"
+	"math/big"
 	"net"
 	"os"
 	"path/filepath"
@@ -560,7 +561,72 @@ func weaknesses() []weakness {
 		{name: "a default ServiceAccount that automounts its token", plant: func(f *tree) {
 			f.clusterObject("service-accounts.yaml", "apiVersion: v1\nkind: ServiceAccount\nmetadata: {name: default, namespace: default}\nautomountServiceAccountToken: true\n")
 		}, want: ids("cluster:default-sa-automount")},
+		{name: "another CA appended to the cluster CA's file", plant: func(f *tree) {
+			f.appendForeignCA("pki/ca.crt")
+		}, want: ids("pki:extra-ca")},
+		{name: "another CA appended to etcd's CA file", plant: func(f *tree) {
+			f.appendForeignCA("pki/etcd/ca.crt")
+		}, want: ids("pki:extra-ca")},
+		{name: "another CA appended to the front-proxy CA's file", plant: func(f *tree) {
+			f.appendForeignCA("pki/front-proxy-ca.crt")
+		}, want: ids("pki:extra-ca")},
+		{name: "a privileged API server Pod", plant: func(f *tree) {
+			f.pod("kube-apiserver", func(c *corev1.Container) { c.SecurityContext = &corev1.SecurityContext{Privileged: ptr(true)} })
+		}, want: ids("pod:privileged")},
+		{name: "a controller manager with SYS_ADMIN", plant: func(f *tree) {
+			f.pod("kube-controller-manager", func(c *corev1.Container) {
+				c.SecurityContext = &corev1.SecurityContext{Capabilities: &corev1.Capabilities{Add: []corev1.Capability{"SYS_ADMIN"}}}
+			})
+		}, want: ids("pod:privileged")},
+		{name: "etcd in the host's PID namespace", plant: func(f *tree) {
+			f.podSpec("etcd", func(s *corev1.PodSpec) { s.HostPID = true })
+		}, want: ids("pod:privileged")},
+		{name: "the scheduler mounts the host's root", plant: func(f *tree) {
+			f.podSpec("kube-scheduler", func(s *corev1.PodSpec) { mountHost(s, "host", "/") })
+		}, want: ids("pod:sensitive-host-path")},
+		{name: "the API server mounts the container runtime's socket", plant: func(f *tree) {
+			f.podSpec("kube-apiserver", func(s *corev1.PodSpec) { mountHost(s, "runtime", "/run/containerd/containerd.sock") })
+		}, want: ids("pod:sensitive-host-path")},
+		{name: "the controller manager mounts /etc//", plant: func(f *tree) {
+			f.podSpec("kube-controller-manager", func(s *corev1.PodSpec) { mountHost(s, "etc", "/etc//") })
+		}, want: ids("pod:sensitive-host-path")},
+		{name: "the API server runs an image from another registry", plant: func(f *tree) {
+			f.pod("kube-apiserver", func(c *corev1.Container) { c.Image = "evil.example.com/kube-apiserver:v1.36.3" })
+		}, want: ids("pod:image-repository")},
+		{name: "etcd runs an image by digest from another registry", plant: func(f *tree) {
+			f.pod("etcd", func(c *corev1.Container) { c.Image = "ghcr.io/someone/etcd@sha256:" + strings.Repeat("ab", 32) })
+		}, want: ids("pod:image-repository")},
 	}
+}
+
+func ptr[T any](v T) *T { return &v }
+
+// appendForeignCA appends a CA of another key, with the file's own CA's
+// subject, to a CA file.
+func (f *tree) appendForeignCA(rel string) {
+	f.t.Helper()
+	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	if err != nil {
+		f.t.Fatal(err)
+	}
+	own, err := pki.ParseCert(f.read(f.path(rel)))
+	if err != nil {
+		f.t.Fatal(err)
+	}
+	tmpl := &x509.Certificate{SerialNumber: big.NewInt(7), Subject: own.Subject, NotBefore: own.NotBefore, NotAfter: own.NotAfter,
+		IsCA: true, BasicConstraintsValid: true, MaxPathLenZero: true, KeyUsage: x509.KeyUsageCertSign | x509.KeyUsageDigitalSignature}
+	der, err := x509.CreateCertificate(rand.Reader, tmpl, tmpl, key.Public(), key)
+	if err != nil {
+		f.t.Fatal(err)
+	}
+	c, _ := x509.ParseCertificate(der)
+	f.writeFile(f.path(rel), append(f.read(f.path(rel)), pki.MarshalCert(c)...), 0o644)
+}
+
+// mountHost adds a hostPath volume and mounts it in the first container.
+func mountHost(s *corev1.PodSpec, name, hostPath string) {
+	s.Volumes = append(s.Volumes, corev1.Volume{Name: name, VolumeSource: corev1.VolumeSource{HostPath: &corev1.HostPathVolumeSource{Path: hostPath}}})
+	s.Containers[0].VolumeMounts = append(s.Containers[0].VolumeMounts, corev1.VolumeMount{Name: name, MountPath: "/" + name})
 }
 
 func b64(s string) string {
@@ -660,6 +726,20 @@ func secureVariants() []secureVariant {
 	bw := func(t *testing.T) *tree { return newTree(t) }
 	kt := func(t *testing.T) *tree { return newKubeadmTree(t) }
 	return []secureVariant{
+		{"every control-plane Pod from one private mirror (kubeadm)", kt, func(f *tree) {
+			for _, comp := range []string{"etcd", "kube-apiserver", "kube-controller-manager", "kube-scheduler"} {
+				f.pod(comp, func(c *corev1.Container) {
+					c.Image = "mirror.internal:5000/k8s/" + c.Image[strings.LastIndex(c.Image, "/")+1:]
+				})
+			}
+		}},
+		{"read-only trust stores and a dropped capability", kt, func(f *tree) {
+			f.podSpec("kube-controller-manager", func(s *corev1.PodSpec) {
+				mountHost(s, "etc-pki", "/etc/pki")
+				mountHost(s, "local-certs", "/usr/local/share/ca-certificates")
+				s.Containers[0].SecurityContext = &corev1.SecurityContext{Privileged: ptr(false), Capabilities: &corev1.Capabilities{Drop: []corev1.Capability{"ALL"}}}
+			})
+		}},
 		{"etcd settings in --config-file (flags ignored)", bw, func(f *tree) {
 			cfg := f.secureEtcdConfig()
 			f.editPod("etcd", func(a []string) []string {

@@ -13,6 +13,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/bulwark-k8s/bulwark/atrest"
 	"github.com/bulwark-k8s/bulwark/config"
 	"github.com/bulwark-k8s/bulwark/expiry"
 	"github.com/bulwark-k8s/bulwark/finding"
@@ -170,7 +171,20 @@ func (a *auditor) local(p string) string {
 	return p
 }
 
-func (a *auditor) read(p string) ([]byte, error) { return store.ReadInput(a.local(p), maxInput) }
+// read reads a file a component names. A file of the folder sealed at
+// rest is opened with the folder's Secrets (atrest.ErrLocked without an
+// identity: skipped, said once by admins' secrets-skipped); plaintext
+// files (the policies, the kubelet configuration) are read as they are.
+func (a *auditor) read(p string) ([]byte, error) {
+	data, err := store.ReadInput(a.local(p), maxInput)
+	if err != nil || !atrest.IsSealed(data) {
+		return data, err
+	}
+	if rel, ok := strings.CutPrefix(p, a.opts.Root+"/"); ok {
+		return a.dir.ReadSecret(rel)
+	}
+	return nil, fmt.Errorf("%s is encrypted at rest and not in the folder", p)
+}
 
 // dropIns lists a unit's drop-ins in the order systemd applies them, after
 // the unit: <unit>.d/*.conf beside it and, when the unit is installed in
@@ -408,6 +422,9 @@ func (a *auditor) kubeletConfig(k *Component) {
 }
 
 func (a *auditor) unreadable(c *Component, file string, err error) {
+	if errors.Is(err, atrest.ErrLocked) {
+		return
+	}
 	a.r.Add(newFinding(idConfigUnreadable, c, Evidence{File: a.local(file), Detail: err.Error()}))
 }
 
@@ -489,6 +506,7 @@ func (a *auditor) checkComponent(c *Component, comps []*Component, ctx *hardenin
 		}
 	}
 	a.checkRemovedFlags(c)
+	a.checkPod(c, comps)
 	if c.Name != hardening.Etcd {
 		a.checkCacheTTLs(c)
 	}

@@ -172,14 +172,20 @@ func (f *tree) chmod(rel string, mode fs.FileMode) {
 	}
 }
 
-// pod reads and rewrites a static Pod.
+// pod reads and rewrites a static Pod's container.
 func (f *tree) pod(comp string, edit func(c *corev1.Container)) {
+	f.t.Helper()
+	f.podSpec(comp, func(s *corev1.PodSpec) { edit(&s.Containers[0]) })
+}
+
+// podSpec reads and rewrites a static Pod's spec.
+func (f *tree) podSpec(comp string, edit func(s *corev1.PodSpec)) {
 	f.t.Helper()
 	var pod corev1.Pod
 	if err := yaml.Unmarshal(f.read(f.manifest(comp)), &pod); err != nil {
 		f.t.Fatal(err)
 	}
-	edit(&pod.Spec.Containers[0])
+	edit(&pod.Spec)
 	out, err := yaml.Marshal(pod)
 	if err != nil {
 		f.t.Fatal(err)

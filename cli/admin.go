@@ -16,6 +16,7 @@ import (
 	"github.com/bulwark-k8s/bulwark/atrest"
 	"github.com/bulwark-k8s/bulwark/audit"
 	"github.com/bulwark-k8s/bulwark/config"
+	"github.com/bulwark-k8s/bulwark/export"
 	"github.com/bulwark-k8s/bulwark/finding"
 	"github.com/bulwark-k8s/bulwark/layout"
 	"github.com/bulwark-k8s/bulwark/store"
@@ -324,9 +325,10 @@ func newAdminAddCmd(env *Env) *cobra.Command {
 
 func newAdminSignCmd(env *Env) *cobra.Command {
 	var (
-		cf       clusterFlags
-		ttl, out string
-		groups   []string
+		cf        clusterFlags
+		ttl, out  string
+		groups    []string
+		overwrite bool
 	)
 	cmd := &cobra.Command{
 		Use:   "sign REQUEST --dir DIR --identity FILE [--ttl 8h] [--group G] [--out DIR]",
@@ -355,6 +357,9 @@ the revocation.`, admins.MaxRequestAge, layout.IssuanceLogFile, admins.DefaultTT
 			if err != nil {
 				return usageError{err}
 			}
+			if err := checkSignOut(cf.dir, out, req, overwrite); err != nil {
+				return err
+			}
 			t, unlock, err := adminFolder(env, cf.dir, cf.identity)
 			if err != nil {
 				return err
@@ -372,12 +377,12 @@ the revocation.`, admins.MaxRequestAge, layout.IssuanceLogFile, admins.DefaultTT
 			}
 			o, err := store.Open(out)
 			if err != nil {
-				return err
+				return usageError{err}
 			}
 			crt, conf := iss.Name+layout.CertExt, layout.KubeconfigFile(iss.Name)
 			if err := o.WriteBatch([]store.File{
-				{Rel: crt, Data: iss.CertPEM, Mode: layout.PublicMode, Replace: true},
-				{Rel: conf, Data: iss.Kubeconfig, Mode: layout.PublicMode, Replace: true},
+				{Rel: crt, Data: iss.CertPEM, Mode: layout.PublicMode, Replace: overwrite},
+				{Rel: conf, Data: iss.Kubeconfig, Mode: layout.PublicMode, Replace: overwrite},
 			}); err != nil {
 				return err
 			}
@@ -391,8 +396,35 @@ the revocation.`, admins.MaxRequestAge, layout.IssuanceLogFile, admins.DefaultTT
 	cf.register(cmd, true)
 	cmd.Flags().StringVar(&ttl, "ttl", "", fmt.Sprintf("certificate lifetime (default %s, at most %s)", admins.DefaultTTL, admins.MaxTTL))
 	cmd.Flags().StringSliceVar(&groups, "group", nil, "groups (default: the request's, else "+admins.DefaultGroup()+")")
-	cmd.Flags().StringVar(&out, "out", ".", "folder to write NAME.crt and NAME.conf in")
+	cmd.Flags().StringVar(&out, "out", ".", "folder to write NAME.crt and NAME.conf in (not inside the cluster folder)")
+	cmd.Flags().BoolVar(&overwrite, "overwrite", false, "replace NAME.crt and NAME.conf if they exist in --out")
 	return cmd
+}
+
+// checkSignOut refuses, before anything is issued or logged, an --out
+// inside the cluster folder (NAME.conf would replace a kubeconfig there:
+// admin.conf, super-admin.conf) and, without overwrite, one that holds
+// NAME.crt or NAME.conf already.
+func checkSignOut(dir, out string, request []byte, overwrite bool) error {
+	if dir != "" && export.Inside(dir, out) {
+		return usagef("--out %s is inside the cluster folder %s: write the certificate and kubeconfig elsewhere", out, dir)
+	}
+	name, err := admins.RequestName(request)
+	if err != nil {
+		return nil // refused with its reason when verified
+	}
+	o, err := store.Open(out)
+	if err != nil {
+		return usageError{err}
+	}
+	for _, f := range []string{name + layout.CertExt, layout.KubeconfigFile(name)} {
+		if ok, err := o.Exists(f); err != nil {
+			return err
+		} else if ok && !overwrite {
+			return usagef("%s exists: not replaced (give --overwrite to replace it)", o.Path(f))
+		}
+	}
+	return nil
 }
 
 func newAdminListCmd(env *Env) *cobra.Command {
@@ -439,7 +471,7 @@ func newAdminListCmd(env *Env) *cobra.Command {
 				}
 				rows = append(rows, row{ho.Name, string(ho.Role), ho.Key, r.Fingerprint(), n})
 			}
-			v := map[string]any{"version": cur.Serial, "holders": rows, "issued": log}
+			v := map[string]any{"version": cur.Serial, "digest": cur.Digest(), "holders": rows, "issued": log}
 			return out.print(env.Stdout, v, func(w *tabwriter.Writer) {
 				fmt.Fprintln(w, "NAME\tROLE\tTYPE\tFINGERPRINT\tCERTIFICATES ISSUED")
 				for _, r := range rows {
@@ -449,8 +481,8 @@ func newAdminListCmd(env *Env) *cobra.Command {
 					}
 					fmt.Fprintf(w, "%s\t%s\t%s\t%s\t%d\n", r.Name, r.Role, typ, r.Fingerprint, r.Issued)
 				}
-				fmt.Fprintf(w, "\nmanifest version %d (%s by %s, %s); %d certificates in the issuance log\n",
-					cur.Serial, cur.Change, cur.SignedBy, cur.Time.Format(time.RFC3339), len(log))
+				fmt.Fprintf(w, "\nmanifest version %d %s (%s by %s, %s); %d certificates in the issuance log\n",
+					cur.Serial, cur.Digest(), cur.Change, cur.SignedBy, cur.Time.Format(time.RFC3339), len(log))
 			})
 		},
 	}

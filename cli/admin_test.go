@@ -297,7 +297,7 @@ func TestAdministrators(t *testing.T) {
 		if kc := string(readFile(t, out, "carol.conf")); !strings.Contains(kc, "client-key: carol.key") || strings.Contains(kc, "client-key-data") {
 			t.Fatalf("kubeconfig:\n%s", kc)
 		}
-		r = v.run(cli.ExitError, "admin", "sign", filepath.Join(reqDir, "carol.request"), "--dir", dir, "--identity", alice.id, "--out", out)
+		r = v.run(cli.ExitError, "admin", "sign", filepath.Join(reqDir, "carol.request"), "--dir", dir, "--identity", alice.id, "--out", out, "--overwrite")
 		if !strings.Contains(r.stderr, "already issued") {
 			t.Fatalf("replayed request: %v", r)
 		}

@@ -113,6 +113,14 @@ func errorLines(err error) []string {
 	case errors.As(err, &drift):
 		return strings.Split(drift.Error(), "\n")
 	}
+	if j, ok := err.(interface{ Unwrap() []error }); ok {
+		// errors.Join: one line per problem.
+		var out []string
+		for _, e := range j.Unwrap() {
+			out = append(out, errorLines(e)...)
+		}
+		return out
+	}
 	return []string{strings.ReplaceAll(strings.TrimSpace(err.Error()), "\n", "; ")}
 }
 

@@ -20,6 +20,7 @@ import (
 	"github.com/bulwark-k8s/bulwark/layout"
 	"github.com/bulwark-k8s/bulwark/plan"
 	"github.com/bulwark-k8s/bulwark/provision"
+	"github.com/bulwark-k8s/bulwark/rotate"
 	"github.com/bulwark-k8s/bulwark/store"
 )
 
@@ -149,7 +150,8 @@ func (f *clusterFlags) resolve(env *Env, d *store.Dir) (*resolved, error) {
 // the fixes it names carry --dir and --config, and a configuration that
 // was given is saved.
 func (r *resolved) options(env *Env, f *clusterFlags, d *store.Dir) (provision.Options, error) {
-	opts := provision.Options{Now: env.Now, Rand: env.Rand, Derived: r.derived, FixArgs: provision.DirArgs(d.Root())}
+	opts := provision.Options{Now: env.Now, Rand: env.Rand, Derived: r.derived, FixArgs: provision.DirArgs(d.Root()),
+		Rotating: rotate.RotatingKeys(d, r.p)}
 	if f.configFile != "" && f.configFile != "-" {
 		abs, err := filepath.Abs(f.configFile)
 		if err != nil {

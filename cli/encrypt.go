@@ -1,7 +1,9 @@
 package cli
 
 import (
+	"errors"
 	"fmt"
+	"slices"
 
 	"github.com/spf13/cobra"
 
@@ -27,7 +29,16 @@ same command run again finishes the conversion.
 
 On a folder that is encrypted already, encrypt finishes a re-encryption that "admin
 add" or "admin remove" left unfinished: every secret still encrypted to an earlier
-set is re-encrypted to the current one.`,
+set is re-encrypted to the current one — if it is byte for byte the file that was
+there when the change began (the manifest version records each file's digest) and
+the head does not say the re-encryption finished; any other is refused, named. On a
+folder encrypted before seals named the manifest's digest, encrypt upgrades it once:
+a new manifest version with the same holders, every secret re-sealed.
+
+A private key or a kubeconfig with a key or token that encryption would leave in
+plaintext (found by content: a backup such as pki/ca.key.bak, tmp/**, *.old,
+*-key.pem, a copy under nodes/) is refused, one line per file, and nothing is
+written: move it out of the folder or delete it.`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			id, err := loadIdentity(env, identity)
@@ -45,6 +56,22 @@ set is re-encrypted to the current one.`,
 			enc, err := admins.Encrypted(d)
 			if err != nil {
 				return err
+			}
+			// A credential that encryption would leave in plaintext (a
+			// backup, a copy under another name) is refused, one line
+			// each: the folder is not what "every secret encrypted" says.
+			copies, err := admins.PlaintextCopies(d, enc)
+			if err != nil {
+				return err
+			}
+			// The Pods' links (mounts/) go in the same run: not refused.
+			copies = slices.DeleteFunc(copies, func(c admins.PlaintextCopy) bool { return layout.Classify(c.File) == layout.Mounted })
+			if len(copies) > 0 {
+				var errs []error
+				for _, c := range copies {
+					errs = append(errs, fmt.Errorf("%s, outside the files encrypt seals: move it out of the folder (or delete it) and run again", c))
+				}
+				return errors.Join(errs...)
 			}
 			if !enc {
 				if !rf.given() {
@@ -68,7 +95,7 @@ set is re-encrypted to the current one.`,
 			if err != nil {
 				return err
 			}
-			res, err := t.Resume()
+			res, err := t.Resume(env.Now())
 			if err != nil {
 				return err
 			}

@@ -7,6 +7,7 @@ import (
 
 	"github.com/bulwark-k8s/bulwark/export"
 	"github.com/bulwark-k8s/bulwark/layout"
+	"github.com/bulwark-k8s/bulwark/rotate"
 )
 
 func newExportCmd(env *Env) *cobra.Command {
@@ -34,7 +35,7 @@ super-admin.conf go to no node. Copy OUT to the node's --root (as rendered).`,
 			}
 			defer done(false)
 			p := r.p
-			files, err := export.Node(d, p, export.Options{Node: node, Root: root})
+			files, err := export.Node(d, p, export.Options{Node: node, Root: root, Rotating: rotate.RotatingKeys(d, p)})
 			if err != nil {
 				return err
 			}
@@ -57,7 +58,7 @@ super-admin.conf go to no node. Copy OUT to the node's --root (as rendered).`,
 	cf.register(cmd, true)
 	cmd.Flags().StringVar(&node, "node", "", "node name, as in the configuration")
 	cmd.Flags().StringVar(&out, "out", "", "folder to write the node's files in (new or empty)")
-	cmd.Flags().StringVar(&root, "root", layout.DefaultRoot, "the folder's path on the node, as rendered")
+	cmd.Flags().StringVar(&root, "root", "", "the folder's path on the node, as rendered (default: the saved configuration's, else "+layout.DefaultRoot+")")
 	_ = cmd.MarkFlagRequired("node")
 	_ = cmd.MarkFlagRequired("out")
 	return cmd

@@ -291,6 +291,9 @@ func suggestions() []suggestion {
 			breakWith("pki/front-proxy-client.key", keyPEM(t, key))(t, dir)
 			breakWith("pki/front-proxy-client.crt", reissueFor(t, dir, readFile(t, dir, "pki/front-proxy-client.crt"), "pki/front-proxy-ca", key.Public()))(t, dir)
 		}, reason: "pki/front-proxy-client.crt: its key is weak (RSA 1024 bits)"},
+		{code: "trust", name: "another CA appended to a CA's file", breakIt: func(t *testing.T, dir string) {
+			breakWith("pki/front-proxy-ca.crt", append(readFile(t, dir, "pki/front-proxy-ca.crt"), readFile(t, dir, "pki/etcd/peer-ca.crt")...))(t, dir)
+		}, reason: "pki/front-proxy-ca.crt: it holds 1 other certificate(s) beside its own"},
 		{code: "trust", name: "the service-account key is the cluster CA's", breakIt: func(t *testing.T, dir string) {
 			breakWith("pki/sa.key", readFile(t, dir, "pki/ca.key"))(t, dir)
 			remove("pki/sa.pub")(t, dir)

@@ -134,6 +134,10 @@ const (
 	IssuanceLog
 	// RotationState lists the keys and CAs that must be rotated.
 	RotationState
+	// AdminsHead is the administrators' signed head: the latest manifest
+	// version, whether every secret is sealed to it, the issuance log's
+	// length and last entry.
+	AdminsHead
 	// Unit is a systemd unit or drop-in that starts a component (not in
 	// the folder; CIS asks 0600 of the kubelet's).
 	Unit
@@ -169,6 +173,7 @@ var kinds = map[Kind]kindSpec{
 	RecipientsManifest: {"a recipients manifest", PublicMode, false},
 	IssuanceLog:        {"the issuance log", PublicMode, false},
 	RotationState:      {"the rotation state", PublicMode, false},
+	AdminsHead:         {"the administrators' head", PublicMode, false},
 	DataDir:            {"a data folder", DirMode, false},
 	// Never written: its mode is the linked file's (at most PublicMode).
 	Mounted: {"a static Pod's link to a file of the folder", PublicMode, false},
@@ -215,6 +220,8 @@ func Classify(rel string) Kind {
 		return IssuanceLog
 	case rel == RotationStateFile:
 		return RotationState
+	case rel == HeadFile:
+		return AdminsHead
 	case dir == "." && strings.HasSuffix(base, KubeconfigExt):
 		return Kubeconfig
 	case under(rel, PKIDir) && strings.HasSuffix(base, KeyExt):
@@ -303,12 +310,13 @@ func isYAML(base string) bool {
 }
 
 // The administrators' files (package admins): every version of the
-// recipients manifest, the issuance log and the rotation state.
+// recipients manifest, the issuance log, the rotation state and the head.
 const (
 	AdminsDir         = "admins"
 	RecipientsDir     = AdminsDir + "/recipients"
 	IssuanceLogFile   = AdminsDir + "/issued.log"
 	RotationStateFile = AdminsDir + "/rotation-required.yaml"
+	HeadFile          = AdminsDir + "/head.yaml"
 	// AdminBindingPrefix begins the file name, under cluster/, of the
 	// ClusterRoleBinding of one administrator's own user.
 	AdminBindingPrefix = "admin-"

@@ -33,6 +33,11 @@ type Options struct {
 	// FixArgs end every command a Problem names as its fix: the folder
 	// and the configuration of this run (" --dir D --config F").
 	FixArgs string
+	// Rotating are, for a CA whose rotation is recorded in progress, the
+	// keys its trust file may hold (package rotate's RotatingKeys, given by
+	// the caller: trust.RootCA.Rotating); without them a second CA in a
+	// trust file is refused as an extra CA.
+	Rotating map[string][]crypto.PublicKey
 }
 
 func (o Options) now() time.Time {

@@ -3,6 +3,7 @@ package provision
 import (
 	"strings"
 
+	"github.com/bulwark-k8s/bulwark/pki"
 	"github.com/bulwark-k8s/bulwark/plan"
 	"github.com/bulwark-k8s/bulwark/trust"
 )
@@ -18,7 +19,13 @@ func (r *run) checkTrust() error {
 		if ca == nil || ca.certNew || ca.cert == nil {
 			continue
 		}
-		in.CAs = append(in.CAs, trust.RootCA{Name: spec.Name, File: spec.CertFile(), CN: spec.CN, Cert: ca.cert})
+		root := trust.RootCA{Name: spec.Name, File: spec.CertFile(), CN: spec.CN, Cert: ca.cert, Rotating: r.opts.Rotating[spec.Name]}
+		if data, err := readFile(r.d, spec.CertFile(), false); err == nil && data != nil {
+			if all, err := pki.ParseCerts(data); err == nil && len(all) > 1 {
+				root.Extra = all[1:]
+			}
+		}
+		in.CAs = append(in.CAs, root)
 	}
 	for _, spec := range r.p.Certs {
 		if c := r.leafCerts[spec.CertFile()]; c != nil {

@@ -1,6 +1,7 @@
 package rotate
 
 import (
+	"crypto"
 	"errors"
 	"fmt"
 	"time"
@@ -260,4 +261,31 @@ func KeyRoles(d *store.Dir, p *plan.Plan) (map[string]KeyRole, error) {
 		}
 	}
 	return out, nil
+}
+
+// RotatingKeys gives, for each CA whose rotation is recorded at its trust
+// or reissue step and whose files agree with the record, the keys its
+// trust file may hold: the old and the new CA's (package trust's
+// Input.Rotating: any other certificate in a CA's file is an extra CA).
+// A folder rotate cannot read gives none.
+func RotatingKeys(d *store.Dir, p *plan.Plan) map[string][]crypto.PublicKey {
+	if ok, err := d.Exists(layout.RotationFile); err != nil || !ok {
+		return nil // no rotation recorded: nothing to read
+	}
+	t, err := loadTree(d, p, provision.Options{})
+	if err != nil {
+		return nil
+	}
+	out := map[string][]crypto.PublicKey{}
+	for _, ca := range p.CAs {
+		v, err := t.loadView(ca.Root)
+		if err != nil || v.rec == nil || v.old == nil || v.new == nil || (v.step() != Trust && v.step() != Reissue) {
+			continue
+		}
+		if _, cerr := v.check(); cerr != nil {
+			continue
+		}
+		out[ca.Name] = []crypto.PublicKey{v.old.pub, v.new.pub}
+	}
+	return out
 }

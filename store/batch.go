@@ -8,6 +8,7 @@ import (
 	"io/fs"
 	"os"
 	"path"
+	"path/filepath"
 	"slices"
 	"sort"
 	"strings"
@@ -91,6 +92,9 @@ type Batch struct {
 	undo    []func() error
 	kept    []func() // after a successful commit: drop the old contents kept for undo
 	closers []func()
+	// inodes counts the folder's names of each inode (dev, ino), made
+	// when a mode is changed on a file with several links.
+	inodes map[[2]uint64]int
 }
 
 // QuietDirtyBytes is the most dirty page cache (the machine's, from
@@ -597,6 +601,17 @@ func (b *Batch) chmod(c chmod) error {
 		unix.Close(fd)
 		return &fs.PathError{Op: "stat", Path: c.rel, Err: err}
 	}
+	if !c.dir && st.Nlink > 1 {
+		inside, err := b.linksInside(uint64(st.Dev), uint64(st.Ino))
+		if err != nil {
+			unix.Close(fd)
+			return err
+		}
+		if uint64(st.Nlink) > uint64(inside) {
+			unix.Close(fd)
+			return &OutsideLinkError{Rel: c.rel, Links: uint64(st.Nlink), Inside: inside}
+		}
+	}
 	old := uint32(st.Mode) & 0o7777
 	if err := unix.Fchmod(fd, uint32(c.mode)); err != nil {
 		unix.Close(fd)
@@ -605,6 +620,48 @@ func (b *Batch) chmod(c chmod) error {
 	b.undo = append(b.undo, func() error { return unix.Fchmod(fd, old) })
 	b.closers = append(b.closers, func() { unix.Close(fd) })
 	return nil
+}
+
+// OutsideLinkError: a file whose mode a batch would change has hard links
+// outside the folder. A mode belongs to the inode, so changing it would
+// change a file elsewhere too: the batch refuses instead (the folder's
+// own links, a static Pod's under mounts/, are counted as inside).
+type OutsideLinkError struct {
+	Rel    string
+	Links  uint64 // the inode's link count
+	Inside int    // its names in the folder
+}
+
+func (e *OutsideLinkError) Error() string {
+	return fmt.Sprintf("%s has %d hard links, %d of them outside the folder: not changing its mode (it would change the other file too); replace it with a copy (cp %s x && mv x %s), then run again",
+		e.Rel, e.Links, e.Links-uint64(e.Inside), e.Rel, e.Rel)
+}
+
+// linksInside counts the names of an inode in the folder (symbolic links
+// are not followed; the folder's scan refuses them anyway).
+func (b *Batch) linksInside(dev, ino uint64) (int, error) {
+	if b.inodes == nil {
+		b.inodes = map[[2]uint64]int{}
+		err := filepath.WalkDir(b.d.Root(), func(p string, e fs.DirEntry, err error) error {
+			if err != nil {
+				return err
+			}
+			if !e.Type().IsRegular() {
+				return nil
+			}
+			var st unix.Stat_t
+			if err := unix.Lstat(p, &st); err != nil {
+				return err
+			}
+			b.inodes[[2]uint64{uint64(st.Dev), uint64(st.Ino)}]++
+			return nil
+		})
+		if err != nil {
+			b.inodes = nil
+			return 0, err
+		}
+	}
+	return b.inodes[[2]uint64{dev, ino}], nil
 }
 
 // rollback undoes the steps of a failed Commit, newest first, and makes

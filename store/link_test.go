@@ -2,6 +2,9 @@ package store_test
 
 import (
 	"errors"
+	"os"
+	"path/filepath"
+	"strings"
 	"testing"
 
 	"github.com/bulwark-k8s/bulwark/store"
@@ -94,4 +97,50 @@ func TestBatchLinkInItsTargetsStage(t *testing.T) {
 		}
 		assertNoTemp(t, d)
 	})
+}
+
+// TestChmodLinkOutside: a mode belongs to the inode. A file of the folder
+// with a hard link outside it is not chmod'ed (the batch fails, nothing
+// changes, the outside file keeps its mode); links inside the folder (a
+// static Pod's under mounts/) do not count against it.
+func TestChmodLinkOutside(t *testing.T) {
+	d := openDir(t)
+	if err := d.WriteBatch([]store.File{
+		{Rel: "pki/sa.pub", Data: []byte("public")},
+		{Rel: "pki/ca.crt", Data: []byte("cert")},
+		{Rel: "mounts/kube-apiserver/pki/ca.crt", Link: "pki/ca.crt", Stage: 1},
+	}); err != nil {
+		t.Fatal(err)
+	}
+	victim := filepath.Join(t.TempDir(), "victim")
+	if err := os.Link(d.Path("pki/sa.pub"), victim); err != nil {
+		t.Fatal(err)
+	}
+	for _, p := range []string{victim, d.Path("pki/ca.crt")} {
+		if err := os.Chmod(p, 0o666); err != nil {
+			t.Fatal(err)
+		}
+	}
+	b := d.NewBatch()
+	b.Chmod("pki/ca.crt", false, 0o644)
+	b.Chmod("pki/sa.pub", false, 0o644)
+	err := b.Commit()
+	var outside *store.OutsideLinkError
+	if !errors.As(err, &outside) || outside.Rel != "pki/sa.pub" || !strings.Contains(err.Error(), "1 of them outside the folder") {
+		t.Fatalf("chmod of a file linked outside: %v", err)
+	}
+	for p, want := range map[string]os.FileMode{victim: 0o666, d.Path("pki/ca.crt"): 0o666} {
+		if got := mode(t, p); got != want {
+			t.Errorf("%s: mode %o after a refused batch, want %o", p, got, want)
+		}
+	}
+	// Linked inside the folder only: changed.
+	b = d.NewBatch()
+	b.Chmod("pki/ca.crt", false, 0o644)
+	if err := b.Commit(); err != nil {
+		t.Fatal(err)
+	}
+	if got := mode(t, d.Path("mounts/kube-apiserver/pki/ca.crt")); got != 0o644 {
+		t.Errorf("mounts link mode %o", got)
+	}
 }

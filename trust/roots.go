@@ -18,6 +18,7 @@ const (
 	ruleCANotCA       = CANotCA
 	ruleCAPathLength  = CAPathLength
 	ruleCARole        = CARole
+	ruleExtraCA       = ExtraCA
 	ruleSharedCA      = SharedCA
 	ruleLeafIsCA      = LeafIsCA
 	ruleWildcardSAN   = WildcardSAN
@@ -32,6 +33,10 @@ type RootCA struct {
 	// CN is the common name its role has in the plan.
 	CN   string
 	Cert *x509.Certificate // nil: absent
+	// Extra are the file's certificates beyond the first, and Rotating
+	// the keys a recorded rotation allows there (Input.Rotating).
+	Extra    []*x509.Certificate
+	Rotating []crypto.PublicKey
 }
 
 // Held is a certificate a folder holds for a role: a leaf's file, a
@@ -93,6 +98,9 @@ func Refusals(in RootsInput) []Refusal {
 		}
 		if weakSignature(c.SignatureAlgorithm) {
 			add(Refusal{Rule: ruleWeakSignature, Name: ca.Name, File: ca.File, CA: true, Detail: "it is signed with " + c.SignatureAlgorithm.String()})
+		}
+		if extra := ExtraCAs(append([]*x509.Certificate{c}, ca.Extra...), ca.Rotating); len(extra) > 0 {
+			add(Refusal{Rule: ruleExtraCA, Name: ca.Name, File: ca.File, CA: true, Detail: "it holds " + describeExtra(extra) + ": each would be trusted as this channel's CA"})
 		}
 		switch {
 		case !c.BasicConstraintsValid || !c.IsCA || c.KeyUsage&x509.KeyUsageCertSign == 0:

@@ -80,6 +80,10 @@ type Input struct {
 	Files     []File
 	// ServiceIPs must be in the API server certificate.
 	ServiceIPs []net.IP
+	// Rotating are, for a CA whose rotation is recorded in progress, the
+	// keys of the CAs its trust file may hold beside its own (the old and
+	// the new). Any other certificate in a CA's file is an ExtraCA.
+	Rotating map[string][]crypto.PublicKey
 }
 
 // Rule IDs.
@@ -94,6 +98,7 @@ const (
 	KeyReuse           = "pki:key-reuse"
 	SharedCA           = "pki:shared-ca"
 	CARole             = "pki:ca-role"
+	ExtraCA            = "pki:extra-ca"
 	CAKeyMisplaced     = "pki:ca-key-misplaced"
 	CAKeyPresent       = "pki:ca-key-present"
 	SAKeyMismatch      = "pki:sa-key-mismatch"
@@ -133,6 +138,7 @@ func Rules() []finding.Rule {
 		r(LeafIsCA, finding.High, "", "a leaf certificate is a CA (basicConstraints CA:TRUE): its key can sign certificates", "reissue it as a leaf (CA:FALSE)"),
 		r(WildcardSAN, finding.Medium, "", "a certificate has wildcard or catch-all names (*, *.domain, 0.0.0.0): it is valid for hosts it should not be", "reissue it with the exact names and addresses it serves"),
 		r(KeyReuse, finding.High, "", "two certificates share one key: losing one credential loses both roles", "give each certificate its own key (bulwark certs renew --new-key)"),
+		r(ExtraCA, finding.Critical, "", "a CA file holds another CA beside its own: whoever holds that CA's key is trusted on this channel (as any user, group, etcd client or proxy)", "rewrite the file with its own CA alone (bulwark certs renew NAME reissues it from its key); find out who added the other"),
 		r(CARole, finding.High, "", "a CA file holds another role's CA (swapped CAs): each channel trusts the wrong root", "put each CA back in its own file, or make a new CA for the role (bulwark certs renew NAME --new-key)"),
 		r(SharedCA, finding.Critical, "2.7", "two of the CAs share one key: a certificate for one channel opens another", "give each channel its own CA (cluster, etcd, etcd peer, front proxy) and reissue their certificates"),
 		r(CAKeyMisplaced, finding.High, "", "a CA private key is where no component needs it (a node's or another file's place)", "delete that copy; keep CA keys in their planned place on the nodes that sign, or offline"),
@@ -459,6 +465,9 @@ func (c *checker) cas() {
 			continue
 		}
 		cert := f.Certs[0]
+		if extra := ExtraCAs(f.Certs, c.in.Rotating[ca.Name]); len(extra) > 0 {
+			c.add(ExtraCA, f.Path, describeExtra(extra))
+		}
 		if !cert.BasicConstraintsValid || !cert.IsCA || cert.KeyUsage&x509.KeyUsageCertSign == 0 {
 			c.add(CANotCA, f.Path, fmt.Sprintf("%s: basicConstraints CA:%t, keyCertSign %t", cert.Subject.CommonName, cert.IsCA, cert.KeyUsage&x509.KeyUsageCertSign != 0))
 		} else if cert.MaxPathLen > 0 || (cert.MaxPathLen == 0 && !cert.MaxPathLenZero) || cert.MaxPathLen < 0 {
@@ -685,4 +694,28 @@ func sortedUsages(us []pki.Usage) []string {
 	}
 	slices.Sort(out)
 	return out
+}
+
+// ExtraCAs are the certificates of a CA's trust file beyond its first
+// whose keys are not among allowed (a recorded rotation's old and new).
+func ExtraCAs(certs []*x509.Certificate, allowed []crypto.PublicKey) []*x509.Certificate {
+	if len(certs) < 2 {
+		return nil
+	}
+	var out []*x509.Certificate
+	for i, c := range certs {
+		ok := slices.ContainsFunc(allowed, func(k crypto.PublicKey) bool { return pki.PublicKeysEqual(k, c.PublicKey) })
+		if !ok && (i > 0 || len(allowed) > 0) {
+			out = append(out, c)
+		}
+	}
+	return out
+}
+
+func describeExtra(extra []*x509.Certificate) string {
+	names := make([]string, len(extra))
+	for i, c := range extra {
+		names[i] = fmt.Sprintf("%q (issuer %q)", c.Subject.CommonName, c.Issuer.CommonName)
+	}
+	return fmt.Sprintf("%d other certificate(s) beside its own: %s", len(extra), strings.Join(names, ", "))
 }
