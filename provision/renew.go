@@ -303,14 +303,19 @@ func (rn *renewal) renewCA(spec plan.CA) error {
 		return err
 	}
 	rn.cas[spec.Name] = &pki.Issuer{Cert: c, Key: key}
-	// The rest of the trust file (a rotation's other CA) stays trusted:
-	// the renewed certificate takes the old one's place.
+	// A recorded rotation's other CA stays trusted (the renewed
+	// certificate takes the old one's place); any other certificate in the
+	// file is an extra CA (package trust), dropped.
 	trusted := []*x509.Certificate{c}
 	if !fresh && cert != nil {
-		trusted = slices.Clone(bundle)
-		for i, t := range trusted {
-			if t == cert {
-				trusted[i] = c
+		allowed := rn.opts.Rotating[spec.Name]
+		trusted = nil
+		for _, t := range bundle {
+			switch {
+			case t == cert:
+				trusted = append(trusted, c)
+			case slices.ContainsFunc(allowed, func(k crypto.PublicKey) bool { return pki.PublicKeysEqual(k, t.PublicKey) }):
+				trusted = append(trusted, t)
 			}
 		}
 	}
