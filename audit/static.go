@@ -91,6 +91,7 @@ func Static(opts Options) (*Report, error) {
 		a.checkChannelCAs(comps, name)
 	}
 	a.checkTree()
+	a.checkRotation()
 	a.checkNamedFiles()
 	a.checkClusterObjects()
 	a.tidy()
@@ -461,6 +462,22 @@ var custom = map[string]func(a *auditor, c *Component, s hardening.Setting, ctx 
 	"kubelet:podPidsLimit":                                (*auditor).checkPids,
 	"kube-controller-manager:bind-address":                (*auditor).checkBindAddress,
 	"kube-scheduler:bind-address":                         (*auditor).checkBindAddress,
+	// bulwark names the kubelet-client signer's own files (the generic
+	// flags' file would be a rotation's two-CA trust file); kubeadm's
+	// generic --cluster-signing-{cert,key}-file stand for every signer.
+	"kube-controller-manager:cluster-signing-" + hardening.KubeletClientSigner + "-cert-file": checkSigningFile("cluster-signing-cert-file"),
+	"kube-controller-manager:cluster-signing-" + hardening.KubeletClientSigner + "-key-file":  checkSigningFile("cluster-signing-key-file"),
+}
+
+// checkSigningFile wants a CSR signer's file: its own flag, or the generic
+// one that stands for every signer.
+func checkSigningFile(generic string) func(a *auditor, c *Component, s hardening.Setting, ctx *hardening.Context) {
+	return func(a *auditor, c *Component, s hardening.Setting, ctx *hardening.Context) {
+		if c.Given(s.Name) || c.Given(generic) {
+			return
+		}
+		a.r.Add(a.settingFinding(c, s, c.Flag(s.Name), s.FlagValue(ctx)))
+	}
 }
 
 func (a *auditor) checkComponent(c *Component, comps []*Component, ctx *hardening.Context) {
