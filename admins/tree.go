@@ -89,13 +89,18 @@ func (t *Tree) Actor() (Holder, error) {
 
 // SecretFiles lists every file of the folder whose kind is a secret.
 func SecretFiles(d *store.Dir) ([]string, error) {
+	return filesOf(d, func(k layout.Kind) bool { return k.Secret() })
+}
+
+// filesOf lists every file of the folder whose kind is one of want's.
+func filesOf(d *store.Dir, want func(layout.Kind) bool) ([]string, error) {
 	all, err := d.Walk(".")
 	if err != nil {
 		return nil, err
 	}
 	var out []string
 	for _, f := range all {
-		if layout.Classify(f).Secret() {
+		if want(layout.Classify(f)) {
 			out = append(out, f)
 		}
 	}
@@ -479,15 +484,5 @@ func (t *Tree) Pending() ([]string, error) {
 
 // mountedFiles lists the static Pods' links of the folder.
 func mountedFiles(d *store.Dir) ([]string, error) {
-	files, err := d.Walk(".")
-	if err != nil {
-		return nil, err
-	}
-	var out []string
-	for _, f := range files {
-		if layout.Classify(f) == layout.Mounted {
-			out = append(out, f)
-		}
-	}
-	return out, nil
+	return filesOf(d, func(k layout.Kind) bool { return k == layout.Mounted })
 }
