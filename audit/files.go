@@ -41,6 +41,28 @@ func kindForSetting(name string) (layout.Kind, bool) {
 	return layout.Unknown, false
 }
 
+// namedSecrets are the files inside the folder that a component's flag
+// names as a secret of a kind the folder's layout does not know by its
+// name (kubeadm's tree: an encryption configuration or a token file
+// anywhere): the walk judges their mode as that kind.
+func (a *auditor) namedSecrets() map[string]layout.Kind {
+	out := map[string]layout.Kind{}
+	for _, node := range a.nodeNames() {
+		for _, c := range a.nodes[node] {
+			for name, v := range c.Flags {
+				kind, ok := kindForSetting(name)
+				if !ok || v.Value == "" || !kind.Secret() || kind == layout.PrivateKey || kind == layout.Kubeconfig {
+					continue
+				}
+				if abs, err := filepath.Abs(a.local(v.Value)); err == nil {
+					out[abs] = kind
+				}
+			}
+		}
+	}
+	return out
+}
+
 // checkNamedFiles judges the mode and owner of every file a component
 // names (keys, kubeconfigs, certificates, policy files, outside the
 // folder's layout too: the hard way's /var/lib/kubernetes/*-key.pem), of

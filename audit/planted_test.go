@@ -269,6 +269,11 @@ func weaknesses() []weakness {
 			want: ids("kube-apiserver:service-account-lookup")},
 		{name: "API server request timeout of 300h", plant: func(f *tree) { f.editPod("kube-apiserver", with("request-timeout", "300h")) },
 			want: ids("kube-apiserver:request-timeout")},
+		{name: "API server reaches etcd over plain HTTP on loopback", plant: func(f *tree) { f.editPod("kube-apiserver", with("etcd-servers", "http://127.0.0.1:2379")) },
+			want: ids("kube-apiserver:etcd-plain-http-loopback")},
+		{name: "etcd plain-HTTP client listener on loopback", plant: func(f *tree) {
+			f.editPod("etcd", with("listen-client-urls", f.flag("etcd", "listen-client-urls")+",http://127.0.0.1:2379"))
+		}, want: ids("etcd:plain-http-client-loopback")},
 		{name: "API server reaches etcd over plain HTTP", plant: func(f *tree) { f.editPod("kube-apiserver", with("etcd-servers", "http://10.0.0.5:2379")) },
 			want: ids("kube-apiserver:etcd-plain-http")},
 		{name: "API server without a kubelet client certificate", plant: func(f *tree) {
@@ -484,6 +489,26 @@ func weaknesses() []weakness {
 			tmpl.NotBefore = f.now.Add(-48 * time.Hour)
 			f.mintRaw("pki/apiserver-etcd-client.crt", &tmpl, old.PublicKey, iss)
 		}, want: ids("cert:expired")},
+		{name: "a certificate not valid yet", plant: func(f *tree) {
+			old := f.leaf("apiserver-etcd-client")
+			tmpl := *old
+			tmpl.NotBefore, tmpl.NotAfter = f.now.Add(24*time.Hour), f.now.Add(48*time.Hour)
+			f.mintRaw("pki/apiserver-etcd-client.crt", &tmpl, old.PublicKey, f.issuer("etcd/ca"))
+		}, want: ids("cert:not-yet-valid")},
+		{name: "a client certificate in system:masters", plant: func(f *tree) {
+			old := f.leaf("apiserver-kubelet-client")
+			tmpl := *old
+			tmpl.Subject.Organization, tmpl.RawSubject = []string{"system:masters"}, nil
+			f.mintRaw("pki/apiserver-kubelet-client.crt", &tmpl, old.PublicKey, f.issuer("ca"))
+		}, want: ids("rbac:system-masters")},
+		{name: "an encryption configuration readable by everyone", plant: func(f *tree) {
+			f.apiFile("encryption-provider-config", "secrets-at-rest.yaml", encAESGCM)
+			f.chmod("secrets-at-rest.yaml", 0o644)
+		}, want: ids("file:secret-readable-by-others")},
+		{name: "a static token file readable by its group", plant: func(f *tree) {
+			f.apiFile("token-auth-file", "tokens.csv", tokens)
+			f.chmod("tokens.csv", 0o640)
+		}, want: ids("file:secret-readable-by-group")},
 		{name: "a private key readable by everyone", plant: func(f *tree) { f.chmod("pki/apiserver.key", 0o644) }, want: ids("file:secret-readable-by-others")},
 		{name: "a private key readable by its group", plant: func(f *tree) { f.chmod("pki/etcd/server.key", 0o640) }, want: ids("file:secret-readable-by-group")},
 		{name: "the cluster folder writable by everyone", plant: func(f *tree) { f.chmod(".", 0o777) }, want: ids("file:writable-by-others")},
@@ -561,6 +586,14 @@ func weaknesses() []weakness {
 		{name: "a default ServiceAccount that automounts its token", plant: func(f *tree) {
 			f.clusterObject("service-accounts.yaml", "apiVersion: v1\nkind: ServiceAccount\nmetadata: {name: default, namespace: default}\nautomountServiceAccountToken: true\n")
 		}, want: ids("cluster:default-sa-automount")},
+		{name: "a bootstrap token that asks for system:masters", plant: func(f *tree) {
+			f.clusterObject("planted.yaml", "apiVersion: v1\nkind: Secret\nmetadata: {name: bootstrap-token-abcdef, namespace: kube-system}\ntype: bootstrap.kubernetes.io/token\nstringData:\n  token-id: abcdef\n  token-secret: 0123456789abcdef\n  expiration: "+
+				f.now.Add(12*time.Hour).UTC().Format(time.RFC3339)+"\n  usage-bootstrap-authentication: 'true'\n  auth-extra-groups: system:bootstrappers:kubeadm:default-node-token,system:masters\n")
+		}, want: ids("cluster:bootstrap-token-groups")},
+		{name: "every service account may read Secrets in kube-system", plant: func(f *tree) {
+			f.clusterObject("planted.yaml", "apiVersion: rbac.authorization.k8s.io/v1\nkind: Role\nmetadata: {name: secret-reader, namespace: kube-system}\nrules:\n- {apiGroups: [''], resources: [secrets], verbs: [get, list]}\n---\n"+
+				"apiVersion: rbac.authorization.k8s.io/v1\nkind: RoleBinding\nmetadata: {name: secret-reader, namespace: kube-system}\nroleRef: {apiGroup: rbac.authorization.k8s.io, kind: Role, name: secret-reader}\nsubjects: [{kind: Group, name: 'system:serviceaccounts', apiGroup: rbac.authorization.k8s.io}]\n")
+		}, want: ids("RBAC019")},
 		{name: "another CA appended to the cluster CA's file", plant: func(f *tree) {
 			f.appendForeignCA("pki/ca.crt")
 		}, want: ids("pki:extra-ca")},
@@ -803,6 +836,48 @@ func secureVariants() []secureVariant {
 		{"encryption with secretbox for every resource", bw, func(f *tree) { f.write("encryption-config.yaml", []byte(encSecretboxAll)) }},
 		{"audit log retention left to 1.36's defaults (366 days, 100 files of 100 MB)", bw, func(f *tree) {
 			f.editPod("kube-apiserver", without("audit-log-maxage", "audit-log-maxbackup", "audit-log-maxsize"))
+		}},
+		{"audit events to a webhook backend instead of a log file", bw, func(f *tree) {
+			f.write("audit-webhook.conf", []byte("apiVersion: v1\nkind: Config\nclusters:\n- name: audit\n  cluster: {server: 'https://audit.example.com/'}\ncontexts:\n- name: audit\n  context: {cluster: audit, user: ''}\ncurrent-context: audit\n"))
+			f.editPod("kube-apiserver", chain(without("audit-log-path", "audit-log-maxage", "audit-log-maxbackup", "audit-log-maxsize"), with("audit-webhook-config-file", f.host("audit-webhook.conf"))))
+		}},
+		{"audit log to the container's output", bw, func(f *tree) {
+			f.editPod("kube-apiserver", chain(without("audit-log-maxage", "audit-log-maxbackup", "audit-log-maxsize"), with("audit-log-path", "-")))
+		}},
+		{"encryption of every core resource ('*.') with aesgcm", bw, func(f *tree) {
+			f.write("encryption-config.yaml", []byte(strings.Replace(encAESGCM, "[secrets]", "['*.']", 1)))
+		}},
+		{"encryption with KMS v2 first and an old aescbc key to read with", bw, func(f *tree) {
+			f.write("encryption-config.yaml", []byte(strings.Replace(encKMSv2, "  - identity: {}\n", "  - aescbc:\n      keys:\n      - name: old\n        secret: MDEyMzQ1Njc4OWFiY2RlZjAxMjM0NTY3ODlhYmNkZWY=\n  - identity: {}\n", 1)))
+		}},
+		{"etcd client certificate auth from the environment", bw, func(f *tree) {
+			f.editPod("etcd", without("client-cert-auth", "peer-client-cert-auth"))
+			f.pod("etcd", func(c *corev1.Container) {
+				c.Env = append(c.Env, corev1.EnvVar{Name: "ETCD_CLIENT_CERT_AUTH", Value: "true"}, corev1.EnvVar{Name: "ETCD_PEER_CLIENT_CERT_AUTH", Value: "true"})
+			})
+		}},
+		{"etcd TLS on every address", bw, func(f *tree) { f.editPod("etcd", with("listen-client-urls", "https://0.0.0.0:2379")) }},
+		{"API server TLS 1.3 cipher names in its list", bw, func(f *tree) {
+			f.editPod("kube-apiserver", with("tls-cipher-suites", "TLS_AES_128_GCM_SHA256,TLS_AES_256_GCM_SHA384,TLS_CHACHA20_POLY1305_SHA256,TLS_ECDHE_ECDSA_WITH_AES_128_GCM_SHA256"))
+		}},
+		{"kubeadm: the API server verifies kubelets (--kubelet-certificate-authority)", kt, func(f *tree) {
+			f.editPod("kube-apiserver", with("kubelet-certificate-authority", f.host("pki/ca.crt")))
+		}},
+		{"kubelet flags turn off what its file turns on", bw, func(f *tree) {
+			f.editKubelet(map[string]any{"authentication.anonymous.enabled": true, "readOnlyPort": 10255})
+			f.kubeletUnit("--anonymous-auth=false --read-only-port=0")
+		}},
+		{"kubelet health endpoint on every address but off (healthzPort 0)", bw, func(f *tree) {
+			f.editKubelet(map[string]any{"healthzBindAddress": "0.0.0.0", "healthzPort": 0})
+		}},
+		{"kubelet --rotate-certificates without a value", bw, func(f *tree) {
+			f.editKubelet(map[string]any{"rotateCertificates": false})
+			f.kubeletUnit("--rotate-certificates")
+		}},
+		{"kubelet static Pods over https", bw, func(f *tree) { f.editKubelet(map[string]any{"staticPodURL": "https://10.0.0.9/pods.yaml"}) }},
+		{"kubeadm: pki/ 0700", kt, func(f *tree) { f.chmod("pki", 0o700); f.chmod("pki/etcd", 0o700) }},
+		{"a RoleBinding of view to a named user in a team namespace", bw, func(f *tree) {
+			f.clusterObject("planted.yaml", "apiVersion: rbac.authorization.k8s.io/v1\nkind: RoleBinding\nmetadata: {name: v, namespace: team-a}\nroleRef: {apiGroup: rbac.authorization.k8s.io, kind: ClusterRole, name: view}\nsubjects: [{kind: User, name: alice, apiGroup: rbac.authorization.k8s.io}]\n")
 		}},
 		{"an audit policy at Metadata for Secrets", bw, func(f *tree) { f.write("audit-policy.yaml", []byte(auditMetadata)) }},
 		{"controller manager on IPv6 loopback", bw, func(f *tree) { f.editPod("kube-controller-manager", with("bind-address", "::1")) }},

@@ -461,6 +461,18 @@ var custom = map[string]func(a *auditor, c *Component, s hardening.Setting, ctx 
 	"kubelet:podPidsLimit":                                (*auditor).checkPids,
 	"kube-controller-manager:bind-address":                (*auditor).checkBindAddress,
 	"kube-scheduler:bind-address":                         (*auditor).checkBindAddress,
+	"kube-apiserver:audit-log-path":                       (*auditor).checkAuditLog,
+}
+
+// checkAuditLog wants the audit events to go somewhere: a log file (or
+// "-", the container's output), or an audit webhook backend.
+func (a *auditor) checkAuditLog(c *Component, s hardening.Setting, ctx *hardening.Context) {
+	if v, ok := c.Flags["audit-webhook-config-file"]; ok && strings.TrimSpace(v.Value) != "" {
+		return
+	}
+	if v := c.Setting(s); !matches(s.Match, v, s.FlagValue(ctx)) {
+		a.r.Add(a.settingFinding(c, s, v, s.FlagValue(ctx)))
+	}
 }
 
 func (a *auditor) checkComponent(c *Component, comps []*Component, ctx *hardening.Context) {

@@ -22,11 +22,21 @@ func (a *auditor) checkEtcdListeners(c *Component) {
 		a.r.Check(l.id)
 		v := c.Flag(l.flag)
 		for _, u := range listValue(v.Value) {
-			if strings.HasPrefix(strings.ToLower(u), "http://") && !isLoopback(u) {
-				ev := Evidence{File: or(v.Origin.File, c.Source), Line: v.Origin.Line, Detail: l.flag + " includes " + u}
-				a.r.Add(newFinding(l.id, c, ev))
-				break
+			if !strings.HasPrefix(strings.ToLower(u), "http://") {
+				continue
 			}
+			ev := Evidence{File: or(v.Origin.File, c.Source), Line: v.Origin.Line, Detail: l.flag + " includes " + u}
+			switch {
+			case !isLoopback(u):
+				a.r.Add(newFinding(l.id, c, ev))
+			case l.id == idEtcdPlainClient:
+				// On loopback, the client API still serves every key
+				// without a certificate to any process of the node.
+				a.r.Add(newFinding(idEtcdPlainLoopback, c, ev))
+			default:
+				continue
+			}
+			break
 		}
 	}
 }

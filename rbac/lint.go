@@ -19,6 +19,9 @@ const (
 	anyScope     = "any"         // any binding
 	clusterScope = "cluster"     // ClusterRoleBindings only
 	systemScope  = "kube-system" // ClusterRoleBindings, and RoleBindings in kube-system
+	// RoleBindings in kube-system only (a ClusterRoleBinding of the same
+	// grant is a cluster-wide rule's finding).
+	systemRoleBindingScope = "kube-system-rolebindings"
 )
 
 // riskyGrant is one line of the table of risky permissions: a finding when
@@ -45,7 +48,7 @@ func acts(verbs []string, group string, resources ...string) []Action {
 func concat(ls ...[]Action) []Action { return slices.Concat(ls...) }
 
 // grantCIS are the CIS recommendations of the risky grants.
-var grantCIS = map[string]string{"RBAC001": "5.1.2", "RBAC002": "5.1.8", "RBAC003": "5.1.8", "RBAC004": "5.1.8", "RBAC005": "5.1.4",
+var grantCIS = map[string]string{"RBAC001": "5.1.2", "RBAC019": "5.1.2", "RBAC002": "5.1.8", "RBAC003": "5.1.8", "RBAC004": "5.1.8", "RBAC005": "5.1.4",
 	"RBAC006": "5.1.10", "RBAC007": "5.1.4", "RBAC008": "5.1.11", "RBAC009": "5.1.13"}
 
 // grantTitles state each risky grant as the problem it is.
@@ -59,6 +62,7 @@ var grantTitles = map[string]string{
 	"RBAC007": "a binding lets its subjects create Pods or workloads in kube-system (and so run as any of its service accounts)",
 	"RBAC008": "a binding lets its subjects approve certificate signing requests",
 	"RBAC009": "a binding lets its subjects mint service-account tokens (serviceaccounts/token)",
+	"RBAC019": "a binding lets its subjects read Secrets in kube-system (bootstrap tokens, the control plane's credentials)",
 }
 
 // riskyGrants is the table of permissions that amount to (or open a path
@@ -84,6 +88,8 @@ var riskyGrants = []riskyGrant{
 		"leave CSR approval to the controller manager and administrators; restrict signers with resourceNames on signers/approve"},
 	{"RBAC009", "may mint service-account tokens (serviceaccounts/token)", finding.High, anyScope, acts([]string{"create"}, "", "serviceaccounts/token"),
 		"grant token creation per service account with resourceNames, in its namespace only"},
+	{"RBAC019", "reads Secrets in kube-system", finding.High, systemRoleBindingScope, acts([]string{"get", "list", "watch"}, "", "secrets"),
+		"keep Secret access in kube-system to the control plane; grant others single Secrets with resourceNames"},
 }
 
 // Finding is one problem in a policy.
@@ -275,6 +281,10 @@ func (e *Engine) lintBinding(b *binding, src string, opts LintOptions, rep *Lint
 			}
 		case systemScope:
 			if b.ref.Namespace != "" && b.ref.Namespace != "kube-system" {
+				continue
+			}
+		case systemRoleBindingScope:
+			if b.ref.Namespace != "kube-system" {
 				continue
 			}
 		}
