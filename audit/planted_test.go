@@ -2,6 +2,7 @@ package audit_test
 
 import (
 	"crypto/ecdsa"
+	"crypto/ed25519"
 	"crypto/elliptic"
 	"crypto/rand"
 	"crypto/rsa"
@@ -335,6 +336,12 @@ func weaknesses() []weakness {
 		{name: "controller manager TLS 1.1", plant: func(f *tree) { f.editPod("kube-controller-manager", with("tls-min-version", "VersionTLS11")) },
 			want: ids("kube-controller-manager:tls-min-version")},
 
+		{name: "controller manager turns off kubelet serving-certificate rotation", plant: func(f *tree) {
+			f.editPod("kube-controller-manager", with("feature-gates", "RotateKubeletServerCertificate=false"))
+		}, want: ids("kube-controller-manager:rotate-kubelet-server-certificate-off")},
+		{name: "API server turns on every alpha feature", plant: func(f *tree) { f.editPod("kube-apiserver", with("feature-gates", "AllAlpha=true")) },
+			want: ids("kube-apiserver:feature-gates-all-alpha")},
+
 		// kube-scheduler
 		{name: "scheduler runs with the administrator's kubeconfig", plant: func(f *tree) { f.editPod("kube-scheduler", with("kubeconfig", f.host("admin.conf"))) },
 			want: ids("kubeconfig:identity")},
@@ -380,6 +387,12 @@ func weaknesses() []weakness {
 		}, want: ids("kubelet:auth-cache-ttl")},
 		{name: "etcd peers skip SAN verification", plant: func(f *tree) { f.editPod("etcd", with("peer-skip-client-san-verification", "true")) },
 			want: ids("etcd:peer-skip-client-san-verification")},
+		{name: "kubelet turns off serving-certificate rotation", plant: func(f *tree) {
+			f.editKubelet(map[string]any{"featureGates": map[string]any{"RotateKubeletServerCertificate": false}})
+		}, want: ids("kubelet:rotate-kubelet-server-certificate-off")},
+		{name: "kubelet lets Pods set any kernel sysctl", plant: func(f *tree) { f.editKubelet(map[string]any{"allowedUnsafeSysctls": []string{"kernel.*"}}) },
+			want: ids("kubelet:allowedUnsafeSysctls")},
+		{name: "kubelet unsafe sysctls by flag", plant: func(f *tree) { f.kubeletUnit("--allowed-unsafe-sysctls=*") }, want: ids("kubelet:allowedUnsafeSysctls")},
 		{name: "kubelet protectKernelDefaults off", bulwarkOnly: true, plant: func(f *tree) { f.editKubelet(map[string]any{"protectKernelDefaults": false}) },
 			want: ids("kubelet:protectKernelDefaults")},
 		{name: "kubelet drop-in turns anonymous on", plant: func(f *tree) {
@@ -634,6 +647,20 @@ func weaknesses() []weakness {
 
 func ptr[T any](v T) *T { return &v }
 
+// splitFlags writes --name=value as two words, --name value (booleans
+// keep the =, as pflag needs).
+func splitFlags(args []string) []string {
+	var out []string
+	for _, x := range args {
+		if n, v, ok := strings.Cut(x, "="); ok && v != "true" && v != "false" {
+			out = append(out, n, v)
+		} else {
+			out = append(out, x)
+		}
+	}
+	return out
+}
+
 // appendForeignCA appends a CA of another key, with the file's own CA's
 // subject, to a CA file.
 func (f *tree) appendForeignCA(rel string) {
@@ -878,6 +905,71 @@ func secureVariants() []secureVariant {
 		{"kubeadm: pki/ 0700", kt, func(f *tree) { f.chmod("pki", 0o700); f.chmod("pki/etcd", 0o700) }},
 		{"a RoleBinding of view to a named user in a team namespace", bw, func(f *tree) {
 			f.clusterObject("planted.yaml", "apiVersion: rbac.authorization.k8s.io/v1\nkind: RoleBinding\nmetadata: {name: v, namespace: team-a}\nroleRef: {apiGroup: rbac.authorization.k8s.io, kind: ClusterRole, name: view}\nsubjects: [{kind: User, name: alice, apiGroup: rbac.authorization.k8s.io}]\n")
+		}},
+		{"RSA 4096 keys", func(t *testing.T) *tree {
+			c := config.Default("cp-1")
+			c.KeyAlgorithm = string(pki.RSA4096)
+			return newTreeWith(t, c)
+		}, func(*tree) {}},
+		{"an Ed25519 client certificate", bw, func(f *tree) {
+			_, k, err := ed25519.GenerateKey(rand.Reader)
+			if err != nil {
+				f.t.Fatal(err)
+			}
+			f.writeKey("pki/apiserver-kubelet-client.key", k)
+			iss := f.issuer("ca")
+			f.mint("pki/apiserver-kubelet-client.crt", f.leaf("apiserver-kubelet-client"), k.Public(), iss.Cert, iss.Key, certOpts{})
+		}},
+		{"kubeadm: a P-521 client certificate", kt, func(f *tree) {
+			k, err := ecdsa.GenerateKey(elliptic.P521(), rand.Reader)
+			if err != nil {
+				f.t.Fatal(err)
+			}
+			f.writeKey("pki/apiserver-kubelet-client.key", k)
+			iss := f.issuer("ca")
+			f.mint("pki/apiserver-kubelet-client.crt", f.leaf("apiserver-kubelet-client"), k.Public(), iss.Cert, iss.Key, certOpts{})
+		}},
+		{"kubeadm: every component's flags as --name value", kt, func(f *tree) {
+			for _, comp := range []string{"etcd", "kube-apiserver", "kube-controller-manager", "kube-scheduler"} {
+				f.editPod(comp, splitFlags)
+			}
+		}},
+		{"kubeadm: etcd on IPv6 loopback", kt, func(f *tree) {
+			f.editPod("etcd", chain(with("listen-client-urls", strings.Replace(f.flag("etcd", "listen-client-urls"), "https://127.0.0.1:2379", "https://[::1]:2379", 1)),
+				with("listen-metrics-urls", "http://[::1]:2381")))
+		}},
+		{"kubeadm: etcd settings in --config-file", kt, func(f *tree) {
+			cfg := f.secureEtcdConfig()
+			f.editPod("etcd", func([]string) []string { return []string{"--config-file=" + f.host("etcd.conf.yaml")} })
+			f.write("etcd.conf.yaml", []byte(cfg))
+		}},
+		{"kubeadm: encryption with aesgcm", kt, func(f *tree) { f.apiFile("encryption-provider-config", "enc.yaml", encAESGCM) }},
+		{"kubeadm: a KMS v2 encryption configuration (no key in it) readable by everyone", kt, func(f *tree) {
+			f.apiFile("encryption-provider-config", "enc.yaml", encKMSv2)
+			f.chmod("enc.yaml", 0o644)
+		}},
+		{"kubeadm: scheduler settings in --config", kt, func(f *tree) {
+			f.write("scheduler-config.yaml", []byte("apiVersion: kubescheduler.config.k8s.io/v1\nkind: KubeSchedulerConfiguration\nenableProfiling: false\nclientConnection:\n  kubeconfig: "+f.host("scheduler.conf")+"\n"))
+			f.editPod("kube-scheduler", chain(without("kubeconfig"), adding("--config="+f.host("scheduler-config.yaml"))))
+		}},
+		{"kubeadm: RotateKubeletServerCertificate=true spelled out", kt, func(f *tree) {
+			f.editPod("kube-controller-manager", with("feature-gates", "RotateKubeletServerCertificate=true"))
+		}},
+		{"kubelet unsafe sysctls inside the Pod's namespaces", bw, func(f *tree) {
+			f.editKubelet(map[string]any{"allowedUnsafeSysctls": []string{"net.core.somaxconn", "kernel.shm_rmid_forced"}})
+		}},
+		{"kubeadm's cluster-info ConfigMap readable by anonymous requests", bw, func(f *tree) {
+			f.clusterObject("planted.yaml", "apiVersion: rbac.authorization.k8s.io/v1\nkind: Role\nmetadata: {name: 'kubeadm:bootstrap-signer-clusterinfo', namespace: kube-public}\nrules:\n- {apiGroups: [''], resources: [configmaps], resourceNames: [cluster-info], verbs: [get]}\n---\n"+
+				"apiVersion: rbac.authorization.k8s.io/v1\nkind: RoleBinding\nmetadata: {name: 'kubeadm:bootstrap-signer-clusterinfo', namespace: kube-public}\nroleRef: {apiGroup: rbac.authorization.k8s.io, kind: Role, name: 'kubeadm:bootstrap-signer-clusterinfo'}\nsubjects: [{kind: User, name: 'system:anonymous', apiGroup: rbac.authorization.k8s.io}]\n")
+		}},
+		{"the built-in public-info-viewer binding written out", bw, func(f *tree) {
+			f.clusterObject("planted.yaml", fmt.Sprintf(crb, "system:public-info-viewer", "{kind: Group, name: 'system:authenticated', apiGroup: rbac.authorization.k8s.io}, {kind: Group, name: 'system:unauthenticated', apiGroup: rbac.authorization.k8s.io}"))
+		}},
+		{"kubeadm's node bootstrap bindings", bw, func(f *tree) {
+			group := "{kind: Group, name: 'system:bootstrappers:kubeadm:default-node-token', apiGroup: rbac.authorization.k8s.io}"
+			f.clusterObject("planted.yaml", fmt.Sprintf(crb, "system:node-bootstrapper", group)+"---\n"+
+				strings.Replace(fmt.Sprintf(crb, "system:certificates.k8s.io:certificatesigningrequests:nodeclient", group), "name: planted", "name: planted-2", 1)+"---\n"+
+				strings.Replace(fmt.Sprintf(crb, "system:certificates.k8s.io:certificatesigningrequests:selfnodeclient", "{kind: Group, name: 'system:nodes', apiGroup: rbac.authorization.k8s.io}"), "name: planted", "name: planted-3", 1))
 		}},
 		{"an audit policy at Metadata for Secrets", bw, func(f *tree) { f.write("audit-policy.yaml", []byte(auditMetadata)) }},
 		{"controller manager on IPv6 loopback", bw, func(f *tree) { f.editPod("kube-controller-manager", with("bind-address", "::1")) }},

@@ -50,6 +50,7 @@ const (
 	idPodGCOff             = "kube-controller-manager:terminated-pod-gc-disabled"
 	idKubeletStaticURL     = "kubelet:staticPodURL"
 	idKubeletStreaming     = "kubelet:streamingConnectionIdleTimeout"
+	idKubeletSysctls       = "kubelet:allowedUnsafeSysctls"
 	idKubeletIPTables      = "kubelet:makeIPTablesUtilChains"
 	idKubeletHealthz       = "kubelet:healthz-beyond-loopback"
 	idKubeletEventQPS      = "kubelet:eventRecordQPS"
@@ -137,6 +138,7 @@ func auditRules() []finding.Rule {
 		r(idSALookup, finding.Medium, "1.2.21", "kube-apiserver accepts tokens of deleted service accounts (--service-account-lookup=false)", "remove --service-account-lookup=false"),
 		r(idPodGCOff, finding.Medium, "1.3.1", "kube-controller-manager never collects terminated Pods (--terminated-pod-gc-threshold <= 0): they can fill etcd", "set --terminated-pod-gc-threshold to a positive number (bulwark render uses 1000)"),
 		r(idKubeletStaticURL, finding.High, "", "the kubelet fetches static Pods over plain HTTP (staticPodURL): anyone on the path can run Pods as root on the node", "remove staticPodURL (--manifest-url), or serve it over https"),
+		r(idKubeletSysctls, finding.Medium, "", "the kubelet lets Pods set unsafe sysctls beyond their own namespaces (allowedUnsafeSysctls): a Pod changes kernel settings of the whole node", "allow only namespaced sysctls (net.*, kernel.shm*, kernel.msg*, kernel.sem, fs.mqueue.*) that workloads need, by name"),
 		r(idKubeletStreaming, finding.Medium, "4.2.5", "the kubelet keeps idle streaming connections open without a sensible limit (streamingConnectionIdleTimeout 0 or above 4h)", "leave streamingConnectionIdleTimeout at its 4h default or lower"),
 		r(idKubeletIPTables, finding.Medium, "4.2.6", "the kubelet does not manage its iptables chains (makeIPTablesUtilChains false)", "remove makeIPTablesUtilChains: false (--make-iptables-util-chains=false)"),
 		r(idKubeletHealthz, finding.Medium, "", "the kubelet serves its plain-HTTP health endpoint beyond loopback", "set healthzBindAddress: 127.0.0.1"),
@@ -187,6 +189,19 @@ func auditRules() []finding.Rule {
 		rules = append(rules, r(string(c)+idCacheTTL, finding.Medium, "", n+" caches authentication or authorization answers for more than 10 minutes: revoked tokens and permissions keep working that long",
 			"leave the webhook cache TTLs at their defaults (minutes at most)"))
 	}
+	for _, c := range gateComponents {
+		n := string(c)
+		if c == hardening.Kubelet {
+			n = "the kubelet"
+		}
+		rules = append(rules, r(string(c)+idGateAllAlpha, finding.Medium, "", n+" turns on every alpha or beta feature (--feature-gates AllAlpha or AllBeta): unfinished code paths, some of them security-relevant, run in production",
+			"name the few feature gates needed instead of AllAlpha=true or AllBeta=true"))
+	}
+	rules = append(rules,
+		r(string(hardening.ControllerManager)+idGateRotateServer, finding.Medium, "1.3.6", "kube-controller-manager turns off the rotation of kubelet serving certificates (RotateKubeletServerCertificate=false)",
+			"remove RotateKubeletServerCertificate=false from --feature-gates"),
+		r(string(hardening.Kubelet)+idGateRotateServer, finding.Medium, "4.2.11", "the kubelet turns off the rotation of its serving certificate (RotateKubeletServerCertificate=false)",
+			"remove RotateKubeletServerCertificate: false from featureGates (and --feature-gates)"))
 	for _, c := range []hardening.Component{hardening.ControllerManager, hardening.Scheduler} {
 		rules = append(rules, r(string(c)+":tls-min-version", finding.Medium, "", string(c)+" accepts TLS versions below 1.2", "remove --tls-min-version, or set VersionTLS12 or VersionTLS13"))
 		rules = append(rules, r(string(c)+idAlwaysAllowPaths, finding.Medium, "", string(c)+" serves paths beyond the health checks without authorization (--authorization-always-allow-paths)",

@@ -504,6 +504,7 @@ func (a *auditor) checkComponent(c *Component, comps []*Component, ctx *hardenin
 	a.checkPod(c, comps)
 	if c.Name != hardening.Etcd {
 		a.checkCacheTTLs(c)
+		a.checkFeatureGates(c)
 	}
 	switch c.Name {
 	case hardening.Etcd:

@@ -138,6 +138,18 @@ func (a *auditor) checkKubeletExtras(c *Component) {
 		f, l := origin(v)
 		a.r.Add(newFinding(idKubeletStaticURL, c, Evidence{File: f, Line: l, Detail: "staticPodURL is " + v.Value}))
 	}
+	a.r.Check(idKubeletSysctls)
+	v := c.kubelet("allowedUnsafeSysctls")
+	if fv, ok := c.Flags["allowed-unsafe-sysctls"]; ok {
+		v = fv
+	}
+	for _, s := range listValue(v.Value) {
+		if !namespacedSysctl(s) {
+			f, l := origin(v)
+			a.r.Add(newFinding(idKubeletSysctls, c, Evidence{File: f, Line: l, Detail: "allowedUnsafeSysctls includes " + s}))
+			break
+		}
+	}
 	a.r.Check(idKubeletStreaming)
 	if v := c.kubelet("streamingConnectionIdleTimeout"); !v.Unset {
 		if d, err := time.ParseDuration(strings.TrimSpace(v.Value)); err == nil && (d <= 0 || d > 4*time.Hour) {
@@ -235,4 +247,19 @@ func (a *auditor) checkCacheTTLs(c *Component) {
 			return
 		}
 	}
+}
+
+// namespacedSysctl says whether an allowed unsafe sysctl (or pattern) stays
+// inside the Pod's own network or IPC namespace, as the kubelet's
+// sysctl allowlist understands them: net.* and the IPC namespace's kernel.shm*,
+// kernel.msg*, kernel.sem and fs.mqueue.*. A pattern wider than one of
+// those ("*", "kernel.*") reaches settings of the whole node.
+func namespacedSysctl(s string) bool {
+	s = strings.TrimSpace(s)
+	for _, p := range []string{"net.", "kernel.shm", "kernel.msg", "fs.mqueue."} {
+		if strings.HasPrefix(s, p) && len(s) > len(p) {
+			return true
+		}
+	}
+	return s == "kernel.sem"
 }

@@ -220,7 +220,7 @@ func (e *Engine) lintBinding(b *binding, src string, opts LintOptions, rep *Lint
 			Remediation: "fix or remove the subject"})
 	}
 	for _, s := range live {
-		if s.Kind == rbacv1.GroupKind && (s.Name == GroupUnauthenticated) || s.Kind == rbacv1.UserKind && s.Name == UserAnonymous {
+		if (s.Kind == rbacv1.GroupKind && (s.Name == GroupUnauthenticated) || s.Kind == rbacv1.UserKind && s.Name == UserAnonymous) && !publicGrant(b) {
 			rep.Findings = append(rep.Findings, Finding{ID: idAnonymous, Severity: finding.Critical, Title: "grants anonymous requests", Object: b.ref, Source: src,
 				Subjects: []rbacv1.Subject{s}, Role: &b.roleRef, Scope: scope,
 				Detail:      fmt.Sprintf("binds %s to %s %s: every unauthenticated request gets it", b.roleRef, s.Kind, s.Name),
@@ -308,6 +308,32 @@ const kubeletAPIAdmin = "system:kubelet-api-admin"
 // discoveryRoles are the built-in roles Kubernetes itself binds to
 // system:authenticated: binding them again gives nothing new.
 var discoveryRoles = map[string]bool{"system:basic-user": true, "system:discovery": true, "system:public-info-viewer": true}
+
+// publicGrant reports whether a binding gives only what Kubernetes and
+// kubeadm give anonymous requests by design: the built-in
+// system:public-info-viewer (health and version), or reading named
+// ConfigMaps of kube-public (kubeadm's cluster-info, which joining nodes
+// read before they have credentials).
+func publicGrant(b *binding) bool {
+	onlyGet := func(r rbacv1.PolicyRule) bool {
+		return !slices.ContainsFunc(r.Verbs, func(v string) bool { return v != "get" })
+	}
+	if b.roleRef.Kind == "ClusterRole" && b.roleRef.Name == "system:public-info-viewer" && b.role != nil {
+		// As long as the role is still what Kubernetes defines: health
+		// and version paths, read only.
+		return !slices.ContainsFunc(b.role.rules, func(r rbacv1.PolicyRule) bool { return len(r.Resources) > 0 || !onlyGet(r) })
+	}
+	if b.ref.Namespace != "kube-public" || b.role == nil || len(b.role.rules) == 0 {
+		return false
+	}
+	for _, r := range b.role.rules {
+		if len(r.ResourceNames) == 0 || len(r.NonResourceURLs) > 0 || !slices.Equal(r.APIGroups, []string{""}) || !slices.Equal(r.Resources, []string{"configmaps"}) ||
+			!onlyGet(r) {
+			return false
+		}
+	}
+	return true
+}
 
 // broadSubject reports whether a subject is a workload identity or a group
 // that holds many of them: service accounts, their groups, nodes,
