@@ -20,6 +20,7 @@ import (
 	"time"
 
 	corev1 "k8s.io/api/core/v1"
+	"sigs.k8s.io/yaml"
 
 	"github.com/bulwark-k8s/bulwark/audit"
 	"github.com/bulwark-k8s/bulwark/config"
@@ -636,6 +637,13 @@ func weaknesses() []weakness {
 		{name: "the controller manager mounts /etc//", plant: func(f *tree) {
 			f.podSpec("kube-controller-manager", func(s *corev1.PodSpec) { mountHost(s, "etc", "/etc//") })
 		}, want: ids("pod:sensitive-host-path")},
+		{name: "a privileged static Pod beside the control plane mounting the node's root", plant: func(f *tree) {
+			f.writeFile(f.path("manifests/debug.yaml"), []byte("apiVersion: v1\nkind: Pod\nmetadata: {name: debug, namespace: kube-system}\nspec:\n  hostNetwork: true\n  hostPID: true\n  containers:\n  - name: sh\n    image: busybox\n    command: [sleep, infinity]\n    securityContext: {privileged: true}\n    volumeMounts: [{name: host, mountPath: /host}]\n  volumes:\n  - name: host\n    hostPath: {path: /}\n"), 0o600)
+		}, want: ids("pod:other-static-pod-privileged")},
+		{name: "the API server's manifest as JSON allows every request", plant: func(f *tree) {
+			f.editPod("kube-apiserver", with("authorization-mode", "AlwaysAllow"))
+			f.manifestAsJSON("kube-apiserver")
+		}, want: ids("kube-apiserver:authorization-mode")},
 		{name: "the API server runs an image from another registry", plant: func(f *tree) {
 			f.pod("kube-apiserver", func(c *corev1.Container) { c.Image = "evil.example.com/kube-apiserver:v1.36.3" })
 		}, want: ids("pod:image-repository")},
@@ -646,6 +654,18 @@ func weaknesses() []weakness {
 }
 
 func ptr[T any](v T) *T { return &v }
+
+// manifestAsJSON rewrites a static Pod's manifest as a .json file.
+func (f *tree) manifestAsJSON(comp string) {
+	j, err := yaml.YAMLToJSON(f.read(f.manifest(comp)))
+	if err != nil {
+		f.t.Fatal(err)
+	}
+	if err := os.Remove(f.manifest(comp)); err != nil {
+		f.t.Fatal(err)
+	}
+	f.writeFile(f.path("manifests/"+comp+".json"), j, 0o600)
+}
 
 // splitFlags writes --name=value as two words, --name value (booleans
 // keep the =, as pflag needs).
@@ -970,6 +990,28 @@ func secureVariants() []secureVariant {
 			f.clusterObject("planted.yaml", fmt.Sprintf(crb, "system:node-bootstrapper", group)+"---\n"+
 				strings.Replace(fmt.Sprintf(crb, "system:certificates.k8s.io:certificatesigningrequests:nodeclient", group), "name: planted", "name: planted-2", 1)+"---\n"+
 				strings.Replace(fmt.Sprintf(crb, "system:certificates.k8s.io:certificatesigningrequests:selfnodeclient", "{kind: Group, name: 'system:nodes', apiGroup: rbac.authorization.k8s.io}"), "name: planted", "name: planted-3", 1))
+		}},
+		{"kubeadm: a kube-vip static Pod (network capabilities only)", kt, func(f *tree) {
+			f.writeFile(f.path("manifests/kube-vip.yaml"), []byte("apiVersion: v1\nkind: Pod\nmetadata: {name: kube-vip, namespace: kube-system}\nspec:\n  hostNetwork: true\n  containers:\n  - name: kube-vip\n    image: ghcr.io/kube-vip/kube-vip:v0.8.0\n    args: [manager]\n    securityContext:\n      capabilities:\n        add: [NET_ADMIN, NET_RAW]\n    volumeMounts: [{name: kubeconfig, mountPath: /etc/kubernetes/admin.conf}]\n  volumes:\n  - name: kubeconfig\n    hostPath: {path: /etc/kubernetes/super-admin.conf}\n"), 0o600)
+		}},
+		{"the API server's manifest as JSON", bw, func(f *tree) { f.manifestAsJSON("kube-apiserver") }},
+		{"the kubelet configuration as JSON", bw, func(f *tree) {
+			j, err := yaml.YAMLToJSON(f.read(f.kubelet))
+			if err != nil {
+				f.t.Fatal(err)
+			}
+			f.writeFile(f.kubelet, j, 0o600)
+		}},
+		{"scheduler TLS 1.3 minimum", bw, func(f *tree) { f.editPod("kube-scheduler", with("tls-min-version", "VersionTLS13")) }},
+		{"controller manager on 0:0:0:0:0:0:0:1", bw, func(f *tree) { f.editPod("kube-controller-manager", with("bind-address", "0:0:0:0:0:0:0:1")) }},
+		{"an Ed25519 front-proxy CA", bw, func(f *tree) {
+			_, k, err := ed25519.GenerateKey(rand.Reader)
+			if err != nil {
+				f.t.Fatal(err)
+			}
+			c := f.mint("pki/front-proxy-ca.crt", f.leaf("front-proxy-ca"), k.Public(), nil, k, certOpts{isCA: true, pathLen: 0, keyUsage: x509.KeyUsageCertSign | x509.KeyUsageDigitalSignature})
+			f.writeKey("pki/front-proxy-ca.key", k)
+			f.mint("pki/front-proxy-client.crt", f.leaf("front-proxy-client"), f.leaf("front-proxy-client").PublicKey, c, k, certOpts{})
 		}},
 		{"an audit policy at Metadata for Secrets", bw, func(f *tree) { f.write("audit-policy.yaml", []byte(auditMetadata)) }},
 		{"controller manager on IPv6 loopback", bw, func(f *tree) { f.editPod("kube-controller-manager", with("bind-address", "::1")) }},

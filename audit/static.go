@@ -44,6 +44,9 @@ type auditor struct {
 	defaulted bool
 	// checked: files whose mode was judged.
 	checked map[string]bool
+	// others are the static Pods of the manifests folders that run no
+	// control-plane component.
+	others []otherPod
 }
 
 // Static audits a folder's files: each node's components (multi-node
@@ -90,6 +93,7 @@ func Static(opts Options) (*Report, error) {
 		a.checkCAs(comps, name)
 		a.checkChannelCAs(comps, name)
 	}
+	a.checkOtherPods()
 	a.checkTree()
 	a.checkNamedFiles()
 	a.checkClusterObjects()
@@ -378,6 +382,8 @@ func (a *auditor) manifests(dir, node string) error {
 		if c != nil {
 			c.Node = node
 			a.nodes[node] = append(a.nodes[node], c)
+		} else if pod, ok := staticPod(data); ok {
+			a.others = append(a.others, otherPod{file: f, node: node, spec: pod})
 		}
 	}
 	return nil
