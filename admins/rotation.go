@@ -80,6 +80,21 @@ func WriteRotationState(d *store.Dir, s *RotationState) error {
 	return d.Replace(layout.RotationStateFile, data, layout.RotationState.Mode())
 }
 
+// File is the marker as a write of a batch (store.File): replaced, or
+// removed when nothing is left to rotate. A rotation puts it in the batch
+// of the step that rotates the files it marks (their Done).
+func (s *RotationState) File() (store.File, error) {
+	if !s.Required() {
+		return store.File{Rel: layout.RotationStateFile, Remove: true}, nil
+	}
+	s.APIVersion, s.Kind = apiVersion, kindRotation
+	data, err := yaml.Marshal(s)
+	if err != nil {
+		return store.File{}, err
+	}
+	return store.File{Rel: layout.RotationStateFile, Data: data, Replace: true}, nil
+}
+
 // AddCompromised adds marks to the state, keeping those already there.
 func AddCompromised(d *store.Dir, marks []Compromised) error {
 	s, err := ReadRotationState(d)

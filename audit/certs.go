@@ -24,6 +24,7 @@ import (
 	"github.com/bulwark-k8s/bulwark/layout"
 	"github.com/bulwark-k8s/bulwark/pki"
 	"github.com/bulwark-k8s/bulwark/plan"
+	"github.com/bulwark-k8s/bulwark/rotate"
 	"github.com/bulwark-k8s/bulwark/store"
 	"github.com/bulwark-k8s/bulwark/trust"
 )
@@ -115,6 +116,7 @@ var channelCAs = []struct {
 	{hardening.APIServer, "etcd-cafile", plan.EtcdCA, nil},
 	{hardening.APIServer, "requestheader-client-ca-file", plan.FrontProxyCA, []string{plan.ClusterCA}},
 	{hardening.ControllerManager, "cluster-signing-cert-file", plan.ClusterCA, nil},
+	{hardening.ControllerManager, "cluster-signing-" + hardening.KubeletClientSigner + "-cert-file", plan.ClusterCA, nil},
 	{hardening.ControllerManager, "root-ca-file", plan.ClusterCA, nil},
 	{hardening.Kubelet, "authentication.x509.clientCAFile", plan.ClusterCA, nil},
 	{hardening.Etcd, "trusted-ca-file", plan.EtcdCA, []string{plan.ClusterCA}},
@@ -163,6 +165,10 @@ func (a *auditor) checkChannelCAs(comps []*Component, node string) {
 func (a *auditor) checkTree() {
 	in := trust.Input{Plan: a.plan, Defaulted: a.defaulted, ServiceIPs: a.serviceIPs()}
 	named := a.namedSecrets()
+	if !a.defaulted {
+		// A recorded rotation's old and new CAs are no extra CAs.
+		in.Rotating = rotate.RotatingKeys(a.dir, a.plan)
+	}
 	root := a.dir.Path(".")
 	_ = filepath.WalkDir(root, func(p string, e fs.DirEntry, err error) error {
 		if err != nil || e.Type()&fs.ModeSymlink != 0 {

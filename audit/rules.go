@@ -240,7 +240,7 @@ var (
 // folder's cluster objects).
 func Rules() *finding.Rules {
 	rulesOnce.Do(func() {
-		rules = finding.NewRules(hardeningRules(), auditRules(), podRules(), trust.Rules(), rbac.LintRules(), finding.AcceptRules())
+		rules = finding.NewRules(hardeningRules(), auditRules(), podRules(), rotationRules(), trust.Rules(), rbac.LintRules(), finding.AcceptRules())
 	})
 	return rules
 }

@@ -95,6 +95,7 @@ func Static(opts Options) (*Report, error) {
 	}
 	a.checkOtherPods()
 	a.checkTree()
+	a.checkRotation()
 	a.checkNamedFiles()
 	a.checkClusterObjects()
 	a.tidy()
@@ -468,6 +469,11 @@ var custom = map[string]func(a *auditor, c *Component, s hardening.Setting, ctx 
 	"kube-controller-manager:bind-address":                (*auditor).checkBindAddress,
 	"kube-scheduler:bind-address":                         (*auditor).checkBindAddress,
 	"kube-apiserver:audit-log-path":                       (*auditor).checkAuditLog,
+	// bulwark names the kubelet-client signer's own files (the generic
+	// flags' file would be a rotation's two-CA trust file); kubeadm's
+	// generic --cluster-signing-{cert,key}-file stand for every signer.
+	"kube-controller-manager:cluster-signing-" + hardening.KubeletClientSigner + "-cert-file": checkSigningFile("cluster-signing-cert-file"),
+	"kube-controller-manager:cluster-signing-" + hardening.KubeletClientSigner + "-key-file":  checkSigningFile("cluster-signing-key-file"),
 }
 
 // checkAuditLog wants the audit events to go somewhere: a log file (or
@@ -478,6 +484,17 @@ func (a *auditor) checkAuditLog(c *Component, s hardening.Setting, ctx *hardenin
 	}
 	if v := c.Setting(s); !matches(s.Match, v, s.FlagValue(ctx)) {
 		a.r.Add(a.settingFinding(c, s, v, s.FlagValue(ctx)))
+	}
+}
+
+// checkSigningFile wants a CSR signer's file: its own flag, or the generic
+// one that stands for every signer.
+func checkSigningFile(generic string) func(a *auditor, c *Component, s hardening.Setting, ctx *hardening.Context) {
+	return func(a *auditor, c *Component, s hardening.Setting, ctx *hardening.Context) {
+		if c.Given(s.Name) || c.Given(generic) {
+			return
+		}
+		a.r.Add(a.settingFinding(c, s, c.Flag(s.Name), s.FlagValue(ctx)))
 	}
 }
 

@@ -2,13 +2,16 @@ package bootstraptoken
 
 import (
 	"context"
+	"encoding/json"
 	"fmt"
 	"sort"
+	"time"
 
 	corev1 "k8s.io/api/core/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/fields"
+	"k8s.io/apimachinery/pkg/types"
 	"k8s.io/client-go/rest"
 	bootstrapapi "k8s.io/cluster-bootstrap/token/api"
 	bootstraputil "k8s.io/cluster-bootstrap/token/util"
@@ -72,4 +75,35 @@ func (c *Client) Delete(ctx context.Context, id string) error {
 		return fmt.Errorf("failed to delete Secret %s/%s: %w", metav1.NamespaceSystem, name, err)
 	}
 	return nil
+}
+
+// SetExpiration changes a token's expiration in its Secret (a merge patch
+// of that one field): the API server refuses the token from then on, and
+// the controller manager's tokencleaner deletes the Secret.
+func (c *Client) SetExpiration(ctx context.Context, id string, at time.Time) error {
+	if !bootstraputil.IsValidBootstrapTokenID(id) {
+		return fmt.Errorf("invalid token ID %q (want 6 characters [a-z0-9])", id)
+	}
+	patch, err := json.Marshal(map[string]any{"data": map[string][]byte{
+		bootstrapapi.BootstrapTokenExpirationKey: []byte(at.UTC().Format(time.RFC3339)),
+	}})
+	if err != nil {
+		return err
+	}
+	name := bootstraputil.BootstrapTokenSecretName(id)
+	err = c.rc.Patch(types.MergePatchType).Namespace(metav1.NamespaceSystem).Resource("secrets").Name(name).Body(patch).Do(ctx).Error()
+	if err != nil {
+		return fmt.Errorf("failed to set the expiration of Secret %s/%s: %w", metav1.NamespaceSystem, name, err)
+	}
+	return nil
+}
+
+// Exists reports whether a token's Secret is in the cluster.
+func (c *Client) Exists(ctx context.Context, id string) (bool, error) {
+	name := bootstraputil.BootstrapTokenSecretName(id)
+	err := c.rc.Get().Namespace(metav1.NamespaceSystem).Resource("secrets").Name(name).Do(ctx).Error()
+	if apierrors.IsNotFound(err) {
+		return false, nil
+	}
+	return err == nil, err
 }

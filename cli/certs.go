@@ -13,6 +13,7 @@ import (
 	"github.com/bulwark-k8s/bulwark/config"
 	"github.com/bulwark-k8s/bulwark/expiry"
 	"github.com/bulwark-k8s/bulwark/provision"
+	"github.com/bulwark-k8s/bulwark/rotate"
 	"github.com/bulwark-k8s/bulwark/store"
 )
 
@@ -62,8 +63,14 @@ files say) but that is absent is listed as missing (!MISSING!, as kubeadm does).
 JSON gives notAfter and remainingSeconds (negative once expired) only for
 certificates that could be read.
 
+During a rotation (bulwark rotate) a trust file holds the old and the new CA:
+NOTE says which is which, and neither is a finding. A CA still trusted outside a
+rotation (the old CA left behind once its finish has started, or one nobody
+recorded) is stale.
+
 Exit codes: 0 all certificates valid beyond --warn-within; 3 one or more expired,
-expiring within --warn-within, missing or unreadable; 1 the folder could not be read.`,
+expiring within --warn-within, missing, unreadable or stale; 1 the folder could
+not be read.`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			w, err := config.ParseDuration(warn)
@@ -98,9 +105,15 @@ func runExpiry(env *Env, dir, identity string, out *output, warn time.Duration, 
 	if err != nil {
 		return err
 	}
-	entries, err := expiry.Scan(d, now, warn, expectedCertificates(env, d)...)
+	r := folderConfig(env, d)
+	entries, err := expiry.Scan(d, now, warn, expectedCertificates(d, r)...)
 	if err != nil {
 		return err
+	}
+	if r != nil {
+		// Two CAs in a trust file are expected during a rotation; a CA
+		// trusted outside one is stale.
+		rotate.ExpiryNotes(d, r.p, entries)
 	}
 	if t != nil && t.Identity == nil {
 		// Certificates are public and read; kubeconfigs are sealed whole.
@@ -114,7 +127,7 @@ func runExpiry(env *Env, dir, identity string, out *output, warn time.Duration, 
 		return fmt.Errorf("no certificates found under %s (want pki/*.crt or *.conf)", dir)
 	}
 	err = out.print(env.Stdout, entries, func(w *tabwriter.Writer) {
-		fmt.Fprintln(w, "FILE\tWHERE\tSUBJECT\tISSUER\tEXPIRES\tREMAINING\tSTATUS")
+		fmt.Fprintln(w, "FILE\tWHERE\tSUBJECT\tISSUER\tEXPIRES\tREMAINING\tNOTE\tSTATUS")
 		for _, e := range entries {
 			expires, remaining := "-", "-"
 			switch {
@@ -127,7 +140,7 @@ func runExpiry(env *Env, dir, identity string, out *output, warn time.Duration, 
 			if e.Error != "" {
 				status += ": " + e.Error
 			}
-			fmt.Fprintf(w, "%s\t%s\t%s\t%s\t%s\t%s\t%s\n", e.File, dash(e.Where), dash(e.Subject), dash(e.Issuer), expires, remaining, status)
+			fmt.Fprintf(w, "%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\n", e.File, dash(e.Where), dash(e.Subject), dash(e.Issuer), expires, remaining, dash(e.Note), status)
 		}
 	})
 	if err != nil {
@@ -166,11 +179,21 @@ func humanDuration(d time.Duration) string {
 // configuration (saved, or read from its files) has: those absent are
 // reported missing. A folder whose configuration cannot be told lists
 // none.
-func expectedCertificates(env *Env, d *store.Dir) []string {
+// folderConfig is the folder's configuration (saved, or what its files
+// say), nil when it has none or it does not read: a new folder's defaults
+// describe nothing there.
+func folderConfig(env *Env, d *store.Dir) *resolved {
 	var cf clusterFlags
 	r, err := cf.resolve(env, d)
 	if err != nil || (r.given && r.saved == nil) {
-		return nil // a new folder's defaults describe nothing there
+		return nil
+	}
+	return r
+}
+
+func expectedCertificates(d *store.Dir, r *resolved) []string {
+	if r == nil {
+		return nil
 	}
 	files, err := provision.ExpectedCertificates(d, r.p, r.derived)
 	if err != nil {

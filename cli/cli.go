@@ -64,6 +64,13 @@ type findingsError struct{ msg string }
 
 func (f findingsError) Error() string { return f.msg }
 
+// failureError marks a failure whose message must not be taken for a
+// usage error by its wording (a refusal that quotes a server's error).
+type failureError struct{ err error }
+
+func (f failureError) Error() string { return f.err.Error() }
+func (f failureError) Unwrap() error { return f.err }
+
 // Run runs one command line. Everything it prints goes through a filter
 // that shows control characters as escapes: names, descriptions and
 // messages read from files or from a cluster cannot move the cursor,
@@ -123,7 +130,10 @@ func exitCode(err error) int {
 	var u usageError
 	var c cannotAskError
 	var drift provision.DriftError
+	var failed failureError
 	switch {
+	case errors.As(err, &failed):
+		return ExitError
 	case errors.As(err, &f):
 		return ExitFindings
 	case errors.As(err, &u), isCobraUsage(err), errors.As(err, &drift),

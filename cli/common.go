@@ -13,12 +13,14 @@ import (
 	"github.com/spf13/cobra"
 	"sigs.k8s.io/yaml"
 
+	"github.com/bulwark-k8s/bulwark/admins"
 	"github.com/bulwark-k8s/bulwark/atrest"
 	"github.com/bulwark-k8s/bulwark/config"
 	"github.com/bulwark-k8s/bulwark/internal/termsafe"
 	"github.com/bulwark-k8s/bulwark/layout"
 	"github.com/bulwark-k8s/bulwark/plan"
 	"github.com/bulwark-k8s/bulwark/provision"
+	"github.com/bulwark-k8s/bulwark/rotate"
 	"github.com/bulwark-k8s/bulwark/store"
 )
 
@@ -148,7 +150,8 @@ func (f *clusterFlags) resolve(env *Env, d *store.Dir) (*resolved, error) {
 // the fixes it names carry --dir and --config, and a configuration that
 // was given is saved.
 func (r *resolved) options(env *Env, f *clusterFlags, d *store.Dir) (provision.Options, error) {
-	opts := provision.Options{Now: env.Now, Rand: env.Rand, Derived: r.derived, FixArgs: provision.DirArgs(d.Root())}
+	opts := provision.Options{Now: env.Now, Rand: env.Rand, Derived: r.derived, FixArgs: provision.DirArgs(d.Root()),
+		Rotating: rotate.RotatingKeys(d, r.p)}
 	if f.configFile != "" && f.configFile != "-" {
 		abs, err := filepath.Abs(f.configFile)
 		if err != nil {
@@ -290,11 +293,19 @@ func join(ss []string) string {
 // it (and removes a folder it made, when failed). With write, the
 // identity of an encrypted folder must be an administrator's.
 func openResolved(env *Env, cf *clusterFlags, create, write bool) (*store.Dir, *resolved, func(failed bool), error) {
+	d, r, _, done, err := openFolder(env, cf, create, true, write)
+	return d, r, done, err
+}
+
+// openFolder is openResolved for commands that may also run without the
+// secrets of an encrypted folder (need false): the administrators' tree
+// it returns then has no identity.
+func openFolder(env *Env, cf *clusterFlags, create, need, write bool) (*store.Dir, *resolved, *admins.Tree, func(failed bool), error) {
 	d, done, err := openLocked(cf.dir, create)
 	if err != nil {
-		return nil, nil, nil, err
+		return nil, nil, nil, nil, err
 	}
-	t, err := unlockDir(env, d, cf.identity, true)
+	t, err := unlockDir(env, d, cf.identity, need)
 	if err == nil && t != nil && write {
 		// Every change to an encrypted folder is an administrator's:
 		// a reader decrypts, never writes (a certificate or manifest
@@ -305,14 +316,14 @@ func openResolved(env *Env, cf *clusterFlags, create, write bool) (*store.Dir, *
 	}
 	if err != nil {
 		done(true)
-		return nil, nil, nil, err
+		return nil, nil, nil, nil, err
 	}
 	r, err := cf.resolve(env, d)
 	if err != nil {
 		done(true)
-		return nil, nil, nil, err
+		return nil, nil, nil, nil, err
 	}
-	return d, r, done, nil
+	return d, r, t, done, nil
 }
 
 // onFolder is the shape of every command that changes a cluster folder:

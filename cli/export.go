@@ -7,6 +7,7 @@ import (
 
 	"github.com/bulwark-k8s/bulwark/export"
 	"github.com/bulwark-k8s/bulwark/layout"
+	"github.com/bulwark-k8s/bulwark/rotate"
 )
 
 func newExportCmd(env *Env) *cobra.Command {
@@ -34,7 +35,7 @@ super-admin.conf go to no node. Copy OUT to the node's --root (as rendered).`,
 			}
 			defer done(false)
 			p := r.p
-			files, err := export.Node(d, p, export.Options{Node: node, Root: root})
+			files, err := export.Node(d, p, export.Options{Node: node, Root: root, Rotating: rotate.RotatingKeys(d, p)})
 			if err != nil {
 				return err
 			}

@@ -497,6 +497,12 @@ func checkTree(t testing.TB, dir string, at time.Time) treeReport {
 		switch {
 		case layout.Classify(f) == layout.Mounted:
 			// Links to the files checked here.
+		case f == "pki/ca-signer.crt":
+			// The cluster CA's signing certificate alone, for the
+			// controller manager: the certificate of pki/ca.crt itself.
+			if !bytes.Equal(readFile(t, dir, f), roots["pki/ca.crt"].Raw) && !bytes.Equal(readFile(t, dir, f), readFile(t, dir, "pki/ca.crt")) {
+				t.Errorf("%s is not pki/ca.crt's certificate", f)
+			}
 		case strings.HasPrefix(f, "pki/") && strings.HasSuffix(f, ".crt") && !slices.Contains(caFiles, f):
 			rep.leaves = append(rep.leaves, f)
 			c, err := parseCertPEM(readFile(t, dir, f))

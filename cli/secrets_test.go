@@ -56,6 +56,19 @@ func TestNoCommandPrintsKeyMaterial(t *testing.T) {
 	ok("certs", "renew", "--all", "--dir", dir)
 	ok("certs", "renew", "--all", "--new-key", "--dir", dir)
 	ok("certs", "renew", "ca", "admin", "--dir", dir)
+	// A rotation of every root, with new keys, and of the bootstrap token.
+	for _, root := range []string{"ca", "etcd-ca", "etcd-peer-ca", "front-proxy-ca", "sa"} {
+		for i, o := range []string{"table", "json", "yaml"} {
+			args := []string{"rotate", root, "--dir", dir, "-o", o, "--force"}
+			if i == 1 {
+				args = append(args, "--new-key")
+			}
+			ok(args...)
+			ok("rotate", "status", "--dir", dir, "-o", o)
+		}
+	}
+	ok("token", "rotate", "--dir", dir, "--grace", "1h")
+	ok("token", "rotate", "--dir", dir, "--grace", "0", "-o", "json")
 
 	// token create prints the token only with --print, and then its own.
 	before := tokens(t, dir)

@@ -11,20 +11,22 @@ import (
 
 	"github.com/bulwark-k8s/bulwark/bootstraptoken"
 	"github.com/bulwark-k8s/bulwark/config"
+	"github.com/bulwark-k8s/bulwark/plan"
 	"github.com/bulwark-k8s/bulwark/provision"
+	"github.com/bulwark-k8s/bulwark/rotate"
 	"github.com/bulwark-k8s/bulwark/store"
 )
 
 func newTokenCmd(env *Env) *cobra.Command {
 	cmd := &cobra.Command{
 		Use:   "token",
-		Short: "Create, list and delete kubelet TLS bootstrap tokens",
+		Short: "Create, list, delete and rotate kubelet TLS bootstrap tokens",
 		Long: `Bootstrap tokens ([a-z0-9]{6}.[a-z0-9]{16}) let a new kubelet ask for its client
 certificate. Offline (--dir) a token is a Secret manifest under cluster/ and a
 bootstrap kubeconfig; with --kubeconfig the Secret is applied to a live cluster.
 Tokens are credentials: they are printed only with --print.`,
 	}
-	cmd.AddCommand(newTokenCreateCmd(env), newTokenListCmd(env), newTokenDeleteCmd(env))
+	cmd.AddCommand(newTokenCreateCmd(env), newTokenListCmd(env), newTokenDeleteCmd(env), newTokenRotateCmd(env))
 	return cmd
 }
 
@@ -267,5 +269,72 @@ func newTokenDeleteCmd(env *Env) *cobra.Command {
 		},
 	}
 	tt.register(cmd)
+	return cmd
+}
+
+func newTokenRotateCmd(env *Env) *cobra.Command {
+	var (
+		cf         clusterFlags
+		kubeconfig string
+		grace      string
+		ttl        string
+		out        output
+	)
+	cmd := &cobra.Command{
+		Use:   "rotate --dir DIR --grace DURATION [--kubeconfig FILE]",
+		Short: "Replace bootstrap-kubelet.conf's token: a new one, the old one ended after a grace period",
+		Long: `rotate makes a new bootstrap token and its Secret manifest, rewrites
+bootstrap-kubelet.conf with it, and ends the old token after --grace: its
+expiration is brought forward to now+grace (the API server refuses it from then
+on, and the controller manager's tokencleaner deletes its Secret). --grace 0
+deletes it now. With --kubeconfig the cluster gets the new Secret before the
+kubeconfig is rewritten, and the old Secret's new expiration after. A run
+killed part-way is finished by running it again.`,
+		Args: cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			if err := out.validate(); err != nil {
+				return err
+			}
+			g, err := config.ParseDuration(grace)
+			if err != nil || g < 0 {
+				return usagef("invalid --grace %q (a duration such as 1h, or 0 to delete the old token now)", grace)
+			}
+			o := rotate.TokenOptions{Grace: g.D(), Kubeconfig: kubeconfig, Now: env.Now}
+			if ttl != "" {
+				d, err := config.ParseDuration(ttl)
+				if err != nil || d <= 0 {
+					return usagef("invalid --ttl %q (a positive duration such as 24h)", ttl)
+				}
+				o.TTL = d.D()
+			}
+			return onRotation(env, &cf, true, func(d *store.Dir, p *plan.Plan, _ bool) error {
+				res, err := rotate.RotateToken(d, p, o)
+				if err != nil {
+					return rotateError(err)
+				}
+				return out.print(env.Stdout, res, func(w *tabwriter.Writer) {
+					for _, c := range res.Changes {
+						fmt.Fprintf(w, "  %s\t%s\t%s\n", c.Action, c.File, c.What)
+					}
+					for _, c := range res.Cluster {
+						fmt.Fprintf(w, "  cluster\t%s\n", c)
+					}
+					fmt.Fprintf(w, "token %s expires %s (user %s)\n", res.New.ID, res.New.Expires.Format(time.RFC3339), res.New.User())
+					if res.Old != nil && res.OldEnds != nil {
+						fmt.Fprintf(w, "old token %s ends %s\n", res.Old.ID, res.OldEnds.Format(time.RFC3339))
+					}
+					if kubeconfig == "" {
+						fmt.Fprintf(w, "apply %s to the cluster before nodes use the new bootstrap-kubelet.conf\n", "cluster/bootstrap-token-"+res.New.ID+".yaml")
+					}
+				})
+			})
+		},
+	}
+	cf.register(cmd, true)
+	cmd.Flags().StringVar(&kubeconfig, "kubeconfig", "", "apply to the live cluster of this kubeconfig")
+	cmd.Flags().StringVar(&grace, "grace", "", "how long the old token stays valid (0: deleted now)")
+	_ = cmd.MarkFlagRequired("grace")
+	cmd.Flags().StringVar(&ttl, "ttl", "", "lifetime of the new token (default: the configuration's bootstrapToken.ttl, 24h)")
+	out.register(cmd)
 	return cmd
 }

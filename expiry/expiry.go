@@ -27,6 +27,10 @@ const (
 	// the folder (kubeadm's !MISSING!).
 	Missing Status = "missing"
 	Invalid Status = "invalid"
+	// Stale: a CA still trusted that no rotation keeps there (the old CA
+	// a finished rotation left behind); set by the caller, which knows the
+	// folder's rotations.
+	Stale Status = "stale"
 )
 
 // DefaultWarnWithin is how soon before its end a certificate is reported
@@ -65,6 +69,11 @@ type Entry struct {
 	RemainingSeconds *int64 `json:"remainingSeconds,omitempty"`
 	Status           Status `json:"status"`
 	Error            string `json:"error,omitempty"`
+	// Key is the certificate's public key (pki.Fingerprint), to tell two
+	// CAs of one trust file apart.
+	Key string `json:"key,omitempty"`
+	// Note says more: e.g. a CA's part in a rotation in progress.
+	Note string `json:"note,omitempty"`
 }
 
 // Scan lists every certificate under pki/ and in the folder's top-level
@@ -142,7 +151,7 @@ func kubeconfigEntries(d *store.Dir, f string, now time.Time, warn time.Duration
 
 func entry(f string, c *x509.Certificate, now time.Time, warn time.Duration) Entry {
 	end := c.NotAfter.UTC()
-	e := Entry{File: f, Subject: c.Subject.CommonName, Issuer: c.Issuer.CommonName, CA: c.IsCA,
+	e := Entry{File: f, Subject: c.Subject.CommonName, Issuer: c.Issuer.CommonName, CA: c.IsCA, Key: pki.Fingerprint(c.PublicKey),
 		NotAfter: &end, Remaining: c.NotAfter.Sub(now).Truncate(time.Second), Status: Judge(c, now, warn)}
 	if e.Status == Invalid {
 		e.Error = "not valid before " + c.NotBefore.UTC().Format(time.RFC3339)
@@ -154,7 +163,7 @@ func entry(f string, c *x509.Certificate, now time.Time, warn time.Duration) Ent
 
 // Worst is the worst status among entries.
 func Worst(es []Entry) Status {
-	rank := map[Status]int{OK: 0, Expiring: 1, Expired: 2, Missing: 3, Invalid: 4}
+	rank := map[Status]int{OK: 0, Expiring: 1, Stale: 2, Expired: 3, Missing: 4, Invalid: 5}
 	w := OK
 	for _, e := range es {
 		if rank[e.Status] > rank[w] {

@@ -63,10 +63,11 @@ func TestScan(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			// 4 CAs and 7 leaves under pki/; in the kubeconfigs, 4 client
-			// certificates and 5 copies of the cluster CA.
-			if len(es) != 20 {
-				t.Fatalf("%d entries, want 20", len(es))
+			// 4 CAs, the cluster CA's signing certificate alone and 7
+			// leaves under pki/; in the kubeconfigs, 4 client certificates
+			// and 5 copies of the cluster CA.
+			if len(es) != 21 {
+				t.Fatalf("%d entries, want 21", len(es))
 			}
 			for _, e := range es {
 				want := tc.leaves

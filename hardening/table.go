@@ -81,6 +81,11 @@ func (c *Context) caKey(name string) string {
 	return c.File(ca.KeyFile())
 }
 
+func (c *Context) signerCert(name string) string {
+	ca, _ := c.Plan.CA(name)
+	return c.File(ca.SignerCertFile())
+}
+
 // kubeconfig is the node's own kubeconfig of a kind of the plan's table.
 func (c *Context) kubeconfig(kind string) string {
 	k, ok := c.Plan.Kubeconfig(kind, c.Node.Name)
@@ -164,7 +169,10 @@ type Setting struct {
 	OnlyIf string
 	// Reloaded: the component reads the file this flag names again while
 	// it runs, so a replaced file reaches it without a restart (the real
-	// components are shown to, by e2e/renewal_test.go). A file any flag
+	// components are shown to, by the three-node e2e and the rotation
+	// e2e: the API server's client CAs, serving and client pairs, etcd's
+	// certificates on every handshake, the controller manager's signing
+	// files and client CAs, the kubelet's client CA). A file any flag
 	// reads only at start makes render put it in the Pod's inputs
 	// checksum, and the kubelet restarts the Pod when it changes.
 	Reloaded bool
@@ -276,7 +284,7 @@ func apiServerSettings() []Setting {
 		a("enable-admission-plugins", lit("NodeRestriction,DenyServiceExternalIPs"), Contains, finding.High, "1.2.14",
 			"NodeRestriction: a kubelet may only change its own Node and Pods; DenyServiceExternalIPs: no Service can claim an outside address (CVE-2020-8554)").says("kube-apiserver runs without the NodeRestriction admission plugin"),
 		a("enable-bootstrap-token-auth", lit("true"), NotAudited, "", "", "kubelet TLS bootstrap with short-lived tokens"),
-		a("client-ca-file", func(c *Context) any { return c.caCert(plan.ClusterCA) }, Present, finding.High, "1.2.25", "client certificates must come from the cluster CA").says("kube-apiserver verifies no client certificates (no --client-ca-file)"),
+		a("client-ca-file", func(c *Context) any { return c.caCert(plan.ClusterCA) }, Present, finding.High, "1.2.25", "client certificates must come from the cluster CA").says("kube-apiserver verifies no client certificates (no --client-ca-file)").reloaded(),
 		// The serving pair and the front-proxy client pair are watched
 		// (dynamiccertificates.DynamicCertKeyPairContent).
 		a("tls-cert-file", func(c *Context) any { return c.cert(plan.CertAPIServer) }, Present, finding.High, "1.2.24", "serve over TLS").says("kube-apiserver serves a self-signed certificate it generates (no --tls-cert-file)").reloaded(),
@@ -300,7 +308,7 @@ func apiServerSettings() []Setting {
 		a("etcd-keyfile", func(c *Context) any { return c.key(plan.CertEtcdClient) }, Present, finding.High, "1.2.23", "authenticate to etcd").says("kube-apiserver reaches etcd without a client certificate"),
 		a("proxy-client-cert-file", func(c *Context) any { return c.cert(plan.CertFrontProxyClient) }, NotAudited, "", "", "authenticate to aggregated API servers").reloaded(),
 		a("proxy-client-key-file", func(c *Context) any { return c.key(plan.CertFrontProxyClient) }, NotAudited, "", "", "authenticate to aggregated API servers").reloaded(),
-		a("requestheader-client-ca-file", func(c *Context) any { return c.caCert(plan.FrontProxyCA) }, NotAudited, "", "", "trust identity headers only from front-proxy-ca clients (audit compares it with the cluster CA by key)"),
+		a("requestheader-client-ca-file", func(c *Context) any { return c.caCert(plan.FrontProxyCA) }, NotAudited, "", "", "trust identity headers only from front-proxy-ca clients (audit compares it with the cluster CA by key)").reloaded(),
 		a("requestheader-allowed-names", lit(plan.FrontProxyClientCN), Equals, finding.High, "", "and only from the front-proxy client itself").onlyIf("requestheader-client-ca-file").says("kube-apiserver takes identity headers from any certificate of the front-proxy CA (no --requestheader-allowed-names)"),
 		a("requestheader-username-headers", lit("X-Remote-User"), NotAudited, "", "", "aggregation headers"),
 		a("requestheader-group-headers", lit("X-Remote-Group"), NotAudited, "", "", "aggregation headers"),
@@ -316,6 +324,8 @@ func apiServerSettings() []Setting {
 		a("audit-log-maxbackup", lit("10"), AtLeast, finding.Medium, "1.2.18", "keep 10 rotated audit logs").onlyIf("audit-log-path").says("kube-apiserver keeps fewer than 10 rotated audit logs"),
 		a("audit-log-maxsize", lit("100"), AtLeast, finding.Medium, "1.2.19", "rotate the audit log at 100 MB").onlyIf("audit-log-path").says("kube-apiserver rotates audit logs below 100 MB"),
 		a("service-account-extend-token-expiration", lit("false"), Equals, finding.Medium, "1.2.30", "projected service-account tokens live as long as they say, not a year").says("kube-apiserver extends projected service-account tokens to a year"),
+		a("service-account-max-token-expiration", lit("24h"), NotAudited, "", "",
+			"no service-account token lives longer than a day: a rotation of the service-account key can finish a day after its reissue step (kubelets renew their Pods' tokens by themselves)"),
 		a("profiling", lit("false"), Equals, finding.Medium, "1.2.15", "no profiling endpoints").says("kube-apiserver serves profiling endpoints"),
 		a("allow-privileged", lit("true"), NotAudited, "", "", "CNI and kube-proxy DaemonSets need privileged Pods; Pod Security admission limits who may run them"),
 	}
@@ -324,16 +334,15 @@ func apiServerSettings() []Setting {
 func controllerManagerSettings() []Setting {
 	m := row(ControllerManager)
 	kc := func(c *Context) any { return c.kubeconfig(plan.KubeconfigControllerManager) }
-	return []Setting{
+	return append(append([]Setting{
 		m("kubeconfig", kc, Present, finding.High, "", "authenticate as system:kube-controller-manager").says("kube-controller-manager has no kubeconfig of its own"),
 		m("authentication-kubeconfig", kc, NotAudited, "", "", "delegated authentication of its own HTTPS endpoint (without it, only health checks get in)"),
 		m("authorization-kubeconfig", kc, NotAudited, "", "", "delegated authorization of its own HTTPS endpoint"),
 		m("bind-address", lit("127.0.0.1"), Loopback, finding.Medium, "1.3.7", "its HTTPS endpoint on loopback only").says("kube-controller-manager serves beyond loopback"),
 		m("secure-port", lit(strconv.Itoa(ControllerMgrPort)), NotAudited, "", "", "its HTTPS endpoint"),
-		m("client-ca-file", func(c *Context) any { return c.caCert(plan.ClusterCA) }, NotAudited, "", "", "verify clients of its endpoint"),
-		m("requestheader-client-ca-file", func(c *Context) any { return c.caCert(plan.FrontProxyCA) }, NotAudited, "", "", "verify proxied clients"),
-		m("cluster-signing-cert-file", func(c *Context) any { return c.caCert(plan.ClusterCA) }, Present, finding.High, "", "sign kubelet certificates through the CSR API").says("kube-controller-manager has no CA to sign kubelet certificates with"),
-		m("cluster-signing-key-file", func(c *Context) any { return c.caKey(plan.ClusterCA) }, Present, finding.High, "", "sign kubelet certificates through the CSR API").says("kube-controller-manager has no CA key to sign kubelet certificates with"),
+		m("client-ca-file", func(c *Context) any { return c.caCert(plan.ClusterCA) }, NotAudited, "", "", "verify clients of its endpoint").reloaded(),
+		m("requestheader-client-ca-file", func(c *Context) any { return c.caCert(plan.FrontProxyCA) }, NotAudited, "", "", "verify proxied clients").reloaded(),
+	}, signerSettings(m)...), []Setting{
 		m("cluster-signing-duration", func(c *Context) any { return c.Plan.KubeletCert.String() }, AtMostDuration, finding.Medium, "", "kubelet certificates live 72h and are rotated").says("kube-controller-manager signs kubelet certificates for longer than planned"),
 		m("controllers", lit("*,bootstrapsigner,tokencleaner"), NotAudited, "", "", "sign cluster-info and remove expired bootstrap tokens (the API server refuses expired ones anyway)"),
 		m("root-ca-file", func(c *Context) any { return c.caCert(plan.ClusterCA) }, Present, finding.Medium, "1.3.5", "Pods verify the API server").says("kube-controller-manager gives Pods no CA to verify the API server (no --root-ca-file)"),
@@ -344,7 +353,44 @@ func controllerManagerSettings() []Setting {
 		m("leader-elect", lit("true"), NotAudited, "", "", "one active controller manager"),
 		m("cluster-name", func(c *Context) any { return c.Plan.Config.ClusterName }, NotAudited, "", "", "cluster name"),
 		m("service-cluster-ip-range", func(c *Context) any { return c.Plan.Config.ServiceCIDR }, NotAudited, "", "", "Service addresses"),
+	}...)
+}
+
+// CSRSigners are the controller manager's CSR signers: it signs for each
+// with the certificate and key its --cluster-signing-<signer>-{cert,key}-file
+// flags name.
+func CSRSigners() []string {
+	return []string{"kubelet-client", "kubelet-serving", "kube-apiserver-client", "legacy-unknown"}
+}
+
+// KubeletClientSigner is the signer of kubelets' client certificates: an
+// audit wants its files (or the generic --cluster-signing-{cert,key}-file
+// that kubeadm sets, which stands for every signer).
+const KubeletClientSigner = "kubelet-client"
+
+// signerSettings point every CSR signer of the controller manager at the
+// cluster CA's signing certificate alone and its key, rather than one
+// --cluster-signing-cert-file: that flag's file would be the trust file,
+// which holds two CAs during a rotation, and the controller manager refuses
+// a signing file with more than one certificate (kubeadm#1350). It rereads
+// both files when they change, so a rotation's reissue step switches it to
+// the new CA without a restart.
+func signerSettings(m func(string, func(*Context) any, Match, finding.Severity, string, string) Setting) []Setting {
+	var out []Setting
+	for _, s := range CSRSigners() {
+		cert := m("cluster-signing-"+s+"-cert-file", func(c *Context) any { return c.signerCert(plan.ClusterCA) }, NotAudited, "", "",
+			"sign "+s+" CSRs with the cluster CA's signing certificate alone (never a bundle)").reloaded()
+		key := m("cluster-signing-"+s+"-key-file", func(c *Context) any { return c.caKey(plan.ClusterCA) }, NotAudited, "", "",
+			"sign "+s+" CSRs with the cluster CA's key").reloaded()
+		if s == KubeletClientSigner {
+			cert.Match, cert.Severity = Present, finding.High
+			cert = cert.says("kube-controller-manager has no CA to sign kubelet certificates with")
+			key.Match, key.Severity = Present, finding.High
+			key = key.says("kube-controller-manager has no CA key to sign kubelet certificates with")
+		}
+		out = append(out, cert, key)
 	}
+	return out
 }
 
 func schedulerSettings() []Setting {
@@ -366,7 +412,7 @@ func kubeletSettings() []Setting {
 	return []Setting{
 		k("authentication.anonymous.enabled", lit(false), Equals, finding.Critical, "4.2.1", "anonymous requests to the kubelet API are refused (401)").says("the kubelet accepts anonymous requests"),
 		k("authentication.webhook.enabled", lit(true), Equals, finding.High, "4.2.2", "bearer tokens are checked with the API server").says("the kubelet does not check bearer tokens with the API server (webhook authentication off)"),
-		k("authentication.x509.clientCAFile", func(c *Context) any { return c.caCert(plan.ClusterCA) }, Present, finding.High, "4.2.3", "client certificates (the API server's) must come from the cluster CA").says("the kubelet verifies no client certificates (no clientCAFile)"),
+		k("authentication.x509.clientCAFile", func(c *Context) any { return c.caCert(plan.ClusterCA) }, Present, finding.High, "4.2.3", "client certificates (the API server's) must come from the cluster CA").says("the kubelet verifies no client certificates (no clientCAFile)").reloaded(),
 		k("authorization.mode", lit("Webhook"), Equals, finding.Critical, "4.2.2", "every request is authorized by the API server (SubjectAccessReview)").says("the kubelet allows every request (authorization mode is not Webhook)"),
 		k("readOnlyPort", lit(0), Equals, finding.High, "4.2.4", "no unauthenticated read-only port 10255").says("the kubelet serves its read-only port without authentication"),
 		k("rotateCertificates", lit(true), Equals, finding.Medium, "4.2.10", "renew the 72h client certificate before it ends").says("the kubelet does not renew its client certificate (rotateCertificates off)"),

@@ -7,6 +7,7 @@ import (
 	"crypto/x509"
 	"errors"
 	"fmt"
+	"sort"
 
 	"k8s.io/client-go/tools/clientcmd"
 	clientcmdapi "k8s.io/client-go/tools/clientcmd/api"
@@ -27,19 +28,30 @@ type Spec struct {
 	ClusterName string
 	Server      string
 	CA          *x509.Certificate
+	// CAs, when set, are trusted instead of CA alone, in this order: a
+	// CA bundle during a rotation.
+	CAs         []*x509.Certificate
 	User        string
 	Credentials Credentials
 }
 
 // Build encodes a kubeconfig with everything embedded.
 func Build(s Spec) ([]byte, error) {
-	if s.Server == "" || s.CA == nil || s.User == "" {
+	cas := s.CAs
+	if len(cas) == 0 && s.CA != nil {
+		cas = []*x509.Certificate{s.CA}
+	}
+	if s.Server == "" || len(cas) == 0 || s.User == "" {
 		return nil, errors.New("kubeconfig needs a server, a CA and a user")
+	}
+	var bundle []byte
+	for _, c := range cas {
+		bundle = append(bundle, pki.MarshalCert(c)...)
 	}
 	cfg := clientcmdapi.NewConfig()
 	cfg.Clusters[s.ClusterName] = &clientcmdapi.Cluster{
 		Server:                   s.Server,
-		CertificateAuthorityData: pki.MarshalCert(s.CA),
+		CertificateAuthorityData: bundle,
 	}
 	auth := &clientcmdapi.AuthInfo{}
 	switch {
@@ -182,4 +194,79 @@ func WithServer(data []byte, server string) ([]byte, error) {
 		cl.Server = server
 	}
 	return clientcmd.Write(*cfg)
+}
+
+// Edit rewrites a kubeconfig in place: every cluster's embedded CAs through
+// cas, every user's embedded client certificate and key through client
+// (which returns them unchanged, or new ones). Everything else is kept as
+// it was. It reports whether anything changed. A rotation uses it: trust
+// files grow and shrink, client certificates are reissued under a new CA.
+func Edit(data []byte, cas func(cluster string, certs []*x509.Certificate) []*x509.Certificate,
+	client func(user string, cert *x509.Certificate, key crypto.Signer) (*x509.Certificate, crypto.Signer, error)) ([]byte, bool, error) {
+	if len(data) > maxSize {
+		return nil, false, fmt.Errorf("kubeconfig larger than %d bytes", maxSize)
+	}
+	cfg, err := clientcmd.Load(data)
+	if err != nil {
+		return nil, false, errors.New("not a valid kubeconfig")
+	}
+	changed := false
+	for _, name := range sortedKeys(cfg.Clusters) {
+		cl := cfg.Clusters[name]
+		if cl == nil || len(cl.CertificateAuthorityData) == 0 || cas == nil {
+			continue
+		}
+		certs, err := pki.ParseCerts(cl.CertificateAuthorityData)
+		if err != nil {
+			return nil, false, fmt.Errorf("kubeconfig: cluster %q: %w", name, err)
+		}
+		var bundle []byte
+		for _, c := range cas(name, certs) {
+			bundle = append(bundle, pki.MarshalCert(c)...)
+		}
+		if string(bundle) != string(cl.CertificateAuthorityData) {
+			cl.CertificateAuthorityData, changed = bundle, true
+		}
+	}
+	for _, name := range sortedKeys(cfg.AuthInfos) {
+		a := cfg.AuthInfos[name]
+		if a == nil || len(a.ClientCertificateData) == 0 || client == nil {
+			continue
+		}
+		cert, err := pki.ParseCert(a.ClientCertificateData)
+		if err != nil {
+			return nil, false, fmt.Errorf("kubeconfig: user %q: %w", name, err)
+		}
+		key, err := pki.ParsePrivateKey(a.ClientKeyData)
+		if err != nil {
+			return nil, false, fmt.Errorf("kubeconfig: user %q: client-key-data: %w", name, err)
+		}
+		nc, nk, err := client(name, cert, key)
+		if err != nil {
+			return nil, false, err
+		}
+		if nc != cert {
+			a.ClientCertificateData, changed = pki.MarshalCert(nc), true
+		}
+		if nk != key {
+			if a.ClientKeyData, err = pki.MarshalPrivateKey(nk); err != nil {
+				return nil, false, err
+			}
+			changed = true
+		}
+	}
+	if !changed {
+		return data, false, nil
+	}
+	out, err := clientcmd.Write(*cfg)
+	return out, true, err
+}
+
+func sortedKeys[V any](m map[string]V) []string {
+	keys := make([]string, 0, len(m))
+	for k := range m {
+		keys = append(keys, k)
+	}
+	sort.Strings(keys)
+	return keys
 }

@@ -23,8 +23,17 @@ const (
 	ConfigFile = "bulwark.yaml"
 	// LockFile is the flock that serialises runs on one folder.
 	LockFile = ".bulwark.lock"
+	// RotationFile records the trust roots being rotated: for each, the
+	// step written last, the old and new keys' fingerprints and when each
+	// step was written. The files themselves are the truth; this record
+	// must agree with them (package rotate).
+	RotationFile = "rotation.yaml"
 
-	PKIDir            = "pki"
+	PKIDir = "pki"
+	// NextDir holds, during a rotation's trust step, the new CA (or
+	// service-account key) that every trust file already names but that
+	// signs nothing yet. It stays with bulwark: no node needs it.
+	NextDir           = PKIDir + "/next"
 	ManifestsDir      = "manifests"
 	ClusterObjectsDir = "cluster"
 	// NodesDir holds, in a folder for several hosts, one folder per host
@@ -116,6 +125,8 @@ const (
 	TokenSecret
 	ClusterObject
 	SavedConfig
+	// RotationRecord is RotationFile.
+	RotationRecord
 	// RecipientsManifest is one signed version of the list of
 	// administrators and read-only holders the secrets are encrypted to.
 	RecipientsManifest
@@ -157,6 +168,7 @@ var kinds = map[Kind]kindSpec{
 	TokenSecret:        {"a bootstrap token Secret", SecretMode, true},
 	ClusterObject:      {"a cluster object manifest", PublicMode, false},
 	SavedConfig:        {"the saved configuration", PublicMode, false},
+	RotationRecord:     {"the rotation record", PublicMode, false},
 	Unit:               {"a unit file", SecretMode, false},
 	RecipientsManifest: {"a recipients manifest", PublicMode, false},
 	IssuanceLog:        {"the issuance log", PublicMode, false},
@@ -194,6 +206,8 @@ func Classify(rel string) Kind {
 		return Mounted
 	case rel == ConfigFile || rel == AcceptFile:
 		return SavedConfig
+	case rel == RotationFile:
+		return RotationRecord
 	case rel == EncryptionConfigFile:
 		return EncryptionConfig
 	case rel == AuditPolicyFile || rel == AuthnConfigFile:
@@ -267,8 +281,27 @@ func KubeconfigFile(name string) string { return name + KubeconfigExt }
 
 // CertFile and KeyFile are the files of a CA or leaf named in the plan's
 // table ("ca", "etcd/server", "etcd/member-1/peer").
+//
+// A CA's CertFile is its trust file, kubeadm's name: what every component
+// that verifies against the CA reads (--client-ca-file, --etcd-cafile,
+// --trusted-ca-file, kubeconfigs' certificate-authority-data, ...). Outside
+// a rotation it holds the CA alone, as kubeadm writes it; during a rotation
+// it is a bundle of the old and the new CA. The CA's KeyFile is always the
+// key of the CA that signs now, and the CA certificate that signs is the one
+// of the bundle that matches it (SignerCertFile holds it alone).
 func CertFile(name string) string { return PKIDir + "/" + name + CertExt }
 func KeyFile(name string) string  { return PKIDir + "/" + name + KeyExt }
+
+// SignerCertFile is a CA's signing certificate alone, never a bundle: the
+// controller manager's --cluster-signing-*-cert-file flags name it, since
+// it refuses a file with more than one certificate (kubeadm#1350), and the
+// trust file may hold two during a rotation.
+func SignerCertFile(name string) string { return PKIDir + "/" + name + "-signer" + CertExt }
+
+// NextCertFile and NextKeyFile hold a CA's successor between a rotation's
+// trust and reissue steps; NextKeyFile("sa") is the next service-account key.
+func NextCertFile(name string) string { return NextDir + "/" + name + CertExt }
+func NextKeyFile(name string) string  { return NextDir + "/" + name + KeyExt }
 
 func under(rel, dir string) bool { return strings.HasPrefix(rel, dir+"/") }
 

@@ -11,7 +11,9 @@ import (
 	"crypto/elliptic"
 	"crypto/rand"
 	"crypto/rsa"
+	"crypto/sha256"
 	"crypto/x509"
+	"encoding/hex"
 	"encoding/pem"
 	"errors"
 	"fmt"
@@ -212,4 +214,16 @@ func ParsePublicKey(data []byte) (crypto.PublicKey, error) {
 func PublicKeysEqual(a, b crypto.PublicKey) bool {
 	k, ok := a.(interface{ Equal(crypto.PublicKey) bool })
 	return ok && k.Equal(b)
+}
+
+// Fingerprint names a public key: "sha256:" and the hex SHA-256 of its
+// SubjectPublicKeyInfo, the same for a certificate and its private key.
+// Empty for a key that cannot be encoded.
+func Fingerprint(pub crypto.PublicKey) string {
+	der, err := x509.MarshalPKIXPublicKey(pub)
+	if err != nil {
+		return ""
+	}
+	sum := sha256.Sum256(der)
+	return "sha256:" + hex.EncodeToString(sum[:])
 }

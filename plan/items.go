@@ -51,7 +51,11 @@ func (p *Plan) Items() []Item {
 	alg := string(p.Algorithm)
 	var items []Item
 	for _, c := range p.CAs {
-		items = append(items, Item{Name: c.Name, Kind: KindCA, Files: []string{c.CertFile(), c.KeyFile()}, CN: c.CN,
+		files := []string{c.CertFile(), c.KeyFile()}
+		if c.Signer {
+			files = append(files, c.SignerCertFile())
+		}
+		items = append(items, Item{Name: c.Name, Kind: KindCA, Files: files, CN: c.CN,
 			Usages: []string{"cert-sign", "crl-sign"}, Validity: config.Duration(c.Validity).String(), Key: alg, Purpose: "signs " + c.Signs})
 	}
 	items = append(items, Item{Name: "sa", Kind: KindKeyPair, Files: []string{ServiceAccountKeyFile, ServiceAccountPubFile}, Key: alg,

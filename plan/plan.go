@@ -14,17 +14,30 @@ import (
 )
 
 // CA is a resolved trust root.
+//
+// Its files keep kubeadm's names: CertFile is what components trust (the
+// CA alone, or during a rotation a bundle of the old and the new CA),
+// KeyFile the key that signs now. The signing certificate is the one of
+// CertFile that matches KeyFile; a CA that a component signs with (Signer:
+// the controller manager's CSR signers) also has it alone in
+// SignerCertFile, so that no signing flag ever names a bundle.
 type CA struct {
-	Name     string
+	Name string
+	// Root is the name `bulwark rotate` knows it by.
+	Root     string
 	CN       string
 	Signs    string
 	Trusted  string
+	Signer   bool
 	Validity time.Duration
 }
 
 // CertFile and KeyFile are the CA's paths relative to the cluster folder.
 func (c CA) CertFile() string { return layout.CertFile(c.Name) }
 func (c CA) KeyFile() string  { return layout.KeyFile(c.Name) }
+
+// SignerCertFile is the signing certificate alone, for a Signer CA.
+func (c CA) SignerCertFile() string { return layout.SignerCertFile(c.Name) }
 
 // Request is what the CA issues itself.
 func (c CA) Request() pki.Request {
@@ -107,7 +120,7 @@ func New(c *config.Cluster) (*Plan, error) {
 		KubeletCert: c.Validity.KubeletClient.D(),
 	}
 	for _, s := range caSpecs() {
-		p.CAs = append(p.CAs, CA{Name: s.name, CN: s.cn, Signs: s.signs, Trusted: s.trusted, Validity: c.Validity.CA.D()})
+		p.CAs = append(p.CAs, CA{Name: s.name, Root: s.root, CN: s.cn, Signs: s.signs, Trusted: s.trusted, Signer: s.signer, Validity: c.Validity.CA.D()})
 	}
 	for _, s := range certSpecs() {
 		if !s.perMember {
@@ -302,6 +315,27 @@ func (s *sanSet) add(names ...string) {
 			s.dns(n)
 		}
 	}
+}
+
+// Roots lists the trust roots `bulwark rotate` rotates: each CA by its
+// root name, then the service-account key.
+func (p *Plan) Roots() []string {
+	var out []string
+	for _, c := range p.CAs {
+		out = append(out, c.Root)
+	}
+	return append(out, RootServiceAccount)
+}
+
+// CAOfRoot returns the CA a root name stands for (false for the
+// service-account key and unknown names).
+func (p *Plan) CAOfRoot(root string) (CA, bool) {
+	for _, c := range p.CAs {
+		if c.Root == root {
+			return c, true
+		}
+	}
+	return CA{}, false
 }
 
 // CA returns the named CA.

@@ -59,20 +59,36 @@ const (
 	apiServerCN          = "kube-apiserver"
 )
 
+// Names of the trust roots as `bulwark rotate` takes them: one per CA, and
+// the service-account key pair.
+const (
+	RootCluster        = "ca"
+	RootEtcd           = "etcd-ca"
+	RootEtcdPeer       = "etcd-peer-ca"
+	RootFrontProxy     = "front-proxy-ca"
+	RootServiceAccount = "sa"
+)
+
 // caSpec declares one trust root.
 type caSpec struct {
 	name    string
+	root    string
 	cn      string
 	signs   string
 	trusted string
+	// signer: a component (the controller manager) signs with it, from
+	// its single-certificate file layout.SignerCertFile.
+	signer bool
 }
 
 func caSpecs() []caSpec {
 	return []caSpec{
-		{ClusterCA, "kubernetes", "API server serving cert, API server clients, kubelet certs through the CSR API", "API server --client-ca-file, kubelets, kubeconfigs"},
-		{EtcdCA, "etcd-ca", "etcd serving certs and etcd client certs", "etcd --trusted-ca-file, API server --etcd-cafile"},
-		{EtcdPeerCA, "etcd-peer-ca", "etcd peer certs only", "etcd --peer-trusted-ca-file"},
-		{FrontProxyCA, "front-proxy-ca", "the front-proxy client", "API server --requestheader-client-ca-file"},
+		{ClusterCA, RootCluster, "kubernetes", "API server serving cert, API server clients, kubelet certs through the CSR API",
+			"API server and controller manager --client-ca-file, controller manager --root-ca-file (every namespace's kube-root-ca.crt), kubelets' clientCAFile, kubeconfigs", true},
+		{EtcdCA, RootEtcd, "etcd-ca", "etcd serving certs and etcd client certs", "etcd --trusted-ca-file, API server --etcd-cafile", false},
+		{EtcdPeerCA, RootEtcdPeer, "etcd-peer-ca", "etcd peer certs only", "etcd --peer-trusted-ca-file", false},
+		{FrontProxyCA, RootFrontProxy, "front-proxy-ca", "the front-proxy client",
+			"API server and controller manager --requestheader-client-ca-file", false},
 	}
 }
 

@@ -74,9 +74,9 @@ etcdMembers:
 	sum, err = provision.Init(d, p, provision.Options{})
 	fmt.Println("after renew: kept", sum.Count(provision.Kept), err)
 	// Output:
-	// first run: created 32
-	// second run: kept 32 created 0
+	// first run: created 33
+	// second run: kept 33 created 0
 	// pki/apiserver.crt: does not cover 10.0.0.99
 	// fix: bulwark certs renew apiserver
-	// after renew: kept 32 <nil>
+	// after renew: kept 33 <nil>
 }

@@ -6,6 +6,7 @@ import (
 	"crypto/x509"
 	"errors"
 	"fmt"
+	"io/fs"
 	"slices"
 	"strings"
 	"sync"
@@ -331,11 +332,14 @@ func (r *run) loadCA(spec plan.CA) error {
 	r.cas[spec.Name] = ca
 	fix := r.fix.renew(false, spec.Name)
 	key, kerr := readKey(r.d, spec.KeyFile())
-	cert, cerr := readCert(r.d, spec.CertFile())
+	bundle, cerr := readCerts(r.d, spec.CertFile())
 	if err := firstFatal(kerr, cerr); err != nil {
 		return err
 	}
-	ca.cert, ca.key = cert, key
+	// During a rotation the trust file holds the old and the new CA; the
+	// one that signs is the one that matches the key.
+	cert := signingCert(bundle, key)
+	ca.cert, ca.key, ca.trusted = cert, key, bundle
 	switch {
 	case kerr != nil:
 		ca.broken = true
@@ -354,7 +358,7 @@ func (r *run) loadCA(spec plan.CA) error {
 	}
 	switch {
 	case cert != nil:
-		if !cert.IsCA || !pki.SignedBy(cert, cert) {
+		if slices.ContainsFunc(bundle, func(c *x509.Certificate) bool { return !c.IsCA || !pki.SignedBy(c, c) }) {
 			ca.broken = true
 			if key == nil {
 				r.problem(CodeNotCA, spec.CertFile(), "is not a self-signed CA certificate, and "+spec.KeyFile()+" is missing", "")
@@ -379,9 +383,11 @@ func (r *run) loadCA(spec plan.CA) error {
 		if key == nil {
 			ca.external = true
 			r.note(Kept, spec.CertFile())
+			r.keepSigner(ca)
 			return nil
 		}
 		r.note(Kept, spec.CertFile(), spec.KeyFile())
+		r.keepSigner(ca)
 	case key != nil:
 		// A run killed between the key and the certificate: issue the
 		// certificate for the key that is there.
@@ -392,14 +398,44 @@ func (r *run) loadCA(spec plan.CA) error {
 		if err := r.signCA(ca, existingKey(key))(); err != nil {
 			return err
 		}
+		if spec.Signer {
+			action := Created
+			if ok, _ := r.d.Exists(spec.SignerCertFile()); ok {
+				action = Renewed
+			}
+			r.note(action, spec.SignerCertFile())
+		}
 	default:
 		ca.keyNew, ca.certNew = true, true
 		ca.ready = make(chan struct{})
 		k := r.newKey(spec.KeyFile())
 		r.note(Created, spec.CertFile())
+		if spec.Signer {
+			r.note(Created, spec.SignerCertFile())
+		}
 		r.todo = append(r.todo, r.signCA(ca, k))
 	}
 	return nil
+}
+
+// keepSigner brings a signing CA's single-certificate file in line with
+// the certificate that signs: it is derived, never a key.
+func (r *run) keepSigner(ca *loadedCA) {
+	if !ca.spec.Signer {
+		return
+	}
+	file, want := ca.spec.SignerCertFile(), pki.MarshalCert(ca.cert)
+	have, err := r.d.Read(file)
+	switch {
+	case err == nil && bytes.Equal(have, want):
+		r.note(Kept, file)
+	case err == nil:
+		r.write(stageCerts, store.File{Rel: file, Data: want, Replace: true})
+		r.note(Renewed, file)
+	default:
+		r.write(stageCerts, store.File{Rel: file, Data: want, Replace: !errors.Is(err, fs.ErrNotExist)})
+		r.note(Created, file)
+	}
 }
 
 // signCA issues a CA's certificate for its key. The CA is ready for the
@@ -417,8 +453,17 @@ func (r *run) signCA(ca *loadedCA, k *pendingKey) func() error {
 		if err != nil {
 			return err
 		}
-		ca.key, ca.cert = key, cert
+		ca.key, ca.cert, ca.trusted = key, cert, []*x509.Certificate{cert}
 		r.write(stageCerts, store.File{Rel: ca.spec.CertFile(), Data: pki.MarshalCert(cert)})
+		if ca.spec.Signer {
+			// Replace only what a killed run left: a new folder's batch
+			// makes its files and folders, and removes them if it fails.
+			exists, err := r.d.Exists(ca.spec.SignerCertFile())
+			if err != nil {
+				return err
+			}
+			r.write(stageCerts, store.File{Rel: ca.spec.SignerCertFile(), Data: pki.MarshalCert(cert), Replace: exists})
+		}
 		return nil
 	}
 }
@@ -656,7 +701,7 @@ func (r *run) loadKubeconfig(spec plan.Kubeconfig) error {
 			return err
 		}
 		data, err := kubeconfig.Build(kubeconfig.Spec{
-			ClusterName: r.p.Config.ClusterName, Server: spec.Server, CA: ca.cert,
+			ClusterName: r.p.Config.ClusterName, Server: spec.Server, CAs: ca.trusted,
 			User: spec.Subject.CommonName, Credentials: kubeconfig.Credentials{Cert: c, Key: key},
 		})
 		if err != nil {
@@ -773,7 +818,7 @@ func (r *run) newBootstrapKubeconfig(spec plan.Kubeconfig) error {
 		if err := ca.wait(); err != nil {
 			return err
 		}
-		data, err := BootstrapKubeconfig(r.p, ca.cert, tok)
+		data, err := BootstrapKubeconfig(r.p, ca.trusted, tok)
 		if err != nil {
 			return err
 		}
@@ -783,10 +828,11 @@ func (r *run) newBootstrapKubeconfig(spec plan.Kubeconfig) error {
 	return nil
 }
 
-// BootstrapKubeconfig is the kubeconfig a kubelet bootstraps with.
-func BootstrapKubeconfig(p *plan.Plan, ca *x509.Certificate, tok bootstraptoken.Token) ([]byte, error) {
+// BootstrapKubeconfig is the kubeconfig a kubelet bootstraps with; it
+// trusts every CA of the cluster CA's trust file.
+func BootstrapKubeconfig(p *plan.Plan, cas []*x509.Certificate, tok bootstraptoken.Token) ([]byte, error) {
 	return kubeconfig.Build(kubeconfig.Spec{
-		ClusterName: p.Config.ClusterName, Server: p.Config.APIServerURL(), CA: ca,
+		ClusterName: p.Config.ClusterName, Server: p.Config.APIServerURL(), CAs: cas,
 		User: "kubelet-bootstrap", Credentials: kubeconfig.Credentials{Token: tok.String()},
 	})
 }

@@ -110,6 +110,20 @@ func readKey(d *store.Dir, file string) (crypto.Signer, error) {
 	return key, nil
 }
 
+// readCerts reads every certificate of a file if present: (nil, nil)
+// when missing. A CA's trust file holds two during a rotation.
+func readCerts(d *store.Dir, file string) ([]*x509.Certificate, error) {
+	data, err := readFile(d, file, false)
+	if err != nil || data == nil {
+		return nil, err
+	}
+	certs, err := pki.ParseCerts(data)
+	if err != nil {
+		return nil, &fileErr{code: CodeCorruptCert, reason: "is not a valid PEM certificate"}
+	}
+	return certs, nil
+}
+
 // readCert reads a certificate if present: (nil, nil) when missing.
 func readCert(d *store.Dir, file string) (*x509.Certificate, error) {
 	data, err := readFile(d, file, false)
@@ -128,7 +142,7 @@ func checkLeaf(file string, cert *x509.Certificate, key crypto.Signer, ca *loade
 	if key != nil && !pki.KeyMatches(cert, key) {
 		return &Problem{Code: CodeKeyMismatch, File: file, Reason: "does not match its private key", Fix: fix}
 	}
-	if !pki.SignedBy(cert, ca.cert) {
+	if !ca.signedByAny(cert) {
 		return &Problem{Code: CodeWrongIssuer, File: file, Reason: fmt.Sprintf("is not signed by %s", ca.spec.CertFile()), Fix: fix}
 	}
 	if !now.Before(cert.NotAfter) {

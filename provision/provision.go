@@ -33,6 +33,11 @@ type Options struct {
 	// FixArgs end every command a Problem names as its fix: the folder
 	// and the configuration of this run (" --dir D --config F").
 	FixArgs string
+	// Rotating are, for a CA whose rotation is recorded in progress, the
+	// keys its trust file may hold (package rotate's RotatingKeys, given by
+	// the caller: trust.RootCA.Rotating); without them a second CA in a
+	// trust file is refused as an extra CA.
+	Rotating map[string][]crypto.PublicKey
 }
 
 func (o Options) now() time.Time {
@@ -94,8 +99,11 @@ func sortSummary(s Summary) Summary {
 
 // loadedCA is a CA as found on disk or about to be created.
 type loadedCA struct {
-	spec     plan.CA
+	spec plan.CA
+	// cert signs; trusted is the whole trust file, cert among them (the
+	// old and the new CA during a rotation).
 	cert     *x509.Certificate
+	trusted  []*x509.Certificate
 	key      crypto.Signer
 	certNew  bool
 	keyNew   bool
@@ -124,3 +132,29 @@ func (c *loadedCA) wait() error {
 }
 
 func (c *loadedCA) issuer() pki.Issuer { return pki.Issuer{Cert: c.cert, Key: c.key} }
+
+// signingCert is the certificate of a trust file that signs: the one that
+// matches the key, else (no key: an external CA) the first.
+func signingCert(bundle []*x509.Certificate, key crypto.Signer) *x509.Certificate {
+	if len(bundle) == 0 {
+		return nil
+	}
+	if key != nil {
+		for _, c := range bundle {
+			if pki.KeyMatches(c, key) {
+				return c
+			}
+		}
+	}
+	return bundle[0]
+}
+
+// signedByAny reports whether a CA of the trust file signed cert.
+func (c *loadedCA) signedByAny(cert *x509.Certificate) bool {
+	for _, t := range c.trusted {
+		if pki.SignedBy(cert, t) {
+			return true
+		}
+	}
+	return c.cert != nil && pki.SignedBy(cert, c.cert)
+}

@@ -1,10 +1,12 @@
 package provision_test
 
 import (
+	"bytes"
 	"crypto"
 	"crypto/x509"
 	"errors"
 	"os"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -103,8 +105,13 @@ func TestInitReissuesLostCACertificate(t *testing.T) {
 			if action(sum, spec.CertFile()) != provision.Issued || action(sum, spec.KeyFile()) != provision.Kept {
 				t.Errorf("summary %v", sum)
 			}
-			if diffs := diffSnapshots(before, snapshot(t, d)); len(diffs) != 1 || diffs[0] != "changed "+spec.CertFile() {
-				t.Errorf("changes %v, want %s only", diffs, spec.CertFile())
+			// The cluster CA's signing certificate alone follows it.
+			want := []string{"changed " + spec.CertFile()}
+			if spec.Signer {
+				want = []string{"changed " + spec.SignerCertFile(), "changed " + spec.CertFile()}
+			}
+			if diffs := diffSnapshots(before, snapshot(t, d)); !slices.Equal(diffs, want) {
+				t.Errorf("changes %v, want %v", diffs, want)
 			}
 			ca := readCert(t, d, spec.CertFile())
 			if ca.SerialNumber.Cmp(old.SerialNumber) == 0 || !pki.PublicKeysEqual(ca.PublicKey, old.PublicKey) {
@@ -436,8 +443,12 @@ func TestRenewCAKeepsLeavesValid(t *testing.T) {
 	if _, err := provision.Renew(d, p, []string{plan.ClusterCA}, false, clock(t0.Add(time.Hour))); err != nil {
 		t.Fatal(err)
 	}
-	if diffs := diffSnapshots(before, snapshot(t, d)); len(diffs) != 1 || diffs[0] != "changed pki/ca.crt" {
+	if diffs := diffSnapshots(before, snapshot(t, d)); !slices.Equal(diffs, []string{"changed pki/ca-signer.crt", "changed pki/ca.crt"}) {
 		t.Errorf("changes %v", diffs)
+	}
+	signer, _ := d.Read("pki/ca-signer.crt")
+	if trust, _ := d.Read("pki/ca.crt"); !bytes.Equal(signer, trust) {
+		t.Error("pki/ca-signer.crt is not the renewed pki/ca.crt")
 	}
 	ca := readCert(t, d, "pki/ca.crt")
 	for _, l := range leaves(t, d, p) {

@@ -41,6 +41,9 @@ type renewal struct {
 	b      *store.Batch
 	sum    Summary
 	cas    map[string]*pki.Issuer // as they will be after this run
+	// trusted are the CAs' trust files as they will be after this run:
+	// the signing certificate and, during a rotation, the other CA.
+	trusted map[string][]*x509.Certificate
 	// rotated are the CAs that get a new key in this run.
 	rotated map[string]bool
 	// written are the files added to b, for the static Pods' refresh.
@@ -68,7 +71,7 @@ type renewal struct {
 // failure leaves the folder as it was.
 func Renew(d *store.Dir, p *plan.Plan, names []string, newKey bool, opts Options) (Summary, error) {
 	rn := &renewal{d: d, p: p, opts: opts, newKey: newKey, fix: fixer{args: opts.FixArgs}, b: d.NewBatch(),
-		cas: map[string]*pki.Issuer{}, rotated: map[string]bool{}}
+		cas: map[string]*pki.Issuer{}, trusted: map[string][]*x509.Certificate{}, rotated: map[string]bool{}}
 	sum, err := rn.run(names)
 	if err != nil {
 		rn.b.Discard()
@@ -199,14 +202,20 @@ func problem(code Code, file, reason, fix string) error {
 	return Problems{{Code: code, File: file, Reason: reason, Fix: fix}}
 }
 
-// oldCA reads a CA's certificate as it is on disk (nil if missing or
-// unreadable): what the existing certificates were signed by.
-func (rn *renewal) oldCA(spec plan.CA) *x509.Certificate {
-	c, err := readCert(rn.d, spec.CertFile())
+// oldCA reads a CA's trust file as it is on disk (nil if missing or
+// unreadable): what the existing certificates were signed by (during a
+// rotation, the old or the new CA).
+func (rn *renewal) oldCA(spec plan.CA) []*x509.Certificate {
+	certs, err := readCerts(rn.d, spec.CertFile())
 	if err != nil {
 		return nil
 	}
-	return c
+	return certs
+}
+
+// signedByAny reports whether one of cas signed c.
+func signedByAny(c *x509.Certificate, cas []*x509.Certificate) bool {
+	return c != nil && slices.ContainsFunc(cas, func(ca *x509.Certificate) bool { return pki.SignedBy(c, ca) })
 }
 
 // issuer is the CA that signs for name: as renewed in this run, or as on
@@ -217,10 +226,13 @@ func (rn *renewal) issuer(name string) (*pki.Issuer, error) {
 	}
 	spec, _ := rn.p.CA(name)
 	key, kerr := readKey(rn.d, spec.KeyFile())
-	cert, cerr := readCert(rn.d, spec.CertFile())
+	bundle, cerr := readCerts(rn.d, spec.CertFile())
 	if err := firstFatal(kerr, cerr); err != nil {
 		return nil, err
 	}
+	// During a rotation the trust file holds two CAs: the one that signs
+	// matches the key.
+	cert := signingCert(bundle, key)
 	switch {
 	case kerr != nil:
 		return nil, problem(problemCode(kerr, CodeCorruptCAKey), spec.KeyFile(), reasonOf(kerr)+" (restore it from a backup; a new CA key invalidates every certificate it signed)", fixFor(kerr, rn.fix.renew(true, spec.Name)))
@@ -236,17 +248,24 @@ func (rn *renewal) issuer(name string) (*pki.Issuer, error) {
 		return nil, problem(CodeCAKeyMismatch, spec.CertFile(), "does not match "+spec.KeyFile(), rn.fix.renew(false, spec.Name))
 	}
 	rn.cas[name] = &pki.Issuer{Cert: cert, Key: key}
+	rn.trusted[name] = bundle
 	return rn.cas[name], nil
 }
 
 // renewCA reissues a CA's certificate, for its own key or a new one.
 func (rn *renewal) renewCA(spec plan.CA) error {
 	key, kerr := readKey(rn.d, spec.KeyFile())
-	cert, cerr := readCert(rn.d, spec.CertFile())
+	bundle, cerr := readCerts(rn.d, spec.CertFile())
 	if err := firstFatal(kerr, cerr); err != nil {
 		return err
 	}
+	cert := signingCert(bundle, key)
 	fresh := rn.newKey
+	if len(bundle) > 1 && (fresh || key == nil) {
+		// A new key now would drop the other CA and the rotation with it.
+		return fmt.Errorf("%s holds %d CAs: %s is being rotated (see `bulwark rotate status --dir %s`); finish the rotation before giving it a new key",
+			spec.CertFile(), len(bundle), spec.Root, rn.d.Root())
+	}
 	switch {
 	case kerr != nil && !rn.newKey:
 		return problem(problemCode(kerr, CodeCorruptCAKey), spec.KeyFile(), reasonOf(kerr)+" (restore it from a backup, or make a new CA: every certificate it signed is renewed with it)", fixFor(kerr, rn.fix.renew(true, spec.Name)))
@@ -284,7 +303,33 @@ func (rn *renewal) renewCA(spec plan.CA) error {
 		return err
 	}
 	rn.cas[spec.Name] = &pki.Issuer{Cert: c, Key: key}
-	rn.write(store.File{Rel: spec.CertFile(), Data: pki.MarshalCert(c), Replace: true})
+	// A recorded rotation's other CA stays trusted (the renewed
+	// certificate takes the old one's place); any other certificate in the
+	// file is an extra CA (package trust), dropped.
+	trusted := []*x509.Certificate{c}
+	if !fresh && cert != nil {
+		allowed := rn.opts.Rotating[spec.Name]
+		trusted = nil
+		for _, t := range bundle {
+			switch {
+			case t == cert:
+				trusted = append(trusted, c)
+			case slices.ContainsFunc(allowed, func(k crypto.PublicKey) bool { return pki.PublicKeysEqual(k, t.PublicKey) }):
+				trusted = append(trusted, t)
+			}
+		}
+	}
+	rn.trusted[spec.Name] = trusted
+	var data []byte
+	for _, t := range trusted {
+		data = append(data, pki.MarshalCert(t)...)
+	}
+	rn.write(store.File{Rel: spec.CertFile(), Data: data, Replace: true})
+	if spec.Signer {
+		// The controller manager's signing certificate, alone.
+		rn.write(store.File{Rel: spec.SignerCertFile(), Data: pki.MarshalCert(c), Replace: true})
+		rn.note(Renewed, spec.SignerCertFile())
+	}
 	if cert == nil && cerr == nil {
 		rn.note(Created, spec.CertFile())
 	} else {
@@ -300,7 +345,7 @@ func (rn *renewal) dependents() []any {
 	if len(rn.rotated) == 0 {
 		return nil
 	}
-	old := map[string]*x509.Certificate{}
+	old := map[string][]*x509.Certificate{}
 	for name := range rn.rotated {
 		spec, _ := rn.p.CA(name)
 		old[name] = rn.oldCA(spec)
@@ -310,7 +355,7 @@ func (rn *renewal) dependents() []any {
 			return true
 		}
 		for _, oc := range old {
-			if c != nil && oc != nil && pki.SignedBy(c, oc) {
+			if signedByAny(c, oc) {
 				return true
 			}
 		}
@@ -366,7 +411,7 @@ func (rn *renewal) readKubeconfig(file string) *kubeconfig.Parsed {
 // c, or "".
 func (rn *renewal) signerOf(c *x509.Certificate) string {
 	for _, spec := range rn.p.CAs {
-		if oc := rn.oldCA(spec); oc != nil && pki.SignedBy(c, oc) {
+		if signedByAny(c, rn.oldCA(spec)) {
 			return spec.Name
 		}
 	}
@@ -495,11 +540,11 @@ func (rn *renewal) renewKubeconfig(spec plan.Kubeconfig, newKey bool) error {
 	if err != nil {
 		return err
 	}
-	ca, err := rn.issuer(plan.ClusterCA)
-	if err != nil {
+	// The issuer call loads the cluster CA's trust file.
+	if _, err := rn.issuer(plan.ClusterCA); err != nil {
 		return err
 	}
-	out, err := kubeconfig.Build(kubeconfig.Spec{ClusterName: clusterName, Server: server, CA: ca.Cert,
+	out, err := kubeconfig.Build(kubeconfig.Spec{ClusterName: clusterName, Server: server, CAs: rn.trusted[plan.ClusterCA],
 		User: user, Credentials: kubeconfig.Credentials{Cert: c, Key: key}})
 	if err != nil {
 		return err
@@ -514,11 +559,13 @@ func (rn *renewal) renewKubeconfig(spec plan.Kubeconfig, newKey bool) error {
 // if any, stays: it may be applied to the cluster, and `bulwark token
 // delete` removes it there and here.
 func (rn *renewal) renewBootstrap(spec plan.Kubeconfig, clusterName, server string, keep *bootstraptoken.Token) error {
-	ca, err := rn.issuer(plan.ClusterCA)
-	if err != nil {
+	if _, err := rn.issuer(plan.ClusterCA); err != nil {
 		return err
 	}
-	var tok bootstraptoken.Token
+	var (
+		tok bootstraptoken.Token
+		err error
+	)
 	if keep != nil {
 		tok = *keep
 	} else {
@@ -532,7 +579,7 @@ func (rn *renewal) renewBootstrap(spec plan.Kubeconfig, clusterName, server stri
 		rn.write(store.File{Rel: layout.TokenSecretFile(tok.ID), Data: secret, Secret: true})
 		rn.note(Created, layout.TokenSecretFile(tok.ID))
 	}
-	kc, err := kubeconfig.Build(kubeconfig.Spec{ClusterName: clusterName, Server: server, CA: ca.Cert,
+	kc, err := kubeconfig.Build(kubeconfig.Spec{ClusterName: clusterName, Server: server, CAs: rn.trusted[plan.ClusterCA],
 		User: "kubelet-bootstrap", Credentials: kubeconfig.Credentials{Token: tok.String()}})
 	if err != nil {
 		return err
@@ -626,7 +673,9 @@ func refreshPods(d *store.Dir, p *plan.Plan, writes []store.File, opts Options) 
 	}
 	pending := map[string][]byte{}
 	for _, w := range writes {
-		pending[w.Rel] = w.Data
+		if !w.Remove {
+			pending[w.Rel] = w.Data
+		}
 	}
 	fresh, err := prepareRender(d, p, r, opts, pending, ours)
 	if err != nil {
@@ -634,6 +683,21 @@ func refreshPods(d *store.Dir, p *plan.Plan, writes []store.File, opts Options) 
 	}
 	fresh.sum = append(fresh.sum, rr.sum...)
 	return fresh, nil
+}
+
+// RefreshPods prepares, for a batch that writes the given files, what
+// makes them reach the running static Pods (see refreshPods): the Pods'
+// links made again and their manifests rendered again with their new
+// inputs checksums, to add to the same batch. The files a batch removes
+// must be no Pod's input (a rotation's pki/next/). With no writes, it gives what brings Pods left
+// behind by a run killed part-way up to date with the files as they are.
+// Package rotate's steps use it, as Renew does.
+func RefreshPods(d *store.Dir, p *plan.Plan, writes []store.File, opts Options) ([]store.File, Summary, error) {
+	rr, err := refreshPods(d, p, writes, opts)
+	if err != nil {
+		return nil, nil, err
+	}
+	return rr.writes, rr.sum, nil
 }
 
 // NoteForeign is on a static Pod manifest that bulwark did not render.

@@ -61,7 +61,7 @@ func tokenKubeconfigFile(id string) string {
 // CreateToken makes a new bootstrap token offline: its Secret manifest
 // under cluster/ and a bootstrap kubeconfig that carries it.
 func CreateToken(d *store.Dir, p *plan.Plan, ttl time.Duration, usages, groups []string, description string, opts Options) (bootstraptoken.Token, Summary, error) {
-	ca, err := readCert(d, clusterCA(p).CertFile())
+	cas, err := readCerts(d, clusterCA(p).CertFile())
 	if err := firstFatal(err); err != nil {
 		return bootstraptoken.Token{}, nil, err
 	}
@@ -69,7 +69,7 @@ func CreateToken(d *store.Dir, p *plan.Plan, ttl time.Duration, usages, groups [
 		return bootstraptoken.Token{}, nil, Problems{{Code: problemCode(err, CodeCorruptCert), File: clusterCA(p).CertFile(), Reason: reasonOf(err),
 			Fix: fixFor(err, fixer{args: opts.FixArgs}.renew(false, plan.ClusterCA))}}
 	}
-	if ca == nil {
+	if len(cas) == 0 {
 		return bootstraptoken.Token{}, nil, fmt.Errorf("%s is missing: run `bulwark init%s` first", clusterCA(p).CertFile(), opts.FixArgs)
 	}
 	tok, err := bootstraptoken.New(opts.now(), ttl, usages, groups, description)
@@ -80,7 +80,7 @@ func CreateToken(d *store.Dir, p *plan.Plan, ttl time.Duration, usages, groups [
 	if err != nil {
 		return bootstraptoken.Token{}, nil, err
 	}
-	kc, err := BootstrapKubeconfig(p, ca, tok)
+	kc, err := BootstrapKubeconfig(p, cas, tok)
 	if err != nil {
 		return bootstraptoken.Token{}, nil, err
 	}

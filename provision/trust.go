@@ -19,7 +19,7 @@ func (r *run) checkTrust() error {
 		if ca == nil || ca.certNew || ca.cert == nil {
 			continue
 		}
-		root := trust.RootCA{Name: spec.Name, File: spec.CertFile(), CN: spec.CN, Cert: ca.cert}
+		root := trust.RootCA{Name: spec.Name, File: spec.CertFile(), CN: spec.CN, Cert: ca.cert, Rotating: r.opts.Rotating[spec.Name]}
 		if data, err := readFile(r.d, spec.CertFile(), false); err == nil && data != nil {
 			if all, err := pki.ParseCerts(data); err == nil && len(all) > 1 {
 				root.Extra = all[1:]

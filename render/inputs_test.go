@@ -25,8 +25,11 @@ func (f folder) read(rel string) ([]byte, error) {
 }
 
 // TestReloadedInputs pins which files a running component takes by
-// itself: exactly the pairs e2e/renewal_test.go shows reloaded by the real
-// components.
+// itself: exactly the pairs e2e/threenodes_test.go shows reloaded by the
+// real components, and the CA files e2e/rotate_test.go shows reloaded (the
+// API server's client and request-header CAs, the controller manager's
+// signing pair: a rotation's trust and reissue steps reach them without a
+// restart, under load).
 func TestReloadedInputs(t *testing.T) {
 	r, err := render.Derived(testPlan(t, oneNode), render.Options{})
 	if err != nil {
@@ -35,8 +38,8 @@ func TestReloadedInputs(t *testing.T) {
 	want := map[hardening.Component][]string{
 		hardening.Etcd: {"pki/etcd/peer.crt", "pki/etcd/peer.key", "pki/etcd/server.crt", "pki/etcd/server.key"},
 		hardening.APIServer: {"pki/apiserver-kubelet-client.crt", "pki/apiserver-kubelet-client.key",
-			"pki/apiserver.crt", "pki/apiserver.key", "pki/front-proxy-client.crt", "pki/front-proxy-client.key"},
-		hardening.ControllerManager: nil,
+			"pki/apiserver.crt", "pki/apiserver.key", "pki/ca.crt", "pki/front-proxy-ca.crt", "pki/front-proxy-client.crt", "pki/front-proxy-client.key"},
+		hardening.ControllerManager: {"pki/ca-signer.crt", "pki/ca.key", "pki/front-proxy-ca.crt"},
 		hardening.Scheduler:         nil,
 	}
 	for _, pod := range r.Pods {
@@ -95,7 +98,9 @@ func TestChecksumFollowsStartOnlyInputs(t *testing.T) {
 		{"pki/etcd/peer.crt", nil},
 		{"pki/apiserver-etcd-client.crt", []string{"kube-apiserver"}},
 		{"pki/etcd/ca.crt", []string{"etcd", "kube-apiserver"}},
-		{"pki/ca.crt", []string{"kube-apiserver", "kube-controller-manager"}},
+		{"pki/ca.crt", []string{"kube-controller-manager"}}, // --root-ca-file; the API server reloads its client CA
+		{"pki/ca-signer.crt", nil},
+		{"pki/front-proxy-ca.crt", nil},
 		{"controller-manager.conf", []string{"kube-controller-manager"}},
 		{"scheduler.conf", []string{"kube-scheduler"}},
 		{layout.EncryptionConfigFile, []string{"kube-apiserver"}},

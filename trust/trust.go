@@ -345,7 +345,10 @@ func (c *checker) cert(f *File) {
 	if !ok {
 		return
 	}
-	if ca := c.caCert(spec.CA); ca != nil && !weakSignature(cert.SignatureAlgorithm) && !pki.SignedBy(cert, ca) {
+	// A trust file holds two CAs during a rotation (package rotate): a
+	// leaf of either is its role's.
+	if cas := c.caCerts(spec.CA); len(cas) > 0 && !weakSignature(cert.SignatureAlgorithm) &&
+		!slices.ContainsFunc(cas, func(ca *x509.Certificate) bool { return pki.SignedBy(cert, ca) }) {
 		caSpec, _ := c.in.Plan.CA(spec.CA)
 		c.add(WrongCA, f.Path, fmt.Sprintf("issuer %q; its role needs %s", cert.Issuer.CommonName, caSpec.CertFile()))
 	}
@@ -405,6 +408,16 @@ func (c *checker) caOf(p string) (plan.CA, bool) {
 		}
 	}
 	return plan.CA{}, false
+}
+
+// caCerts are every CA of a planned CA's trust file: one, or the old and
+// the new during a rotation.
+func (c *checker) caCerts(name string) []*x509.Certificate {
+	ca, _ := c.in.Plan.CA(name)
+	if f, ok := c.byPath[ca.CertFile()]; ok {
+		return f.Certs
+	}
+	return nil
 }
 
 func (c *checker) caCert(name string) *x509.Certificate {
@@ -485,17 +498,20 @@ func (c *checker) caKeys() {
 			continue
 		}
 		for _, ca := range c.in.Plan.CAs {
-			cert := c.caCert(ca.Name)
-			if cert == nil || !pki.PublicKeysEqual(cert.PublicKey, f.Key.Public()) {
+			if !slices.ContainsFunc(c.caCerts(ca.Name), func(cert *x509.Certificate) bool { return pki.PublicKeysEqual(cert.PublicKey, f.Key.Public()) }) {
 				continue
 			}
-			if ca.KeyFile() == f.Path {
+			switch {
+			case f.Path == layout.NextKeyFile(ca.Name):
+				// A rotation's new CA, trusted but signing nothing yet.
+				c.add(CAKeyPresent, f.Path, "the new CA of a rotation in progress, until its reissue step; keep the folder offline")
+			case ca.KeyFile() == f.Path:
 				why := "needed only to issue new certificates: keep it offline"
 				if ca.Name == plan.ClusterCA {
 					why = "needed by the controller manager to sign kubelet certificates; elsewhere keep it offline"
 				}
 				c.add(CAKeyPresent, f.Path, why)
-			} else {
+			default:
 				c.add(CAKeyMisplaced, f.Path, "the key of "+ca.CertFile())
 			}
 		}
