@@ -37,6 +37,8 @@ type weakness struct {
 	want  []string
 	// bulwarkOnly: kubeadm's output has this weakness already.
 	bulwarkOnly bool
+	// kubeadmOnly: the weakness is in a file only kubeadm's output has.
+	kubeadmOnly bool
 }
 
 func ids(s ...string) []string { return s }
@@ -402,6 +404,12 @@ func weaknesses() []weakness {
 			f.kubeletUnit("--config-dir=" + dir)
 		}, want: ids("kubelet:authentication.anonymous.enabled")},
 		{name: "kubelet flag overrides its configuration", plant: func(f *tree) { f.kubeletUnit("--read-only-port=10255") }, want: ids("kubelet:readOnlyPort")},
+		{name: "kubeadm: kubeadm-flags.env opens the kubelet's read-only port", kubeadmOnly: true, plant: func(f *tree) {
+			f.writeFile(filepath.Join(filepath.Dir(f.kubelet), "kubeadm-flags.env"), []byte("KUBELET_KUBEADM_ARGS=\"--hostname-override=cp-1 --read-only-port=10255\"\n"), 0o644)
+		}, want: ids("kubelet:readOnlyPort")},
+		{name: "kubeadm: /etc/default/kubelet turns anonymous requests on", kubeadmOnly: true, plant: func(f *tree) {
+			f.writeFile(filepath.Join(f.top, "etc/default/kubelet"), []byte("KUBELET_EXTRA_ARGS=--anonymous-auth=true\n"), 0o644)
+		}, want: ids("kubelet:authentication.anonymous.enabled")},
 		{name: "kubelet configuration writable by everyone", plant: func(f *tree) {
 			if err := os.Chmod(f.kubelet, 0o666); err != nil {
 				f.t.Fatal(err)
@@ -758,7 +766,7 @@ func TestPlantedWeaknesses(t *testing.T) {
 				t.Fatalf("bulwark's own output has findings above info: %v", base)
 			}
 			for _, w := range ws {
-				if w.bulwarkOnly && kind == "kubeadm" {
+				if w.bulwarkOnly && kind == "kubeadm" || w.kubeadmOnly && kind == "bulwark" {
 					continue
 				}
 				t.Run(w.name, func(t *testing.T) {

@@ -306,6 +306,11 @@ func (a *auditor) discover() error {
 		}
 	case a.opts.KubeletConfig != "":
 		kubelet = &Component{Name: hardening.Kubelet, Source: a.opts.KubeletConfig, Flags: map[string]Value{}, ConfigFile: a.opts.KubeletConfig}
+		if k, err := a.kubeadmKubelet(a.opts.KubeletConfig); err != nil {
+			return err
+		} else if k != nil {
+			kubelet = k
+		}
 		a.nodes[""] = append(a.nodes[""], kubelet)
 	default:
 		if ok, _ := a.dir.Exists(layout.KubeletConfigFile); ok {
@@ -388,6 +393,44 @@ func (a *auditor) manifests(dir, node string) error {
 		}
 	}
 	return nil
+}
+
+// kubeadmFlagsEnv is the file kubeadm writes beside the kubelet's
+// configuration, whose KUBELET_KUBEADM_ARGS its systemd drop-in
+// (10-kubeadm.conf) puts on the kubelet's command line.
+const kubeadmFlagsEnv = "kubeadm-flags.env"
+
+// kubeadmKubelet is the kubelet as kubeadm's drop-in starts it, when a
+// kubeadm-flags.env lies beside its configuration: --config, then
+// $KUBELET_KUBEADM_ARGS, then $KUBELET_EXTRA_ARGS of /etc/default/kubelet
+// (or /etc/sysconfig/kubelet) under the same root (a kubelet
+// configuration at ROOT/var/lib/kubelet/config.yaml), the last flag
+// winning. nil without the file.
+func (a *auditor) kubeadmKubelet(config string) (*Component, error) {
+	env := filepath.Join(filepath.Dir(config), kubeadmFlagsEnv)
+	if _, err := os.Stat(env); err != nil {
+		return nil, nil
+	}
+	unit := "[Service]\nEnvironmentFile=-" + env + "\n"
+	if root, ok := strings.CutSuffix(filepath.ToSlash(filepath.Clean(config)), "/var/lib/kubelet/config.yaml"); ok {
+		for _, f := range []string{"etc/default/kubelet", "etc/sysconfig/kubelet"} {
+			unit += "EnvironmentFile=-" + filepath.Join(root, f) + "\n"
+		}
+	}
+	unit += "ExecStart=/usr/bin/kubelet --config=" + config + " $KUBELET_KUBEADM_ARGS $KUBELET_EXTRA_ARGS\n"
+	k, err := fromCommandLine(env, [][]byte{[]byte(unit)}, func(p string) ([]byte, error) { return store.ReadInput(p, maxInput) })
+	if err != nil {
+		return nil, err
+	}
+	// Lines of the environment file, not of the drop-in written here.
+	data, _ := store.ReadInput(env, maxInput)
+	lines := flagLines(string(data))
+	for name, v := range k.Flags {
+		v.Origin.Line = lines[name]
+		k.Flags[name] = v
+	}
+	k.ConfigFile = config
+	return k, nil
 }
 
 // kubeletConfig reads the kubelet's --config and its --config-dir
