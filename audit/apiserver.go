@@ -287,10 +287,15 @@ func (a *auditor) checkAuditPolicy(c *Component, s hardening.Setting, ctx *harde
 // checkAPIServerExtras: what the table's rows do not say.
 func (a *auditor) checkAPIServerExtras(c *Component) {
 	a.r.Check(idAPIEtcdPlain)
+	a.r.Check(idAPIEtcdPlainLoopback)
 	if v, ok := c.Flags["etcd-servers"]; ok {
 		for _, u := range listValue(v.Value) {
-			if strings.HasPrefix(strings.ToLower(u), "http://") && !isLoopback(u) {
-				a.r.Add(newFinding(idAPIEtcdPlain, c, Evidence{File: v.Origin.File, Line: v.Origin.Line, Detail: "--etcd-servers includes " + u}))
+			if strings.HasPrefix(strings.ToLower(u), "http://") {
+				id := idAPIEtcdPlain
+				if isLoopback(u) {
+					id = idAPIEtcdPlainLoopback
+				}
+				a.r.Add(newFinding(id, c, Evidence{File: v.Origin.File, Line: v.Origin.Line, Detail: "--etcd-servers includes " + u}))
 				break
 			}
 		}

@@ -33,6 +33,9 @@ import (
 const (
 	idCertExpired  = "cert:expired"
 	idCertExpiring = "cert:expiring"
+	// A certificate whose validity begins later: a clock set wrong, or
+	// one made for later use or backdated trust tricks; TLS refuses it now.
+	idCertNotYetValid = "cert:not-yet-valid"
 )
 
 // caFile returns the CA file a component trusts for a flag: the effective
@@ -161,6 +164,7 @@ func (a *auditor) checkChannelCAs(comps []*Component, node string) {
 // expiry of every certificate.
 func (a *auditor) checkTree() {
 	in := trust.Input{Plan: a.plan, Defaulted: a.defaulted, ServiceIPs: a.serviceIPs()}
+	named := a.namedSecrets()
 	if !a.defaulted {
 		// A recorded rotation's old and new CAs are no extra CAs.
 		in.Rotating = rotate.RotatingKeys(a.dir, a.plan)
@@ -179,12 +183,15 @@ func (a *auditor) checkTree() {
 		if err != nil {
 			return nil
 		}
+		f := trust.File{Path: rel, Mode: fi.Mode()}
 		if abs, err := filepath.Abs(p); err == nil {
 			a.checked[abs] = true
+			if k, ok := named[abs]; ok && !e.IsDir() && layout.Classify(rel) == layout.Unknown {
+				f.Kind = k
+			}
 		}
 		a.checkOwner(p, rel, fi)
-		f := trust.File{Path: rel, Mode: fi.Mode()}
-		if !e.IsDir() {
+		if !e.IsDir() && f.Kind == layout.Unknown {
 			a.parse(&f)
 		}
 		in.Files = append(in.Files, f)
@@ -299,10 +306,13 @@ func (a *auditor) serviceIPs() []net.IP {
 
 func (a *auditor) checkExpiry(file, what string, c *x509.Certificate) {
 	a.r.Check(idCertExpired)
+	a.r.Check(idCertNotYetValid)
 	switch expiry.Judge(c, a.opts.Now, a.opts.WarnWithin) {
 	case expiry.Expired:
 		f := newFinding(idCertExpired, nil, Evidence{File: file, Detail: fmt.Sprintf("%s (%s) ended %s", what, c.Subject.CommonName, c.NotAfter.UTC().Format(time.RFC3339))})
 		a.r.Add(f)
+	case expiry.Invalid:
+		a.r.Add(newFinding(idCertNotYetValid, nil, Evidence{File: file, Detail: fmt.Sprintf("%s (%s) begins %s", what, c.Subject.CommonName, c.NotBefore.UTC().Format(time.RFC3339))}))
 	case expiry.Expiring:
 		f := newFinding(idCertExpiring, nil, Evidence{File: file, Detail: fmt.Sprintf("%s (%s) ends %s", what, c.Subject.CommonName, c.NotAfter.UTC().Format(time.RFC3339))})
 		a.r.Add(f)

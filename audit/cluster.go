@@ -14,6 +14,7 @@ import (
 	"k8s.io/apimachinery/pkg/fields"
 	utilyaml "k8s.io/apimachinery/pkg/util/yaml"
 	bootstrapapi "k8s.io/cluster-bootstrap/token/api"
+	bootstraputil "k8s.io/cluster-bootstrap/token/util"
 	"sigs.k8s.io/yaml"
 
 	"github.com/bulwark-k8s/bulwark/atrest"
@@ -187,6 +188,15 @@ func (a *auditor) secret(rel string, s corev1.Secret) {
 	obj := "Secret " + s.Namespace + "/" + s.Name
 	switch s.Type {
 	case bootstrapapi.SecretTypeBootstrapToken:
+		a.r.Check(idTokenGroups)
+		if groups, ok := secretValue(s, bootstrapapi.BootstrapTokenExtraGroupsKey); ok {
+			for _, g := range strings.Split(groups, ",") {
+				if g = strings.TrimSpace(g); g != "" && bootstraputil.ValidateBootstrapGroupName(g) != nil {
+					a.r.Add(newFinding(idTokenGroups, nil, Evidence{File: rel, Object: obj, Detail: bootstrapapi.BootstrapTokenExtraGroupsKey + " includes " + g}))
+					break
+				}
+			}
+		}
 		a.r.Check(idTokenNoExpiry)
 		exp, ok := secretValue(s, bootstrapapi.BootstrapTokenExpirationKey)
 		if !ok || strings.TrimSpace(exp) == "" {

@@ -9,6 +9,9 @@ import (
 	"strings"
 	"syscall"
 
+	apiserverv1 "k8s.io/apiserver/pkg/apis/apiserver/v1"
+	"sigs.k8s.io/yaml"
+
 	"github.com/bulwark-k8s/bulwark/hardening"
 	"github.com/bulwark-k8s/bulwark/layout"
 	"github.com/bulwark-k8s/bulwark/trust"
@@ -39,6 +42,57 @@ func kindForSetting(name string) (layout.Kind, bool) {
 		return layout.Certificate, true
 	}
 	return layout.Unknown, false
+}
+
+// namedSecrets are the files inside the folder that a component's flag
+// names as a secret of a kind the folder's layout does not know by its
+// name (kubeadm's tree: an encryption configuration or a token file
+// anywhere): the walk judges their mode as that kind.
+func (a *auditor) namedSecrets() map[string]layout.Kind {
+	out := map[string]layout.Kind{}
+	for _, node := range a.nodeNames() {
+		for _, c := range a.nodes[node] {
+			for name, v := range c.Flags {
+				kind, ok := kindForSetting(name)
+				if !ok || v.Value == "" || !kind.Secret() || kind == layout.PrivateKey || kind == layout.Kubeconfig {
+					continue
+				}
+				if kind == layout.EncryptionConfig && !a.holdsKeys(v.Value) {
+					continue // KMS and identity only: nothing secret in it
+				}
+				if abs, err := filepath.Abs(a.local(v.Value)); err == nil {
+					out[abs] = kind
+				}
+			}
+		}
+	}
+	return out
+}
+
+// holdsKeys says whether an encryption configuration holds keys (aescbc,
+// aesgcm, secretbox), or cannot be read as one (then it is taken to).
+func (a *auditor) holdsKeys(file string) bool {
+	data, err := a.read(file)
+	if err != nil {
+		return true
+	}
+	var cfg apiserverv1.EncryptionConfiguration
+	if err := yaml.Unmarshal(data, &cfg); err != nil {
+		return true
+	}
+	for _, rc := range cfg.Resources {
+		for _, p := range rc.Providers {
+			for _, k := range []*apiserverv1.AESConfiguration{p.AESCBC, p.AESGCM} {
+				if k != nil && len(k.Keys) > 0 {
+					return true
+				}
+			}
+			if p.Secretbox != nil && len(p.Secretbox.Keys) > 0 {
+				return true
+			}
+		}
+	}
+	return false
 }
 
 // checkNamedFiles judges the mode and owner of every file a component

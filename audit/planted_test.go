@@ -2,6 +2,7 @@ package audit_test
 
 import (
 	"crypto/ecdsa"
+	"crypto/ed25519"
 	"crypto/elliptic"
 	"crypto/rand"
 	"crypto/rsa"
@@ -19,6 +20,7 @@ import (
 	"time"
 
 	corev1 "k8s.io/api/core/v1"
+	"sigs.k8s.io/yaml"
 
 	"github.com/bulwark-k8s/bulwark/audit"
 	"github.com/bulwark-k8s/bulwark/config"
@@ -35,6 +37,8 @@ type weakness struct {
 	want  []string
 	// bulwarkOnly: kubeadm's output has this weakness already.
 	bulwarkOnly bool
+	// kubeadmOnly: the weakness is in a file only kubeadm's output has.
+	kubeadmOnly bool
 }
 
 func ids(s ...string) []string { return s }
@@ -269,6 +273,11 @@ func weaknesses() []weakness {
 			want: ids("kube-apiserver:service-account-lookup")},
 		{name: "API server request timeout of 300h", plant: func(f *tree) { f.editPod("kube-apiserver", with("request-timeout", "300h")) },
 			want: ids("kube-apiserver:request-timeout")},
+		{name: "API server reaches etcd over plain HTTP on loopback", plant: func(f *tree) { f.editPod("kube-apiserver", with("etcd-servers", "http://127.0.0.1:2379")) },
+			want: ids("kube-apiserver:etcd-plain-http-loopback")},
+		{name: "etcd plain-HTTP client listener on loopback", plant: func(f *tree) {
+			f.editPod("etcd", with("listen-client-urls", f.flag("etcd", "listen-client-urls")+",http://127.0.0.1:2379"))
+		}, want: ids("etcd:plain-http-client-loopback")},
 		{name: "API server reaches etcd over plain HTTP", plant: func(f *tree) { f.editPod("kube-apiserver", with("etcd-servers", "http://10.0.0.5:2379")) },
 			want: ids("kube-apiserver:etcd-plain-http")},
 		{name: "API server without a kubelet client certificate", plant: func(f *tree) {
@@ -330,6 +339,12 @@ func weaknesses() []weakness {
 		{name: "controller manager TLS 1.1", plant: func(f *tree) { f.editPod("kube-controller-manager", with("tls-min-version", "VersionTLS11")) },
 			want: ids("kube-controller-manager:tls-min-version")},
 
+		{name: "controller manager turns off kubelet serving-certificate rotation", plant: func(f *tree) {
+			f.editPod("kube-controller-manager", with("feature-gates", "RotateKubeletServerCertificate=false"))
+		}, want: ids("kube-controller-manager:rotate-kubelet-server-certificate-off")},
+		{name: "API server turns on every alpha feature", plant: func(f *tree) { f.editPod("kube-apiserver", with("feature-gates", "AllAlpha=true")) },
+			want: ids("kube-apiserver:feature-gates-all-alpha")},
+
 		// kube-scheduler
 		{name: "scheduler runs with the administrator's kubeconfig", plant: func(f *tree) { f.editPod("kube-scheduler", with("kubeconfig", f.host("admin.conf"))) },
 			want: ids("kubeconfig:identity")},
@@ -375,6 +390,12 @@ func weaknesses() []weakness {
 		}, want: ids("kubelet:auth-cache-ttl")},
 		{name: "etcd peers skip SAN verification", plant: func(f *tree) { f.editPod("etcd", with("peer-skip-client-san-verification", "true")) },
 			want: ids("etcd:peer-skip-client-san-verification")},
+		{name: "kubelet turns off serving-certificate rotation", plant: func(f *tree) {
+			f.editKubelet(map[string]any{"featureGates": map[string]any{"RotateKubeletServerCertificate": false}})
+		}, want: ids("kubelet:rotate-kubelet-server-certificate-off")},
+		{name: "kubelet lets Pods set any kernel sysctl", plant: func(f *tree) { f.editKubelet(map[string]any{"allowedUnsafeSysctls": []string{"kernel.*"}}) },
+			want: ids("kubelet:allowedUnsafeSysctls")},
+		{name: "kubelet unsafe sysctls by flag", plant: func(f *tree) { f.kubeletUnit("--allowed-unsafe-sysctls=*") }, want: ids("kubelet:allowedUnsafeSysctls")},
 		{name: "kubelet protectKernelDefaults off", bulwarkOnly: true, plant: func(f *tree) { f.editKubelet(map[string]any{"protectKernelDefaults": false}) },
 			want: ids("kubelet:protectKernelDefaults")},
 		{name: "kubelet drop-in turns anonymous on", plant: func(f *tree) {
@@ -383,6 +404,12 @@ func weaknesses() []weakness {
 			f.kubeletUnit("--config-dir=" + dir)
 		}, want: ids("kubelet:authentication.anonymous.enabled")},
 		{name: "kubelet flag overrides its configuration", plant: func(f *tree) { f.kubeletUnit("--read-only-port=10255") }, want: ids("kubelet:readOnlyPort")},
+		{name: "kubeadm: kubeadm-flags.env opens the kubelet's read-only port", kubeadmOnly: true, plant: func(f *tree) {
+			f.writeFile(filepath.Join(filepath.Dir(f.kubelet), "kubeadm-flags.env"), []byte("KUBELET_KUBEADM_ARGS=\"--hostname-override=cp-1 --read-only-port=10255\"\n"), 0o644)
+		}, want: ids("kubelet:readOnlyPort")},
+		{name: "kubeadm: /etc/default/kubelet turns anonymous requests on", kubeadmOnly: true, plant: func(f *tree) {
+			f.writeFile(filepath.Join(f.top, "etc/default/kubelet"), []byte("KUBELET_EXTRA_ARGS=--anonymous-auth=true\n"), 0o644)
+		}, want: ids("kubelet:authentication.anonymous.enabled")},
 		{name: "kubelet configuration writable by everyone", plant: func(f *tree) {
 			if err := os.Chmod(f.kubelet, 0o666); err != nil {
 				f.t.Fatal(err)
@@ -484,6 +511,26 @@ func weaknesses() []weakness {
 			tmpl.NotBefore = f.now.Add(-48 * time.Hour)
 			f.mintRaw("pki/apiserver-etcd-client.crt", &tmpl, old.PublicKey, iss)
 		}, want: ids("cert:expired")},
+		{name: "a certificate not valid yet", plant: func(f *tree) {
+			old := f.leaf("apiserver-etcd-client")
+			tmpl := *old
+			tmpl.NotBefore, tmpl.NotAfter = f.now.Add(24*time.Hour), f.now.Add(48*time.Hour)
+			f.mintRaw("pki/apiserver-etcd-client.crt", &tmpl, old.PublicKey, f.issuer("etcd/ca"))
+		}, want: ids("cert:not-yet-valid")},
+		{name: "a client certificate in system:masters", plant: func(f *tree) {
+			old := f.leaf("apiserver-kubelet-client")
+			tmpl := *old
+			tmpl.Subject.Organization, tmpl.RawSubject = []string{"system:masters"}, nil
+			f.mintRaw("pki/apiserver-kubelet-client.crt", &tmpl, old.PublicKey, f.issuer("ca"))
+		}, want: ids("rbac:system-masters")},
+		{name: "an encryption configuration readable by everyone", plant: func(f *tree) {
+			f.apiFile("encryption-provider-config", "secrets-at-rest.yaml", encAESGCM)
+			f.chmod("secrets-at-rest.yaml", 0o644)
+		}, want: ids("file:secret-readable-by-others")},
+		{name: "a static token file readable by its group", plant: func(f *tree) {
+			f.apiFile("token-auth-file", "tokens.csv", tokens)
+			f.chmod("tokens.csv", 0o640)
+		}, want: ids("file:secret-readable-by-group")},
 		{name: "a private key readable by everyone", plant: func(f *tree) { f.chmod("pki/apiserver.key", 0o644) }, want: ids("file:secret-readable-by-others")},
 		{name: "a private key readable by its group", plant: func(f *tree) { f.chmod("pki/etcd/server.key", 0o640) }, want: ids("file:secret-readable-by-group")},
 		{name: "the cluster folder writable by everyone", plant: func(f *tree) { f.chmod(".", 0o777) }, want: ids("file:writable-by-others")},
@@ -561,6 +608,14 @@ func weaknesses() []weakness {
 		{name: "a default ServiceAccount that automounts its token", plant: func(f *tree) {
 			f.clusterObject("service-accounts.yaml", "apiVersion: v1\nkind: ServiceAccount\nmetadata: {name: default, namespace: default}\nautomountServiceAccountToken: true\n")
 		}, want: ids("cluster:default-sa-automount")},
+		{name: "a bootstrap token that asks for system:masters", plant: func(f *tree) {
+			f.clusterObject("planted.yaml", "apiVersion: v1\nkind: Secret\nmetadata: {name: bootstrap-token-abcdef, namespace: kube-system}\ntype: bootstrap.kubernetes.io/token\nstringData:\n  token-id: abcdef\n  token-secret: 0123456789abcdef\n  expiration: "+
+				f.now.Add(12*time.Hour).UTC().Format(time.RFC3339)+"\n  usage-bootstrap-authentication: 'true'\n  auth-extra-groups: system:bootstrappers:kubeadm:default-node-token,system:masters\n")
+		}, want: ids("cluster:bootstrap-token-groups")},
+		{name: "every service account may read Secrets in kube-system", plant: func(f *tree) {
+			f.clusterObject("planted.yaml", "apiVersion: rbac.authorization.k8s.io/v1\nkind: Role\nmetadata: {name: secret-reader, namespace: kube-system}\nrules:\n- {apiGroups: [''], resources: [secrets], verbs: [get, list]}\n---\n"+
+				"apiVersion: rbac.authorization.k8s.io/v1\nkind: RoleBinding\nmetadata: {name: secret-reader, namespace: kube-system}\nroleRef: {apiGroup: rbac.authorization.k8s.io, kind: Role, name: secret-reader}\nsubjects: [{kind: Group, name: 'system:serviceaccounts', apiGroup: rbac.authorization.k8s.io}]\n")
+		}, want: ids("RBAC019")},
 		{name: "another CA appended to the cluster CA's file", plant: func(f *tree) {
 			f.appendForeignCA("pki/ca.crt")
 		}, want: ids("pki:extra-ca")},
@@ -590,6 +645,13 @@ func weaknesses() []weakness {
 		{name: "the controller manager mounts /etc//", plant: func(f *tree) {
 			f.podSpec("kube-controller-manager", func(s *corev1.PodSpec) { mountHost(s, "etc", "/etc//") })
 		}, want: ids("pod:sensitive-host-path")},
+		{name: "a privileged static Pod beside the control plane mounting the node's root", plant: func(f *tree) {
+			f.writeFile(f.path("manifests/debug.yaml"), []byte("apiVersion: v1\nkind: Pod\nmetadata: {name: debug, namespace: kube-system}\nspec:\n  hostNetwork: true\n  hostPID: true\n  containers:\n  - name: sh\n    image: busybox\n    command: [sleep, infinity]\n    securityContext: {privileged: true}\n    volumeMounts: [{name: host, mountPath: /host}]\n  volumes:\n  - name: host\n    hostPath: {path: /}\n"), 0o600)
+		}, want: ids("pod:other-static-pod-privileged")},
+		{name: "the API server's manifest as JSON allows every request", plant: func(f *tree) {
+			f.editPod("kube-apiserver", with("authorization-mode", "AlwaysAllow"))
+			f.manifestAsJSON("kube-apiserver")
+		}, want: ids("kube-apiserver:authorization-mode")},
 		{name: "the API server runs an image from another registry", plant: func(f *tree) {
 			f.pod("kube-apiserver", func(c *corev1.Container) { c.Image = "evil.example.com/kube-apiserver:v1.36.3" })
 		}, want: ids("pod:image-repository")},
@@ -600,6 +662,32 @@ func weaknesses() []weakness {
 }
 
 func ptr[T any](v T) *T { return &v }
+
+// manifestAsJSON rewrites a static Pod's manifest as a .json file.
+func (f *tree) manifestAsJSON(comp string) {
+	j, err := yaml.YAMLToJSON(f.read(f.manifest(comp)))
+	if err != nil {
+		f.t.Fatal(err)
+	}
+	if err := os.Remove(f.manifest(comp)); err != nil {
+		f.t.Fatal(err)
+	}
+	f.writeFile(f.path("manifests/"+comp+".json"), j, 0o600)
+}
+
+// splitFlags writes --name=value as two words, --name value (booleans
+// keep the =, as pflag needs).
+func splitFlags(args []string) []string {
+	var out []string
+	for _, x := range args {
+		if n, v, ok := strings.Cut(x, "="); ok && v != "true" && v != "false" {
+			out = append(out, n, v)
+		} else {
+			out = append(out, x)
+		}
+	}
+	return out
+}
 
 // appendForeignCA appends a CA of another key, with the file's own CA's
 // subject, to a CA file.
@@ -678,7 +766,7 @@ func TestPlantedWeaknesses(t *testing.T) {
 				t.Fatalf("bulwark's own output has findings above info: %v", base)
 			}
 			for _, w := range ws {
-				if w.bulwarkOnly && kind == "kubeadm" {
+				if w.bulwarkOnly && kind == "kubeadm" || w.kubeadmOnly && kind == "bulwark" {
 					continue
 				}
 				t.Run(w.name, func(t *testing.T) {
@@ -803,6 +891,135 @@ func secureVariants() []secureVariant {
 		{"encryption with secretbox for every resource", bw, func(f *tree) { f.write("encryption-config.yaml", []byte(encSecretboxAll)) }},
 		{"audit log retention left to 1.36's defaults (366 days, 100 files of 100 MB)", bw, func(f *tree) {
 			f.editPod("kube-apiserver", without("audit-log-maxage", "audit-log-maxbackup", "audit-log-maxsize"))
+		}},
+		{"audit events to a webhook backend instead of a log file", bw, func(f *tree) {
+			f.write("audit-webhook.conf", []byte("apiVersion: v1\nkind: Config\nclusters:\n- name: audit\n  cluster: {server: 'https://audit.example.com/'}\ncontexts:\n- name: audit\n  context: {cluster: audit, user: ''}\ncurrent-context: audit\n"))
+			f.editPod("kube-apiserver", chain(without("audit-log-path", "audit-log-maxage", "audit-log-maxbackup", "audit-log-maxsize"), with("audit-webhook-config-file", f.host("audit-webhook.conf"))))
+		}},
+		{"audit log to the container's output", bw, func(f *tree) {
+			f.editPod("kube-apiserver", chain(without("audit-log-maxage", "audit-log-maxbackup", "audit-log-maxsize"), with("audit-log-path", "-")))
+		}},
+		{"encryption of every core resource ('*.') with aesgcm", bw, func(f *tree) {
+			f.write("encryption-config.yaml", []byte(strings.Replace(encAESGCM, "[secrets]", "['*.']", 1)))
+		}},
+		{"encryption with KMS v2 first and an old aescbc key to read with", bw, func(f *tree) {
+			f.write("encryption-config.yaml", []byte(strings.Replace(encKMSv2, "  - identity: {}\n", "  - aescbc:\n      keys:\n      - name: old\n        secret: MDEyMzQ1Njc4OWFiY2RlZjAxMjM0NTY3ODlhYmNkZWY=\n  - identity: {}\n", 1)))
+		}},
+		{"etcd client certificate auth from the environment", bw, func(f *tree) {
+			f.editPod("etcd", without("client-cert-auth", "peer-client-cert-auth"))
+			f.pod("etcd", func(c *corev1.Container) {
+				c.Env = append(c.Env, corev1.EnvVar{Name: "ETCD_CLIENT_CERT_AUTH", Value: "true"}, corev1.EnvVar{Name: "ETCD_PEER_CLIENT_CERT_AUTH", Value: "true"})
+			})
+		}},
+		{"etcd TLS on every address", bw, func(f *tree) { f.editPod("etcd", with("listen-client-urls", "https://0.0.0.0:2379")) }},
+		{"API server TLS 1.3 cipher names in its list", bw, func(f *tree) {
+			f.editPod("kube-apiserver", with("tls-cipher-suites", "TLS_AES_128_GCM_SHA256,TLS_AES_256_GCM_SHA384,TLS_CHACHA20_POLY1305_SHA256,TLS_ECDHE_ECDSA_WITH_AES_128_GCM_SHA256"))
+		}},
+		{"kubeadm: the API server verifies kubelets (--kubelet-certificate-authority)", kt, func(f *tree) {
+			f.editPod("kube-apiserver", with("kubelet-certificate-authority", f.host("pki/ca.crt")))
+		}},
+		{"kubelet flags turn off what its file turns on", bw, func(f *tree) {
+			f.editKubelet(map[string]any{"authentication.anonymous.enabled": true, "readOnlyPort": 10255})
+			f.kubeletUnit("--anonymous-auth=false --read-only-port=0")
+		}},
+		{"kubelet health endpoint on every address but off (healthzPort 0)", bw, func(f *tree) {
+			f.editKubelet(map[string]any{"healthzBindAddress": "0.0.0.0", "healthzPort": 0})
+		}},
+		{"kubelet --rotate-certificates without a value", bw, func(f *tree) {
+			f.editKubelet(map[string]any{"rotateCertificates": false})
+			f.kubeletUnit("--rotate-certificates")
+		}},
+		{"kubelet static Pods over https", bw, func(f *tree) { f.editKubelet(map[string]any{"staticPodURL": "https://10.0.0.9/pods.yaml"}) }},
+		{"kubeadm: pki/ 0700", kt, func(f *tree) { f.chmod("pki", 0o700); f.chmod("pki/etcd", 0o700) }},
+		{"a RoleBinding of view to a named user in a team namespace", bw, func(f *tree) {
+			f.clusterObject("planted.yaml", "apiVersion: rbac.authorization.k8s.io/v1\nkind: RoleBinding\nmetadata: {name: v, namespace: team-a}\nroleRef: {apiGroup: rbac.authorization.k8s.io, kind: ClusterRole, name: view}\nsubjects: [{kind: User, name: alice, apiGroup: rbac.authorization.k8s.io}]\n")
+		}},
+		{"RSA 4096 keys", func(t *testing.T) *tree {
+			c := config.Default("cp-1")
+			c.KeyAlgorithm = string(pki.RSA4096)
+			return newTreeWith(t, c)
+		}, func(*tree) {}},
+		{"an Ed25519 client certificate", bw, func(f *tree) {
+			_, k, err := ed25519.GenerateKey(rand.Reader)
+			if err != nil {
+				f.t.Fatal(err)
+			}
+			f.writeKey("pki/apiserver-kubelet-client.key", k)
+			iss := f.issuer("ca")
+			f.mint("pki/apiserver-kubelet-client.crt", f.leaf("apiserver-kubelet-client"), k.Public(), iss.Cert, iss.Key, certOpts{})
+		}},
+		{"kubeadm: a P-521 client certificate", kt, func(f *tree) {
+			k, err := ecdsa.GenerateKey(elliptic.P521(), rand.Reader)
+			if err != nil {
+				f.t.Fatal(err)
+			}
+			f.writeKey("pki/apiserver-kubelet-client.key", k)
+			iss := f.issuer("ca")
+			f.mint("pki/apiserver-kubelet-client.crt", f.leaf("apiserver-kubelet-client"), k.Public(), iss.Cert, iss.Key, certOpts{})
+		}},
+		{"kubeadm: every component's flags as --name value", kt, func(f *tree) {
+			for _, comp := range []string{"etcd", "kube-apiserver", "kube-controller-manager", "kube-scheduler"} {
+				f.editPod(comp, splitFlags)
+			}
+		}},
+		{"kubeadm: etcd on IPv6 loopback", kt, func(f *tree) {
+			f.editPod("etcd", chain(with("listen-client-urls", strings.Replace(f.flag("etcd", "listen-client-urls"), "https://127.0.0.1:2379", "https://[::1]:2379", 1)),
+				with("listen-metrics-urls", "http://[::1]:2381")))
+		}},
+		{"kubeadm: etcd settings in --config-file", kt, func(f *tree) {
+			cfg := f.secureEtcdConfig()
+			f.editPod("etcd", func([]string) []string { return []string{"--config-file=" + f.host("etcd.conf.yaml")} })
+			f.write("etcd.conf.yaml", []byte(cfg))
+		}},
+		{"kubeadm: encryption with aesgcm", kt, func(f *tree) { f.apiFile("encryption-provider-config", "enc.yaml", encAESGCM) }},
+		{"kubeadm: a KMS v2 encryption configuration (no key in it) readable by everyone", kt, func(f *tree) {
+			f.apiFile("encryption-provider-config", "enc.yaml", encKMSv2)
+			f.chmod("enc.yaml", 0o644)
+		}},
+		{"kubeadm: scheduler settings in --config", kt, func(f *tree) {
+			f.write("scheduler-config.yaml", []byte("apiVersion: kubescheduler.config.k8s.io/v1\nkind: KubeSchedulerConfiguration\nenableProfiling: false\nclientConnection:\n  kubeconfig: "+f.host("scheduler.conf")+"\n"))
+			f.editPod("kube-scheduler", chain(without("kubeconfig"), adding("--config="+f.host("scheduler-config.yaml"))))
+		}},
+		{"kubeadm: RotateKubeletServerCertificate=true spelled out", kt, func(f *tree) {
+			f.editPod("kube-controller-manager", with("feature-gates", "RotateKubeletServerCertificate=true"))
+		}},
+		{"kubelet unsafe sysctls inside the Pod's namespaces", bw, func(f *tree) {
+			f.editKubelet(map[string]any{"allowedUnsafeSysctls": []string{"net.core.somaxconn", "kernel.shm_rmid_forced"}})
+		}},
+		{"kubeadm's cluster-info ConfigMap readable by anonymous requests", bw, func(f *tree) {
+			f.clusterObject("planted.yaml", "apiVersion: rbac.authorization.k8s.io/v1\nkind: Role\nmetadata: {name: 'kubeadm:bootstrap-signer-clusterinfo', namespace: kube-public}\nrules:\n- {apiGroups: [''], resources: [configmaps], resourceNames: [cluster-info], verbs: [get]}\n---\n"+
+				"apiVersion: rbac.authorization.k8s.io/v1\nkind: RoleBinding\nmetadata: {name: 'kubeadm:bootstrap-signer-clusterinfo', namespace: kube-public}\nroleRef: {apiGroup: rbac.authorization.k8s.io, kind: Role, name: 'kubeadm:bootstrap-signer-clusterinfo'}\nsubjects: [{kind: User, name: 'system:anonymous', apiGroup: rbac.authorization.k8s.io}]\n")
+		}},
+		{"the built-in public-info-viewer binding written out", bw, func(f *tree) {
+			f.clusterObject("planted.yaml", fmt.Sprintf(crb, "system:public-info-viewer", "{kind: Group, name: 'system:authenticated', apiGroup: rbac.authorization.k8s.io}, {kind: Group, name: 'system:unauthenticated', apiGroup: rbac.authorization.k8s.io}"))
+		}},
+		{"kubeadm's node bootstrap bindings", bw, func(f *tree) {
+			group := "{kind: Group, name: 'system:bootstrappers:kubeadm:default-node-token', apiGroup: rbac.authorization.k8s.io}"
+			f.clusterObject("planted.yaml", fmt.Sprintf(crb, "system:node-bootstrapper", group)+"---\n"+
+				strings.Replace(fmt.Sprintf(crb, "system:certificates.k8s.io:certificatesigningrequests:nodeclient", group), "name: planted", "name: planted-2", 1)+"---\n"+
+				strings.Replace(fmt.Sprintf(crb, "system:certificates.k8s.io:certificatesigningrequests:selfnodeclient", "{kind: Group, name: 'system:nodes', apiGroup: rbac.authorization.k8s.io}"), "name: planted", "name: planted-3", 1))
+		}},
+		{"kubeadm: a kube-vip static Pod (network capabilities only)", kt, func(f *tree) {
+			f.writeFile(f.path("manifests/kube-vip.yaml"), []byte("apiVersion: v1\nkind: Pod\nmetadata: {name: kube-vip, namespace: kube-system}\nspec:\n  hostNetwork: true\n  containers:\n  - name: kube-vip\n    image: ghcr.io/kube-vip/kube-vip:v0.8.0\n    args: [manager]\n    securityContext:\n      capabilities:\n        add: [NET_ADMIN, NET_RAW]\n    volumeMounts: [{name: kubeconfig, mountPath: /etc/kubernetes/admin.conf}]\n  volumes:\n  - name: kubeconfig\n    hostPath: {path: /etc/kubernetes/super-admin.conf}\n"), 0o600)
+		}},
+		{"the API server's manifest as JSON", bw, func(f *tree) { f.manifestAsJSON("kube-apiserver") }},
+		{"the kubelet configuration as JSON", bw, func(f *tree) {
+			j, err := yaml.YAMLToJSON(f.read(f.kubelet))
+			if err != nil {
+				f.t.Fatal(err)
+			}
+			f.writeFile(f.kubelet, j, 0o600)
+		}},
+		{"scheduler TLS 1.3 minimum", bw, func(f *tree) { f.editPod("kube-scheduler", with("tls-min-version", "VersionTLS13")) }},
+		{"controller manager on 0:0:0:0:0:0:0:1", bw, func(f *tree) { f.editPod("kube-controller-manager", with("bind-address", "0:0:0:0:0:0:0:1")) }},
+		{"an Ed25519 front-proxy CA", bw, func(f *tree) {
+			_, k, err := ed25519.GenerateKey(rand.Reader)
+			if err != nil {
+				f.t.Fatal(err)
+			}
+			c := f.mint("pki/front-proxy-ca.crt", f.leaf("front-proxy-ca"), k.Public(), nil, k, certOpts{isCA: true, pathLen: 0, keyUsage: x509.KeyUsageCertSign | x509.KeyUsageDigitalSignature})
+			f.writeKey("pki/front-proxy-ca.key", k)
+			f.mint("pki/front-proxy-client.crt", f.leaf("front-proxy-client"), f.leaf("front-proxy-client").PublicKey, c, k, certOpts{})
 		}},
 		{"an audit policy at Metadata for Secrets", bw, func(f *tree) { f.write("audit-policy.yaml", []byte(auditMetadata)) }},
 		{"controller manager on IPv6 loopback", bw, func(f *tree) { f.editPod("kube-controller-manager", with("bind-address", "::1")) }},

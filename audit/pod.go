@@ -6,6 +6,9 @@ import (
 	"slices"
 	"strings"
 
+	corev1 "k8s.io/api/core/v1"
+	"sigs.k8s.io/yaml"
+
 	"github.com/bulwark-k8s/bulwark/finding"
 	"github.com/bulwark-k8s/bulwark/hardening"
 )
@@ -17,12 +20,14 @@ const (
 	idPodPrivileged = "pod:privileged"
 	idPodHostPath   = "pod:sensitive-host-path"
 	idPodImage      = "pod:image-repository"
+	idPodOther      = "pod:other-static-pod-privileged"
 )
 
 func podRules() []finding.Rule {
 	return []finding.Rule{
 		r(idPodPrivileged, finding.High, "", "a control-plane Pod runs privileged, with added capabilities, or in the host's PID or IPC namespace: it is root on the node", "remove privileged, capabilities.add, hostPID and hostIPC from the static Pod"),
 		r(idPodHostPath, finding.High, "", "a control-plane Pod mounts a host path that holds the whole node (/, /etc, /var, /root, the container runtime's socket, ...)", "mount only the component's own files and folders"),
+		r(idPodOther, finding.High, "", "a static Pod beside the control plane runs privileged, in the host's namespaces or with the node's files: the kubelet starts it as root on the node, past the API server's admission", "remove the static Pod, or drop privileged, host namespaces, capabilities beyond networking and the node's paths"),
 		r(idPodImage, finding.High, "", "a control-plane Pod runs an image from another repository than the cluster's other components (or than the configured one)", "use the images of the configured repository (render.imageRepository); restore the manifest with bulwark render"),
 	}
 }
@@ -121,4 +126,69 @@ func imageRepo(image string) string {
 		return image[:i]
 	}
 	return "docker.io/library"
+}
+
+// otherPod is a static Pod of a manifests folder that runs no
+// control-plane component (a virtual-IP or load-balancer Pod, or one
+// that should not be there).
+type otherPod struct {
+	file, node string
+	spec       corev1.PodSpec
+}
+
+// staticPod reads a manifest as a Pod.
+func staticPod(data []byte) (corev1.PodSpec, bool) {
+	var pod corev1.Pod
+	if err := yaml.Unmarshal(data, &pod); err != nil || len(pod.Spec.Containers) == 0 {
+		return corev1.PodSpec{}, false
+	}
+	return pod.Spec, true
+}
+
+// networkCaps are the capabilities a virtual-IP or load-balancer static
+// Pod (kube-vip, keepalived) needs.
+var networkCaps = []corev1.Capability{"NET_ADMIN", "NET_RAW", "NET_BROADCAST", "NET_BIND_SERVICE"}
+
+// checkOtherPods judges the static Pods beside the control plane: they
+// may hold the node's network (kube-vip, keepalived), not the node.
+func (a *auditor) checkOtherPods() {
+	a.r.Check(idPodOther)
+	for _, o := range a.others {
+		var why []string
+		if o.spec.HostPID {
+			why = append(why, "hostPID: true")
+		}
+		if o.spec.HostIPC {
+			why = append(why, "hostIPC: true")
+		}
+		for _, ct := range slices.Concat(o.spec.InitContainers, o.spec.Containers) {
+			sc := ct.SecurityContext
+			if sc == nil {
+				continue
+			}
+			if sc.Privileged != nil && *sc.Privileged {
+				why = append(why, ct.Name+": privileged: true")
+			}
+			if sc.Capabilities != nil {
+				for _, c := range sc.Capabilities.Add {
+					if !slices.Contains(networkCaps, corev1.Capability(strings.ToUpper(strings.TrimPrefix(string(c), "CAP_")))) {
+						why = append(why, fmt.Sprintf("%s: capabilities.add %s", ct.Name, c))
+					}
+				}
+			}
+		}
+		for _, v := range o.spec.Volumes {
+			if v.HostPath == nil {
+				continue
+			}
+			if p := path.Clean("/" + v.HostPath.Path); slices.Contains(sensitiveHostPaths, p) || strings.HasSuffix(p, ".sock") {
+				why = append(why, fmt.Sprintf("volume %q is the host's %s", v.Name, v.HostPath.Path))
+			}
+		}
+		if len(why) > 0 {
+			f := newFinding(idPodOther, nil, Evidence{File: o.file, Detail: strings.Join(why, "; ")})
+			f.Node = o.node
+			a.r.Add(f)
+		}
+	}
 }

@@ -44,6 +44,9 @@ type auditor struct {
 	defaulted bool
 	// checked: files whose mode was judged.
 	checked map[string]bool
+	// others are the static Pods of the manifests folders that run no
+	// control-plane component.
+	others []otherPod
 }
 
 // Static audits a folder's files: each node's components (multi-node
@@ -90,6 +93,7 @@ func Static(opts Options) (*Report, error) {
 		a.checkCAs(comps, name)
 		a.checkChannelCAs(comps, name)
 	}
+	a.checkOtherPods()
 	a.checkTree()
 	a.checkRotation()
 	a.checkNamedFiles()
@@ -302,6 +306,11 @@ func (a *auditor) discover() error {
 		}
 	case a.opts.KubeletConfig != "":
 		kubelet = &Component{Name: hardening.Kubelet, Source: a.opts.KubeletConfig, Flags: map[string]Value{}, ConfigFile: a.opts.KubeletConfig}
+		if k, err := a.kubeadmKubelet(a.opts.KubeletConfig); err != nil {
+			return err
+		} else if k != nil {
+			kubelet = k
+		}
 		a.nodes[""] = append(a.nodes[""], kubelet)
 	default:
 		if ok, _ := a.dir.Exists(layout.KubeletConfigFile); ok {
@@ -379,9 +388,49 @@ func (a *auditor) manifests(dir, node string) error {
 		if c != nil {
 			c.Node = node
 			a.nodes[node] = append(a.nodes[node], c)
+		} else if pod, ok := staticPod(data); ok {
+			a.others = append(a.others, otherPod{file: f, node: node, spec: pod})
 		}
 	}
 	return nil
+}
+
+// kubeadmFlagsEnv is the file kubeadm writes beside the kubelet's
+// configuration, whose KUBELET_KUBEADM_ARGS its systemd drop-in
+// (10-kubeadm.conf) puts on the kubelet's command line.
+const kubeadmFlagsEnv = "kubeadm-flags.env"
+
+// kubeadmKubelet is the kubelet as kubeadm's drop-in starts it, when a
+// kubeadm-flags.env lies beside its configuration: --config, then
+// $KUBELET_KUBEADM_ARGS, then $KUBELET_EXTRA_ARGS of /etc/default/kubelet
+// (or /etc/sysconfig/kubelet) under the same root (a kubelet
+// configuration at ROOT/var/lib/kubelet/config.yaml), the last flag
+// winning. nil without the file.
+func (a *auditor) kubeadmKubelet(config string) (*Component, error) {
+	env := filepath.Join(filepath.Dir(config), kubeadmFlagsEnv)
+	if _, err := os.Stat(env); err != nil {
+		return nil, nil
+	}
+	unit := "[Service]\nEnvironmentFile=-" + env + "\n"
+	if root, ok := strings.CutSuffix(filepath.ToSlash(filepath.Clean(config)), "/var/lib/kubelet/config.yaml"); ok {
+		for _, f := range []string{"etc/default/kubelet", "etc/sysconfig/kubelet"} {
+			unit += "EnvironmentFile=-" + filepath.Join(root, f) + "\n"
+		}
+	}
+	unit += "ExecStart=/usr/bin/kubelet --config=" + config + " $KUBELET_KUBEADM_ARGS $KUBELET_EXTRA_ARGS\n"
+	k, err := fromCommandLine(env, [][]byte{[]byte(unit)}, func(p string) ([]byte, error) { return store.ReadInput(p, maxInput) })
+	if err != nil {
+		return nil, err
+	}
+	// Lines of the environment file, not of the drop-in written here.
+	data, _ := store.ReadInput(env, maxInput)
+	lines := flagLines(string(data))
+	for name, v := range k.Flags {
+		v.Origin.Line = lines[name]
+		k.Flags[name] = v
+	}
+	k.ConfigFile = config
+	return k, nil
 }
 
 // kubeletConfig reads the kubelet's --config and its --config-dir
@@ -462,11 +511,23 @@ var custom = map[string]func(a *auditor, c *Component, s hardening.Setting, ctx 
 	"kubelet:podPidsLimit":                                (*auditor).checkPids,
 	"kube-controller-manager:bind-address":                (*auditor).checkBindAddress,
 	"kube-scheduler:bind-address":                         (*auditor).checkBindAddress,
+	"kube-apiserver:audit-log-path":                       (*auditor).checkAuditLog,
 	// bulwark names the kubelet-client signer's own files (the generic
 	// flags' file would be a rotation's two-CA trust file); kubeadm's
 	// generic --cluster-signing-{cert,key}-file stand for every signer.
 	"kube-controller-manager:cluster-signing-" + hardening.KubeletClientSigner + "-cert-file": checkSigningFile("cluster-signing-cert-file"),
 	"kube-controller-manager:cluster-signing-" + hardening.KubeletClientSigner + "-key-file":  checkSigningFile("cluster-signing-key-file"),
+}
+
+// checkAuditLog wants the audit events to go somewhere: a log file (or
+// "-", the container's output), or an audit webhook backend.
+func (a *auditor) checkAuditLog(c *Component, s hardening.Setting, ctx *hardening.Context) {
+	if v, ok := c.Flags["audit-webhook-config-file"]; ok && strings.TrimSpace(v.Value) != "" {
+		return
+	}
+	if v := c.Setting(s); !matches(s.Match, v, s.FlagValue(ctx)) {
+		a.r.Add(a.settingFinding(c, s, v, s.FlagValue(ctx)))
+	}
 }
 
 // checkSigningFile wants a CSR signer's file: its own flag, or the generic
@@ -509,6 +570,7 @@ func (a *auditor) checkComponent(c *Component, comps []*Component, ctx *hardenin
 	a.checkPod(c, comps)
 	if c.Name != hardening.Etcd {
 		a.checkCacheTTLs(c)
+		a.checkFeatureGates(c)
 	}
 	switch c.Name {
 	case hardening.Etcd:

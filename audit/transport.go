@@ -22,11 +22,21 @@ func (a *auditor) checkEtcdListeners(c *Component) {
 		a.r.Check(l.id)
 		v := c.Flag(l.flag)
 		for _, u := range listValue(v.Value) {
-			if strings.HasPrefix(strings.ToLower(u), "http://") && !isLoopback(u) {
-				ev := Evidence{File: or(v.Origin.File, c.Source), Line: v.Origin.Line, Detail: l.flag + " includes " + u}
-				a.r.Add(newFinding(l.id, c, ev))
-				break
+			if !strings.HasPrefix(strings.ToLower(u), "http://") {
+				continue
 			}
+			ev := Evidence{File: or(v.Origin.File, c.Source), Line: v.Origin.Line, Detail: l.flag + " includes " + u}
+			switch {
+			case !isLoopback(u):
+				a.r.Add(newFinding(l.id, c, ev))
+			case l.id == idEtcdPlainClient:
+				// On loopback, the client API still serves every key
+				// without a certificate to any process of the node.
+				a.r.Add(newFinding(idEtcdPlainLoopback, c, ev))
+			default:
+				continue
+			}
+			break
 		}
 	}
 }
@@ -128,6 +138,18 @@ func (a *auditor) checkKubeletExtras(c *Component) {
 		f, l := origin(v)
 		a.r.Add(newFinding(idKubeletStaticURL, c, Evidence{File: f, Line: l, Detail: "staticPodURL is " + v.Value}))
 	}
+	a.r.Check(idKubeletSysctls)
+	v := c.kubelet("allowedUnsafeSysctls")
+	if fv, ok := c.Flags["allowed-unsafe-sysctls"]; ok {
+		v = fv
+	}
+	for _, s := range listValue(v.Value) {
+		if !namespacedSysctl(s) {
+			f, l := origin(v)
+			a.r.Add(newFinding(idKubeletSysctls, c, Evidence{File: f, Line: l, Detail: "allowedUnsafeSysctls includes " + s}))
+			break
+		}
+	}
 	a.r.Check(idKubeletStreaming)
 	if v := c.kubelet("streamingConnectionIdleTimeout"); !v.Unset {
 		if d, err := time.ParseDuration(strings.TrimSpace(v.Value)); err == nil && (d <= 0 || d > 4*time.Hour) {
@@ -225,4 +247,19 @@ func (a *auditor) checkCacheTTLs(c *Component) {
 			return
 		}
 	}
+}
+
+// namespacedSysctl says whether an allowed unsafe sysctl (or pattern) stays
+// inside the Pod's own network or IPC namespace, as the kubelet's
+// sysctl allowlist understands them: net.* and the IPC namespace's kernel.shm*,
+// kernel.msg*, kernel.sem and fs.mqueue.*. A pattern wider than one of
+// those ("*", "kernel.*") reaches settings of the whole node.
+func namespacedSysctl(s string) bool {
+	s = strings.TrimSpace(s)
+	for _, p := range []string{"net.", "kernel.shm", "kernel.msg", "fs.mqueue."} {
+		if strings.HasPrefix(s, p) && len(s) > len(p) {
+			return true
+		}
+	}
+	return s == "kernel.sem"
 }

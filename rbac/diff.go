@@ -546,6 +546,10 @@ func risks(c *Change) []Risk {
 				continue
 			}
 			ns = "kube-system"
+		case systemRoleBindingScope:
+			if ns != "kube-system" {
+				continue
+			}
 		default:
 			if ns == "" {
 				ns = "default"

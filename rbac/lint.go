@@ -19,6 +19,9 @@ const (
 	anyScope     = "any"         // any binding
 	clusterScope = "cluster"     // ClusterRoleBindings only
 	systemScope  = "kube-system" // ClusterRoleBindings, and RoleBindings in kube-system
+	// RoleBindings in kube-system only (a ClusterRoleBinding of the same
+	// grant is a cluster-wide rule's finding).
+	systemRoleBindingScope = "kube-system-rolebindings"
 )
 
 // riskyGrant is one line of the table of risky permissions: a finding when
@@ -45,7 +48,7 @@ func acts(verbs []string, group string, resources ...string) []Action {
 func concat(ls ...[]Action) []Action { return slices.Concat(ls...) }
 
 // grantCIS are the CIS recommendations of the risky grants.
-var grantCIS = map[string]string{"RBAC001": "5.1.2", "RBAC002": "5.1.8", "RBAC003": "5.1.8", "RBAC004": "5.1.8", "RBAC005": "5.1.4",
+var grantCIS = map[string]string{"RBAC001": "5.1.2", "RBAC019": "5.1.2", "RBAC002": "5.1.8", "RBAC003": "5.1.8", "RBAC004": "5.1.8", "RBAC005": "5.1.4",
 	"RBAC006": "5.1.10", "RBAC007": "5.1.4", "RBAC008": "5.1.11", "RBAC009": "5.1.13"}
 
 // grantTitles state each risky grant as the problem it is.
@@ -59,6 +62,7 @@ var grantTitles = map[string]string{
 	"RBAC007": "a binding lets its subjects create Pods or workloads in kube-system (and so run as any of its service accounts)",
 	"RBAC008": "a binding lets its subjects approve certificate signing requests",
 	"RBAC009": "a binding lets its subjects mint service-account tokens (serviceaccounts/token)",
+	"RBAC019": "a binding lets its subjects read Secrets in kube-system (bootstrap tokens, the control plane's credentials)",
 }
 
 // riskyGrants is the table of permissions that amount to (or open a path
@@ -84,6 +88,8 @@ var riskyGrants = []riskyGrant{
 		"leave CSR approval to the controller manager and administrators; restrict signers with resourceNames on signers/approve"},
 	{"RBAC009", "may mint service-account tokens (serviceaccounts/token)", finding.High, anyScope, acts([]string{"create"}, "", "serviceaccounts/token"),
 		"grant token creation per service account with resourceNames, in its namespace only"},
+	{"RBAC019", "reads Secrets in kube-system", finding.High, systemRoleBindingScope, acts([]string{"get", "list", "watch"}, "", "secrets"),
+		"keep Secret access in kube-system to the control plane; grant others single Secrets with resourceNames"},
 }
 
 // Finding is one problem in a policy.
@@ -214,7 +220,7 @@ func (e *Engine) lintBinding(b *binding, src string, opts LintOptions, rep *Lint
 			Remediation: "fix or remove the subject"})
 	}
 	for _, s := range live {
-		if s.Kind == rbacv1.GroupKind && (s.Name == GroupUnauthenticated) || s.Kind == rbacv1.UserKind && s.Name == UserAnonymous {
+		if (s.Kind == rbacv1.GroupKind && (s.Name == GroupUnauthenticated) || s.Kind == rbacv1.UserKind && s.Name == UserAnonymous) && !publicGrant(b) {
 			rep.Findings = append(rep.Findings, Finding{ID: idAnonymous, Severity: finding.Critical, Title: "grants anonymous requests", Object: b.ref, Source: src,
 				Subjects: []rbacv1.Subject{s}, Role: &b.roleRef, Scope: scope,
 				Detail:      fmt.Sprintf("binds %s to %s %s: every unauthenticated request gets it", b.roleRef, s.Kind, s.Name),
@@ -277,6 +283,10 @@ func (e *Engine) lintBinding(b *binding, src string, opts LintOptions, rep *Lint
 			if b.ref.Namespace != "" && b.ref.Namespace != "kube-system" {
 				continue
 			}
+		case systemRoleBindingScope:
+			if b.ref.Namespace != "kube-system" {
+				continue
+			}
 		}
 		rule, act, ok := b.role.allows(g.actions)
 		if !ok {
@@ -298,6 +308,32 @@ const kubeletAPIAdmin = "system:kubelet-api-admin"
 // discoveryRoles are the built-in roles Kubernetes itself binds to
 // system:authenticated: binding them again gives nothing new.
 var discoveryRoles = map[string]bool{"system:basic-user": true, "system:discovery": true, "system:public-info-viewer": true}
+
+// publicGrant reports whether a binding gives only what Kubernetes and
+// kubeadm give anonymous requests by design: the built-in
+// system:public-info-viewer (health and version), or reading named
+// ConfigMaps of kube-public (kubeadm's cluster-info, which joining nodes
+// read before they have credentials).
+func publicGrant(b *binding) bool {
+	onlyGet := func(r rbacv1.PolicyRule) bool {
+		return !slices.ContainsFunc(r.Verbs, func(v string) bool { return v != "get" })
+	}
+	if b.roleRef.Kind == "ClusterRole" && b.roleRef.Name == "system:public-info-viewer" && b.role != nil {
+		// As long as the role is still what Kubernetes defines: health
+		// and version paths, read only.
+		return !slices.ContainsFunc(b.role.rules, func(r rbacv1.PolicyRule) bool { return len(r.Resources) > 0 || !onlyGet(r) })
+	}
+	if b.ref.Namespace != "kube-public" || b.role == nil || len(b.role.rules) == 0 {
+		return false
+	}
+	for _, r := range b.role.rules {
+		if len(r.ResourceNames) == 0 || len(r.NonResourceURLs) > 0 || !slices.Equal(r.APIGroups, []string{""}) || !slices.Equal(r.Resources, []string{"configmaps"}) ||
+			!onlyGet(r) {
+			return false
+		}
+	}
+	return true
+}
 
 // broadSubject reports whether a subject is a workload identity or a group
 // that holds many of them: service accounts, their groups, nodes,
