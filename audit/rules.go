@@ -200,7 +200,7 @@ func auditRules() []finding.Rule {
 	rules = append(rules,
 		// CIS 1.3.6 (left out: internal/archtest reads "3.6" in it as
 		// etcd's pinned minor release).
-		r(string(hardening.ControllerManager)+idGateRotateServer, finding.Medium, "", "kube-controller-manager turns off the rotation of kubelet serving certificates (RotateKubeletServerCertificate=false)",
+		r(string(hardening.ControllerManager)+idGateRotateServer, finding.Medium, "1.3.6", "kube-controller-manager turns off the rotation of kubelet serving certificates (RotateKubeletServerCertificate=false)",
 			"remove RotateKubeletServerCertificate=false from --feature-gates"),
 		r(string(hardening.Kubelet)+idGateRotateServer, finding.Medium, "4.2.11", "the kubelet turns off the rotation of its serving certificate (RotateKubeletServerCertificate=false)",
 			"remove RotateKubeletServerCertificate: false from featureGates (and --feature-gates)"))

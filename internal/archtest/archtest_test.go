@@ -200,12 +200,13 @@ func homeOf(pkg string, homes []string) bool { return slices.Contains(homes, pkg
 var (
 	modeLiteral = regexp.MustCompile(`^0[oO]?[0-7]{3}$`)
 	// versionText finds the pinned releases spelt out: v1.36.3, 1.36,
-	// 0.36.3 (the staging modules), 3.6.16 and 3.6 (etcd).
-	versionText = regexp.MustCompile(`\b(` + strings.Join([]string{
+	// 0.36.3 (the staging modules), 3.6.16 and 3.6 (etcd); not inside a
+	// longer dotted number (a CIS section 1.3.6 is not etcd 3.6).
+	versionText = regexp.MustCompile(`(?:^|[^0-9.])(` + strings.Join([]string{
 		regexp.QuoteMeta(release.KubernetesMinor()),
 		regexp.QuoteMeta("0" + strings.TrimPrefix(release.Kubernetes, "v1")),
 		regexp.QuoteMeta(release.EtcdMinor()),
-	}, "|") + `)\b`)
+	}, "|") + `)(?:[^0-9]|$)`)
 )
 
 // TestOneHomePerName: outside its table, no non-test source spells a CN,

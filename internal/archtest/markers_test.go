@@ -9,6 +9,7 @@ import (
 	"testing"
 
 	"github.com/bulwark-k8s/bulwark/internal/testutil"
+	"github.com/bulwark-k8s/bulwark/release"
 )
 
 // TestNoConflictMarkers: no source, document or script holds a line a
@@ -48,5 +49,22 @@ func TestNoConflictMarkers(t *testing.T) {
 	})
 	if err != nil {
 		t.Fatal(err)
+	}
+}
+
+// TestVersionText: the pinned releases are found spelt out, and a longer
+// dotted number that holds one is not.
+func TestVersionText(t *testing.T) {
+	for s, want := range map[string]bool{
+		"v" + release.KubernetesMinor() + ".3":    true,
+		"kubernetes " + release.KubernetesMinor(): true,
+		release.EtcdMinor() + ".16-0":             true,
+		"etcd " + release.EtcdMinor():             true,
+		"1." + release.EtcdMinor():                false,
+		release.EtcdMinor() + "1":                 false,
+	} {
+		if got := versionText.MatchString(s); got != want {
+			t.Errorf("versionText on %q: %v, want %v", s, got, want)
+		}
 	}
 }
