@@ -1,18 +1,15 @@
 package admins
 
 import (
-	"bytes"
 	"errors"
 	"fmt"
 	"io/fs"
 	"time"
 
 	"golang.org/x/crypto/ssh"
-	"sigs.k8s.io/yaml"
 
 	"github.com/bulwark-k8s/bulwark/atrest"
 	"github.com/bulwark-k8s/bulwark/layout"
-	"github.com/bulwark-k8s/bulwark/sshsig"
 	"github.com/bulwark-k8s/bulwark/store"
 )
 
@@ -70,17 +67,15 @@ func loadHead(d *store.Dir, h History) (*Head, error) {
 	if err != nil {
 		return nil, err
 	}
-	i := bytes.Index(data, []byte(sigBegin))
-	if i < 0 {
-		return nil, fmt.Errorf("%w: %s is not signed", ErrRefused, layout.HeadFile)
-	}
-	pub, err := sshsig.Verify(data[i:], NamespaceHead, data[:i])
-	if err != nil {
-		return nil, fmt.Errorf("%w: %s: %v", ErrRefused, layout.HeadFile, err)
-	}
 	var hd Head
-	if err := yaml.UnmarshalStrict(data[:i], &hd); err != nil || hd.Kind != kindHead || hd.APIVersion != apiVersion {
+	pub, err := openDoc(data, NamespaceHead, &hd)
+	switch {
+	case errors.Is(err, errNotSigned):
+		return nil, fmt.Errorf("%w: %s is not signed", ErrRefused, layout.HeadFile)
+	case errors.Is(err, errMalformed), err == nil && (hd.Kind != kindHead || hd.APIVersion != apiVersion):
 		return nil, fmt.Errorf("%w: %s is not a %s document", ErrRefused, layout.HeadFile, kindHead)
+	case err != nil:
+		return nil, fmt.Errorf("%w: %s: %v", ErrRefused, layout.HeadFile, err)
 	}
 	hd.digest = digest(data)
 	m, ok := h.Version(hd.Serial)
@@ -148,15 +143,7 @@ func makeHead(d *store.Dir, h History, m *Manifest, reencrypted, first bool, id 
 		}
 	}
 	hd.LogEntries, hd.LogLast = entries, last
-	body, err := yaml.Marshal(hd)
-	if err != nil {
-		return nil, err
-	}
-	sig, err := sshsig.Sign(id.Signer, NamespaceHead, body)
-	if err != nil {
-		return nil, err
-	}
-	return append(body, sig...), nil
+	return signDoc(id.Signer, NamespaceHead, hd)
 }
 
 // writeHead replaces the head: the current version, reencrypted or not.

@@ -198,17 +198,51 @@ func (m *Manifest) encode(id *atrest.Identity) ([]byte, error) {
 	if err := m.validate(); err != nil {
 		return nil, err
 	}
-	body, err := yaml.Marshal(m)
+	file, err := signDoc(id.Signer, NamespaceManifest, m)
 	if err != nil {
 		return nil, err
 	}
-	sig, err := sshsig.Sign(id.Signer, NamespaceManifest, body)
-	if err != nil {
-		return nil, err
-	}
-	file := append(body, sig...)
 	m.digest = digest(file)
 	return file, nil
+}
+
+// signDoc is v as YAML followed by its SSHSIG signature in namespace ns:
+// the form of every signed document of the folder (manifest versions,
+// the head).
+func signDoc(signer ssh.Signer, ns string, v any) ([]byte, error) {
+	body, err := yaml.Marshal(v)
+	if err != nil {
+		return nil, err
+	}
+	sig, err := sshsig.Sign(signer, ns, body)
+	if err != nil {
+		return nil, err
+	}
+	return append(body, sig...), nil
+}
+
+// errNotSigned: a document with no signature after its body;
+// errMalformed: a signed body that does not read as its kind.
+var (
+	errNotSigned = errors.New("is not signed")
+	errMalformed = errors.New("malformed")
+)
+
+// openDoc checks a signed document's signature in namespace ns and reads
+// its body into v, strictly; it returns the key that signed it.
+func openDoc(file []byte, ns string, v any) (ssh.PublicKey, error) {
+	i := bytes.Index(file, []byte(sigBegin))
+	if i < 0 {
+		return nil, errNotSigned
+	}
+	pub, err := sshsig.Verify(file[i:], ns, file[:i])
+	if err != nil {
+		return nil, err
+	}
+	if err := yaml.UnmarshalStrict(file[:i], v); err != nil {
+		return nil, fmt.Errorf("%w: %v", errMalformed, err)
+	}
+	return pub, nil
 }
 
 func digest(data []byte) string {
@@ -219,18 +253,10 @@ func digest(data []byte) string {
 // decode parses a version and checks its signature; it returns the key
 // that signed it. Whether that key may sign it is History's to say.
 func decode(file []byte) (*Manifest, ssh.PublicKey, error) {
-	i := bytes.Index(file, []byte(sigBegin))
-	if i < 0 {
-		return nil, nil, errors.New("is not signed")
-	}
-	body, sig := file[:i], file[i:]
-	pub, err := sshsig.Verify(sig, NamespaceManifest, body)
+	var m Manifest
+	pub, err := openDoc(file, NamespaceManifest, &m)
 	if err != nil {
 		return nil, nil, err
-	}
-	var m Manifest
-	if err := yaml.UnmarshalStrict(body, &m); err != nil {
-		return nil, nil, fmt.Errorf("malformed: %v", err)
 	}
 	if err := m.validate(); err != nil {
 		return nil, nil, err
