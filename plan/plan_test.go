@@ -12,6 +12,7 @@ import (
 	"k8s.io/apiserver/pkg/authentication/user"
 
 	"github.com/bulwark-k8s/bulwark/config"
+	"github.com/bulwark-k8s/bulwark/internal/testutil"
 	"github.com/bulwark-k8s/bulwark/pki"
 	"github.com/bulwark-k8s/bulwark/plan"
 )
@@ -118,26 +119,13 @@ controlPlane:
 	return out
 }
 
-func newPlan(t testing.TB, doc string) *plan.Plan {
-	t.Helper()
-	c, err := config.Parse([]byte(doc), "node-a")
-	if err != nil {
-		t.Fatalf("config.Parse: %v", err)
-	}
-	p, err := plan.New(c)
-	if err != nil {
-		t.Fatalf("plan.New: %v", err)
-	}
-	return p
-}
-
 // forEachCluster runs an invariant over every test cluster.
 func forEachCluster(t *testing.T, check func(t *testing.T, c cluster, p *plan.Plan)) {
 	t.Helper()
 	for _, c := range clusters() {
 		t.Run(c.name, func(t *testing.T) {
 			t.Parallel()
-			check(t, c, newPlan(t, c.doc))
+			check(t, c, testutil.Plan(t, c.doc))
 		})
 	}
 }
@@ -542,7 +530,7 @@ func TestWarnings(t *testing.T) {
 		{"one node and three etcd members", "controlPlane:\n  - {name: cp-1, ips: [10.0.0.11]}\netcdMembers:\n  - {name: e-1, ips: [10.0.1.1]}\n  - {name: e-2, ips: [10.0.1.2]}\n", ""},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			p := newPlan(t, "apiVersion: bulwark.dev/v1alpha1\nkind: ClusterConfig\n"+tc.doc)
+			p := testutil.Plan(t, "apiVersion: bulwark.dev/v1alpha1\nkind: ClusterConfig\n"+tc.doc)
 			w := p.Warnings()
 			if tc.warnNode == "" {
 				if len(w) != 0 {
@@ -622,7 +610,7 @@ func TestBindingsReferenceTable(t *testing.T) {
 }
 
 func TestItemsDescribeTheTable(t *testing.T) {
-	p := newPlan(t, newCluster(1, 1).doc)
+	p := testutil.Plan(t, newCluster(1, 1).doc)
 	kinds := map[string]int{}
 	for _, it := range p.Items() {
 		kinds[it.Kind]++
@@ -662,13 +650,13 @@ func TestNewRejectsUnknownAlgorithm(t *testing.T) {
 // one plan's subject never leaks into another plan.
 func TestNewReturnsFreshValues(t *testing.T) {
 	doc := newCluster(1, 1).doc
-	a, b := newPlan(t, doc), newPlan(t, doc)
+	a, b := testutil.Plan(t, doc), testutil.Plan(t, doc)
 	a.Kubeconfigs[0].Subject.Organizations[0] = "tampered"
 	a.Certs[0].Usages[0] = pki.ClientAuth
 	if b.Kubeconfigs[0].Subject.Organizations[0] == "tampered" || b.Certs[0].Usages[0] == pki.ClientAuth {
 		t.Fatal("plans share table slices")
 	}
-	if c := newPlan(t, doc); c.Kubeconfigs[0].Subject.Organizations[0] == "tampered" {
+	if c := testutil.Plan(t, doc); c.Kubeconfigs[0].Subject.Organizations[0] == "tampered" {
 		t.Fatal("a plan's change leaked into the table")
 	}
 }

@@ -8,6 +8,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/bulwark-k8s/bulwark/internal/testutil"
 	"github.com/bulwark-k8s/bulwark/provision"
 	"github.com/bulwark-k8s/bulwark/render"
 	"github.com/bulwark-k8s/bulwark/store"
@@ -20,7 +21,7 @@ import (
 // ErrUnderivable.
 func FuzzDerive(f *testing.F) {
 	// One node: the fewest files for Derive to read per input.
-	p := newPlan(f, clusterDoc("ecdsa-p256", 1, 1))
+	p := testutil.Plan(f, clusterDoc("ecdsa-p256", 1, 1))
 	d, _ := initDir(f, p, clock(t0))
 	if _, err := provision.Render(d, p, render.Options{}, clock(t0)); err != nil {
 		f.Fatal(err)

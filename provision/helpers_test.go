@@ -13,7 +13,6 @@ import (
 	"testing"
 	"time"
 
-	"github.com/bulwark-k8s/bulwark/config"
 	"github.com/bulwark-k8s/bulwark/kubeconfig"
 	"github.com/bulwark-k8s/bulwark/pki"
 	"github.com/bulwark-k8s/bulwark/plan"
@@ -40,19 +39,6 @@ func clusterDoc(alg string, cp, etcd int, extraCPIPs ...string) string {
 		fmt.Fprintf(&b, "  - {name: etcd-%d, ips: [10.0.1.%d]}\n", i, 10+i)
 	}
 	return b.String()
-}
-
-func newPlan(t testing.TB, doc string) *plan.Plan {
-	t.Helper()
-	c, err := config.Parse([]byte(doc), "node-a")
-	if err != nil {
-		t.Fatal(err)
-	}
-	p, err := plan.New(c)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return p
 }
 
 // clock is the fixed time of a test: now, to the nanosecond, so that

@@ -15,6 +15,7 @@ import (
 
 	"k8s.io/apiserver/pkg/authentication/user"
 
+	"github.com/bulwark-k8s/bulwark/internal/testutil"
 	"github.com/bulwark-k8s/bulwark/kubeconfig"
 	"github.com/bulwark-k8s/bulwark/pki"
 	"github.com/bulwark-k8s/bulwark/plan"
@@ -40,7 +41,7 @@ func TestInitChains(t *testing.T) {
 		t.Run(string(tc.alg), func(t *testing.T) {
 			t.Parallel()
 			now := time.Now().UTC() // real time: openssl verifies at the current time
-			p := newPlan(t, clusterDoc(string(tc.alg), tc.cp, tc.etcd))
+			p := testutil.Plan(t, clusterDoc(string(tc.alg), tc.cp, tc.etcd))
 			d, sum := initDir(t, p, clock(now))
 			for _, r := range sum {
 				if r.Action != provision.Created {
@@ -356,7 +357,7 @@ func checkServiceAccount(t *testing.T, d interface {
 // whose Secret is written beside it, and the RBAC manifest is the table's.
 func TestInitWritesClusterObjects(t *testing.T) {
 	now := time.Date(2027, 6, 1, 10, 0, 0, 0, time.UTC)
-	p := newPlan(t, clusterDoc("ecdsa-p256", 1, 1))
+	p := testutil.Plan(t, clusterDoc("ecdsa-p256", 1, 1))
 	d, _ := initDir(t, p, clock(now))
 	toks, err := provision.ListTokenManifests(d)
 	if err != nil {

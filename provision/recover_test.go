@@ -13,6 +13,7 @@ import (
 
 	"k8s.io/apiserver/pkg/authentication/user"
 
+	"github.com/bulwark-k8s/bulwark/internal/testutil"
 	"github.com/bulwark-k8s/bulwark/kubeconfig"
 	"github.com/bulwark-k8s/bulwark/layout"
 	"github.com/bulwark-k8s/bulwark/pki"
@@ -24,12 +25,12 @@ import (
 var t0 = time.Date(2027, 6, 1, 10, 0, 0, 123, time.UTC)
 
 func fastPlan(t testing.TB, extraCPIPs ...string) *plan.Plan {
-	return newPlan(t, clusterDoc("ecdsa-p256", 1, 1, extraCPIPs...))
+	return testutil.Plan(t, clusterDoc("ecdsa-p256", 1, 1, extraCPIPs...))
 }
 
 // TestInitIsIdempotent: a second run keeps every file byte for byte.
 func TestInitIsIdempotent(t *testing.T) {
-	p := newPlan(t, clusterDoc("ecdsa-p256", 3, 3))
+	p := testutil.Plan(t, clusterDoc("ecdsa-p256", 3, 3))
 	d, first := initDir(t, p, clock(t0))
 	before := snapshot(t, d)
 	second := runInit(t, d, p, clock(t0.Add(time.Hour)))

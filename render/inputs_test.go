@@ -9,6 +9,7 @@ import (
 
 	"github.com/bulwark-k8s/bulwark/config"
 	"github.com/bulwark-k8s/bulwark/hardening"
+	"github.com/bulwark-k8s/bulwark/internal/testutil"
 	"github.com/bulwark-k8s/bulwark/layout"
 	"github.com/bulwark-k8s/bulwark/plan"
 	"github.com/bulwark-k8s/bulwark/render"
@@ -31,7 +32,7 @@ func (f folder) read(rel string) ([]byte, error) {
 // signing pair: a rotation's trust and reissue steps reach them without a
 // restart, under load).
 func TestReloadedInputs(t *testing.T) {
-	r, err := render.Derived(testPlan(t, oneNode), render.Options{})
+	r, err := render.Derived(testutil.Plan(t, oneNode), render.Options{})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -62,7 +63,7 @@ func TestReloadedInputs(t *testing.T) {
 // only when, a file it reads only at start changes, appears or goes; a
 // change to a file it reloads leaves its manifest as it was.
 func TestChecksumFollowsStartOnlyInputs(t *testing.T) {
-	p := testPlan(t, oneNode)
+	p := testutil.Plan(t, oneNode)
 	r, err := render.Derived(p, render.Options{})
 	if err != nil {
 		t.Fatal(err)
@@ -148,7 +149,7 @@ func TestChecksumFollowsStartOnlyInputs(t *testing.T) {
 // refuses what it did not write.
 func TestOptionsFromManifest(t *testing.T) {
 	o := render.Options{Root: "/srv/k8s", ImageRepository: "registry.example/k8s", KubernetesVersion: "v1.36.1", EtcdVersion: "3.6.9-0"}
-	for _, f := range derived(t, testPlan(t, threeNodes), o, none) {
+	for _, f := range derived(t, testutil.Plan(t, threeNodes), o, none) {
 		if layout.Classify(f.Path) != layout.Manifest {
 			continue
 		}

@@ -18,27 +18,14 @@ import (
 	kubeletv1beta1 "k8s.io/kubelet/config/v1beta1"
 	"sigs.k8s.io/yaml"
 
-	"github.com/bulwark-k8s/bulwark/config"
 	"github.com/bulwark-k8s/bulwark/hardening"
+	"github.com/bulwark-k8s/bulwark/internal/testutil"
 	"github.com/bulwark-k8s/bulwark/layout"
 	"github.com/bulwark-k8s/bulwark/plan"
 	"github.com/bulwark-k8s/bulwark/render"
 )
 
 var update = flag.Bool("update", false, "rewrite the golden files in testdata/")
-
-func testPlan(t *testing.T, doc string) *plan.Plan {
-	t.Helper()
-	c, err := config.Parse([]byte(doc), "node-a")
-	if err != nil {
-		t.Fatal(err)
-	}
-	p, err := plan.New(c)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return p
-}
 
 const threeNodes = `apiVersion: bulwark.dev/v1alpha1
 kind: ClusterConfig
@@ -60,7 +47,7 @@ controlPlane:
 func TestGoldenFlags(t *testing.T) {
 	for _, tc := range []struct{ name, doc string }{{"one-node", oneNode}, {"three-nodes", threeNodes}} {
 		t.Run(tc.name, func(t *testing.T) {
-			files := derived(t, testPlan(t, tc.doc), render.Options{}, none)
+			files := derived(t, testutil.Plan(t, tc.doc), render.Options{}, none)
 			var got bytes.Buffer
 			for _, f := range files {
 				if !strings.Contains(f.Path, "manifests/") {
@@ -120,7 +107,7 @@ func decodePod(t *testing.T, f render.File) corev1.Pod {
 // TestStrictDecode decodes every rendered file with the real Kubernetes
 // type it claims to be.
 func TestStrictDecode(t *testing.T) {
-	p := testPlan(t, threeNodes)
+	p := testutil.Plan(t, threeNodes)
 	r, err := render.Derived(p, render.Options{Root: "/srv/k8s"})
 	if err != nil {
 		t.Fatal(err)

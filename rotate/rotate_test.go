@@ -15,7 +15,7 @@ import (
 
 	"k8s.io/client-go/tools/clientcmd"
 
-	"github.com/bulwark-k8s/bulwark/config"
+	"github.com/bulwark-k8s/bulwark/internal/testutil"
 	"github.com/bulwark-k8s/bulwark/layout"
 	"github.com/bulwark-k8s/bulwark/pki"
 	"github.com/bulwark-k8s/bulwark/plan"
@@ -36,23 +36,10 @@ controlPlane:
   - {name: cp-3, ips: [10.0.0.13]}
 `
 
-func newPlan(t testing.TB, doc string) *plan.Plan {
-	t.Helper()
-	c, err := config.Parse([]byte(doc), "node-a")
-	if err != nil {
-		t.Fatal(err)
-	}
-	p, err := plan.New(c)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return p
-}
-
 // newTree makes a rendered cluster folder.
 func newTree(t testing.TB, doc string) (*store.Dir, *plan.Plan) {
 	t.Helper()
-	p := newPlan(t, doc)
+	p := testutil.Plan(t, doc)
 	d, err := store.Open(filepath.Join(t.TempDir(), "cluster"))
 	if err != nil {
 		t.Fatal(err)

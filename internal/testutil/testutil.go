@@ -7,6 +7,9 @@ import (
 	"os"
 	"path/filepath"
 	"testing"
+
+	"github.com/bulwark-k8s/bulwark/config"
+	"github.com/bulwark-k8s/bulwark/plan"
 )
 
 // RepoRoot is the repository's root folder: the one whose go.mod declares
@@ -27,4 +30,19 @@ func RepoRoot(t testing.TB) string {
 		}
 		dir = parent
 	}
+}
+
+// Plan is the plan of a configuration document, as seen from a host named
+// node-a.
+func Plan(t testing.TB, doc string) *plan.Plan {
+	t.Helper()
+	c, err := config.Parse([]byte(doc), "node-a")
+	if err != nil {
+		t.Fatal(err)
+	}
+	p, err := plan.New(c)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return p
 }
