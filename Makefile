@@ -27,12 +27,20 @@ run: build
 tools:
 	bash hack/build-tools.sh
 
+# Tests run through gotestsum (as Kubernetes' own `make test` does): the
+# usual `go test` output, then every failure's messages again at the very
+# end, where a CI log's tail shows them. A failed real-component test keeps
+# its processes' whole logs under .cache/test-output/_artifacts.
+GOTESTSUM ?= $(GO) run gotest.tools/gotestsum@v1.13.0 --format standard-quiet --
+TESTOUT   ?= $(CURDIR)/.cache/test-output
+
 # Everything: the builds for every supported platform, unit, CLI, fuzz
 # seeds and the real-component tests, then every fuzzer for a few seconds.
 test: deps tools cross
 	$(GO) vet ./...
-	$(GO) test -count=1 -timeout 80m ./...
-	cd tools/rbac && $(GO) test -count=1 -timeout 20m ./upstream
+	mkdir -p $(TESTOUT)
+	$(GOTESTSUM) -count=1 -timeout 80m -artifacts -outputdir $(TESTOUT) ./...
+	cd tools/rbac && $(GOTESTSUM) -count=1 -timeout 20m ./upstream
 	$(MAKE) fuzz FUZZTIME=$(TEST_FUZZTIME) FUZZMINIMIZETIME=1s
 
 # The supported platforms besides this one: the binary builds, and every
@@ -52,7 +60,8 @@ unit:
 # The real-component suite alone: etcd, kube-apiserver, controller manager,
 # scheduler and kubectl started from bulwark's rendered manifests.
 e2e: deps tools
-	$(GO) test -count=1 -timeout 30m ./e2e/
+	mkdir -p $(TESTOUT)
+	$(GOTESTSUM) -count=1 -timeout 30m -artifacts -outputdir $(TESTOUT) ./e2e/
 
 bench: deps tools
 	$(GO) test -run '^$$' -bench . -benchtime 20x -timeout 60m ./bench/ ./audit/

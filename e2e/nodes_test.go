@@ -82,7 +82,16 @@ func newControlPlane(t *testing.T, names ...string) *controlPlane {
 			etcdData: t.TempDir(), auditLog: filepath.Join(t.TempDir(), "audit.log")}
 		cp.nodes = append(cp.nodes, k)
 		cp.apiPorts[ip] = k.api
-		fmt.Fprintf(&doc, "  - {name: %s, ips: [%s]}\n", n, ip)
+		// On one Linux machine a connection to any 127.0.0.0/8 address
+		// comes from 127.0.0.1, and etcd checks a peer's certificate
+		// against the address its connection comes from: every node's
+		// certificates name 127.0.0.1 too, as a real node's name the
+		// address it sends from.
+		ips := ip
+		if ip != "127.0.0.1" {
+			ips += ", 127.0.0.1"
+		}
+		fmt.Fprintf(&doc, "  - {name: %s, ips: [%s]}\n", n, ips)
 	}
 	cfg := filepath.Join(t.TempDir(), "cluster.yaml")
 	if err := os.WriteFile(cfg, []byte(doc.String()), 0o600); err != nil {

@@ -11,6 +11,7 @@ import (
 	"crypto/x509"
 	"errors"
 	"fmt"
+	"io/fs"
 	"net"
 	"net/http"
 	"os"
@@ -126,9 +127,12 @@ type Process struct {
 
 // Start runs a binary with its output in a log file, and stops it when the
 // test ends: SIGTERM, then SIGKILL after a grace period. A failed test
-// shows the end of the log.
+// keeps the whole log (see keep).
 func Start(t testing.TB, name, bin string, args ...string) *Process {
 	t.Helper()
+	// Asked now, not at the failure: test2json readers (gotestsum) show
+	// only what a test printed after its artifacts line.
+	_ = t.ArtifactDir()
 	logPath := filepath.Join(t.TempDir(), name+".log")
 	logf, err := os.Create(logPath)
 	if err != nil {
@@ -148,12 +152,43 @@ func Start(t testing.TB, name, bin string, args ...string) *Process {
 		close(p.done)
 	}()
 	t.Cleanup(func() {
-		if t.Failed() {
-			t.Logf("--- last lines of %s ---\n%s", name, p.Tail(60))
-		}
 		p.Stop(5 * time.Second)
+		if t.Failed() {
+			p.keep(t)
+		}
 	})
 	return p
+}
+
+// keep copies the log of a failed test's process into the test's artifact
+// folder (kept by `go test -artifacts`) and names it in one line, so that
+// the test's own failure messages stay at the end of its output.
+func (p *Process) keep(t testing.TB) {
+	// A restarted component has one log a run, under the same name.
+	var kept string
+	for i := 1; ; i++ {
+		kept = filepath.Join(t.ArtifactDir(), fmt.Sprintf("%s.%d.log", p.Name, i))
+		f, err := os.OpenFile(kept, os.O_WRONLY|os.O_CREATE|os.O_EXCL, 0o600)
+		if errors.Is(err, fs.ErrExist) {
+			continue
+		}
+		if err == nil {
+			_, err = f.WriteString(p.Log())
+			if cerr := f.Close(); err == nil {
+				err = cerr
+			}
+		}
+		if err != nil {
+			t.Logf("%s: its log is lost: %v", p.Name, err)
+			return
+		}
+		break
+	}
+	last := p.Tail(1)
+	if len(last) > 160 {
+		last = last[:160] + "…"
+	}
+	t.Logf("%s: log kept in %s; last line: %s", p.Name, kept, last)
 }
 
 // Stop sends SIGTERM and, after grace, SIGKILL; it waits for the exit.
