@@ -272,7 +272,10 @@ func (a *auditor) parse(f *trust.File) {
 	case layout.Certificate:
 		f.Certs, f.Err = pki.ParseCerts(data)
 	case layout.PublicKey:
-		f.Pub, f.Err = pki.ParsePublicKey(data)
+		f.Pubs, f.Err = pki.ParsePublicKeys(data)
+		if f.Err == nil {
+			f.Pub = f.Pubs[0]
+		}
 	case layout.Kubeconfig:
 		f.Kubeconfig, f.Err = clientcmd.Load(data)
 	}

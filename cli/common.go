@@ -150,6 +150,9 @@ func (f *clusterFlags) resolve(env *Env, d *store.Dir) (*resolved, error) {
 // the fixes it names carry --dir and --config, and a configuration that
 // was given is saved.
 func (r *resolved) options(env *Env, f *clusterFlags, d *store.Dir) (provision.Options, error) {
+	if err := refuseUnfinished(d, r.p); err != nil {
+		return provision.Options{}, err
+	}
 	opts := provision.Options{Now: env.Now, Rand: env.Rand, Derived: r.derived, FixArgs: provision.DirArgs(d.Root()),
 		Rotating: rotate.RotatingKeys(d, r.p)}
 	if f.configFile != "" && f.configFile != "-" {
@@ -167,6 +170,19 @@ func (r *resolved) options(env *Env, f *clusterFlags, d *store.Dir) (provision.O
 		opts.Config = data
 	}
 	return opts, nil
+}
+
+// refuseUnfinished refuses to go on while a rotation step is written only
+// in part: only running that step again completes it (init would take the
+// old CA beside the new for a stray CA and advise dropping it, export would
+// hand a node half a step).
+func refuseUnfinished(d *store.Dir, p *plan.Plan) error {
+	u := rotate.UnfinishedSteps(d, p)
+	if len(u) == 0 {
+		return nil
+	}
+	return fmt.Errorf("%s: the %s step of its rotation did not complete (%d file(s) still to change): run `bulwark rotate %s%s` again (with the flags it was given) to complete it; nothing else uses the folder until then",
+		u[0].Root, u[0].Step, len(u[0].Pending), u[0].Root, provision.DirArgs(d.Root()))
 }
 
 // maxConfigInput caps a configuration read from a file or standard input.

@@ -35,6 +35,9 @@ super-admin.conf go to no node. Copy OUT to the node's --root (as rendered).`,
 			}
 			defer done(false)
 			p := r.p
+			if err := refuseUnfinished(d, p); err != nil {
+				return err
+			}
 			files, err := export.Node(d, p, export.Options{Node: node, Root: root, Rotating: rotate.RotatingKeys(d, p)})
 			if err != nil {
 				return err

@@ -15,6 +15,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/bulwark-k8s/bulwark/cli"
 	"github.com/bulwark-k8s/bulwark/layout"
 )
 
@@ -289,4 +290,75 @@ func TestKilledRotationRecovers(t *testing.T) {
 		}
 	}
 	t.Logf("%d kills", kills)
+}
+
+// TestUnfinishedStepRefusesOtherCommands: a rotation step killed part-way
+// leaves trust files between two states. init, render, certs renew and
+// export then refuse in one line that names the rotate command to run
+// again (not a renewal that would drop the old CA while it is still
+// needed), and change nothing; once the step is run again, init keeps
+// everything. audit names the state as the rotation's, not as a stray CA.
+func TestUnfinishedStepRefusesOtherCommands(t *testing.T) {
+	if testing.Short() {
+		t.Skip("kills the real binary")
+	}
+	cfg := writeFile(t, "cluster.yaml", threeNodeConfig)
+	for _, tc := range []struct {
+		root  string
+		steps []string // complete steps before the killed one
+		step  string
+		kill  int
+	}{
+		{"ca", []string{"trust", "reissue"}, "finish", 1},
+		{"etcd-ca", nil, "trust", 2},
+		{"sa", []string{"trust"}, "reissue", 1},
+	} {
+		t.Run(tc.root+" "+tc.step, func(t *testing.T) {
+			dir := filepath.Join(t.TempDir(), "d")
+			mustRunBin(t, "init", "--dir", dir, "--config", cfg)
+			for _, s := range tc.steps {
+				mustRunBin(t, "rotate", tc.root, "--dir", dir, "--step", s, "--force")
+			}
+			args := []string{"rotate", tc.root, "--dir", dir, "--step", tc.step, "--force"}
+			cmd := binCmd(args...)
+			cmd.Env = append(cmd.Env, fmt.Sprintf("BULWARK_TEST_KILL_AFTER_LINKS=%d", tc.kill))
+			if out, err := cmd.CombinedOutput(); err == nil {
+				t.Fatalf("not killed:\n%s", out)
+			}
+			before := snapshot(t, dir)
+			want := "run `bulwark rotate " + tc.root + " --dir " + dir + "` again"
+			for _, other := range [][]string{
+				{"init", "--dir", dir},
+				{"render", "--dir", dir},
+				{"certs", "renew", "apiserver", "--dir", dir},
+				{"export", "--node", "cp-1", "--dir", dir, "--out", filepath.Join(t.TempDir(), "out")},
+			} {
+				r := runBin(t, other...)
+				if line := errorLine(t, r); r.code != cli.ExitError || !strings.Contains(line, want) || !strings.Contains(line, "the "+tc.step+" step") {
+					t.Errorf("%v: want exit %d and %q\n%v", other, cli.ExitError, want, r)
+				}
+			}
+			// Opening the folder under its lock clears the killed run's
+			// temporary files; nothing else may change.
+			var changed []string
+			for _, d := range diff(before, snapshot(t, dir)) {
+				if !strings.HasPrefix(d, "removed ") || !strings.Contains(d, ".bulwark-tmp-") {
+					changed = append(changed, d)
+				}
+			}
+			if len(changed) > 0 {
+				t.Fatalf("the refused commands changed the folder: %v", changed)
+			}
+			if tc.root == "ca" {
+				r := runBin(t, "audit", "--dir", dir, "-o", "json")
+				if !strings.Contains(r.stdout, "pki:trust-after-finish") || strings.Contains(r.stdout, "pki:extra-ca") {
+					t.Errorf("audit of a killed finish: want pki:trust-after-finish and no pki:extra-ca\n%s", r.stdout)
+				}
+			}
+			mustRunBin(t, args...)
+			if s := parseSummary(t, mustRunBin(t, "init", "--dir", dir)); s.created+s.issued+s.renewed+s.removed > 0 {
+				t.Fatalf("init after the step completed changed files: %+v", s)
+			}
+		})
+	}
 }

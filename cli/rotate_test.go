@@ -429,3 +429,37 @@ func TestRotateStatusCompromised(t *testing.T) {
 		t.Errorf("etcd-ca after its rotation: %+v", s["etcd-ca"])
 	}
 }
+
+// TestOtherCommandsBetweenSteps: between a rotation's steps (each written
+// completely) the folder trusts two keys on purpose. init keeps every
+// file, audit raises nothing above info, and `certs renew sa` (which would
+// rewrite sa.pub from sa.key alone: every token of the other key refused)
+// refuses and changes nothing.
+func TestOtherCommandsBetweenSteps(t *testing.T) {
+	for _, root := range []string{"ca", "etcd-ca", "etcd-peer-ca", "front-proxy-ca", "sa"} {
+		t.Run(root, func(t *testing.T) {
+			dir := newTree(t, threeNodeConfig)
+			for _, step := range []string{"trust", "reissue"} {
+				mustRun(t, "rotate", root, "--dir", dir, "--step", step)
+				if s := parseSummary(t, mustRun(t, "init", "--dir", dir)); s.created+s.issued+s.renewed+s.removed > 0 {
+					t.Errorf("after %s: init changed files: %+v", step, s)
+				}
+				if r := run(t, "audit", "--dir", dir, "--fail-on", "low"); r.code != cli.ExitOK {
+					t.Errorf("after %s: audit: want no finding above info\n%v", step, r)
+				}
+				before := snapshot(t, dir)
+				for _, args := range [][]string{{"certs", "renew", "sa", "--dir", dir}, {"certs", "renew", "sa", "--new-key", "--dir", dir}} {
+					r := run(t, args...)
+					if root == "sa" && (r.code != cli.ExitError || !strings.Contains(errorLine(t, r), "sa is being rotated")) {
+						t.Errorf("after %s: %v: want a refusal\n%v", step, args, r)
+					}
+					if root == "sa" {
+						if d := diff(before, snapshot(t, dir)); len(d) > 0 {
+							t.Errorf("after %s: a refused %v changed %v", step, args, d)
+						}
+					}
+				}
+			}
+		})
+	}
+}

@@ -294,6 +294,9 @@ func suggestions() []suggestion {
 		{code: "trust", name: "another CA appended to a CA's file", breakIt: func(t *testing.T, dir string) {
 			breakWith("pki/front-proxy-ca.crt", append(readFile(t, dir, "pki/front-proxy-ca.crt"), readFile(t, dir, "pki/etcd/peer-ca.crt")...))(t, dir)
 		}, reason: "pki/front-proxy-ca.crt: it holds 1 other certificate(s) beside its own"},
+		{code: "trust", name: "another key appended to sa.pub", breakIt: func(t *testing.T, dir string) {
+			breakWith("pki/sa.pub", append(readFile(t, dir, "pki/sa.pub"), readFile(t, newTree(t, oneNodeConfig), "pki/sa.pub")...))(t, dir)
+		}, reason: "pki/sa.pub: holds 1 other key(s) beside pki/sa.key's, and no rotation of sa is in progress"},
 		{code: "trust", name: "the service-account key is the cluster CA's", breakIt: func(t *testing.T, dir string) {
 			breakWith("pki/sa.key", readFile(t, dir, "pki/ca.key"))(t, dir)
 			remove("pki/sa.pub")(t, dir)

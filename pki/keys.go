@@ -210,6 +210,32 @@ func ParsePublicKey(data []byte) (crypto.PublicKey, error) {
 	return nil, fmt.Errorf("public key: unexpected PEM block %q", block.Type)
 }
 
+// ParsePublicKeys decodes every public key block of PEM data, in order
+// (sa.pub holds two during a rotation: the API server verifies tokens
+// against each). Data with none is an error.
+func ParsePublicKeys(data []byte) ([]crypto.PublicKey, error) {
+	if len(data) > maxPEMSize {
+		return nil, fmt.Errorf("public key file larger than %d bytes", maxPEMSize)
+	}
+	var out []crypto.PublicKey
+	for rest := data; ; {
+		var block *pem.Block
+		block, rest = pem.Decode(rest)
+		if block == nil {
+			break
+		}
+		pub, err := ParsePublicKey(pem.EncodeToMemory(block))
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, pub)
+	}
+	if len(out) == 0 {
+		return nil, fmt.Errorf("public key: %w", ErrNoPEM)
+	}
+	return out, nil
+}
+
 // PublicKeysEqual reports whether two public keys are the same key.
 func PublicKeysEqual(a, b crypto.PublicKey) bool {
 	k, ok := a.(interface{ Equal(crypto.PublicKey) bool })

@@ -13,6 +13,7 @@ import (
 	"errors"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 
@@ -250,7 +251,29 @@ func TestParsePublicKeyErrors(t *testing.T) {
 			if pub, err := pki.ParsePublicKey(tc.data); err == nil {
 				t.Fatalf("parsed a %T", pub)
 			}
+			if pubs, err := pki.ParsePublicKeys(tc.data); err == nil {
+				t.Fatalf("parsed %d keys", len(pubs))
+			}
 		})
+	}
+	// Every block counts: a good key before a bad one is no excuse.
+	good := readTestdata(t, "test-pub-ecdsa-p256.pem")
+	if pubs, err := pki.ParsePublicKeys(append(slices.Clone(good), pem.EncodeToMemory(&pem.Block{Type: "PUBLIC KEY", Bytes: []byte{1}})...)); err == nil {
+		t.Fatalf("a malformed second key: parsed %d keys", len(pubs))
+	}
+}
+
+// TestParsePublicKeys: sa.pub during a rotation holds two keys, in order.
+func TestParsePublicKeys(t *testing.T) {
+	a, b := readTestdata(t, "test-pub-ecdsa-p256.pem"), readTestdata(t, "test-pub-rsa-2048.pem")
+	pubs, err := pki.ParsePublicKeys(append(slices.Clone(a), b...))
+	if err != nil {
+		t.Fatal(err)
+	}
+	first, _ := pki.ParsePublicKey(a)
+	second, _ := pki.ParsePublicKey(b)
+	if len(pubs) != 2 || !pki.PublicKeysEqual(pubs[0], first) || !pki.PublicKeysEqual(pubs[1], second) {
+		t.Fatalf("got %d keys, want the two in order", len(pubs))
 	}
 }
 

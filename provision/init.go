@@ -516,13 +516,18 @@ func (r *run) loadServiceAccount() error {
 	if err != nil {
 		return err
 	}
-	var pub crypto.PublicKey
+	var (
+		pub  crypto.PublicKey
+		pubs []crypto.PublicKey
+	)
 	if pubExists {
 		data, err := r.d.Read(pubFile)
 		if err != nil {
 			return r.unreadable(pubFile, err)
 		}
-		if pub, err = pki.ParsePublicKey(data); err != nil {
+		if pubs, err = pki.ParsePublicKeys(data); err == nil {
+			pub = pubs[0]
+		} else {
 			if key == nil {
 				r.problem(CodeMissingSAKey, keyFile, "is missing, and "+pubFile+" is not a valid PEM public key", r.fix.renew(true, ServiceAccountName))
 			} else {
@@ -533,8 +538,24 @@ func (r *run) loadServiceAccount() error {
 	}
 	switch {
 	case key != nil && pub != nil:
+		// During a rotation sa.pub holds the old and the new key, and
+		// sa.key is one of them.
+		in := func(keys []crypto.PublicKey) func(crypto.PublicKey) bool {
+			return func(k crypto.PublicKey) bool {
+				return slices.ContainsFunc(keys, func(o crypto.PublicKey) bool { return pki.PublicKeysEqual(k, o) })
+			}
+		}
+		if rotating := r.opts.Rotating[ServiceAccountName]; len(pubs) > 1 && len(rotating) > 0 &&
+			!slices.ContainsFunc(pubs, func(k crypto.PublicKey) bool { return !in(rotating)(k) }) && in(pubs)(key.Public()) {
+			r.note(Kept, keyFile, pubFile)
+			return nil
+		}
 		if !pki.PublicKeysEqual(key.Public(), pub) {
 			r.problem(CodeBadSAPub, pubFile, "does not match "+keyFile, r.fix.renew(false, ServiceAccountName))
+			return nil
+		}
+		if len(pubs) > 1 {
+			r.problem(CodeTrust, pubFile, fmt.Sprintf("holds %d other key(s) beside %s's, and no rotation of sa is in progress: tokens signed by each would be accepted", len(pubs)-1, keyFile), r.fix.renew(false, ServiceAccountName))
 			return nil
 		}
 		r.note(Kept, keyFile, pubFile)

@@ -263,10 +263,46 @@ func KeyRoles(d *store.Dir, p *plan.Plan) (map[string]KeyRole, error) {
 	return out, nil
 }
 
+// Unfinished is a root whose last step was written only in part (a run
+// killed or failed on the way): its trust files and certificates are
+// between two states until the same step is run again.
+type Unfinished struct {
+	Root    string
+	Step    Step
+	Pending []string // what a run of the same step still changes
+}
+
+// UnfinishedSteps lists the roots of the folder left part-way through a
+// step. Commands other than rotate must not write the folder then: what
+// they would judge as a problem (a CA file holding two CAs, a leaf of the
+// other CA) is the step's work half done, and only the step completes it.
+func UnfinishedSteps(d *store.Dir, p *plan.Plan) []Unfinished {
+	if ok, err := d.Exists(layout.RotationFile); err != nil || !ok {
+		return nil // no rotation recorded
+	}
+	t, err := loadTree(d, p, provision.Options{})
+	if err != nil {
+		return nil
+	}
+	var out []Unfinished
+	for _, root := range p.Roots() {
+		v, err := t.loadView(root)
+		if err != nil || v.step() == None {
+			continue
+		}
+		if pending, err := v.check(); err == nil && len(pending) > 0 {
+			out = append(out, Unfinished{Root: root, Step: v.step(), Pending: pending})
+		}
+	}
+	return out
+}
+
 // RotatingKeys gives, for each CA whose rotation is recorded at its trust
-// or reissue step and whose files agree with the record, the keys its
+// or reissue step, or at a finish not yet complete (audit names that
+// pki:trust-after-finish), and whose files agree with the record, the keys its
 // trust file may hold: the old and the new CA's (package trust's
-// Input.Rotating: any other certificate in a CA's file is an extra CA).
+// Input.Rotating: any other certificate in a CA's file is an extra CA);
+// under "sa", the service-account keys sa.pub may hold.
 // A folder rotate cannot read gives none.
 func RotatingKeys(d *store.Dir, p *plan.Plan) map[string][]crypto.PublicKey {
 	if ok, err := d.Exists(layout.RotationFile); err != nil || !ok {
@@ -277,15 +313,20 @@ func RotatingKeys(d *store.Dir, p *plan.Plan) map[string][]crypto.PublicKey {
 		return nil
 	}
 	out := map[string][]crypto.PublicKey{}
+	names := map[string]string{plan.RootServiceAccount: plan.RootServiceAccount}
 	for _, ca := range p.CAs {
-		v, err := t.loadView(ca.Root)
-		if err != nil || v.rec == nil || v.old == nil || v.new == nil || (v.step() != Trust && v.step() != Reissue) {
+		names[ca.Root] = ca.Name
+	}
+	for root, name := range names {
+		v, err := t.loadView(root)
+		if err != nil || v.rec == nil || v.old == nil || v.new == nil || v.step() == None {
 			continue
 		}
-		if _, cerr := v.check(); cerr != nil {
+		pending, cerr := v.check()
+		if cerr != nil || (v.step() == Finish && len(pending) == 0) {
 			continue
 		}
-		out[ca.Name] = []crypto.PublicKey{v.old.pub, v.new.pub}
+		out[name] = []crypto.PublicKey{v.old.pub, v.new.pub}
 	}
 	return out
 }

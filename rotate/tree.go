@@ -4,7 +4,6 @@ import (
 	"bytes"
 	"crypto"
 	"crypto/x509"
-	"encoding/pem"
 	"errors"
 	"fmt"
 	"io/fs"
@@ -138,21 +137,12 @@ func (t *tree) readPublicKeys(file string) ([]crypto.PublicKey, error) {
 	if err != nil {
 		return nil, fmt.Errorf("failed to read %s: %w", file, err)
 	}
-	var out []crypto.PublicKey
-	for rest := data; ; {
-		var block *pem.Block
-		block, rest = pem.Decode(rest)
-		if block == nil {
-			break
-		}
-		pub, err := pki.ParsePublicKey(pem.EncodeToMemory(block))
-		if err != nil {
-			return nil, disagree("%s: %v", file, err)
-		}
-		out = append(out, pub)
-	}
-	if len(out) == 0 {
+	out, err := pki.ParsePublicKeys(data)
+	if errors.Is(err, pki.ErrNoPEM) {
 		return nil, disagree("%s holds no public key", file)
+	}
+	if err != nil {
+		return nil, disagree("%s: %v", file, err)
 	}
 	return out, nil
 }

@@ -65,12 +65,23 @@ type File struct {
 	Certs []*x509.Certificate
 	// Key is a private key file's key.
 	Key crypto.Signer
-	// Pub is a public key file's key (sa.pub).
-	Pub crypto.PublicKey
+	// Pub is a public key file's (sa.pub's) first key, Pubs all of them
+	// (two during a rotation).
+	Pub  crypto.PublicKey
+	Pubs []crypto.PublicKey
 	// Kubeconfig is a kubeconfig file's content.
 	Kubeconfig *clientcmdapi.Config
 	// Err says why the file did not parse as its kind.
 	Err error
+}
+
+// publicKeys are a public key file's keys: Pubs, or Pub where only it is
+// given.
+func (f *File) publicKeys() []crypto.PublicKey {
+	if len(f.Pubs) > 0 {
+		return f.Pubs
+	}
+	return []crypto.PublicKey{f.Pub}
 }
 
 // Input is what Check judges.
@@ -240,7 +251,9 @@ func Check(in Input) []finding.Finding {
 		case f.Key != nil:
 			c.key(p, f.Key.Public())
 		case f.Pub != nil:
-			c.key(p, f.Pub)
+			for _, pub := range f.publicKeys() {
+				c.key(p, pub)
+			}
 		case f.Kubeconfig != nil:
 			c.kubeconfig(f)
 		}
@@ -598,7 +611,9 @@ func (c *checker) serviceAccountKeys() {
 	if !ok1 || !ok2 || k.Key == nil || p.Pub == nil {
 		return
 	}
-	if !pki.PublicKeysEqual(k.Key.Public(), p.Pub) {
+	// sa.pub may hold more keys than sa.key's (a rotation's, judged by
+	// the rotation's checks); sa.key's must be one of them.
+	if !slices.ContainsFunc(p.publicKeys(), func(pub crypto.PublicKey) bool { return pki.PublicKeysEqual(k.Key.Public(), pub) }) {
 		c.add(SAKeyMismatch, p.Path, plan.ServiceAccountPubFile+" is not the public key of "+plan.ServiceAccountKeyFile)
 	}
 }
