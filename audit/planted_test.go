@@ -575,6 +575,12 @@ func weaknesses() []weakness {
 				return regexp.MustCompile(`certificate-authority-data: .*`).ReplaceAllString(s, "certificate-authority-data: "+b64(other))
 			})
 		}, want: ids("kubeconfig:wrong-ca")},
+		{name: "a kubeconfig trusting another CA beside the cluster CA", plant: func(f *tree) {
+			both := string(f.read(f.path("pki/ca.crt"))) + string(f.read(f.path("pki/front-proxy-ca.crt")))
+			f.editKubeconfig("scheduler.conf", func(s string) string {
+				return regexp.MustCompile(`certificate-authority-data: .*`).ReplaceAllString(s, "certificate-authority-data: "+b64(strings.TrimSpace(both)))
+			})
+		}, want: ids("kubeconfig:wrong-ca")},
 
 		// cluster objects
 		{name: "a bootstrap token without expiration", plant: func(f *tree) {

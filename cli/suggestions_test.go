@@ -226,6 +226,11 @@ func suggestions() []suggestion {
 				c["certificate-authority-data"] = base64.StdEncoding.EncodeToString(readFile(t, dir, "pki/front-proxy-ca.crt"))
 			})
 		}, reason: "controller-manager.conf: does not trust pki/ca.crt"},
+		{code: "untrusted", name: "a kubeconfig trusting another CA beside the cluster CA", breakIt: func(t *testing.T, dir string) {
+			editKubeconfig(t, dir, "admin.conf", func(c, _ map[string]any) {
+				c["certificate-authority-data"] = base64.StdEncoding.EncodeToString(append(readFile(t, dir, "pki/ca.crt"), readFile(t, dir, "pki/front-proxy-ca.crt")...))
+			})
+		}, reason: "admin.conf: also trusts \"front-proxy-ca\", which pki/ca.crt does not hold"},
 		{code: "no-client-cert", name: "a kubeconfig with a token", breakIt: func(t *testing.T, dir string) {
 			editKubeconfig(t, dir, "admin.conf", func(_, u map[string]any) {
 				delete(u, "client-certificate-data")

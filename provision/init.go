@@ -745,6 +745,15 @@ func (r *run) checkKubeconfig(spec plan.Kubeconfig, kc *kubeconfig.Parsed, ca *l
 	if !ca.broken && !ca.certNew && !slices.ContainsFunc(kc.CAs, func(c *x509.Certificate) bool { return pki.PublicKeysEqual(c.PublicKey, ca.cert.PublicKey) }) {
 		return &Problem{Code: code, File: file, Reason: "does not trust " + ca.spec.CertFile(), Fix: fix}
 	}
+	// Nor may it trust a CA the folder does not (an old CA dropped from
+	// the CA file): a server certificate that CA signs would be accepted.
+	if !ca.broken && !ca.certNew {
+		for _, c := range kc.CAs {
+			if !slices.ContainsFunc(ca.trusted, func(t *x509.Certificate) bool { return pki.PublicKeysEqual(c.PublicKey, t.PublicKey) }) {
+				return &Problem{Code: code, File: file, Reason: fmt.Sprintf("also trusts %q, which %s does not hold", c.Subject.CommonName, ca.spec.CertFile()), Fix: fix}
+			}
+		}
+	}
 	if kc.Server != spec.Server {
 		if spec.UsesToken() {
 			code = CodeBootstrap

@@ -636,8 +636,26 @@ func (c *checker) kubeconfig(f *File) {
 		}
 		if len(cl.CertificateAuthorityData) > 0 && clusterCA != nil {
 			cas, err := pki.ParseCerts(cl.CertificateAuthorityData)
-			if err == nil && !slices.ContainsFunc(cas, func(x *x509.Certificate) bool { return pki.PublicKeysEqual(x.PublicKey, clusterCA.PublicKey) }) {
+			held := c.caCerts(plan.ClusterCA) // with a rotation's second CA
+			in := func(set []*x509.Certificate) func(*x509.Certificate) bool {
+				return func(x *x509.Certificate) bool {
+					return slices.ContainsFunc(set, func(y *x509.Certificate) bool { return pki.PublicKeysEqual(x.PublicKey, y.PublicKey) })
+				}
+			}
+			switch {
+			case err != nil:
+			case !slices.ContainsFunc(cas, func(x *x509.Certificate) bool { return pki.PublicKeysEqual(x.PublicKey, clusterCA.PublicKey) }):
 				c.add(KubeconfigCA, f.Path, fmt.Sprintf("cluster %s trusts %q, not the cluster CA", name, cas[0].Subject.CommonName))
+			default:
+				// Another CA beside it: a server certificate that CA signs
+				// is accepted as the API server's.
+				for _, x := range cas {
+					if !in(held)(x) {
+						spec, _ := c.in.Plan.CA(plan.ClusterCA)
+						c.add(KubeconfigCA, f.Path, fmt.Sprintf("cluster %s also trusts %q, which %s does not hold", name, x.Subject.CommonName, spec.CertFile()))
+						break
+					}
+				}
 			}
 		}
 	}
