@@ -38,7 +38,7 @@ TESTOUT   ?= $(CURDIR)/.cache/test-output
 # seeds and the real-component tests, then every fuzzer for a few seconds.
 test: deps tools cross
 	$(GO) vet ./...
-	mkdir -p $(TESTOUT)
+	rm -rf $(TESTOUT) && mkdir -p $(TESTOUT)
 	$(GOTESTSUM) -count=1 -timeout 80m -artifacts -outputdir $(TESTOUT) ./...
 	cd tools/rbac && $(GOTESTSUM) -count=1 -timeout 20m ./upstream
 	$(MAKE) fuzz FUZZTIME=$(TEST_FUZZTIME) FUZZMINIMIZETIME=1s
@@ -60,7 +60,7 @@ unit:
 # The real-component suite alone: etcd, kube-apiserver, controller manager,
 # scheduler and kubectl started from bulwark's rendered manifests.
 e2e: deps tools
-	mkdir -p $(TESTOUT)
+	rm -rf $(TESTOUT) && mkdir -p $(TESTOUT)
 	$(GOTESTSUM) -count=1 -timeout 30m -artifacts -outputdir $(TESTOUT) ./e2e/
 
 bench: deps tools

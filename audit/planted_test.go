@@ -503,6 +503,18 @@ func weaknesses() []weakness {
 			pub, _ := pki.MarshalPublicKey(&k.PublicKey)
 			f.writeFile(f.path("pki/sa.pub"), pub, 0o644)
 		}, want: ids("pki:sa-key-mismatch")},
+		// The API server accepts tokens signed by every key of sa.pub: a
+		// key added before or after sa.key's forges them.
+		{name: "another key before sa.key's in sa.pub", plant: func(f *tree) {
+			k, _ := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+			pub, _ := pki.MarshalPublicKey(&k.PublicKey)
+			f.writeFile(f.path("pki/sa.pub"), append(pub, f.read(f.path("pki/sa.pub"))...), 0o644)
+		}, want: ids("pki:sa-key-mismatch")},
+		{name: "another key after sa.key's in sa.pub", plant: func(f *tree) {
+			k, _ := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+			pub, _ := pki.MarshalPublicKey(&k.PublicKey)
+			f.writeFile(f.path("pki/sa.pub"), append(f.read(f.path("pki/sa.pub")), pub...), 0o644)
+		}, want: ids("pki:sa-key-mismatch")},
 		{name: "an expired certificate", plant: func(f *tree) {
 			old := f.leaf("apiserver-etcd-client")
 			iss := f.issuer("etcd/ca")

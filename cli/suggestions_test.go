@@ -230,7 +230,7 @@ func suggestions() []suggestion {
 			editKubeconfig(t, dir, "admin.conf", func(c, _ map[string]any) {
 				c["certificate-authority-data"] = base64.StdEncoding.EncodeToString(append(readFile(t, dir, "pki/ca.crt"), readFile(t, dir, "pki/front-proxy-ca.crt")...))
 			})
-		}, reason: "admin.conf: also trusts \"front-proxy-ca\", which pki/ca.crt does not hold"},
+		}, reason: "admin.conf: also trusts a CA \"front-proxy-ca\" (key "},
 		{code: "no-client-cert", name: "a kubeconfig with a token", breakIt: func(t *testing.T, dir string) {
 			editKubeconfig(t, dir, "admin.conf", func(_, u map[string]any) {
 				delete(u, "client-certificate-data")
@@ -301,7 +301,7 @@ func suggestions() []suggestion {
 		}, reason: "pki/front-proxy-ca.crt: it holds 1 other certificate(s) beside its own"},
 		{code: "trust", name: "another key appended to sa.pub", breakIt: func(t *testing.T, dir string) {
 			breakWith("pki/sa.pub", append(readFile(t, dir, "pki/sa.pub"), readFile(t, newTree(t, oneNodeConfig), "pki/sa.pub")...))(t, dir)
-		}, reason: "pki/sa.pub: holds 1 other key(s) beside pki/sa.key's, and no rotation of sa is in progress"},
+		}, reason: "pki/sa.pub: holds 1 other key(s) beside pki/sa.key's, and no rotation of sa that agrees with the files is recorded"},
 		{code: "trust", name: "the service-account key is the cluster CA's", breakIt: func(t *testing.T, dir string) {
 			breakWith("pki/sa.key", readFile(t, dir, "pki/ca.key"))(t, dir)
 			remove("pki/sa.pub")(t, dir)

@@ -253,3 +253,13 @@ func Fingerprint(pub crypto.PublicKey) string {
 	sum := sha256.Sum256(der)
 	return "sha256:" + hex.EncodeToString(sum[:])
 }
+
+// KeyID is the first 12 hex digits of a key's Fingerprint, as `rotate
+// status` shows keys: enough to tell two CAs of one name apart.
+func KeyID(pub crypto.PublicKey) string {
+	fp := strings.TrimPrefix(Fingerprint(pub), "sha256:")
+	if len(fp) > 12 {
+		fp = fp[:12]
+	}
+	return fp
+}

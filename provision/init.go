@@ -555,7 +555,7 @@ func (r *run) loadServiceAccount() error {
 			return nil
 		}
 		if len(pubs) > 1 {
-			r.problem(CodeTrust, pubFile, fmt.Sprintf("holds %d other key(s) beside %s's, and no rotation of sa is in progress: tokens signed by each would be accepted", len(pubs)-1, keyFile), r.fix.renew(false, ServiceAccountName))
+			r.problem(CodeTrust, pubFile, fmt.Sprintf("holds %d other key(s) beside %s's, and no rotation of sa that agrees with the files is recorded (see `bulwark rotate status`): tokens signed by each would be accepted", len(pubs)-1, keyFile), r.fix.renew(false, ServiceAccountName))
 			return nil
 		}
 		r.note(Kept, keyFile, pubFile)
@@ -750,7 +750,7 @@ func (r *run) checkKubeconfig(spec plan.Kubeconfig, kc *kubeconfig.Parsed, ca *l
 	if !ca.broken && !ca.certNew {
 		for _, c := range kc.CAs {
 			if !slices.ContainsFunc(ca.trusted, func(t *x509.Certificate) bool { return pki.PublicKeysEqual(c.PublicKey, t.PublicKey) }) {
-				return &Problem{Code: code, File: file, Reason: fmt.Sprintf("also trusts %q, which %s does not hold", c.Subject.CommonName, ca.spec.CertFile()), Fix: fix}
+				return &Problem{Code: code, File: file, Reason: fmt.Sprintf("also trusts a CA %q (key %s) that %s does not hold", c.Subject.CommonName, pki.KeyID(c.PublicKey), ca.spec.CertFile()), Fix: fix}
 			}
 		}
 	}

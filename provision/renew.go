@@ -592,11 +592,11 @@ func (rn *renewal) renewBootstrap(spec plan.Kubeconfig, clusterName, server stri
 // renewServiceAccount rewrites sa.pub from sa.key, or makes a new pair.
 func (rn *renewal) renewServiceAccount() error {
 	const keyFile, pubFile = plan.ServiceAccountKeyFile, plan.ServiceAccountPubFile
-	if n := len(rn.opts.Rotating[ServiceAccountName]); n > 0 {
+	if len(rn.opts.Rotating[ServiceAccountName]) > 0 {
 		// sa.pub from sa.key alone would drop the rotation's other key,
 		// and every token it signed or will sign with it.
-		return fmt.Errorf("%s holds %d keys: %s is being rotated (see `bulwark rotate status%s`); finish the rotation (`bulwark rotate %s`) before renewing it",
-			pubFile, n, ServiceAccountName, rn.fix.args, ServiceAccountName)
+		return fmt.Errorf("%s is being rotated (see `bulwark rotate status%s`): %s trusts its old and its new key; finish the rotation (`bulwark rotate %s%s`) before renewing it",
+			ServiceAccountName, rn.fix.args, pubFile, ServiceAccountName, rn.fix.args)
 	}
 	key, kerr := readKey(rn.d, keyFile)
 	if err := firstFatal(kerr); err != nil {

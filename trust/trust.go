@@ -611,10 +611,26 @@ func (c *checker) serviceAccountKeys() {
 	if !ok1 || !ok2 || k.Key == nil || p.Pub == nil {
 		return
 	}
-	// sa.pub may hold more keys than sa.key's (a rotation's, judged by
-	// the rotation's checks); sa.key's must be one of them.
-	if !slices.ContainsFunc(p.publicKeys(), func(pub crypto.PublicKey) bool { return pki.PublicKeysEqual(k.Key.Public(), pub) }) {
+	// sa.key's must be one of sa.pub's keys; any other is allowed only as
+	// a recorded rotation's old or new key: the API server accepts tokens
+	// signed by every key of the file.
+	pubs := p.publicKeys()
+	same := func(a crypto.PublicKey) func(crypto.PublicKey) bool {
+		return func(b crypto.PublicKey) bool { return pki.PublicKeysEqual(a, b) }
+	}
+	if !slices.ContainsFunc(pubs, same(k.Key.Public())) {
 		c.add(SAKeyMismatch, p.Path, plan.ServiceAccountPubFile+" is not the public key of "+plan.ServiceAccountKeyFile)
+		return
+	}
+	rotating := c.in.Rotating[plan.RootServiceAccount]
+	others := 0
+	for _, pub := range pubs {
+		if !same(k.Key.Public())(pub) && !slices.ContainsFunc(rotating, same(pub)) {
+			others++
+		}
+	}
+	if others > 0 {
+		c.add(SAKeyMismatch, p.Path, fmt.Sprintf("%s holds %d key(s) beside %s's, outside any recorded rotation: tokens each signs are accepted", plan.ServiceAccountPubFile, others, plan.ServiceAccountKeyFile))
 	}
 }
 
@@ -644,15 +660,17 @@ func (c *checker) kubeconfig(f *File) {
 			}
 			switch {
 			case err != nil:
-			case !slices.ContainsFunc(cas, func(x *x509.Certificate) bool { return pki.PublicKeysEqual(x.PublicKey, clusterCA.PublicKey) }):
+			case !slices.ContainsFunc(cas, in(held)):
 				c.add(KubeconfigCA, f.Path, fmt.Sprintf("cluster %s trusts %q, not the cluster CA", name, cas[0].Subject.CommonName))
 			default:
 				// Another CA beside it: a server certificate that CA signs
-				// is accepted as the API server's.
+				// is accepted as the API server's. A rotation's other CA is
+				// allowed until its finish is complete.
+				rotating := c.in.Rotating[plan.ClusterCA]
 				for _, x := range cas {
-					if !in(held)(x) {
+					if !in(held)(x) && !slices.ContainsFunc(rotating, func(k crypto.PublicKey) bool { return pki.PublicKeysEqual(k, x.PublicKey) }) {
 						spec, _ := c.in.Plan.CA(plan.ClusterCA)
-						c.add(KubeconfigCA, f.Path, fmt.Sprintf("cluster %s also trusts %q, which %s does not hold", name, x.Subject.CommonName, spec.CertFile()))
+						c.add(KubeconfigCA, f.Path, fmt.Sprintf("cluster %s also trusts a CA %q (key %s) that %s does not hold", name, x.Subject.CommonName, pki.KeyID(x.PublicKey), spec.CertFile()))
 						break
 					}
 				}

@@ -10,6 +10,7 @@ import (
 	"crypto/tls"
 	"crypto/x509"
 	"errors"
+	"flag"
 	"fmt"
 	"io/fs"
 	"net"
@@ -127,12 +128,14 @@ type Process struct {
 
 // Start runs a binary with its output in a log file, and stops it when the
 // test ends: SIGTERM, then SIGKILL after a grace period. A failed test
-// keeps the whole log (see keep).
+// keeps the whole log with -artifacts (see keep), else shows its end.
 func Start(t testing.TB, name, bin string, args ...string) *Process {
 	t.Helper()
-	// Asked now, not at the failure: test2json readers (gotestsum) show
-	// only what a test printed after its artifacts line.
-	_ = t.ArtifactDir()
+	if keepingArtifacts() {
+		// Asked now, not at the failure: test2json readers (gotestsum)
+		// show only what a test printed after its artifacts line.
+		_ = t.ArtifactDir()
+	}
 	logPath := filepath.Join(t.TempDir(), name+".log")
 	logf, err := os.Create(logPath)
 	if err != nil {
@@ -153,11 +156,23 @@ func Start(t testing.TB, name, bin string, args ...string) *Process {
 	}()
 	t.Cleanup(func() {
 		p.Stop(5 * time.Second)
-		if t.Failed() {
+		switch {
+		case !t.Failed():
+		case keepingArtifacts():
 			p.keep(t)
+		default:
+			t.Logf("--- last lines of %s ---\n%s", name, p.Tail(60))
 		}
 	})
 	return p
+}
+
+// keepingArtifacts reports whether go test was run with -artifacts: else
+// an artifact folder is removed with the test, and a failed test shows
+// the end of each log instead.
+func keepingArtifacts() bool {
+	f := flag.Lookup("test.artifacts")
+	return f != nil && f.Value.String() == "true"
 }
 
 // keep copies the log of a failed test's process into the test's artifact
