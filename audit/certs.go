@@ -167,7 +167,7 @@ func (a *auditor) checkTree() {
 	named := a.namedSecrets()
 	if !a.defaulted {
 		// A recorded rotation's old and new CAs are no extra CAs.
-		in.Rotating = rotate.RotatingKeys(a.dir, a.plan)
+		in.Rotating = rotate.InProgress(a.dir, a.plan).Keys
 	}
 	root := a.dir.Path(".")
 	_ = filepath.WalkDir(root, func(p string, e fs.DirEntry, err error) error {

@@ -150,11 +150,12 @@ func (f *clusterFlags) resolve(env *Env, d *store.Dir) (*resolved, error) {
 // the fixes it names carry --dir and --config, and a configuration that
 // was given is saved.
 func (r *resolved) options(env *Env, f *clusterFlags, d *store.Dir) (provision.Options, error) {
-	if err := refuseUnfinished(d, r.p); err != nil {
+	rot := rotate.InProgress(d, r.p)
+	if err := refuseUnfinished(d, rot); err != nil {
 		return provision.Options{}, err
 	}
 	opts := provision.Options{Now: env.Now, Rand: env.Rand, Derived: r.derived, FixArgs: provision.DirArgs(d.Root()),
-		Rotating: rotate.RotatingKeys(d, r.p)}
+		Rotating: rot.Keys}
 	if f.configFile != "" && f.configFile != "-" {
 		abs, err := filepath.Abs(f.configFile)
 		if err != nil {
@@ -176,8 +177,8 @@ func (r *resolved) options(env *Env, f *clusterFlags, d *store.Dir) (provision.O
 // in part: only running that step again completes it (init would take the
 // old CA beside the new for a stray CA and advise dropping it, export would
 // hand a node half a step).
-func refuseUnfinished(d *store.Dir, p *plan.Plan) error {
-	u := rotate.UnfinishedSteps(d, p)
+func refuseUnfinished(d *store.Dir, rot rotate.Rotations) error {
+	u := rot.Unfinished
 	if len(u) == 0 {
 		return nil
 	}

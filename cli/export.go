@@ -35,10 +35,11 @@ super-admin.conf go to no node. Copy OUT to the node's --root (as rendered).`,
 			}
 			defer done(false)
 			p := r.p
-			if err := refuseUnfinished(d, p); err != nil {
+			rot := rotate.InProgress(d, p)
+			if err := refuseUnfinished(d, rot); err != nil {
 				return err
 			}
-			files, err := export.Node(d, p, export.Options{Node: node, Root: root, Rotating: rotate.RotatingKeys(d, p)})
+			files, err := export.Node(d, p, export.Options{Node: node, Root: root, Rotating: rot.Keys})
 			if err != nil {
 				return err
 			}

@@ -34,7 +34,7 @@ type Options struct {
 	// and the configuration of this run (" --dir D --config F").
 	FixArgs string
 	// Rotating are, for a CA whose rotation is recorded in progress, the
-	// keys its trust file may hold (package rotate's RotatingKeys, given by
+	// keys its trust file may hold (package rotate's InProgress(...).Keys, given by
 	// the caller: trust.RootCA.Rotating); without them a second CA in a
 	// trust file is refused as an extra CA.
 	Rotating map[string][]crypto.PublicKey

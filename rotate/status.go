@@ -272,61 +272,54 @@ type Unfinished struct {
 	Pending []string // what a run of the same step still changes
 }
 
-// UnfinishedSteps lists the roots of the folder left part-way through a
-// step. Commands other than rotate must not write the folder then: what
-// they would judge as a problem (a CA file holding two CAs, a leaf of the
-// other CA) is the step's work half done, and only the step completes it.
-func UnfinishedSteps(d *store.Dir, p *plan.Plan) []Unfinished {
+// Rotations is what the folder's recorded rotations mean to the other
+// commands.
+type Rotations struct {
+	// Keys gives, for each CA whose rotation is recorded at its trust or
+	// reissue step, or at a finish not yet complete (audit names that
+	// pki:trust-after-finish), and whose files agree with the record, the
+	// keys its trust file may hold: the old and the new CA's (package
+	// trust's Input.Rotating: any other certificate in a CA's file is an
+	// extra CA); under "sa", the service-account keys sa.pub may hold.
+	Keys map[string][]crypto.PublicKey
+	// Unfinished are the roots left part-way through a step. Commands
+	// other than rotate must not write the folder then: what they would
+	// judge as a problem (a CA file holding two CAs, a leaf of the other
+	// CA) is the step's work half done, and only the step completes it.
+	Unfinished []Unfinished
+}
+
+// InProgress reads the folder's rotations in one pass. A folder with no
+// rotation recorded, or one rotate cannot read, gives none.
+func InProgress(d *store.Dir, p *plan.Plan) Rotations {
+	var out Rotations
 	if ok, err := d.Exists(layout.RotationFile); err != nil || !ok {
-		return nil // no rotation recorded
+		return out // no rotation recorded: nothing to read
 	}
 	t, err := loadTree(d, p, provision.Options{})
 	if err != nil {
-		return nil
+		return out
 	}
-	var out []Unfinished
+	out.Keys = map[string][]crypto.PublicKey{}
+	names := map[string]string{plan.RootServiceAccount: plan.RootServiceAccount}
+	for _, ca := range p.CAs {
+		names[ca.Root] = ca.Name
+	}
 	for _, root := range p.Roots() {
 		v, err := t.loadView(root)
 		if err != nil || v.step() == None {
 			continue
 		}
-		if pending, err := v.check(); err == nil && len(pending) > 0 {
-			out = append(out, Unfinished{Root: root, Step: v.step(), Pending: pending})
-		}
-	}
-	return out
-}
-
-// RotatingKeys gives, for each CA whose rotation is recorded at its trust
-// or reissue step, or at a finish not yet complete (audit names that
-// pki:trust-after-finish), and whose files agree with the record, the keys its
-// trust file may hold: the old and the new CA's (package trust's
-// Input.Rotating: any other certificate in a CA's file is an extra CA);
-// under "sa", the service-account keys sa.pub may hold.
-// A folder rotate cannot read gives none.
-func RotatingKeys(d *store.Dir, p *plan.Plan) map[string][]crypto.PublicKey {
-	if ok, err := d.Exists(layout.RotationFile); err != nil || !ok {
-		return nil // no rotation recorded: nothing to read
-	}
-	t, err := loadTree(d, p, provision.Options{})
-	if err != nil {
-		return nil
-	}
-	out := map[string][]crypto.PublicKey{}
-	names := map[string]string{plan.RootServiceAccount: plan.RootServiceAccount}
-	for _, ca := range p.CAs {
-		names[ca.Root] = ca.Name
-	}
-	for root, name := range names {
-		v, err := t.loadView(root)
-		if err != nil || v.rec == nil || v.old == nil || v.new == nil || v.step() == None {
+		pending, err := v.check()
+		if err != nil {
 			continue
 		}
-		pending, cerr := v.check()
-		if cerr != nil || (v.step() == Finish && len(pending) == 0) {
-			continue
+		if len(pending) > 0 {
+			out.Unfinished = append(out.Unfinished, Unfinished{Root: root, Step: v.step(), Pending: pending})
 		}
-		out[name] = []crypto.PublicKey{v.old.pub, v.new.pub}
+		if name, ok := names[root]; ok && v.rec != nil && v.old != nil && v.new != nil && (v.step() != Finish || len(pending) > 0) {
+			out.Keys[name] = []crypto.PublicKey{v.old.pub, v.new.pub}
+		}
 	}
 	return out
 }
